@@ -1,0 +1,44 @@
+# daily-papers-warehouse — everyday verbs. `make run` and `make test` each set up .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PAPERS_HOME ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(PAPERS_HOME)/dagster
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export RUNTIME__DLTHUB_TELEMETRY := false
+export DO_NOT_TRACK := 1
+
+.PHONY: setup run test ui docs manifest sample clean
+
+$(BIN)/papers: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	touch $(BIN)/papers
+
+setup: $(BIN)/papers ## create .venv and install the project
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+sample: setup ## write the bundled sample snapshots into $(PAPERS_HOME)/landing
+	$(BIN)/python -m orchestration.sample_data $(PAPERS_HOME)/landing
+
+run: setup $(DAGSTER_HOME)/dagster.yaml sample ## the main job on the bundled sample data
+	$(BIN)/papers run
+
+test: setup ## the test suite (offline)
+	$(BIN)/python -m pytest -q
+
+ui: setup $(DAGSTER_HOME)/dagster.yaml ## the Dagster UI (sensor + schedule running) on 127.0.0.1:3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+manifest: setup ## dbt parse (target/manifest.json)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir .
+
+docs: setup ## dbt docs for the marts (dbt_project/target/index.html)
+	cd dbt_project && PAPERS_WAREHOUSE=$(PAPERS_HOME)/warehouse.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+
+clean: ## remove the local warehouse and run state (keeps .venv)
+	rm -rf $(PAPERS_HOME) dbt_project/target dbt_project/logs

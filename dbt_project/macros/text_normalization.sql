@@ -1,0 +1,45 @@
+{#
+    Text helpers shared by staging and topic matching.
+
+    collapse_whitespace(expr): trim and collapse any run of whitespace (incl. unicode spaces) to one space.
+
+    normalize_title(expr): the identity key of a title, used to resolve page-text cards to API papers:
+      unicode NFC normalization, accents stripped, common ligatures expanded, lower-cased, then
+      every character that is not a letter or a digit removed - punctuation AND whitespace, so
+      case, punctuation, spacing and hyphenation differences ("Test-Time" / "test time" /
+      "TestTime", "Self-Forcing++" / "Self Forcing", line breaks, no-break spaces) do not matter:
+      "Scaling Test-Time Compute:\n  A Field Guide" -> "scalingtesttimecomputeafieldguide".
+#}
+{% macro collapse_whitespace(expr) -%}
+    nullif(trim(regexp_replace({{ expr }}, '[\s\p{Z}]+', ' ', 'g')), '')
+{%- endmacro %}
+
+{% macro normalize_title(expr) -%}
+    regexp_replace(
+        replace(replace(lower(strip_accents(nfc_normalize({{ expr }}))), 'ﬁ', 'fi'), 'ﬂ', 'fl'),
+        '[^\p{L}\p{N}]+', '', 'g')
+{%- endmacro %}
+
+{#
+    normalize_for_matching(expr): lower-case ascii-folded text where every run of characters other
+    than a-z / 0-9 becomes one space. Topic matching tokenizes this on spaces.
+#}
+{% macro normalize_for_matching(expr) -%}
+    trim(regexp_replace(lower(strip_accents(nfc_normalize(coalesce({{ expr }}, '')))), '[^a-z0-9]+', ' ', 'g'))
+{%- endmacro %}
+
+{#
+    singularize_token(tok): a deliberately tiny plural folding applied identically to text tokens and
+    taxonomy term tokens, so "agents" matches the term "agent" and "LLMs" matches "llm":
+      tokens of 5+ chars ending in "ies" -> "y" ("policies" -> "policy");
+      tokens of 4+ chars ending in "s" but not "ss", "us", "is" -> drop the "s".
+#}
+{% macro singularize_token(tok) -%}
+    case
+        when length({{ tok }}) >= 5 and suffix({{ tok }}, 'ies') then left({{ tok }}, length({{ tok }}) - 3) || 'y'
+        when length({{ tok }}) >= 4 and suffix({{ tok }}, 's')
+             and not (suffix({{ tok }}, 'ss') or suffix({{ tok }}, 'us') or suffix({{ tok }}, 'is'))
+            then left({{ tok }}, length({{ tok }}) - 1)
+        else {{ tok }}
+    end
+{%- endmacro %}

@@ -1,0 +1,87 @@
+-- Descriptive attributes of each paper: the latest non-null value over its API observations,
+-- falling back to its page-text cards for papers (or fields) the API never gave.
+-- "Latest" = greatest (captured_at, snapshot_id), so ties between captures resolve deterministically.
+
+with
+
+api_observations as (
+
+    select * from {{ ref('stg_api_paper_observations') }}
+
+),
+
+card_observations as (
+
+    select
+        identity.paper_id,
+        cards.*
+
+    from {{ ref('stg_page_card_observations') }} as cards
+    inner join {{ ref('int_paper_identity') }} as identity
+        on cards.title_norm = identity.title_norm
+
+),
+
+api_latest as (
+
+    select
+        arxiv_id as paper_id,
+        arg_max(title, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where title is not null) as title,
+        arg_max(summary, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where summary is not null) as summary,
+        arg_max(published_on, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where published_on is not null) as published_on,
+        arg_max(author_count, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where author_count is not null) as author_count,
+        arg_max(snapshot_id, {captured_at: captured_at, snapshot_id: snapshot_id}) as latest_snapshot_id,
+        arg_max(github_repo, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where github_repo is not null) as github_repo,
+        arg_max(github_stars, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where github_stars is not null) as github_stars,
+        arg_max(organization, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where organization is not null) as organization,
+        arg_max(ai_keywords, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where ai_keywords is not null) as ai_keywords
+
+    from api_observations
+    group by arxiv_id
+
+),
+
+card_latest as (
+
+    select
+        paper_id,
+        arg_max(title, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where title is not null) as title,
+        arg_max(summary, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where summary is not null) as summary,
+        arg_max(published_on, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where published_on is not null) as published_on,
+        arg_max(author_count, {captured_at: captured_at, snapshot_id: snapshot_id}) filter (where author_count is not null) as author_count
+
+    from card_observations
+    group by paper_id
+
+),
+
+paper_ids as (
+
+    select paper_id from api_latest
+    union
+    select paper_id from card_latest
+
+),
+
+final as (
+
+    select
+        paper_ids.paper_id,
+        api_latest.paper_id as arxiv_id,
+        coalesce(api_latest.title, card_latest.title) as title,
+        coalesce(api_latest.summary, card_latest.summary) as summary,
+        coalesce(api_latest.published_on, card_latest.published_on) as published_on,
+        coalesce(api_latest.author_count, card_latest.author_count) as author_count,
+        api_latest.latest_snapshot_id as latest_api_snapshot_id,
+        api_latest.github_repo,
+        api_latest.github_stars,
+        api_latest.organization,
+        api_latest.ai_keywords
+
+    from paper_ids
+    left join api_latest on paper_ids.paper_id = api_latest.paper_id
+    left join card_latest on paper_ids.paper_id = card_latest.paper_id
+
+)
+
+select * from final

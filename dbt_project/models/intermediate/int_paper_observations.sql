@@ -1,0 +1,110 @@
+-- The unified observation stream: one row per paper per capture, API rows and page-text cards.
+-- API rows key on the arXiv id; cards take their paper_id from int_paper_identity.
+-- If one capture holds the same paper twice (two cards with one normalized title) the
+-- best-ranked card is kept, so (paper_id, snapshot_id) is unique.
+--
+-- Incremental, whole snapshots at a time (delete+insert on snapshot_id). A run processes
+--   * snapshots not yet here, and
+--   * page-text snapshots holding a card whose resolved paper_id changed since it was written
+--     (an API row with the card's title arrived: the card now belongs to that arXiv paper).
+-- Every row written carries _batch_at = this run's start time; downstream incremental models
+-- compare it with their watermark to find what changed (macros/incremental_state.sql).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_id',
+        on_schema_change='fail'
+    )
+}}
+
+with
+
+{% if is_incremental() %}
+snapshots_to_process as (
+
+    select snapshot_id
+    from (
+        select distinct snapshot_id from {{ ref('stg_api_paper_observations') }}
+        union
+        select distinct snapshot_id from {{ ref('stg_page_card_observations') }}
+    ) as staged
+    anti join (select distinct snapshot_id from {{ this }}) as done using (snapshot_id)
+
+    union
+
+    select distinct existing.snapshot_id
+    from {{ this }} as existing
+    inner join {{ ref('int_paper_identity') }} as identity
+        on existing.title_norm = identity.title_norm
+    where existing.source_format = 'page_text'
+        and existing.paper_id <> identity.paper_id
+
+),
+{% endif %}
+
+api as (
+
+    select
+        arxiv_id as paper_id,
+        arxiv_id,
+        title_norm,
+        listing_date,
+        captured_at,
+        snapshot_id,
+        upvotes,
+        num_comments,
+        rank,
+        source_format
+
+    from {{ ref('stg_api_paper_observations') }}
+    {% if is_incremental() %}
+    where snapshot_id in (select snapshot_id from snapshots_to_process)
+    {% endif %}
+
+),
+
+cards as (
+
+    select
+        identity.paper_id,
+        cast(null as varchar) as arxiv_id,
+        cards.title_norm,
+        cast(null as date) as listing_date,
+        cards.captured_at,
+        cards.snapshot_id,
+        cast(null as integer) as upvotes,
+        cards.num_comments,
+        cards.rank,
+        cards.source_format
+
+    from {{ ref('stg_page_card_observations') }} as cards
+    inner join {{ ref('int_paper_identity') }} as identity
+        on cards.title_norm = identity.title_norm
+    {% if is_incremental() %}
+    where cards.snapshot_id in (select snapshot_id from snapshots_to_process)
+    {% endif %}
+
+),
+
+unioned as (
+
+    select * from api
+    union all
+    select * from cards
+
+),
+
+deduplicated as (
+
+    select
+        *,
+        {{ batch_stamp() }} as _batch_at
+
+    from unioned
+    qualify row_number() over (partition by paper_id, snapshot_id order by rank) = 1
+
+)
+
+select * from deduplicated

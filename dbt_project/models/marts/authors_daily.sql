@@ -1,0 +1,67 @@
+-- Per listing date: team sizes of the papers listed that date (union over its captures).
+-- Incremental per listing date (delete+insert on listing_date): a run recomputes only the listing
+-- dates of papers observed since this mart's watermark (macro affected_listing_dates; the dbt log
+-- names them). `dbt build --full-refresh` recomputes everything.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='listing_date',
+        on_schema_change='fail',
+        post_hook="{{ record_mart_watermark(with_taxonomy=false) }}"
+    )
+}}
+
+{% set affected_dates = affected_listing_dates(with_taxonomy=false) if is_incremental() else none %}
+
+with
+
+membership as (
+
+    select listing_date, paper_id
+    from {{ ref('int_listing_papers') }}
+    where {{ listing_date_filter('listing_date', affected_dates) }}
+
+),
+
+papers as (
+
+    select paper_id, author_count
+    from {{ ref('papers') }}
+
+),
+
+listed as (
+
+    select
+        membership.listing_date,
+        papers.author_count
+
+    from membership
+    inner join papers on membership.paper_id = papers.paper_id
+
+),
+
+final as (
+
+    select
+        cast(listing_date as date) as listing_date,
+        cast(count(*) as integer) as papers,
+        cast(sum(author_count) as integer) as authors_total,
+        cast(avg(author_count) as double) as authors_mean,
+        cast(median(author_count) as double) as authors_median,
+        cast(max(author_count) as integer) as authors_max,
+        cast(count(*) filter (where author_count = 1) as integer) as team_solo,
+        cast(count(*) filter (where author_count between 2 and 3) as integer) as team_2_3,
+        cast(count(*) filter (where author_count between 4 and 6) as integer) as team_4_6,
+        cast(count(*) filter (where author_count between 7 and 10) as integer) as team_7_10,
+        cast(count(*) filter (where author_count between 11 and 20) as integer) as team_11_20,
+        cast(count(*) filter (where author_count >= 21) as integer) as team_21_plus
+
+    from listed
+    group by listing_date
+
+)
+
+select * from final

@@ -1,0 +1,43 @@
+-- Public upvote/comment/rank history: one row per paper per capture.
+-- Incremental, whole snapshots at a time (delete+insert on snapshot_id): a run copies the
+-- snapshots that int_paper_observations (re)processed after this mart's watermark - new
+-- snapshots and card snapshots whose paper identity changed (their old rows are replaced).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_id',
+        on_schema_change='fail',
+        post_hook="{{ record_mart_watermark() }}"
+    )
+}}
+
+with
+
+observations as (
+
+    select * from {{ ref('int_paper_observations') }}
+    {% if is_incremental() %}
+    where _batch_at > {{ mart_watermark() }}
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        cast(paper_id as varchar) as paper_id,
+        cast(listing_date as date) as listing_date,
+        cast(captured_at as timestamptz) as captured_at,
+        cast(snapshot_id as varchar) as snapshot_id,
+        cast(upvotes as integer) as upvotes,
+        cast(num_comments as integer) as num_comments,
+        cast(rank as integer) as rank,
+        cast(source_format as varchar) as source_format
+
+    from observations
+
+)
+
+select * from final

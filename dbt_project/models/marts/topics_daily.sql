@@ -1,0 +1,74 @@
+-- Per listing date x primary topic: papers listed that date (union over its captures) whose
+-- primary topic it is, their latest upvotes, and their share of the date's papers.
+-- Incremental per listing date (delete+insert on listing_date): a run recomputes only the listing
+-- dates of papers observed since this mart's watermark (macro affected_listing_dates; the dbt log
+-- names them); a changed topic taxonomy recomputes every date. `dbt build --full-refresh` recomputes everything.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='listing_date',
+        on_schema_change='fail',
+        post_hook="{{ record_mart_watermark(with_taxonomy=true) }}"
+    )
+}}
+
+{% set affected_dates = affected_listing_dates(with_taxonomy=true) if is_incremental() else none %}
+
+with
+
+membership as (
+
+    select listing_date, paper_id
+    from {{ ref('int_listing_papers') }}
+    where {{ listing_date_filter('listing_date', affected_dates) }}
+
+),
+
+papers as (
+
+    select paper_id, upvotes, primary_topic
+    from {{ ref('papers') }}
+
+),
+
+listed as (
+
+    select
+        membership.listing_date,
+        papers.primary_topic as topic,
+        papers.upvotes
+
+    from membership
+    inner join papers on membership.paper_id = papers.paper_id
+
+),
+
+by_topic as (
+
+    select
+        listing_date,
+        topic,
+        count(*) as papers,
+        coalesce(sum(upvotes), 0) as upvotes
+
+    from listed
+    group by listing_date, topic
+
+),
+
+final as (
+
+    select
+        cast(listing_date as date) as listing_date,
+        cast(topic as varchar) as topic,
+        cast(papers as integer) as papers,
+        cast(upvotes as integer) as upvotes,
+        cast(papers / sum(papers) over (partition by listing_date) as double) as share_of_day
+
+    from by_topic
+
+)
+
+select * from final

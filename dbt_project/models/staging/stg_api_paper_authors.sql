@@ -1,0 +1,58 @@
+-- One row per API observation x listed author (authors_json unnested), in listed order.
+-- Incremental on snapshot_id: only observations of snapshots not yet unnested here.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_id',
+        on_schema_change='fail'
+    )
+}}
+
+with
+
+observations as (
+
+    select snapshot_id, arxiv_id, listing_date, captured_at, authors_json
+    from {{ ref('stg_api_paper_observations') }}
+    where authors_json is not null
+    {% if is_incremental() %}
+        and snapshot_id not in (select distinct snapshot_id from {{ this }})
+    {% endif %}
+
+),
+
+unnested as (
+
+    select
+        observations.snapshot_id,
+        observations.arxiv_id,
+        observations.listing_date,
+        observations.captured_at,
+        cast(author.pos as integer) as author_position,
+        author.entry.name as raw_name,
+        coalesce(author.entry.hidden, false) as is_hidden
+
+    from observations,
+        unnest(from_json(observations.authors_json, '[{"name": "VARCHAR", "hidden": "BOOLEAN"}]'))
+            with ordinality as author(entry, pos)
+
+),
+
+final as (
+
+    select
+        snapshot_id,
+        arxiv_id,
+        listing_date,
+        captured_at,
+        author_position,
+        {{ collapse_whitespace('raw_name') }} as author_name,
+        is_hidden
+
+    from unnested
+
+)
+
+select * from final

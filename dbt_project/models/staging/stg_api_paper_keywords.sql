@@ -1,0 +1,56 @@
+-- One row per API observation x ai_keyword (ai_keywords_json unnested), in listed order.
+-- Incremental on snapshot_id: only observations of snapshots not yet unnested here.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_id',
+        on_schema_change='fail'
+    )
+}}
+
+with
+
+observations as (
+
+    select snapshot_id, arxiv_id, listing_date, captured_at, ai_keywords_json
+    from {{ ref('stg_api_paper_observations') }}
+    where ai_keywords_json is not null
+    {% if is_incremental() %}
+        and snapshot_id not in (select distinct snapshot_id from {{ this }})
+    {% endif %}
+
+),
+
+unnested as (
+
+    select
+        observations.snapshot_id,
+        observations.arxiv_id,
+        observations.listing_date,
+        observations.captured_at,
+        cast(keyword.pos as integer) as keyword_position,
+        keyword.value as raw_keyword
+
+    from observations,
+        unnest(from_json(observations.ai_keywords_json, '["VARCHAR"]'))
+            with ordinality as keyword(value, pos)
+
+),
+
+final as (
+
+    select
+        snapshot_id,
+        arxiv_id,
+        listing_date,
+        captured_at,
+        keyword_position,
+        {{ collapse_whitespace('raw_keyword') }} as keyword
+
+    from unnested
+
+)
+
+select * from final

@@ -1,0 +1,94 @@
+-- One row per paper per API capture, from both API raw tables.
+-- De-duplicated on (snapshot_id, arxiv_id): the same snapshot reaching both raw tables (or a
+-- re-load of one) yields one observation; a fetch wins over a landed file.
+-- Incremental: a run processes only snapshots not yet here (raw is append-only and a snapshot is
+-- loaded whole); delete+insert on snapshot_id, so re-processing a snapshot replaces its rows.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_id',
+        on_schema_change='fail'
+    )
+}}
+
+with
+
+fetched as (
+
+    select *, 'api_fetch' as source_format
+    from {{ raw_source('api_fetched_papers') }}
+
+),
+
+landed as (
+
+    select *, 'api_file' as source_format
+    from {{ raw_source('landed_api_papers') }}
+
+),
+
+unioned as (
+
+    select * from fetched
+    union all by name
+    select * from landed
+
+),
+
+new_rows as (
+
+    select *
+    from unioned
+    {% if is_incremental() %}
+    where snapshot_id not in (select distinct snapshot_id from {{ this }})
+    {% endif %}
+
+),
+
+deduplicated as (
+
+    select *
+    from new_rows
+    qualify row_number() over (
+        partition by snapshot_id, arxiv_id
+        order by case source_format when 'api_fetch' then 0 else 1 end, rank
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        snapshot_id,
+        source_format,
+        source_uri,
+        listing_date,
+        captured_at,
+        rank,
+        arxiv_id,
+        {{ collapse_whitespace('title') }} as title,
+        {{ normalize_title('title') }} as title_norm,
+        {{ collapse_whitespace('summary') }} as summary,
+        authors_json,
+        author_count,
+        published_at,
+        cast(timezone('UTC', published_at) as date) as published_on,
+        upvotes,
+        coalesce(num_comments, 0) as num_comments,
+        nullif(trim(github_repo), '') as github_repo,
+        github_stars,
+        nullif(trim(project_page), '') as project_page,
+        nullif(trim(organization), '') as organization,
+        ai_keywords_json,
+        cast(from_json(ai_keywords_json, '["VARCHAR"]') as varchar[]) as ai_keywords,
+        ai_summary,
+        submitted_on_daily_at,
+        submitted_by
+
+    from deduplicated
+
+)
+
+select * from renamed

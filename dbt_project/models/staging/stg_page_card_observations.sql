@@ -1,0 +1,51 @@
+-- One row per card per page-text capture. Cards have no arXiv id, no upvotes, no listing date.
+-- Incremental on snapshot_id (new snapshots only; delete+insert replaces a re-processed one).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_id',
+        on_schema_change='fail'
+    )
+}}
+
+with
+
+source as (
+
+    select * from {{ raw_source('landed_page_cards') }}
+    {% if is_incremental() %}
+    where snapshot_id not in (select distinct snapshot_id from {{ this }})
+    {% endif %}
+
+),
+
+deduplicated as (
+
+    select *
+    from source
+    qualify row_number() over (partition by snapshot_id, rank order by title) = 1
+
+),
+
+renamed as (
+
+    select
+        snapshot_id,
+        'page_text' as source_format,
+        source_uri,
+        captured_at,
+        rank,
+        {{ collapse_whitespace('title') }} as title,
+        {{ normalize_title('title') }} as title_norm,
+        {{ collapse_whitespace('summary') }} as summary,
+        author_count,
+        published_on,
+        coalesce(num_comments, 0) as num_comments
+
+    from deduplicated
+
+)
+
+select * from renamed

@@ -1,0 +1,252 @@
+"""The ``papers`` command: run the pipeline, ingest files, backfill API dates, show status.
+
+Exit codes (scripts can trust them): 0 ok; 1 validation failed (bad data was blocked);
+2 usage error; 3 the pipeline itself failed (e.g. API unreachable, dbt error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from orchestration.warehouse.settings import PapersHome, export_warehouse_env, papers_home
+
+EXIT_OK, EXIT_VALIDATION_FAILED, EXIT_USAGE, EXIT_PIPELINE_ERROR = 0, 1, 2, 3
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _instance():
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _execute(job_name: str, *, run_config: dict | None = None, tags: dict | None = None):
+    """Run one job of the code location in this process; returns the Dagster result."""
+    from orchestration.defs.definitions import build_definitions
+
+    defs = build_definitions()
+    job = defs.resolve_job_def(job_name)
+    return job.execute_in_process(
+        run_config={**QUIET_LOGGERS, **(run_config or {})},
+        instance=_instance(),
+        tags=tags,
+        raise_on_error=False,
+    )
+
+
+def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
+    """Print what the runs did; return the exit code."""
+    import duckdb
+
+    from orchestration.warehouse.registry import status_counts
+
+    con = duckdb.connect(str(home.warehouse))
+    try:
+        counts = dict.fromkeys(("loaded", "duplicate", "quarantined"), 0)
+        rows = 0
+        for run_id in run_ids:
+            for status, n in status_counts(con, run_id).items():
+                counts[status] += n
+            rows += con.execute("select coalesce(sum(rows), 0) from ops.snapshot_files "
+                                "where run_id = ? and status = 'loaded'", [run_id]).fetchone()[0]
+        say(f"files:      {counts['loaded']} loaded, {counts['duplicate']} duplicate, "
+            f"{counts['quarantined']} quarantined")
+        for name, reason in con.execute(
+            "select source_uri, reason from ops.snapshot_files where run_id in (select unnest(?)) "
+            "and status = 'quarantined' order by source_uri", [run_ids]
+        ).fetchall():
+            say(f"  quarantined {name}: {reason}")
+        say(f"raw rows:   {rows} added")
+        if _table_exists(con, "marts", "papers"):
+            papers, with_id = con.execute(
+                "select count(*), count(arxiv_id) from marts.papers").fetchone()
+            say(f"papers:     {papers} in marts.papers ({with_id} with an arXiv id)")
+        validations = con.execute(
+            "select suite, table_name, success, failed_expectations from ops.validation_results "
+            "where run_id in (select unnest(?)) order by validated_at", [run_ids]
+        ).fetchall() if _table_exists(con, "ops", "validation_results") else []
+        failed = [v for v in validations if not v[2]]
+        say(f"validation: {len(validations) - len(failed)}/{len(validations)} suites passed"
+            + (f" (report: {home.reports})" if validations else ""))
+        for suite, table, _, expectations in failed:
+            say(f"  FAILED {suite} on {table}:")
+            for expectation in _as_list(expectations):
+                say(f"    - {expectation}")
+    finally:
+        con.close()
+    if failed:
+        say("result:     validation FAILED — bad data was blocked (see above)")
+        return EXIT_VALIDATION_FAILED
+    if not result_ok:
+        say("result:     pipeline FAILED (see the errors above)")
+        return EXIT_PIPELINE_ERROR
+    say("result:     ok")
+    return EXIT_OK
+
+
+def _as_list(stored) -> list[str]:
+    """ops.validation_results.failed_expectations as a list (stored as a JSON array)."""
+    if isinstance(stored, list):
+        return stored
+    try:
+        return list(json.loads(stored))
+    except (TypeError, ValueError):
+        return [str(stored)]
+
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    return bool(con.execute("select 1 from information_schema.tables where table_schema = ? "
+                            "and table_name = ?", [schema, table]).fetchall())
+
+
+def _print_failure(result) -> None:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            say(f"error in {event.step_key}: {error.message.strip()}")
+
+
+def cmd_run(home: PapersHome) -> int:
+    waiting = len([p for p in home.landing.iterdir() if p.is_file()])
+    say(f"papers run: {waiting} file(s) waiting in {home.landing}")
+    started = time.monotonic()
+    result = _execute("ingest_landing")
+    if not result.success:
+        _print_failure(result)
+    code = _summarize(home, [result.run_id], result.success)
+    say(f"took:       {time.monotonic() - started:.1f} s (run {result.run_id})")
+    return code
+
+
+def cmd_ingest(home: PapersHome, files: list[str]) -> int:
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        say(f"papers ingest: no such file: {', '.join(missing)}")
+        return EXIT_USAGE
+    for name in files:
+        source = Path(name)
+        target = home.landing / source.name
+        n = 1
+        while target.exists():
+            target = home.landing / f"{source.stem}.{n}{source.suffix}"
+            n += 1
+        shutil.copy2(source, target)
+    say(f"papers ingest: copied {len(files)} file(s) into {home.landing}")
+    return cmd_run(home)
+
+
+def cmd_backfill(home: PapersHome, start: date, end: date) -> int:
+    if end < start:
+        say("papers backfill: --end is before --start")
+        return EXIT_USAGE
+    say(f"papers backfill: fetching {start} .. {end} from the API in one run")
+    started = time.monotonic()
+    fetch = _execute("fetch_api", tags={
+        "dagster/asset_partition_range_start": start.isoformat(),
+        "dagster/asset_partition_range_end": end.isoformat(),
+    })
+    run_ids = [fetch.run_id]
+    ok = fetch.success
+    if not fetch.success:
+        _print_failure(fetch)
+    else:
+        build = _execute("build_marts")
+        run_ids.append(build.run_id)
+        ok = build.success
+        if not build.success:
+            _print_failure(build)
+    code = _summarize(home, run_ids, ok)
+    say(f"took:       {time.monotonic() - started:.1f} s")
+    return code
+
+
+def cmd_status(home: PapersHome) -> int:
+    import duckdb
+
+    if not home.warehouse.exists():
+        say(f"no warehouse yet at {home.warehouse}; run `papers run` first")
+        return EXIT_OK
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    try:
+        say(f"warehouse: {home.warehouse}")
+        say(f"landing:   {len(list(home.landing.glob('*')))} file(s) waiting")
+        if _table_exists(con, "ops", "snapshot_files"):
+            for source, status, files, rows in con.execute(
+                "select source, status, count(*), sum(rows) from ops.snapshot_files "
+                "group by all order by all"
+            ).fetchall():
+                say(f"  {source:8} {status:12} {files:6} file(s) {rows:8} rows")
+            dates = con.execute(
+                "select min(listing_date), max(listing_date), count(distinct listing_date) "
+                "from ops.snapshot_files where status = 'loaded'").fetchone()
+            if dates[2]:
+                say(f"listing dates loaded: {dates[2]} ({dates[0]} .. {dates[1]})")
+            quarantined = con.execute(
+                "select source_uri, stored_path, reason from ops.snapshot_files "
+                "where status = 'quarantined' order by recorded_at").fetchall()
+            if quarantined:
+                say("quarantined:")
+                for uri, stored, reason in quarantined:
+                    say(f"  {uri} -> {stored}\n      {reason}")
+        if _table_exists(con, "marts", "papers"):
+            say(f"marts.papers: {con.execute('select count(*) from marts.papers').fetchone()[0]} papers")
+        if _table_exists(con, "ops", "validation_results"):
+            last = con.execute(
+                "select run_id, count(*), count(*) filter (where success), max(validated_at) "
+                "from ops.validation_results group by run_id order by max(validated_at) desc limit 1"
+            ).fetchall()
+            if last:
+                run_id, suites, passed, at = last[0]
+                say(f"last validation: {passed}/{suites} suites passed at {at} (run {run_id})")
+    finally:
+        con.close()
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="papers", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", help="PAPERS_HOME (default: $PAPERS_HOME or ./data)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="ingest everything new in landing/, build marts, validate")
+    ingest = commands.add_parser("ingest", help="copy FILEs into landing/, then run")
+    ingest.add_argument("files", nargs="+", metavar="FILE")
+    backfill = commands.add_parser("backfill", help="fetch API listing dates START..END (inclusive)")
+    backfill.add_argument("--start", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    commands.add_parser("status", help="what is loaded, quarantined, and the last validation")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.home:
+        os.environ["PAPERS_HOME"] = args.home
+    home = papers_home().ensure()
+    export_warehouse_env(home)
+    if args.command == "run":
+        return cmd_run(home)
+    if args.command == "ingest":
+        return cmd_ingest(home, args.files)
+    if args.command == "backfill":
+        return cmd_backfill(home, args.start, args.end)
+    return cmd_status(home)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

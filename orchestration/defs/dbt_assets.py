@@ -1,0 +1,45 @@
+"""dbt models as Dagster assets: raw sources -> staging -> intermediate -> marts."""
+
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
+from orchestration.warehouse.dbt_manifest import ensure_manifest
+from orchestration.warehouse.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
+
+
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """Groups by dbt layer (staging / intermediate / marts), kinds dbt + duckdb."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        schema = dbt_resource_props.get("config", {}).get("schema")
+        return schema or "dbt"
+
+    def get_asset_spec(self, manifest, unique_id, project):  # type: ignore[override]
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        return spec.merge_attributes(kinds={"duckdb"})
+
+
+@dbt_assets(
+    manifest=MANIFEST_PATH,
+    project=dbt_project,
+    dagster_dbt_translator=WarehouseDbtTranslator(),
+    pool=WAREHOUSE_WRITER_POOL,
+)
+def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Builds (runs and tests) the selected dbt models and seeds in the warehouse."""
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def model_key(model_name: str) -> dg.AssetKey:
+    """The asset key of a dbt model (custom schemas are part of the key: use this, not a literal)."""
+    from dagster_dbt import get_asset_key_for_model
+
+    return get_asset_key_for_model([warehouse_dbt_models], model_name)

@@ -1,0 +1,41 @@
+"""Wire assets, checks, jobs, sensors and resources into one Definitions object."""
+
+
+import shutil
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_dlt import DagsterDltResource
+
+from orchestration.defs.checks import api_raw_checks, landing_raw_checks, mart_checks
+from orchestration.defs.dbt_assets import dbt_project, warehouse_dbt_models
+from orchestration.defs.jobs import build_marts_job, fetch_api_job, ingest_landing_job
+from orchestration.defs.raw_assets import hf_api_raw, landing_raw
+from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.sensors import landing_sensor
+from orchestration.warehouse.settings import export_warehouse_env, papers_home
+
+# The dbt installed next to this Python (the venv's), also when the venv is not activated.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt")) if Path(sys.executable).with_name("dbt").exists() \
+    else (shutil.which("dbt") or "dbt")
+
+
+def build_definitions(home: str | None = None) -> dg.Definitions:
+    """All definitions, with the warehouse under ``home`` (default: $PAPERS_HOME or ./data)."""
+    warehouse_home = papers_home(home)
+    export_warehouse_env(warehouse_home)
+    return dg.Definitions(
+        assets=[landing_raw, hf_api_raw, warehouse_dbt_models],
+        asset_checks=[landing_raw_checks, api_raw_checks, mart_checks],
+        jobs=[ingest_landing_job, fetch_api_job, build_marts_job],
+        sensors=[landing_sensor],
+        resources={
+            "warehouse": WarehouseResource(papers_home=str(warehouse_home.root)),
+            "dlt": DagsterDltResource(),
+            "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                                  dbt_executable=DBT_EXECUTABLE),
+        },
+        executor=dg.in_process_executor,
+    )

@@ -1,0 +1,29 @@
+"""Jobs: what a run materializes. Steps share one DuckDB file, so they run in-process, one at a time."""
+
+import dagster as dg
+
+from orchestration.defs.dbt_assets import warehouse_dbt_models
+from orchestration.defs.raw_assets import hf_api_raw, landing_raw
+
+dbt_models = dg.AssetSelection.assets(warehouse_dbt_models)
+
+ingest_landing_job = dg.define_asset_job(
+    "ingest_landing",
+    selection=dg.AssetSelection.assets(landing_raw) | dbt_models,
+    description="Landing files -> raw -> dbt marts -> Great Expectations (the main job: `papers run`).",
+    executor_def=dg.in_process_executor,
+)
+
+fetch_api_job = dg.define_asset_job(
+    "fetch_api",
+    selection=dg.AssetSelection.assets(hf_api_raw),
+    description="Fetch API listing dates into raw (a date range is one run).",
+    executor_def=dg.in_process_executor,
+)
+
+build_marts_job = dg.define_asset_job(
+    "build_marts",
+    selection=dbt_models,
+    description="Rebuild and validate the dbt models from what raw holds.",
+    executor_def=dg.in_process_executor,
+)

@@ -1,0 +1,156 @@
+"""dlt raw assets: landed files and API fetches into DuckDB schema ``raw`` (append-only).
+
+The asset functions are thin: read landing / pick partition dates, run the dlt source through
+dagster-dlt with a working folder per run, then settle the bookkeeping (registry, file moves).
+"""
+
+
+from datetime import date
+
+import dagster as dg
+import dlt
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from orchestration.defs.partitions import listing_dates
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
+from orchestration.sources.hf_api import API_FETCHED_TABLE, FetchOutcome, hf_api_source
+from orchestration.sources.landing import LANDED_API_TABLE, LANDED_CARDS_TABLE, landing_source
+from orchestration.warehouse import intake as landing
+from orchestration.warehouse.bookkeeping import settle_fetches, settle_landing
+from orchestration.warehouse.registry import seen_snapshots, status_counts
+from orchestration.warehouse.settings import PapersHome, api_base_url, papers_home
+
+RAW_DATASET = "raw"
+
+
+class RawTableTranslator(DagsterDltTranslator):
+    """Key each dlt resource as ``raw/<table>``: the same key dbt gives its source, so lineage joins."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        spec = super().get_asset_spec(data)
+        return spec.replace_attributes(
+            key=dg.AssetKey([RAW_DATASET, str(data.resource.table_name)]),
+            deps=[],
+            kinds={"dlt", "duckdb"},
+        )
+
+
+def run_pipeline(name: str, home: PapersHome, run_id: str) -> dlt.Pipeline:
+    """A dlt pipeline into the warehouse with a working folder of its own for this run."""
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=dlt.destinations.duckdb(str(home.warehouse)),
+        dataset_name=RAW_DATASET,
+        pipelines_dir=str(home.dlt_runs / run_id),
+    )
+
+
+def _raw_tables(con) -> set[str]:
+    return {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [RAW_DATASET]).fetchall()}
+
+
+def bootstrap_missing_raw_tables(home: PapersHome, run_id: str, present: set[str]) -> list[str]:
+    """Let dlt create (empty) raw tables no run has created yet, so every dbt source exists.
+
+    The landing and API sources each create only their own tables; a warehouse fed by one of them
+    would otherwise lack the other's, and dbt's staging union would fail on the first run.
+    """
+    created = []
+    for name, source, tables in (("landing", landing_source(), (LANDED_API_TABLE, LANDED_CARDS_TABLE)),
+                                 ("hf_api", hf_api_source(), (API_FETCHED_TABLE,))):
+        if not set(tables) <= present:
+            created.extend(tables)
+            run_pipeline(f"{name}_bootstrap", home, run_id).run(source)
+    return created
+
+
+def _definition_pipeline(name: str) -> dlt.Pipeline:
+    # Only describes the assets at import time; every run builds its own (see run_pipeline).
+    return dlt.pipeline(pipeline_name=name, destination="duckdb", dataset_name=RAW_DATASET,
+                        pipelines_dir=str(papers_home().dlt_runs / "definitions"))
+
+
+def _with_metadata(results, extra: dict) -> list[dg.MaterializeResult]:
+    return [dg.MaterializeResult(asset_key=r.asset_key, metadata={**(r.metadata or {}), **extra})
+            for r in results]
+
+
+class LandingConfig(dg.Config):
+    """Which landing files to ingest: the named ones (the sensor's batch), or all when empty."""
+
+    files: list[str] = []
+
+
+@dlt_assets(
+    dlt_source=landing_source(),
+    dlt_pipeline=_definition_pipeline("landing"),
+    name="landing_raw",
+    group_name="raw",
+    dagster_dlt_translator=RawTableTranslator(),
+    pool=WAREHOUSE_WRITER_POOL,
+)
+def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
+                warehouse: WarehouseResource, config: LandingConfig):
+    """Snapshot files from PAPERS_HOME/landing: parsed, loaded to raw, then archived or quarantined."""
+    home, run_id = warehouse.home, context.run.run_id
+    paths = landing.list_landing(home.landing, config.files or None)
+    with warehouse.connect() as con:
+        found = landing.read_landing(paths, lambda digests: seen_snapshots(con, digests))
+    context.log.info(
+        f"landing: {found.files} file(s): {len(found.to_load)} to load, "
+        f"{len(found.duplicates)} duplicate, {len(found.rejected)} rejected"
+    )
+    for item in found.rejected:
+        context.log.warning(f"quarantining {item.path.name}: {item.reason}")
+    results = list(dlt.run(context=context, dlt_source=landing_source([f.snapshot for f in found.to_load]),
+                           dlt_pipeline=run_pipeline("landing", home, run_id)))
+    with warehouse.connect() as con:
+        settle_landing(con, found, home, run_id)
+        counts = status_counts(con, run_id)
+        present = _raw_tables(con)
+    bootstrap_missing_raw_tables(home, run_id, present)
+    yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()})
+
+
+@dlt_assets(
+    dlt_source=hf_api_source(),
+    dlt_pipeline=_definition_pipeline("hf_api"),
+    name="hf_api_raw",
+    group_name="raw",
+    dagster_dlt_translator=RawTableTranslator(),
+    partitions_def=listing_dates,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_WRITER_POOL,
+)
+def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource):
+    """Daily Papers listings fetched from the HF API, one partition per listing date.
+
+    A backfill over a range is one run: every date of the range is fetched once, in one dlt load.
+    """
+    home, run_id = warehouse.home, context.run.run_id
+    dates = [date.fromisoformat(key) for key in context.partition_keys]
+    outcomes: list[FetchOutcome] = []
+    with warehouse.connect() as con:
+        already = frozenset(r[0] for r in con.execute(
+            "select snapshot_id from ops.snapshot_files where status = 'loaded' and source = 'api' "
+            "and listing_date in (select unnest(?::date[]))", [dates],
+        ).fetchall()) if _has_registry(con) else frozenset()
+    source = hf_api_source(dates, base_url=api_base_url(), already_loaded=already, outcomes=outcomes)
+    results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=run_pipeline("hf_api", home, run_id)))
+    with warehouse.connect() as con:
+        settle_fetches(con, outcomes, home, run_id)
+        counts = status_counts(con, run_id)
+        present = _raw_tables(con)
+    bootstrap_missing_raw_tables(home, run_id, present)
+    for fetch in outcomes:
+        context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
+                         + (f" ({fetch.reason})" if fetch.reason else ""))
+    yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
+
+
+def _has_registry(con) -> bool:
+    return bool(con.execute(
+        "select 1 from information_schema.tables where table_schema = 'ops' and table_name = 'snapshot_files'"
+    ).fetchall())

@@ -1,0 +1,37 @@
+"""Pure snapshot parsers: bytes -> pyarrow.Table (raw-table columns) or SnapshotRejected.
+
+No dagster or dlt imports here: stdlib and pyarrow only.
+"""
+
+from __future__ import annotations
+
+from .api_json import api_records, parse_api_json, parse_api_pages, records_to_table
+from .detect import ParsedSnapshot, SnapshotFormat, parse_snapshot
+from .errors import SnapshotRejected
+from .files import parse_snapshot_file
+from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sha256_hex
+from .page_text import PageCard, PageCards, cards_to_table, parse_page_text, read_page_cards
+from .schemas import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
+
+__all__ = [
+    "API_PAPERS_SCHEMA",
+    "PAGE_CARDS_SCHEMA",
+    "PageCard",
+    "PageCards",
+    "ParsedSnapshot",
+    "SnapshotFormat",
+    "SnapshotRejected",
+    "api_records",
+    "as_utc",
+    "capture_time_from_name",
+    "cards_to_table",
+    "listing_date_from_name",
+    "parse_api_json",
+    "parse_api_pages",
+    "parse_page_text",
+    "parse_snapshot",
+    "parse_snapshot_file",
+    "read_page_cards",
+    "records_to_table",
+    "sha256_hex",
+]

@@ -1,0 +1,56 @@
+"""Metadata derived from a snapshot's file name and bytes (pure functions)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, date, datetime
+
+_CAPTURED = re.compile(r"captured-(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z)?(?![0-9A-Za-z])")
+_LEADING_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+def capture_time_from_name(name: str) -> datetime | None:
+    """UTC capture time from ``captured-YYYYMMDD`` or ``captured-YYYYMMDDTHHMMSSZ`` in ``name``.
+
+    A date-only stamp means midnight UTC. Returns None when absent or not a real date/time.
+    """
+    match = _CAPTURED.search(name)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = match.groups()
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+
+
+def listing_date_from_name(name: str) -> date | None:
+    """The listing date from a LEADING ``YYYY-MM-DD`` of ``name``, else None."""
+    match = _LEADING_DATE.match(name)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hex SHA-256 of ``data`` (the snapshot id)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

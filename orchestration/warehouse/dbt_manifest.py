@@ -1,0 +1,50 @@
+"""Keep ``dbt_project/target/manifest.json`` present and current (dagster-dbt reads it at import).
+
+``dbt parse`` runs only when the manifest is missing or older than a file of the project, so the
+everyday cost is one ``stat`` per project file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from orchestration.warehouse.settings import DBT_PROJECT_DIR
+
+PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "seeds", "macros", "tests")
+
+
+def manifest_path(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    return project_dir / "target" / "manifest.json"
+
+
+def _newest_input(project_dir: Path) -> float:
+    newest = 0.0
+    for name in PROJECT_INPUTS:
+        path = project_dir / name
+        if path.is_file():
+            newest = max(newest, path.stat().st_mtime)
+        elif path.is_dir():
+            for file in path.rglob("*"):
+                if file.is_file():
+                    newest = max(newest, file.stat().st_mtime)
+    return newest
+
+
+def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    target = manifest_path(project_dir)
+    return not target.exists() or target.stat().st_mtime < _newest_input(project_dir)
+
+
+def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """Run ``dbt parse`` if the manifest is missing or stale; return its path."""
+    if manifest_is_stale(project_dir):
+        from dbt.cli.main import dbtRunner  # imported only when a parse is needed
+
+        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        result = dbtRunner().invoke(
+            ["parse", "--quiet", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+        )
+        if not result.success:
+            raise RuntimeError(f"dbt parse failed for {project_dir}: {result.exception}")
+    return manifest_path(project_dir)

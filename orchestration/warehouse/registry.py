@@ -1,0 +1,120 @@
+"""The file registry ``ops.snapshot_files``: every file or fetch ever seen, and how it ended.
+
+Each row records one arrival (a landed file or an API fetch of one listing date) with its sha256 and
+status: ``loaded`` (its rows are in raw), ``duplicate`` (same bytes seen before: no new rows) or
+``quarantined`` (rejected, with the reason and where the file went). The registry is what makes
+ingestion exactly-once: a snapshot whose sha256 is already ``loaded`` is never loaded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import duckdb
+
+LOADED = "loaded"
+DUPLICATE = "duplicate"
+QUARANTINED = "quarantined"
+STATUSES = (LOADED, DUPLICATE, QUARANTINED)
+
+DDL = """
+create schema if not exists ops;
+create table if not exists ops.snapshot_files (
+    snapshot_id   varchar   not null,  -- sha256 of the snapshot bytes
+    source        varchar   not null,  -- 'landing' (a dropped file) or 'api' (a fetch)
+    source_uri    varchar   not null,  -- original file name, or the request URL
+    stored_path   varchar,             -- where the bytes are now (archive/ or quarantine/)
+    format        varchar,             -- 'api_json', 'page_text', or null when unrecognised
+    listing_date  date,
+    captured_at   timestamptz,
+    rows          integer   not null,  -- rows added to raw by this arrival
+    status        varchar   not null check (status in ('loaded', 'duplicate', 'quarantined')),
+    reason        varchar,             -- why it was quarantined / what it duplicates
+    run_id        varchar,
+    recorded_at   timestamptz not null
+);
+"""
+
+
+@dataclass(frozen=True)
+class SnapshotFileRecord:
+    """One arrival and how it ended."""
+
+    snapshot_id: str
+    source: str
+    source_uri: str
+    status: str
+    rows: int = 0
+    stored_path: str | None = None
+    format: str | None = None
+    listing_date: date | None = None
+    captured_at: datetime | None = None
+    reason: str | None = None
+    run_id: str | None = None
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown snapshot status {self.status!r}; expected one of {STATUSES}")
+
+
+def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def seen_snapshots(con: duckdb.DuckDBPyConnection, candidates: Iterable[str]) -> dict[str, str]:
+    """Which of ``candidates`` (sha256 hex) were seen before, and how they ended (loaded/quarantined).
+
+    Same bytes seen before are a duplicate whatever their fate: a loaded snapshot adds no rows twice,
+    and a quarantined one is rejected for the same reason again.
+    """
+    wanted = sorted(set(candidates))
+    if not wanted:
+        return {}
+    ensure_registry(con)
+    rows = con.execute(
+        "select snapshot_id, min(status) from ops.snapshot_files "
+        "where status in ('loaded', 'quarantined') and snapshot_id in (select unnest(?)) group by 1",
+        [wanted],
+    ).fetchall()
+    return dict(rows)
+
+
+def record(con: duckdb.DuckDBPyConnection, records: Sequence[SnapshotFileRecord]) -> None:
+    """Append arrivals to the registry (one statement for the whole batch)."""
+    if not records:
+        return
+    ensure_registry(con)
+    columns = [
+        "snapshot_id", "source", "source_uri", "stored_path", "format", "listing_date",
+        "captured_at", "rows", "status", "reason", "run_id", "recorded_at",
+    ]
+    con.executemany(
+        f"insert into ops.snapshot_files ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
+        [[getattr(r, c) for c in columns] for r in records],
+    )
+
+
+def mark_quarantined(
+    con: duckdb.DuckDBPyConnection, snapshot_id: str, *, reason: str, stored_path: str | None
+) -> None:
+    """Turn a loaded snapshot into a quarantined one (its raw rows were rejected by validation)."""
+    con.execute(
+        "update ops.snapshot_files set status = 'quarantined', rows = 0, reason = ?, "
+        "stored_path = coalesce(?, stored_path) where snapshot_id = ? and status = 'loaded'",
+        [reason, stored_path, snapshot_id],
+    )
+
+
+def status_counts(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> dict[str, int]:
+    """Files per status, for one run or overall."""
+    ensure_registry(con)
+    where, params = ("where run_id = ?", [run_id]) if run_id else ("", [])
+    rows = con.execute(
+        f"select status, count(*) from ops.snapshot_files {where} group by status", params
+    ).fetchall()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: n for status, n in rows})
+    return counts

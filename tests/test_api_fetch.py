@@ -1,0 +1,101 @@
+"""The API resource against a real HTTP server on 127.0.0.1 replaying fixture bodies."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import dlt
+import pytest
+from werkzeug import Response
+
+from orchestration.sources.hf_api import hf_api_source
+from tests.pipeline_runs import FIXTURES
+
+TWO_PAGE_DATE = date(2025, 10, 3)   # served as two pages, then an empty one
+RETRIED_DATE = date(2024, 6, 12)    # first answered 429, then served
+
+
+def fixture_rows(name: str) -> list[dict]:
+    return json.loads((FIXTURES / "daily_papers" / name).read_text())
+
+
+@pytest.fixture
+def api_server(httpserver):
+    """/api/daily_papers for two dates; records each request's query and answer status."""
+    two_page = fixture_rows("2025-10-03_captured-20251003T074927Z.json")
+    retried = fixture_rows("2024-06-12_captured-20240613T035001Z.json")
+    pages = {TWO_PAGE_DATE.isoformat(): [two_page[:25], two_page[25:]],
+             RETRIED_DATE.isoformat(): [retried]}
+    state = {"throttled": False}
+    log: list[tuple[str, str, int]] = []
+
+    def handler(request):
+        day, page, limit = request.args["date"], int(request.args.get("p", 0)), request.args.get("limit")
+        assert limit == "100"
+        if day == RETRIED_DATE.isoformat() and not state["throttled"]:
+            state["throttled"] = True
+            log.append((day, str(page), 429))
+            return Response("slow down", status=429, headers={"Retry-After": "0"})
+        served = pages.get(day, [])
+        body = served[page] if page < len(served) else []
+        log.append((day, str(page), 200))
+        return Response(json.dumps(body), status=200, content_type="application/json")
+
+    httpserver.expect_request("/api/daily_papers").respond_with_handler(handler)
+    return httpserver, log, {TWO_PAGE_DATE: len(two_page), RETRIED_DATE: len(retried)}
+
+
+def test_api_resource_pages_and_retries(api_server, tmp_path):
+    server, log, expected_rows = api_server
+    base_url = server.url_for("/").rstrip("/")
+    assert base_url.startswith("http://127.0.0.1") or base_url.startswith("http://localhost")
+    outcomes = []
+    pipeline = dlt.pipeline(pipeline_name="api_test", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                            dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
+    pipeline.run(hf_api_source([TWO_PAGE_DATE, RETRIED_DATE], base_url=base_url, outcomes=outcomes))
+
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "select listing_date, count(*), count(distinct arxiv_id), min(rank), max(rank) "
+            "from api_fetched_papers group by 1 order by 1")
+    assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [
+        (RETRIED_DATE, 16, 16, 1, 16),
+        (TWO_PAGE_DATE, 39, 39, 1, 39),
+    ]
+    by_date = {o.listing_date: o for o in outcomes}
+    assert by_date[TWO_PAGE_DATE].pages == 2 and by_date[TWO_PAGE_DATE].rows == expected_rows[TWO_PAGE_DATE]
+    assert by_date[RETRIED_DATE].rows == expected_rows[RETRIED_DATE]
+    assert all(o.status == "loaded" for o in outcomes)
+    # page 0, page 1, the empty page 2 that ends paging; the throttled date asked twice for page 0
+    assert [entry for entry in log if entry[0] == TWO_PAGE_DATE.isoformat()] == [
+        ("2025-10-03", "0", 200), ("2025-10-03", "1", 200), ("2025-10-03", "2", 200)]
+    assert [entry for entry in log if entry[0] == RETRIED_DATE.isoformat()][:2] == [
+        ("2024-06-12", "0", 429), ("2024-06-12", "0", 200)]
+
+
+def test_unchanged_listing_is_a_duplicate(api_server, tmp_path):
+    server, _, _ = api_server
+    base_url = server.url_for("/").rstrip("/")
+    first: list = []
+    pipeline = dlt.pipeline(pipeline_name="api_dup", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                            dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
+    pipeline.run(hf_api_source([TWO_PAGE_DATE], base_url=base_url, outcomes=first))
+    second: list = []
+    pipeline.run(hf_api_source([TWO_PAGE_DATE], base_url=base_url, outcomes=second,
+                               already_loaded=frozenset(o.snapshot_id for o in first)))
+    assert [o.status for o in second] == ["duplicate"]
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("select count(*) from api_fetched_papers")[0][0] == 39
+
+
+def test_a_date_answered_with_an_envelope_is_quarantined(httpserver, tmp_path):
+    httpserver.expect_request("/api/daily_papers").respond_with_json({"error": "Invalid date"})
+    outcomes = []
+    pipeline = dlt.pipeline(pipeline_name="api_bad", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                            dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
+    pipeline.run(hf_api_source([date(2025, 1, 1)], base_url=httpserver.url_for("/").rstrip("/"), outcomes=outcomes))
+    assert [(o.status, o.rows) for o in outcomes] == [("quarantined", 0)]
+    assert "error" in outcomes[0].reason and outcomes[0].body
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("select count(*) from api_fetched_papers")[0][0] == 0

@@ -1,0 +1,100 @@
+"""The `papers` command end to end: sample data, a broken snapshot, backfill, status, exit codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from werkzeug import Response
+
+from orchestration.sample_data import write_samples
+from tests.pipeline_runs import FIXTURES, query, run_papers
+
+
+def test_sample_data_run_builds_marts_and_rerun_adds_nothing(tmp_path):
+    written = write_samples(tmp_path / "landing")
+    code, output = run_papers(tmp_path, "run")
+    assert code == 0, output
+    assert f"{len(written)} loaded, 0 duplicate, 0 quarantined" in output
+    warehouse = tmp_path / "warehouse.duckdb"
+    papers = query(warehouse, "select count(*) from marts.papers")[0][0]
+    assert papers > 40
+    # page cards that repeat an API paper's title merge into it; the rest are page-only papers
+    assert query(warehouse, "select count(*) from marts.papers where arxiv_id is null")[0][0] == 4
+
+    write_samples(tmp_path / "landing")
+    code, output = run_papers(tmp_path, "run")
+    assert code == 0, output
+    assert f"0 loaded, {len(written)} duplicate, 0 quarantined" in output
+    assert query(warehouse, "select count(*) from marts.papers")[0][0] == papers
+
+    code, output = run_papers(tmp_path, "status")
+    assert code == 0
+    assert f"marts.papers: {papers} papers" in output and "last validation" in output
+
+
+def test_broken_snapshot_fails_validation_and_is_quarantined(tmp_path):
+    good = FIXTURES / "daily_papers" / "2025-03-17_captured-20250317T074930Z.json"
+    rows = json.loads((FIXTURES / "daily_papers" / "2025-10-03_captured-20251003T074927Z.json").read_text())
+    rows[3]["paper"]["upvotes"] = -5
+    broken = tmp_path / "2025-10-03_captured-20251004T120000Z.json"
+    broken.write_text(json.dumps(rows))
+
+    code, output = run_papers(tmp_path / "home", "ingest", str(good), str(broken))
+    assert code == 1, output
+    assert "validation FAILED" in output
+    assert "expect_column_values_to_be_between" in output and "upvotes" in output
+    home = tmp_path / "home"
+    reason = (home / "quarantine" / f"{broken.name}.reason.txt").read_text()
+    assert "upvotes" in reason
+    warehouse = home / "warehouse.duckdb"
+    assert query(warehouse, "select count(*) from raw.landed_api_papers where upvotes < 0")[0][0] == 0
+    assert query(warehouse, "select status from ops.snapshot_files where source_uri = ?", [broken.name]) == [
+        ("quarantined",)]
+    failed = query(warehouse, "select suite from ops.validation_results where not success")
+    assert failed == [("raw_api_papers",)]
+
+    # the next run builds the marts from the valid data that remains
+    code, output = run_papers(home, "run")
+    assert code == 0, output
+    assert query(warehouse, "select count(*) from marts.papers where upvotes < 0")[0][0] == 0
+    assert query(warehouse, "select count(*) from marts.papers")[0][0] == len(json.loads(good.read_text()))
+
+
+def test_backfill_fetches_each_date_once_in_one_run(tmp_path, httpserver):
+    bodies = {
+        "2024-06-12": (FIXTURES / "daily_papers" / "2024-06-12_captured-20240613T035001Z.json").read_bytes(),
+        "2024-06-13": b"[]",
+        "2024-06-14": (FIXTURES / "daily_papers" / "2024-05-27_captured-20240601T170721Z.json").read_bytes(),
+    }
+    asked: list[tuple[str, str]] = []
+
+    def handler(request):
+        day, page = request.args["date"], request.args.get("p", "0")
+        asked.append((day, page))
+        body = bodies.get(day, b"[]") if page == "0" else b"[]"
+        return Response(body, content_type="application/json")
+
+    httpserver.expect_request("/api/daily_papers").respond_with_handler(handler)
+    base = httpserver.url_for("/").rstrip("/")
+    code, output = run_papers(tmp_path, "backfill", "--start", "2024-06-12", "--end", "2024-06-14",
+                              PAPERS_API_BASE_URL=base)
+    assert code == 0, output
+    assert sorted({day for day, _ in asked}) == ["2024-06-12", "2024-06-13", "2024-06-14"]
+    assert sorted(day for day, page in asked if page == "0") == ["2024-06-12", "2024-06-13", "2024-06-14"]
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert query(warehouse, "select count(distinct run_id), count(*) from ops.snapshot_files") == [(1, 3)]
+    assert query(warehouse, "select listing_date, count(*) from raw.api_fetched_papers group by 1 order by 1") == [
+        (date(2024, 6, 12), 16), (date(2024, 6, 14), 13)]
+    assert query(warehouse, "select count(*) from marts.papers")[0][0] == 29
+
+    # same answers again: nothing new
+    code, output = run_papers(tmp_path, "backfill", "--start", "2024-06-12", "--end", "2024-06-14",
+                              PAPERS_API_BASE_URL=base)
+    assert code == 0, output
+    assert "0 loaded, 3 duplicate, 0 quarantined" in output
+
+
+def test_usage_errors_exit_2(tmp_path):
+    code, output = run_papers(tmp_path, "ingest", str(tmp_path / "missing.json"))
+    assert code == 2 and "no such file" in output
