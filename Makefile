@@ -18,9 +18,10 @@ $(BIN)/papers: pyproject.toml
 
 setup: $(BIN)/papers ## create .venv and install the project
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml $(BIN)/papers
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster instance migrate >/dev/null
 
 sample: setup ## write the bundled sample snapshots into $(PAPERS_HOME)/landing
 	$(BIN)/python -m orchestration.sample_data $(PAPERS_HOME)/landing

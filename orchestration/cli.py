@@ -156,22 +156,13 @@ def cmd_backfill(home: PapersHome, start: date, end: date) -> int:
         return EXIT_USAGE
     say(f"papers backfill: fetching {start} .. {end} from the API in one run")
     started = time.monotonic()
-    fetch = _execute("fetch_api", tags={
-        "dagster/asset_partition_range_start": start.isoformat(),
-        "dagster/asset_partition_range_end": end.isoformat(),
-    })
-    run_ids = [fetch.run_id]
-    ok = fetch.success
-    if not fetch.success:
-        _print_failure(fetch)
-    else:
-        build = _execute("build_marts")
-        run_ids.append(build.run_id)
-        ok = build.success
-        if not build.success:
-            _print_failure(build)
-    code = _summarize(home, run_ids, ok)
-    say(f"took:       {time.monotonic() - started:.1f} s")
+    from orchestration.defs.schedules import partition_range_tags
+
+    result = _execute("fetch_api", tags=partition_range_tags(start, end))
+    if not result.success:
+        _print_failure(result)
+    code = _summarize(home, [result.run_id], result.success)
+    say(f"took:       {time.monotonic() - started:.1f} s (run {result.run_id})")
     return code
 
 

@@ -14,6 +14,7 @@ from orchestration.defs.dbt_assets import dbt_project, warehouse_dbt_models
 from orchestration.defs.jobs import build_marts_job, fetch_api_job, ingest_landing_job
 from orchestration.defs.raw_assets import hf_api_raw, landing_raw
 from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.schedules import rolling_refetch_schedule
 from orchestration.defs.sensors import landing_sensor
 from orchestration.warehouse.settings import export_warehouse_env, papers_home
 
@@ -31,6 +32,7 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
         asset_checks=[landing_raw_checks, api_raw_checks, mart_checks],
         jobs=[ingest_landing_job, fetch_api_job, build_marts_job],
         sensors=[landing_sensor],
+        schedules=[rolling_refetch_schedule],
         resources={
             "warehouse": WarehouseResource(papers_home=str(warehouse_home.root)),
             "dlt": DagsterDltResource(),

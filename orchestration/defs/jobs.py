@@ -16,8 +16,8 @@ ingest_landing_job = dg.define_asset_job(
 
 fetch_api_job = dg.define_asset_job(
     "fetch_api",
-    selection=dg.AssetSelection.assets(hf_api_raw),
-    description="Fetch API listing dates into raw (a date range is one run).",
+    selection=dg.AssetSelection.assets(hf_api_raw) | dbt_models,
+    description="Fetch API listing dates (a date range is one run) -> raw -> dbt marts, once per run.",
     executor_def=dg.in_process_executor,
 )
 

@@ -1,51 +1,46 @@
-"""The landing sensor: each new file in PAPERS_HOME/landing becomes a run (run key = content hash).
+"""The landing sensor: stable new files in PAPERS_HOME/landing become a few batched runs.
 
-The sensor never opens the warehouse (a reader would block the writer); it remembers in its cursor
-the files it has requested, keyed by name and content hash, and forgets names that left landing.
+The sensor never opens the warehouse (a reader would block the writer): its cursor remembers what it
+saw and requested (see ``orchestration.warehouse.landing_watch``). Each run ingests its batch of
+files; listing dates are checked by the run itself, so a bad date quarantines the file instead of
+failing the tick.
 """
 
-
-import hashlib
-import json
-from pathlib import Path
+import os
 
 import dagster as dg
 
 from orchestration.defs.jobs import ingest_landing_job
-from orchestration.warehouse.intake import list_landing
+from orchestration.warehouse.landing_watch import WatchSettings, plan_batches
 from orchestration.warehouse.settings import papers_home
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("PAPERS_SENSOR_INTERVAL_SECONDS", "5"))
 
 
-def landing_run_requests(landing: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
-    """Run requests for files not requested before, and the new cursor."""
-    seen: dict[str, str] = json.loads(cursor) if cursor else {}
-    requests, now_seen = [], {}
-    for path in list_landing(landing):
-        sha = file_sha256(path)
-        now_seen[path.name] = sha
-        if seen.get(path.name) == sha:
-            continue
-        requests.append(dg.RunRequest(
-            run_key=sha,
-            run_config={"ops": {"landing_raw": {"config": {"files": [path.name]}}}},
-            tags={"papers/landing_file": path.name},
-        ))
-    return requests, json.dumps(now_seen, sort_keys=True)
+def watch_settings() -> WatchSettings:
+    return WatchSettings(
+        max_files=int(os.environ.get("PAPERS_SENSOR_MAX_FILES_PER_RUN", "200")),
+        settle_seconds=float(os.environ.get("PAPERS_LANDING_SETTLE_SECONDS", "30")),
+    )
 
 
-@dg.sensor(job=ingest_landing_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+def batch_run_request(batch) -> dg.RunRequest:
+    tags = {"papers/files": str(len(batch.files))}
+    if batch.listing_dates:
+        tags["papers/listing_dates"] = "..".join(batch.listing_dates)
+    return dg.RunRequest(
+        run_key=batch.run_key,
+        run_config={"ops": {"landing_raw": {"config": {"files": list(batch.files)}}}},
+        tags=tags,
+    )
+
+
+@dg.sensor(job=ingest_landing_job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+           default_status=dg.DefaultSensorStatus.RUNNING)
 def landing_sensor(context: dg.SensorEvaluationContext):
-    """Turns files dropped into PAPERS_HOME/landing into ingestion runs."""
-    requests, cursor = landing_run_requests(papers_home().landing, context.cursor)
+    """Turns stable files dropped into PAPERS_HOME/landing into batched ingestion runs."""
+    batches, cursor = plan_batches(papers_home().landing, context.cursor, watch_settings())
     context.update_cursor(cursor)
-    if not requests:
-        return dg.SkipReason("no new files in landing")
-    return requests
+    if not batches:
+        return dg.SkipReason("no new stable files in landing")
+    return [batch_run_request(b) for b in batches]

@@ -11,10 +11,13 @@ import hashlib
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pyarrow.compute as pc
+
 from orchestration.snapshots import ParsedSnapshot, SnapshotRejected, parse_snapshot
+from orchestration.warehouse.settings import FIRST_LISTING_DATE
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
 
@@ -94,9 +97,27 @@ def read_landing(paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[s
         except SnapshotRejected as rejected:
             intake.rejected.append(RejectedFile(path, sha, rejected.reason))
             continue
+        out_of_range = _listing_date_problem(snapshot)
+        if out_of_range:
+            intake.rejected.append(RejectedFile(path, sha, out_of_range))
+            continue
         first_seen[sha] = path.name
         intake.to_load.append(LandedFile(path, sha, snapshot))
     return intake
+
+
+def _listing_date_problem(snapshot: ParsedSnapshot) -> str | None:
+    """A listing date outside the partitions (before the listing existed, or in the future)."""
+    if snapshot.format != "api_json" or snapshot.table.num_rows == 0 and snapshot.listing_date is None:
+        return None
+    first = date.fromisoformat(FIRST_LISTING_DATE)
+    last = datetime.now(timezone.utc).date() + timedelta(days=1)
+    dates = pc.unique(snapshot.table.column("listing_date")).to_pylist() or [snapshot.listing_date]
+    bad = sorted(d for d in dates if d is not None and not first <= d <= last)
+    if not bad:
+        return None
+    return (f"listing date {bad[0].isoformat()} is not a valid partition: listings exist from "
+            f"{first.isoformat()} to {last.isoformat()} (check the YYYY-MM-DD at the start of the file name)")
 
 
 def _free_name(folder: Path, name: str) -> Path:

@@ -1,0 +1,106 @@
+"""Which landing files are ready to ingest, and how to batch them into runs (no Dagster here).
+
+A file is *stable* — safe to read — when any of these holds:
+- its size and mtime are the same as at the previous look (nobody is writing it);
+- it appeared by an atomic rename from a temporary name (``x.json.part`` -> ``x.json``) seen before;
+- it was last modified more than ``settle_seconds`` ago (moved in from elsewhere, already complete).
+Names starting with ``.`` or ending in ``.tmp``/``.part`` are never read (see ``intake.is_candidate``).
+
+Stable files not requested before are grouped into batches: sorted by listing date (the leading
+``YYYY-MM-DD`` of the name; page-text files last) and cut every ``max_files`` files, so 500 dropped
+files make a handful of runs, each file in exactly one. State between looks is a small JSON cursor
+holding only names still in landing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.warehouse.intake import IGNORED_SUFFIXES, is_candidate
+
+LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    max_files: int = 200          # files per run
+    settle_seconds: float = 30.0  # older than this (mtime) counts as complete
+    retry_seconds: float = 3600.0  # a requested file still in landing after this is requested again
+
+
+@dataclass(frozen=True)
+class Batch:
+    files: tuple[str, ...]
+    digests: tuple[str, ...]
+
+    @property
+    def run_key(self) -> str:
+        """Same files with the same bytes -> same key (Dagster then skips the duplicate request)."""
+        return hashlib.sha256("\n".join(sorted(self.digests)).encode()).hexdigest()
+
+    @property
+    def listing_dates(self) -> tuple[str, str] | None:
+        dates = sorted(m.group(1) for f in self.files if (m := LEADING_DATE.match(f)))
+        return (dates[0], dates[-1]) if dates else None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _temp_stem(name: str) -> str | None:
+    for suffix in (".tmp", ".part", ".crdownload"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = WatchSettings(),
+                 now: float | None = None) -> tuple[list[Batch], str]:
+    """The batches to request now, and the cursor for the next look."""
+    now = time.time() if now is None else now
+    state = json.loads(cursor) if cursor else {}
+    observed_before: dict[str, list] = state.get("observed", {})
+    requested_before: dict[str, list] = state.get("requested", {})
+    observed, requested, ready = {}, {}, []
+    entries = sorted(landing.iterdir()) if landing.exists() else []
+    for path in entries:
+        if not path.is_file():
+            continue
+        stat = path.stat()
+        observed[path.name] = [stat.st_size, stat.st_mtime_ns]
+        if not is_candidate(path):
+            continue
+        unchanged = observed_before.get(path.name) == observed[path.name]
+        renamed_in = any(
+            _temp_stem(name) == path.name and size == stat.st_size
+            for name, (size, _) in observed_before.items() if name.endswith(IGNORED_SUFFIXES)
+        )
+        settled = now - stat.st_mtime_ns / 1e9 > settings.settle_seconds
+        if not (unchanged or renamed_in or settled):
+            continue  # still being written, or first sight: look again next tick
+        sha = file_sha256(path)
+        previous = requested_before.get(path.name)
+        if previous and previous[0] == sha and now - previous[1] < settings.retry_seconds:
+            requested[path.name] = previous
+            continue
+        ready.append((LEADING_DATE.match(path.name).group(1) if LEADING_DATE.match(path.name) else "~",
+                      path.name, sha))
+    ready.sort()
+    batches = [
+        Batch(files=tuple(name for _, name, _ in chunk), digests=tuple(sha for _, _, sha in chunk))
+        for chunk in (ready[i:i + settings.max_files] for i in range(0, len(ready), settings.max_files))
+    ]
+    for _, name, sha in ready:
+        requested[name] = [sha, now]
+    new_cursor = json.dumps({"observed": observed, "requested": requested}, sort_keys=True)
+    return batches, new_cursor

@@ -1,0 +1,439 @@
+"""Write–audit–publish: swap a validated, read-only copy of the public marts into ``published/``.
+
+Runs build and validate in the working warehouse (``PAPERS_HOME/warehouse.duckdb``); only after every
+blocking check has passed does the pipeline call :func:`publish`, which
+
+1. builds a complete new release in ``PAPERS_HOME/releases/.building-<name>/``:
+   ``warehouse.duckdb`` (written with ``STORAGE_VERSION 'v1.4.0'`` so DuckDB 1.4 and later 1.x
+   readers, which BI tools often bundle, can open it; DuckDB 2.0's default format cannot be read by
+   any 1.x), ``parquet/<table>.parquet`` for every table and ``manifest.json`` (run id, UTC time,
+   row counts, sha256 of every file); every file read-only (0444);
+2. renames it to ``releases/<UTC timestamp>-<run_id[:8]>/`` once it is complete;
+3. swaps it in as a whole: ``published`` is a symlink to the current release, replaced by
+   ``os.replace`` of a freshly made symlink (an atomic rename). A reader who opened the previous
+   release keeps reading a consistent copy (its files are never modified, only unlinked when pruned);
+4. prunes old releases, keeping the newest ``keep`` (never the current one).
+
+Nothing is published on failure: whatever fails before the swap, the half-built release is removed
+and ``published`` still points at the previous release, byte for byte.
+
+The warehouse is read through ONE in-memory DuckDB connection that attaches it ``READ_ONLY``: the
+caller guarantees that no writer holds the file at that moment (the Dagster pool of limit 1). No
+Dagster import here: the asset/CLI wiring lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+import struct
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+#: The storage format the published DuckDB file is written in (``ATTACH … (STORAGE_VERSION …)``).
+STORAGE_VERSION = "v1.4.0"
+#: The version number DuckDB v1.4.x writes in a database file's header for that format (DuckDB's
+#: ``src/storage/version_map.json``: v1.0–v1.1 → 64, v1.2 → 65, v1.3 → 66, v1.4 → 67, v1.5 → 68).
+#: A DuckDB build opens a file only when the header number is within the range it can read, so a
+#: file with 67 opens in DuckDB ≥ 1.4.0; duckdb 2.0's own format is refused by every 1.x.
+STORAGE_VERSION_NUMBER = 67
+#: Column types duckdb 2.0 stores in a v1.4.0 file although DuckDB 1.4 cannot read them: one such
+#: column makes the whole file unopenable for 1.4.4 ("unrecognized enum value 33 for enum
+#: LogicalTypeId"), measured. Publishing refuses them (cast the mart column to TIMESTAMPTZ).
+TYPES_UNREADABLE_BY_1X = ("TIMESTAMPTZ_NS",)
+
+MANIFEST = "manifest.json"
+DUCKDB_FILE = "warehouse.duckdb"
+PARQUET_DIR = "parquet"
+RELEASES_DIR = "releases"
+_BUILDING_PREFIX = ".building-"
+_LINK_PREFIX = ".published-"
+_LOCK_FILE = ".publish.lock"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FILE_MODE = 0o444
+_DIR_MODE = 0o555
+
+
+class PublishError(RuntimeError):
+    """Publishing did not happen; ``published/`` is exactly as it was."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    release_dir: Path
+    published_at: datetime
+    tables: dict[str, int]
+    seconds: float
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    pruned: tuple[Path, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------------
+
+
+def publish(
+    warehouse: Path,
+    published_root: Path,
+    *,
+    tables: Sequence[str],
+    run_id: str,
+    keep: int = 3,
+) -> PublishResult:
+    """Copy ``tables`` (qualified, e.g. ``"marts.papers"``) of ``warehouse`` into a new release and
+    atomically point ``published_root`` at it. Raises :class:`PublishError` (nothing published) on
+    any failure before the swap.
+
+    Releases live in ``<published_root's folder>/releases/``; ``published_root`` must be a symlink
+    (or not exist yet): a real directory there is refused, never clobbered.
+    """
+    started = time.perf_counter()
+    warehouse = Path(warehouse)
+    published_root = Path(published_root)
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1 (got {keep})")
+    if not run_id:
+        raise ValueError("run_id is required")
+    targets = _parse_tables(tables)
+    _check_published_root(published_root)
+    if not warehouse.is_file():
+        raise PublishError(f"no warehouse at {warehouse}: nothing published")
+
+    home = published_root.parent
+    releases = home / RELEASES_DIR
+    releases.mkdir(parents=True, exist_ok=True)
+
+    with _publish_lock(releases):
+        _check_published_root(published_root)  # again, now that no other publisher can act
+        _remove_leftovers(releases, home)
+        published_at = datetime.now(UTC)
+        name = f"{published_at.strftime('%Y%m%dT%H%M%S%fZ')}-{_short_id(run_id)}"
+        building = releases / f"{_BUILDING_PREFIX}{name}"
+        final = releases / name
+        link_tmp = home / f"{_LINK_PREFIX}{name}.tmp"
+        swapped = False
+        try:
+            building.mkdir()
+            counts = _build(warehouse, building, targets)
+            manifest = _write_manifest(building, name, run_id, published_at, targets, counts)
+            _seal(building)
+            os.rename(building, final)
+            _fsync_dir(releases)
+            with contextlib.suppress(OSError):
+                final.chmod(_DIR_MODE)
+            os.symlink(os.path.relpath(final, home), link_tmp, target_is_directory=True)
+            os.replace(link_tmp, published_root)  # the commit point: atomic on POSIX
+            swapped = True
+            _fsync_dir(home)
+        except BaseException as exc:
+            if not swapped:
+                for leftover in (building, final):
+                    _rmtree(leftover)
+                with contextlib.suppress(FileNotFoundError):
+                    link_tmp.unlink()
+                if isinstance(exc, Exception):
+                    why = str(exc) if isinstance(exc, PublishError) else f"{type(exc).__name__}: {exc}"
+                    raise PublishError(f"publish failed, {published_root} left unchanged: {why}") from exc
+            raise
+
+        pruned = _prune(releases, keep=keep, current=final)
+
+    seconds = time.perf_counter() - started
+    log.info("published %s (%s) in %.2fs", final, ", ".join(f"{t}={n}" for t, n in counts.items()), seconds)
+    return PublishResult(
+        release_dir=final, published_at=published_at, tables=dict(counts), seconds=seconds,
+        manifest=manifest, pruned=tuple(pruned),
+    )
+
+
+def current_release(published_root: Path) -> dict[str, Any] | None:
+    """The manifest of what ``published_root`` serves now (plus ``release_dir``), or None when
+    nothing has been published yet. For ``papers status`` and the freshness check."""
+    published_root = Path(published_root)
+    manifest_path = published_root / MANIFEST
+    try:
+        text = manifest_path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    manifest = json.loads(text)
+    manifest["release_dir"] = str(published_root.resolve())
+    return manifest
+
+
+def releases_root(published_root: Path) -> Path:
+    """Where the releases behind ``published_root`` are kept (``PAPERS_HOME/releases``)."""
+    return Path(published_root).parent / RELEASES_DIR
+
+
+def read_storage_version_number(path: Path) -> int:
+    """The storage version number in a DuckDB file's main header (8-byte checksum, ``DUCK``,
+    little-endian uint64). Compare with :data:`STORAGE_VERSION_NUMBER`."""
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+    checksum_and_magic = struct.Struct("<8x4sQ")
+    if len(head) < checksum_and_magic.size:
+        raise ValueError(f"{path} is not a DuckDB database file (too short)")
+    magic, version = checksum_and_magic.unpack(head)
+    if magic != b"DUCK":
+        raise ValueError(f"{path} is not a DuckDB database file (magic {magic!r})")
+    return version
+
+
+# ---------------------------------------------------------------------------------------------------
+# building a release
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    qualified: str
+    schema: str
+    table: str
+
+    @property
+    def parquet(self) -> str:
+        return f"{PARQUET_DIR}/{self.table}.parquet"
+
+
+def _parse_tables(tables: Sequence[str]) -> list[_Target]:
+    if isinstance(tables, str):
+        raise TypeError("tables must be a sequence of qualified names, not one string")
+    if not tables:
+        raise ValueError("no tables to publish")
+    targets: list[_Target] = []
+    seen: set[str] = set()
+    for qualified in tables:
+        parts = qualified.split(".")
+        if len(parts) != 2 or not all(_IDENT.match(p) for p in parts):
+            raise ValueError(f"table {qualified!r} is not a qualified name like 'marts.papers'")
+        schema, table = parts
+        if table in seen:
+            raise ValueError(f"table name {table!r} listed twice (parquet files are named by table)")
+        seen.add(table)
+        targets.append(_Target(qualified, schema, table))
+    return targets
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _lit(value: str | os.PathLike[str]) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _build(warehouse: Path, building: Path, targets: list[_Target]) -> dict[str, int]:
+    """One connection: the warehouse attached read-only, the new file attached in the 1.x format."""
+    (building / PARQUET_DIR).mkdir()
+    db_path = building / DUCKDB_FILE
+    spill = building.parent / f"{building.name}.spill"
+    con = duckdb.connect(":memory:")
+    try:
+        spill.mkdir(exist_ok=True)
+        con.execute(f"SET temp_directory = {_lit(spill)}")
+        con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
+        con.execute(f"ATTACH {_lit(db_path)} AS pub (STORAGE_VERSION {_lit(STORAGE_VERSION)})")
+        # One transaction: every table is copied from the same snapshot of the warehouse.
+        con.execute("BEGIN TRANSACTION")
+        for schema in dict.fromkeys(t.schema for t in targets):
+            con.execute(f"CREATE SCHEMA pub.{_q(schema)}")
+        for t in targets:
+            con.execute(
+                f"CREATE TABLE pub.{_q(t.schema)}.{_q(t.table)} AS "
+                f"SELECT * FROM src.{_q(t.schema)}.{_q(t.table)}"
+            )
+        _refuse_types_unreadable_by_1x(con, targets)
+        con.execute("COMMIT")
+        counts: dict[str, int] = {}
+        for t in targets:
+            rel = f"pub.{_q(t.schema)}.{_q(t.table)}"
+            counts[t.qualified] = con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0][0]
+            con.execute(f"COPY {rel} TO {_lit(building / t.parquet)} (FORMAT parquet)")
+        con.execute("DETACH pub")
+        con.execute("DETACH src")
+    finally:
+        con.close()
+        _rmtree(spill)
+    _audit(db_path, building, targets, counts)
+    return counts
+
+
+def _refuse_types_unreadable_by_1x(con: duckdb.DuckDBPyConnection, targets: list[_Target]) -> None:
+    wanted = {(t.schema, t.table) for t in targets}
+    columns = con.execute(
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = 'pub'"
+    ).fetchall()
+    pattern = re.compile(r"\b(" + "|".join(TYPES_UNREADABLE_BY_1X) + r")\b")
+    bad = [f"{s}.{t}.{c} {ty}" for s, t, c, ty in columns if (s, t) in wanted and pattern.search(ty)]
+    if bad:
+        raise PublishError(
+            f"column type(s) DuckDB 1.x cannot read in a {STORAGE_VERSION} file: {', '.join(bad)}"
+        )
+
+
+def _audit(db_path: Path, building: Path, targets: list[_Target], counts: dict[str, int]) -> None:
+    """Re-open what was written, as a reader would, and compare row counts."""
+    version = read_storage_version_number(db_path)
+    if version != STORAGE_VERSION_NUMBER:
+        raise PublishError(
+            f"{db_path.name} has storage version number {version}, expected {STORAGE_VERSION_NUMBER} "
+            f"({STORAGE_VERSION})"
+        )
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {_lit(db_path)} AS pub (READ_ONLY)")
+        for t in targets:
+            in_db = con.execute(f"SELECT count(*) FROM pub.{_q(t.schema)}.{_q(t.table)}").fetchall()[0][0]
+            in_parquet = con.execute(
+                f"SELECT count(*) FROM read_parquet({_lit(building / t.parquet)})"
+            ).fetchall()[0][0]
+            if not in_db == in_parquet == counts[t.qualified]:
+                raise PublishError(
+                    f"{t.qualified}: {counts[t.qualified]} rows copied, {in_db} in {DUCKDB_FILE}, "
+                    f"{in_parquet} in {t.parquet}"
+                )
+    finally:
+        con.close()
+
+
+def _write_manifest(
+    building: Path, name: str, run_id: str, published_at: datetime, targets: list[_Target],
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    manifest = {
+        "release": name,
+        "run_id": run_id,
+        "published_at": published_at.isoformat(),
+        "duckdb": {
+            "path": DUCKDB_FILE,
+            "storage_version": STORAGE_VERSION,
+            "storage_version_number": STORAGE_VERSION_NUMBER,
+            "written_by": duckdb.__version__,
+            "sha256": _sha256(building / DUCKDB_FILE),
+            "bytes": (building / DUCKDB_FILE).stat().st_size,
+        },
+        "tables": {
+            t.qualified: {
+                "rows": counts[t.qualified],
+                "parquet": t.parquet,
+                "sha256": _sha256(building / t.parquet),
+                "bytes": (building / t.parquet).stat().st_size,
+            }
+            for t in targets
+        },
+    }
+    (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _seal(building: Path) -> None:
+    """fsync every file and make it read-only; the parquet folder too."""
+    for path in sorted(building.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            path.chmod(_FILE_MODE)
+    _fsync_dir(building / PARQUET_DIR)
+    (building / PARQUET_DIR).chmod(_DIR_MODE)
+    _fsync_dir(building)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the published link, leftovers and pruning
+# ---------------------------------------------------------------------------------------------------
+
+
+def _check_published_root(published_root: Path) -> None:
+    if published_root.is_symlink() or not published_root.exists():
+        return
+    kind = "directory" if published_root.is_dir() else "file"
+    raise PublishError(
+        f"{published_root} is a real {kind}, not the symlink publish maintains: move it away "
+        f"(it is never overwritten); releases go to {releases_root(published_root)}"
+    )
+
+
+@contextlib.contextmanager
+def _publish_lock(releases: Path) -> Iterator[None]:
+    """One publisher at a time (the Dagster pool already serializes runs; this guards the CLI too)."""
+    with open(releases / _LOCK_FILE, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _remove_leftovers(releases: Path, home: Path) -> None:
+    """Half-built releases and temporary links of a publisher that was killed (we hold the lock)."""
+    for path in releases.glob(f"{_BUILDING_PREFIX}*"):
+        log.warning("removing the leftover of an interrupted publish: %s", path)
+        _rmtree(path)
+    for path in home.glob(f"{_LINK_PREFIX}*.tmp"):
+        if path.is_symlink():
+            path.unlink()
+
+
+def _prune(releases: Path, *, keep: int, current: Path) -> list[Path]:
+    names = sorted(p.name for p in releases.iterdir() if p.is_dir() and not p.name.startswith("."))
+    doomed = [releases / n for n in names[:-keep] if n != current.name]
+    removed = []
+    for path in doomed:
+        try:
+            _rmtree(path, strict=True)
+            removed.append(path)
+        except OSError as exc:  # the new release is live already: report, don't fail the publish
+            log.warning("could not prune old release %s: %s", path, exc)
+    return removed
+
+
+def _rmtree(path: Path, *, strict: bool = False) -> None:
+    """Remove a tree whose folders may be read-only (0555)."""
+    if not path.exists():
+        return
+    try:
+        for p in [path, *path.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(p.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
+        shutil.rmtree(path)
+    except OSError:
+        if strict:
+            raise
+        log.warning("could not remove %s", path, exc_info=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _short_id(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", run_id[:8])
