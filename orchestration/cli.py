@@ -15,6 +15,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from orchestration.warehouse.publish import current_release
 from orchestration.warehouse.settings import PapersHome, export_warehouse_env, papers_home
 
 EXIT_OK, EXIT_VALIDATION_FAILED, EXIT_USAGE, EXIT_PIPELINE_ERROR = 0, 1, 2, 3
@@ -89,6 +90,14 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
                 say(f"    - {expectation}")
     finally:
         con.close()
+    release = current_release(home.published)
+    published_now = bool(release and release.get("run_id") in run_ids)
+    if published_now:
+        say(f"published:  {home.published} -> {Path(release['release_dir']).name}")
+    elif release:
+        say(f"published:  unchanged, still serves run {release['run_id']} of {release['published_at']}")
+    else:
+        say("published:  nothing published yet")
     if failed:
         say("result:     validation FAILED — bad data was blocked (see above)")
         return EXIT_VALIDATION_FAILED
@@ -194,6 +203,7 @@ def cmd_status(home: PapersHome) -> int:
                 say("quarantined:")
                 for uri, stored, reason in quarantined:
                     say(f"  {uri} -> {stored}\n      {reason}")
+        last = []
         if _table_exists(con, "marts", "papers"):
             say(f"marts.papers: {con.execute('select count(*) from marts.papers').fetchone()[0]} papers")
         if _table_exists(con, "ops", "validation_results"):
@@ -204,6 +214,16 @@ def cmd_status(home: PapersHome) -> int:
             if last:
                 run_id, suites, passed, at = last[0]
                 say(f"last validation: {passed}/{suites} suites passed at {at} (run {run_id})")
+        release = current_release(home.published)
+        if release:
+            say(f"published: {home.published} -> run {release['run_id']} at {release['published_at']}")
+            for table, info in sorted(release.get("tables", {}).items()):
+                rows = info.get("rows") if isinstance(info, dict) else info
+                say(f"  {table:28} {rows} rows")
+            if last and last[0][1] != last[0][2]:
+                say(f"  the last validation failed: published/ still serves run {release['run_id']}")
+        else:
+            say("published: nothing yet (no run has passed validation)")
     finally:
         con.close()
     return EXIT_OK

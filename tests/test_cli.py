@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 
+import duckdb
 from werkzeug import Response
 
 from orchestration.sample_data import write_samples
@@ -31,6 +33,34 @@ def test_sample_data_run_builds_marts_and_rerun_adds_nothing(tmp_path):
     code, output = run_papers(tmp_path, "status")
     assert code == 0
     assert f"marts.papers: {papers} papers" in output and "last validation" in output
+    assert "published:" in output
+
+
+def published_files(home):
+    """sha256 of every file in the release published/ points at."""
+    root = (home / "published").resolve()
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_failed_validation_leaves_published_byte_identical(tmp_path):
+    write_samples(tmp_path / "landing")
+    code, output = run_papers(tmp_path, "run")
+    assert code == 0, output
+    before = published_files(tmp_path)
+    assert {"warehouse.duckdb", "manifest.json", "parquet/papers.parquet"} <= set(before)
+    with duckdb.connect(str(tmp_path / "published" / "warehouse.duckdb"), read_only=True) as con:
+        assert con.sql("select count(*) from marts.papers").fetchall()[0][0] > 0
+
+    rows = json.loads((FIXTURES / "daily_papers" / "2025-10-03_captured-20251003T074927Z.json").read_text())
+    rows[0]["numComments"] = -1
+    (tmp_path / "landing" / "2025-10-03_captured-20251003T090000Z.json").write_text(json.dumps(rows))
+    code, output = run_papers(tmp_path, "run")
+    assert code == 1, output
+    assert "published:  unchanged" in output
+    assert published_files(tmp_path) == before
+    code, output = run_papers(tmp_path, "status")
+    assert "the last validation failed: published/ still serves run" in output
 
 
 def test_broken_snapshot_fails_validation_and_is_quarantined(tmp_path):

@@ -12,11 +12,8 @@ from orchestration.defs.dbt_assets import model_key
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.validation.runner import SuiteTarget, validate
 from orchestration.warehouse.bookkeeping import loaded_in_run, reject_loaded_snapshots
+from orchestration.warehouse.marts import PUBLIC_MARTS
 
-PUBLIC_MARTS = (
-    "papers", "paper_observations", "authors_count", "authors_daily", "authors", "paper_topics",
-    "topics_daily",
-)
 RAW_SUITES = {
     # raw table -> (suite, format of the snapshots it holds, source)
     "landed_api_papers": ("raw_api_papers", "api_json", "landing"),

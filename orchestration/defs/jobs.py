@@ -3,27 +3,29 @@
 import dagster as dg
 
 from orchestration.defs.dbt_assets import warehouse_dbt_models
+from orchestration.defs.publish_assets import published_marts
 from orchestration.defs.raw_assets import hf_api_raw, landing_raw
 
-dbt_models = dg.AssetSelection.assets(warehouse_dbt_models)
+# dbt models, then the publish step that runs only once their blocking checks passed.
+dbt_models = dg.AssetSelection.assets(warehouse_dbt_models) | dg.AssetSelection.assets(published_marts)
 
 ingest_landing_job = dg.define_asset_job(
     "ingest_landing",
     selection=dg.AssetSelection.assets(landing_raw) | dbt_models,
-    description="Landing files -> raw -> dbt marts -> Great Expectations (the main job: `papers run`).",
+    description="Landing files -> raw -> dbt marts -> Great Expectations -> published (the main job: `papers run`).",
     executor_def=dg.in_process_executor,
 )
 
 fetch_api_job = dg.define_asset_job(
     "fetch_api",
     selection=dg.AssetSelection.assets(hf_api_raw) | dbt_models,
-    description="Fetch API listing dates (a date range is one run) -> raw -> dbt marts, once per run.",
+    description="Fetch API listing dates (a date range is one run) -> raw -> dbt marts (once per run) -> published.",
     executor_def=dg.in_process_executor,
 )
 
 build_marts_job = dg.define_asset_job(
     "build_marts",
     selection=dbt_models,
-    description="Rebuild and validate the dbt models from what raw holds.",
+    description="Rebuild, validate and publish the dbt models from what raw holds.",
     executor_def=dg.in_process_executor,
 )

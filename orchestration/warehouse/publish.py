@@ -127,28 +127,34 @@ def publish(
         building = releases / f"{_BUILDING_PREFIX}{name}"
         final = releases / name
         link_tmp = home / f"{_LINK_PREFIX}{name}.tmp"
-        swapped = False
+        renamed = swapped = False
         try:
             building.mkdir()
             counts = _build(warehouse, building, targets)
             manifest = _write_manifest(building, name, run_id, published_at, targets, counts)
             _seal(building)
+            if final.exists():
+                raise PublishError(f"release {final} already exists")
             os.rename(building, final)
+            renamed = True
             _fsync_dir(releases)
             with contextlib.suppress(OSError):
                 final.chmod(_DIR_MODE)
             os.symlink(os.path.relpath(final, home), link_tmp, target_is_directory=True)
             os.replace(link_tmp, published_root)  # the commit point: atomic on POSIX
             swapped = True
-            _fsync_dir(home)
+            with contextlib.suppress(OSError):
+                _fsync_dir(home)
         except BaseException as exc:
             if not swapped:
-                for leftover in (building, final):
-                    _rmtree(leftover)
+                _rmtree(final if renamed else building)
                 with contextlib.suppress(FileNotFoundError):
                     link_tmp.unlink()
                 if isinstance(exc, Exception):
                     why = str(exc) if isinstance(exc, PublishError) else f"{type(exc).__name__}: {exc}"
+                    if "already attached" in why or "Conflicting lock" in why:
+                        why += (" (close every connection to the warehouse, in this process too, and "
+                                "publish from inside the writer pool)")
                     raise PublishError(f"publish failed, {published_root} left unchanged: {why}") from exc
             raise
 

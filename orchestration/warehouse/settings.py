@@ -45,6 +45,11 @@ class PapersHome:
         return self.root / "warehouse.duckdb"
 
     @property
+    def published(self) -> Path:
+        """Symlink to the current validated release: what SQL clients and BI tools read."""
+        return self.root / "published"
+
+    @property
     def reports(self) -> Path:
         """Validation reports (Markdown), one per run."""
         return self.root / "reports"

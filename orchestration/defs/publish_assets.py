@@ -1,0 +1,46 @@
+"""Write-audit-publish: the validated marts become the public, read-only copy in PAPERS_HOME/published.
+
+``published_marts`` runs only after every public mart was built and its blocking Great Expectations
+check passed in the same run; a failed check stops the run before it, leaving ``published/``
+exactly as it was.
+"""
+
+import os
+from datetime import timedelta
+
+import dagster as dg
+
+from orchestration.defs.dbt_assets import model_key
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
+from orchestration.warehouse.marts import PUBLIC_MARTS
+from orchestration.warehouse.publish import publish
+
+FRESHNESS_HOURS = float(os.environ.get("PAPERS_PUBLISHED_FRESHNESS_HOURS", "26"))
+
+
+@dg.asset(
+    key=dg.AssetKey(["published", "marts"]),
+    deps=[model_key(mart) for mart in PUBLIC_MARTS],
+    group_name="published",
+    kinds={"duckdb", "parquet"},
+    pool=WAREHOUSE_WRITER_POOL,
+)
+def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The public marts as a read-only DuckDB file (readable by DuckDB 1.4+) and Parquet files,
+    swapped in as a whole at PAPERS_HOME/published. Point SQL clients and BI tools here."""
+    home = warehouse.home
+    result = publish(home.warehouse, home.published, tables=[f"marts.{m}" for m in PUBLIC_MARTS],
+                     run_id=context.run.run_id)
+    context.log.info(f"published {len(result.tables)} marts to {result.release_dir} in {result.seconds:.2f} s")
+    return dg.MaterializeResult(metadata={
+        "release": dg.MetadataValue.path(str(result.release_dir)),
+        "published_at": result.published_at.isoformat(),
+        "seconds": round(result.seconds, 3),
+        **{f"rows_{name.split('.')[-1]}": n for name, n in result.tables.items()},
+    })
+
+
+published_freshness_checks = dg.build_last_update_freshness_checks(
+    assets=[published_marts], lower_bound_delta=timedelta(hours=FRESHNESS_HOURS))
+published_freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=published_freshness_checks, default_status=dg.DefaultSensorStatus.RUNNING)
