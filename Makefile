@@ -43,3 +43,8 @@ docs: setup ## dbt docs for the marts (dbt_project/target/index.html)
 
 clean: ## remove the local warehouse and run state (keeps .venv)
 	rm -rf $(PAPERS_HOME) dbt_project/target dbt_project/logs
+
+RECORDS ?= 1000000
+.PHONY: bench
+bench: setup ## benchmark vs DuckDB reading the same files (issue 5): make bench RECORDS=100000
+	$(BIN)/python -m bench.run --records $(RECORDS) $(BENCH_ARGS)

@@ -250,13 +250,22 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PAPERS_HOME"] = args.home
     home = papers_home().ensure()
     export_warehouse_env(home)
-    if args.command == "run":
-        return cmd_run(home)
-    if args.command == "ingest":
-        return cmd_ingest(home, args.files)
-    if args.command == "backfill":
-        return cmd_backfill(home, args.start, args.end)
-    return cmd_status(home)
+    commands = {
+        "run": lambda: cmd_run(home),
+        "ingest": lambda: cmd_ingest(home, args.files),
+        "backfill": lambda: cmd_backfill(home, args.start, args.end),
+        "status": lambda: cmd_status(home),
+    }
+    try:
+        return commands[args.command]()
+    except KeyboardInterrupt:
+        say("papers: interrupted")
+        return EXIT_PIPELINE_ERROR
+    except Exception as error:  # the last line of defence: a message and an exit code, no traceback
+        say(f"papers {args.command}: error: {type(error).__name__}: {error}")
+        if os.environ.get("PAPERS_DEBUG"):
+            raise
+        return EXIT_PIPELINE_ERROR
 
 
 if __name__ == "__main__":

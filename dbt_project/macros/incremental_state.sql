@@ -53,16 +53,12 @@
 {%- endmacro %}
 
 {#
-    affected_listing_dates(with_taxonomy): for an incremental per-listing-date mart, the listing
-    dates to recompute = every listing date of every paper observed in a batch newer than the
-    mart's watermark (a new capture changes its own date's membership and the paper's latest
-    upvotes / author count / topic, which all of the paper's dates use). Returns a list of
-    'YYYY-MM-DD' strings, or none for "all dates" (no watermark yet, or the taxonomy changed).
-    Logs what it decided, so the dbt log shows what each run rebuilt.
+    mart_needs_full_scope(with_taxonomy): true when an incremental mart must recompute everything:
+    no watermark recorded for it yet, or (topic marts) the taxonomy seed changed since.
 #}
-{% macro affected_listing_dates(with_taxonomy=false) %}
+{% macro mart_needs_full_scope(with_taxonomy=false) %}
     {%- if not execute -%}
-        {{ return([]) }}
+        {{ return(false) }}
     {%- endif -%}
     {%- set state_sql -%}
         select
@@ -77,26 +73,71 @@
     {%- endset -%}
     {%- set state = run_query(state_sql).rows[0] -%}
     {%- if state[0] == 0 or state[1] -%}
-        {% do log(this.identifier ~ ": incremental, recomputing ALL listing dates ("
-                  ~ ("taxonomy changed" if state[1] and state[0] else "no watermark") ~ ")", info=true) %}
+        {% if flags.WHICH in ('run', 'build') %}{% do log(this.identifier ~ ": incremental, recomputing ALL ("
+                  ~ ("taxonomy changed" if state[0] else "no watermark") ~ ")", info=true) %}{% endif %}
+        {{ return(true) }}
+    {%- endif -%}
+    {{ return(false) }}
+{% endmacro %}
+
+{#
+    affected_listing_dates(with_taxonomy): for an incremental per-listing-date mart, the listing
+    dates to recompute = every listing date of every paper observed in a batch newer than the
+    mart's watermark (a new capture changes its own date's membership and the paper's latest
+    upvotes / author count / topic, which all of the paper's dates use). Returns a list of
+    'YYYY-MM-DD' strings, or none for "all dates" (no watermark yet, or the taxonomy changed).
+    Logs what it decided, so the dbt log shows what each run rebuilt.
+#}
+{% macro affected_listing_dates(with_taxonomy=false) %}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- if mart_needs_full_scope(with_taxonomy) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set dates_sql -%}
-        with touched_papers as (
-            select distinct paper_id
-            from {{ ref('int_paper_observations') }}
-            where _batch_at > {{ mart_watermark() }}
-        )
+        with touched_papers as ({{ touched_papers_sql() }})
         select distinct strftime(membership.listing_date, '%Y-%m-%d') as listing_date
         from {{ ref('int_listing_papers') }} as membership
         inner join touched_papers on membership.paper_id = touched_papers.paper_id
         order by 1
     {%- endset -%}
     {%- set dates = run_query(dates_sql).columns[0].values() | list -%}
-    {% do log(this.identifier ~ ": incremental, recomputing " ~ (dates | length) ~ " listing date(s)"
-              ~ (": " ~ (dates[:10] | join(", ")) ~ (" ..." if dates | length > 10 else "") if dates else ""), info=true) %}
+    {% if flags.WHICH in ('run', 'build') %}{% do log(this.identifier ~ ": incremental, recomputing " ~ (dates | length) ~ " listing date(s)"
+              ~ (": " ~ (dates[:10] | join(", ")) ~ (" ..." if dates | length > 10 else "") if dates else ""), info=true) %}{% endif %}
     {{ return(dates) }}
 {% endmacro %}
+
+{# papers observed in a batch newer than this mart's watermark #}
+{% macro touched_papers_sql() -%}
+    select distinct paper_id
+    from {{ ref('int_paper_observations') }}
+    where _batch_at > {{ mart_watermark() }}
+{%- endmacro %}
+
+{#
+    touched_paper_filter(column, with_taxonomy): SQL predicate for an incremental per-paper mart:
+    `true` when everything must be recomputed, else `column in (papers observed since the
+    watermark)`. Logs how many papers it recomputes.
+#}
+{% macro touched_paper_filter(column, with_taxonomy=false) %}
+    {%- if not execute -%}
+        {{ return("true") }}
+    {%- endif -%}
+    {%- if mart_needs_full_scope(with_taxonomy) -%}
+        {{ return("true") }}
+    {%- endif -%}
+    {%- set n = run_query("select count(*) from (" ~ touched_papers_sql() ~ ")").rows[0][0] -%}
+    {% if flags.WHICH in ('run', 'build') %}{% do log(this.identifier ~ ": incremental, recomputing " ~ n ~ " paper(s)", info=true) %}{% endif %}
+    {{ return(column ~ " in (" ~ touched_papers_sql() ~ ")") }}
+{% endmacro %}
+
+{# post-hook of per-paper incremental models: drop rows of paper ids that no longer exist (a
+   `title:` paper whose card merged into an arXiv paper) #}
+{% macro delete_vanished_papers() -%}
+    delete from {{ this }}
+    where paper_id not in (select distinct paper_id from {{ ref('int_paper_observations') }})
+{%- endmacro %}
 
 {# SQL predicate restricting `column` to the affected dates (true when dates is none = all) #}
 {% macro listing_date_filter(column, dates) -%}

@@ -16,7 +16,7 @@ MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """Groups by dbt layer (staging / intermediate / marts), kinds dbt + duckdb."""
+    """Groups by dbt layer (staging / intermediate / marts), kinds dbt + duckdb, eager automation."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         schema = dbt_resource_props.get("config", {}).get("schema")
@@ -24,7 +24,10 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest, unique_id, project):  # type: ignore[override]
         spec = super().get_asset_spec(manifest, unique_id, project)
-        return spec.merge_attributes(kinds={"duckdb"})
+        # A raw-only materialization (e.g. a backfill launched on raw/api_fetched_papers from the
+        # asset graph) brings the models up to date by itself; runs that already include dbt don't.
+        return spec.merge_attributes(kinds={"duckdb"}).replace_attributes(
+            automation_condition=dg.AutomationCondition.eager())
 
 
 @dbt_assets(

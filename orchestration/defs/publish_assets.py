@@ -24,6 +24,7 @@ FRESHNESS_HOURS = float(os.environ.get("PAPERS_PUBLISHED_FRESHNESS_HOURS", "26")
     group_name="published",
     kinds={"duckdb", "parquet"},
     pool=WAREHOUSE_WRITER_POOL,
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The public marts as a read-only DuckDB file (readable by DuckDB 1.4+) and Parquet files,

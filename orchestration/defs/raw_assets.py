@@ -5,6 +5,7 @@ dagster-dlt with a working folder per run, then settle the bookkeeping (registry
 """
 
 
+import shutil
 from datetime import date
 
 import dagster as dg
@@ -44,6 +45,11 @@ def run_pipeline(name: str, home: PapersHome, run_id: str) -> dlt.Pipeline:
         dataset_name=RAW_DATASET,
         pipelines_dir=str(home.dlt_runs / run_id),
     )
+
+
+def drop_working_folder(home: PapersHome, run_id: str) -> None:
+    """The run's dlt folder is only scratch once its load is committed to the warehouse."""
+    shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)
 
 
 def _raw_tables(con) -> set[str]:
@@ -111,6 +117,7 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
         counts = status_counts(con, run_id)
         present = _raw_tables(con)
     bootstrap_missing_raw_tables(home, run_id, present)
+    drop_working_folder(home, run_id)
     yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()})
 
 
@@ -144,6 +151,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         counts = status_counts(con, run_id)
         present = _raw_tables(con)
     bootstrap_missing_raw_tables(home, run_id, present)
+    drop_working_folder(home, run_id)
     for fetch in outcomes:
         context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
                          + (f" ({fetch.reason})" if fetch.reason else ""))

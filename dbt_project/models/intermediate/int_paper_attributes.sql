@@ -1,12 +1,39 @@
 -- Descriptive attributes of each paper: the latest non-null value over its API observations,
 -- falling back to its page-text cards for papers (or fields) the API never gave.
 -- "Latest" = greatest (captured_at, snapshot_id), so ties between captures resolve deterministically.
+--
+-- Incremental per paper (delete+insert on paper_id): a run recomputes the papers observed in
+-- int_paper_observations batches newer than the newest batch incorporated here (_batch_at);
+-- the post-hook drops paper ids that no longer exist (a `title:` paper merged into an arXiv id).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='paper_id',
+        on_schema_change='fail',
+        post_hook="{{ delete_vanished_papers() }}"
+    )
+}}
 
 with
+
+{% if is_incremental() %}
+touched_papers as (
+
+    select distinct paper_id
+    from {{ ref('int_paper_observations') }}
+    where _batch_at > (select coalesce(max(_batch_at), '-infinity'::timestamptz) from {{ this }})
+
+),
+{% endif %}
 
 api_observations as (
 
     select * from {{ ref('stg_api_paper_observations') }}
+    {% if is_incremental() %}
+    where arxiv_id in (select paper_id from touched_papers)
+    {% endif %}
 
 ),
 
@@ -19,6 +46,9 @@ card_observations as (
     from {{ ref('stg_page_card_observations') }} as cards
     inner join {{ ref('int_paper_identity') }} as identity
         on cards.title_norm = identity.title_norm
+    {% if is_incremental() %}
+    where identity.paper_id in (select paper_id from touched_papers)
+    {% endif %}
 
 ),
 
@@ -76,7 +106,8 @@ final as (
         api_latest.github_repo,
         api_latest.github_stars,
         api_latest.organization,
-        api_latest.ai_keywords
+        api_latest.ai_keywords,
+        (select max(_batch_at) from {{ ref('int_paper_observations') }}) as _batch_at
 
     from paper_ids
     left join api_latest on paper_ids.paper_id = api_latest.paper_id

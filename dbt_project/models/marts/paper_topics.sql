@@ -3,6 +3,24 @@
 -- matches across a field boundary). Tokens: lower case, accents stripped, split on every run of
 -- characters other than a-z/0-9, simple plural folding (macro singularize_token), identical for
 -- paper text and taxonomy terms. A multi-word term matches when its tokens appear consecutively.
+--
+-- Incremental per paper (delete+insert on paper_id): a run re-matches only the papers observed
+-- since this mart's watermark (their text may have changed); a changed taxonomy re-matches all.
+-- Rows of paper ids that no longer exist (a `title:` paper merged into an arXiv paper) are
+-- deleted by the post-hook.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='paper_id',
+        on_schema_change='fail',
+        post_hook=[
+            "{{ delete_vanished_papers() }}",
+            "{{ record_mart_watermark(with_taxonomy=true) }}"
+        ]
+    )
+}}
 
 with
 
@@ -45,6 +63,9 @@ papers as (
 
     select paper_id, title, summary, ai_keywords
     from {{ ref('int_paper_attributes') }}
+    {% if is_incremental() %}
+    where {{ touched_paper_filter('paper_id', with_taxonomy=true) }}
+    {% endif %}
 
 ),
 
@@ -59,6 +80,7 @@ fields as (
 
 ),
 
+-- every field tokenized once: (paper, field, position, plural-folded token)
 paper_tokens as (
 
     select
@@ -73,7 +95,7 @@ paper_tokens as (
 
 ),
 
--- candidate occurrences: the paper token equals the first token of a term
+-- candidate occurrences: a paper token equals the first token of a term (equi-join)
 candidates as (
 
     select
@@ -89,26 +111,33 @@ candidates as (
 
 ),
 
--- every token of the term found at the consecutive position in the same field
+-- a single-word term matches on the join alone; a multi-word term also needs each of its
+-- following tokens at the following positions of the same field (equi-joins only)
 verified as (
 
-    select
-        candidates.paper_id,
-        candidates.topic,
-        candidates.term
-
+    select paper_id, topic, term
     from candidates
+    where n_tokens = 1
+
+    union all
+
+    select
+        multi.paper_id,
+        multi.topic,
+        multi.term
+
+    from (select * from candidates where n_tokens > 1) as multi
     inner join term_tokens
-        on candidates.topic = term_tokens.topic
-        and candidates.term = term_tokens.term
+        on multi.topic = term_tokens.topic
+        and multi.term = term_tokens.term
+        and term_tokens.token_position > 1
     inner join paper_tokens
-        on candidates.paper_id = paper_tokens.paper_id
-        and candidates.field = paper_tokens.field
-        and paper_tokens.token_position = candidates.start_position + term_tokens.token_position - 1
+        on multi.paper_id = paper_tokens.paper_id
+        and multi.field = paper_tokens.field
+        and paper_tokens.token_position = multi.start_position + term_tokens.token_position - 1
         and paper_tokens.token = term_tokens.token
-    group by candidates.paper_id, candidates.field, candidates.start_position,
-        candidates.topic, candidates.term, candidates.n_tokens
-    having count(*) = candidates.n_tokens
+    group by multi.paper_id, multi.field, multi.start_position, multi.topic, multi.term, multi.n_tokens
+    having count(*) = multi.n_tokens - 1
 
 ),
 
