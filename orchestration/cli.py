@@ -175,6 +175,18 @@ def cmd_backfill(home: PapersHome, start: date, end: date) -> int:
     return code
 
 
+def cmd_rebuild(home: PapersHome) -> int:
+    say("papers rebuild: rebuilding every dbt model from raw (--full-refresh), validating, publishing")
+    started = time.monotonic()
+    result = _execute("build_marts", run_config={
+        "ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}})
+    if not result.success:
+        _print_failure(result)
+    code = _summarize(home, [result.run_id], result.success)
+    say(f"took:       {time.monotonic() - started:.1f} s (run {result.run_id})")
+    return code
+
+
 def cmd_status(home: PapersHome) -> int:
     import duckdb
 
@@ -240,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = commands.add_parser("backfill", help="fetch API listing dates START..END (inclusive)")
     backfill.add_argument("--start", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     backfill.add_argument("--end", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    commands.add_parser("status", help="what is loaded, quarantined, and the last validation")
+    commands.add_parser("rebuild", help="rebuild all marts from raw (dbt --full-refresh), validate, publish")
+    commands.add_parser("status", help="what is loaded, quarantined, published, and the last validation")
     return parser
 
 
@@ -254,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": lambda: cmd_run(home),
         "ingest": lambda: cmd_ingest(home, args.files),
         "backfill": lambda: cmd_backfill(home, args.start, args.end),
+        "rebuild": lambda: cmd_rebuild(home),
         "status": lambda: cmd_status(home),
     }
     try:

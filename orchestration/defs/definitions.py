@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
 from orchestration.defs.checks import api_raw_checks, landing_raw_checks, mart_checks
-from orchestration.defs.dbt_assets import dbt_project, warehouse_dbt_models
+from orchestration.defs.dbt_assets import InstalledDbtCliResource, dbt_project, warehouse_dbt_models
 from orchestration.defs.jobs import build_marts_job, fetch_api_job, ingest_landing_job
 from orchestration.defs.publish_assets import (
     published_freshness_checks,
@@ -41,7 +40,7 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource(papers_home=str(warehouse_home.root)),
             "dlt": DagsterDltResource(),
-            "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+            "dbt": InstalledDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                                   dbt_executable=DBT_EXECUTABLE),
         },
         executor=dg.in_process_executor,
