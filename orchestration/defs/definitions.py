@@ -11,11 +11,7 @@ from dagster_dlt import DagsterDltResource
 from orchestration.defs.checks import api_raw_checks, landing_raw_checks, mart_checks
 from orchestration.defs.dbt_assets import InstalledDbtCliResource, dbt_project, warehouse_dbt_models
 from orchestration.defs.jobs import build_marts_job, fetch_api_job, ingest_landing_job
-from orchestration.defs.publish_assets import (
-    published_freshness_checks,
-    published_freshness_sensor,
-    published_marts,
-)
+from orchestration.defs.publish_assets import published_marts
 from orchestration.defs.raw_assets import hf_api_raw, landing_raw
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.schedules import rolling_refetch_schedule
@@ -33,9 +29,9 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
     export_warehouse_env(warehouse_home)
     return dg.Definitions(
         assets=[landing_raw, hf_api_raw, warehouse_dbt_models, published_marts],
-        asset_checks=[landing_raw_checks, api_raw_checks, mart_checks, *published_freshness_checks],
+        asset_checks=[landing_raw_checks, api_raw_checks, mart_checks],
         jobs=[ingest_landing_job, fetch_api_job, build_marts_job],
-        sensors=[landing_sensor, published_freshness_sensor],
+        sensors=[landing_sensor],
         schedules=[rolling_refetch_schedule],
         resources={
             "warehouse": WarehouseResource(papers_home=str(warehouse_home.root)),
