@@ -130,16 +130,22 @@ def _print_failure(result) -> None:
             say(f"error in {event.step_key}: {error.message.strip()}")
 
 
-def cmd_run(home: PapersHome) -> int:
-    waiting = len([p for p in home.landing.iterdir() if p.is_file()])
-    say(f"papers run: {waiting} file(s) waiting in {home.landing}")
+def _run_and_report(home: PapersHome, job_name: str, *, run_config: dict | None = None,
+                    tags: dict | None = None) -> int:
+    """Execute one job, print errors and the summary; return the exit code."""
     started = time.monotonic()
-    result = _execute("ingest_landing")
+    result = _execute(job_name, run_config=run_config, tags=tags)
     if not result.success:
         _print_failure(result)
     code = _summarize(home, [result.run_id], result.success)
     say(f"took:       {time.monotonic() - started:.1f} s (run {result.run_id})")
     return code
+
+
+def cmd_run(home: PapersHome) -> int:
+    waiting = len([p for p in home.landing.iterdir() if p.is_file()])
+    say(f"papers run: {waiting} file(s) waiting in {home.landing}")
+    return _run_and_report(home, "ingest_landing")
 
 
 def cmd_ingest(home: PapersHome, files: list[str]) -> int:
@@ -164,27 +170,15 @@ def cmd_backfill(home: PapersHome, start: date, end: date) -> int:
         say("papers backfill: --end is before --start")
         return EXIT_USAGE
     say(f"papers backfill: fetching {start} .. {end} from the API in one run")
-    started = time.monotonic()
     from orchestration.defs.schedules import partition_range_tags
 
-    result = _execute("fetch_api", tags=partition_range_tags(start, end))
-    if not result.success:
-        _print_failure(result)
-    code = _summarize(home, [result.run_id], result.success)
-    say(f"took:       {time.monotonic() - started:.1f} s (run {result.run_id})")
-    return code
+    return _run_and_report(home, "fetch_api", tags=partition_range_tags(start, end))
 
 
 def cmd_rebuild(home: PapersHome) -> int:
     say("papers rebuild: rebuilding every dbt model from raw (--full-refresh), validating, publishing")
-    started = time.monotonic()
-    result = _execute("build_marts", run_config={
-        "ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}})
-    if not result.success:
-        _print_failure(result)
-    code = _summarize(home, [result.run_id], result.success)
-    say(f"took:       {time.monotonic() - started:.1f} s (run {result.run_id})")
-    return code
+    return _run_and_report(home, "build_marts",
+                           run_config={"ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}})
 
 
 def cmd_status(home: PapersHome) -> int:
