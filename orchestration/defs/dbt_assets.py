@@ -10,6 +10,7 @@ from functools import cached_property
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from packaging import version
 
+from orchestration.defs.automation import FOLLOW_RAW
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.warehouse.dbt_manifest import ensure_manifest
 from orchestration.warehouse.settings import DBT_PROJECT_DIR
@@ -41,7 +42,7 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         # A raw-only materialization (e.g. a backfill launched on raw/api_fetched_papers from the
         # asset graph) brings the models up to date by itself; runs that already include dbt don't.
         return spec.merge_attributes(kinds={"duckdb"}).replace_attributes(
-            automation_condition=dg.AutomationCondition.eager())
+            automation_condition=FOLLOW_RAW)
 
 
 class DbtBuildConfig(dg.Config):

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from orchestration.defs.automation import automation_sensor
 from orchestration.defs.checks import api_raw_checks, landing_raw_checks, mart_checks
 from orchestration.defs.dbt_assets import InstalledDbtCliResource, dbt_project, warehouse_dbt_models
 from orchestration.defs.jobs import build_marts_job, fetch_api_job, ingest_landing_job
@@ -31,7 +32,7 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
         assets=[landing_raw, hf_api_raw, warehouse_dbt_models, published_marts],
         asset_checks=[landing_raw_checks, api_raw_checks, mart_checks],
         jobs=[ingest_landing_job, fetch_api_job, build_marts_job],
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, automation_sensor],
         schedules=[rolling_refetch_schedule],
         resources={
             "warehouse": WarehouseResource(papers_home=str(warehouse_home.root)),

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from orchestration.defs.automation import FOLLOW_RAW
 from orchestration.defs.dbt_assets import model_key
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.warehouse.marts import PUBLIC_MARTS
@@ -24,7 +25,7 @@ FRESHNESS_HOURS = float(os.environ.get("PAPERS_PUBLISHED_FRESHNESS_HOURS", "26")
     group_name="published",
     kinds={"duckdb", "parquet"},
     pool=WAREHOUSE_WRITER_POOL,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=FOLLOW_RAW,
     # Fails in the UI when nothing was published for longer than this (e.g. every run failing validation).
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=FRESHNESS_HOURS),
                                                     warn_window=timedelta(hours=FRESHNESS_HOURS / 2)),

@@ -6,7 +6,7 @@ No dagster or dlt imports here: stdlib and pyarrow only.
 from __future__ import annotations
 
 from .api_json import api_records, parse_api_json, parse_api_pages, records_to_table
-from .detect import ParsedSnapshot, SnapshotFormat, parse_snapshot
+from .detect import ParsedSnapshot, SnapshotFormat, parse_snapshot, parse_snapshots
 from .errors import SnapshotRejected
 from .files import parse_snapshot_file
 from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sha256_hex
@@ -30,6 +30,7 @@ __all__ = [
     "parse_api_pages",
     "parse_page_text",
     "parse_snapshot",
+    "parse_snapshots",
     "parse_snapshot_file",
     "read_page_cards",
     "records_to_table",

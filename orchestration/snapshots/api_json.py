@@ -114,7 +114,13 @@ def records_to_table(
         )
         for name, column in columns.items():
             column.append(row[name])
-    return pa.Table.from_pydict(columns, schema=API_PAPERS_SCHEMA)
+    try:
+        return pa.Table.from_pydict(columns, schema=API_PAPERS_SCHEMA)
+    except UnicodeEncodeError as exc:  # an escaped lone surrogate (\ud800) decodes but is no text
+        raise SnapshotRejected(
+            f"invalid text: {exc.object[exc.start:exc.end]!r} is an unpaired UTF-16 surrogate "
+            f"in {preview(exc.object)!r}"
+        ) from None
 
 
 # --- shape checks -----------------------------------------------------------------------
@@ -243,10 +249,9 @@ def _timestamp(value: Any, where: str) -> datetime | None:
     if not isinstance(value, str):
         _fail(where, value, "an ISO-8601 timestamp string")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return as_utc(datetime.fromisoformat(value))
+    except (ValueError, OverflowError):  # OverflowError: in range locally, not in UTC (year 1 / 9999)
         _fail(where, value, "an ISO-8601 timestamp string")
-    return as_utc(parsed)
 
 
 def _authors(value: Any, where: str) -> list[dict[str, Any]] | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from .api_arrow import ApiBody, api_tables_arrow
 from .api_json import api_records, records_to_table
 from .decoding import decode_text
 from .errors import SnapshotRejected, preview
@@ -16,6 +19,11 @@ from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sh
 from .page_text import cards_to_table, read_page_cards
 
 SnapshotFormat = Literal["api_json", "page_text"]
+
+#: API bodies from this size on go through the columnar fast path (snapshots.api_arrow). Below it
+#: the Python parser is faster (measured: 50 records ≈ 0.25 MB: Python 28 µs/record, Arrow 43;
+#: 200+ records: Arrow 24–37 µs/record, Python 31–55, GC pressure growing with the document).
+FAST_PATH_MIN_BYTES = 512 * 1024
 
 _JSON_SCALAR_STARTS = frozenset('"-0123456789')
 _JSON_LITERALS = frozenset({"true", "false", "null"})
@@ -42,6 +50,49 @@ def parse_snapshot(body: bytes, *, name: str, mtime: datetime | None = None) -> 
     file's listing date is the leading ``YYYY-MM-DD`` of ``name``, else per row
     ``paper.submittedOnDailyAt``.
     """
+    outcome = parse_snapshots([(body, name, mtime)])[0]
+    if isinstance(outcome, SnapshotRejected):
+        raise outcome
+    return outcome
+
+
+def parse_snapshots(
+    files: Sequence[tuple[bytes, str, datetime | None]],
+) -> list[ParsedSnapshot | SnapshotRejected]:
+    """:func:`parse_snapshot` of many ``(body, name, mtime)`` at once, in order: each a parsed
+    snapshot or the :class:`SnapshotRejected` it raises (same tables, same reasons).
+
+    API bodies of :data:`FAST_PATH_MIN_BYTES` or more go through the columnar fast path together
+    (one pyarrow read and one set of Arrow kernels per batch instead of per file).
+    """
+    outcomes: list[ParsedSnapshot | SnapshotRejected | _Api] = []
+    for body, name, mtime in files:
+        try:
+            outcomes.append(_detect(body, name=name, mtime=mtime))
+        except SnapshotRejected as rejected:
+            outcomes.append(rejected)
+    api = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, _Api)]
+    large = [k for k, (_, o) in enumerate(api) if len(o.fast.body) >= FAST_PATH_MIN_BYTES]
+    tables: list[pa.Table | None] = [None] * len(api)
+    for k, table in zip(large, api_tables_arrow([api[k][1].fast for k in large])):
+        tables[k] = table
+    for (i, pending), table in zip(api, tables):
+        try:
+            outcomes[i] = _finish_api(pending, table)
+        except SnapshotRejected as rejected:
+            outcomes[i] = rejected
+    return outcomes  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class _Api:
+    """An API-looking body waiting for the (batched) fast path, with what the Python path needs."""
+
+    text: str
+    fast: ApiBody
+
+
+def _detect(body: bytes, *, name: str, mtime: datetime | None) -> ParsedSnapshot | _Api:
     snapshot_id = sha256_hex(body)
     captured_at = _capture_time(name, mtime)
     text = decode_text(body)
@@ -53,7 +104,7 @@ def parse_snapshot(body: bytes, *, name: str, mtime: datetime | None = None) -> 
             else f"markup (starts with {preview(head, 40)}), not a snapshot"
         )
     if head.startswith(("[", "{")):
-        return _parse_api(text, name=name, snapshot_id=snapshot_id, captured_at=captured_at)
+        return _Api(text, ApiBody(body, snapshot_id, name, captured_at, listing_date_from_name(name)))
     if _is_json_scalar(head):
         api_records(load_json(text))  # always raises: a lone scalar is never the API's shape
     cards = read_page_cards(text, capture_year=captured_at.year)
@@ -72,22 +123,26 @@ def parse_snapshot(body: bytes, *, name: str, mtime: datetime | None = None) -> 
     )
 
 
-def _parse_api(text: str, *, name: str, snapshot_id: str, captured_at: datetime) -> ParsedSnapshot:
-    named_date = listing_date_from_name(name)
-    table = records_to_table(
-        api_records(load_json(text)),
-        snapshot_id=snapshot_id,
-        source_uri=name,
-        captured_at=captured_at,
-        listing_date=named_date,
-    )
-    listing_dates = set(table.column("listing_date").to_pylist())
-    listing_date = named_date or (listing_dates.pop() if len(listing_dates) == 1 else None)
+def _finish_api(pending: _Api, table: pa.Table | None) -> ParsedSnapshot:
+    """The parsed API snapshot: the fast path's table, else the Python parser's (or its rejection)."""
+    meta = pending.fast
+    if table is None:
+        table = records_to_table(
+            api_records(load_json(pending.text)),
+            snapshot_id=meta.snapshot_id,
+            source_uri=meta.source_uri,
+            captured_at=meta.captured_at,
+            listing_date=meta.listing_date,
+        )
+    listing_date = meta.listing_date
+    if listing_date is None:
+        listing_dates = set(pc.unique(table.column("listing_date")).to_pylist())
+        listing_date = listing_dates.pop() if len(listing_dates) == 1 else None
     return ParsedSnapshot(
         format="api_json",
-        snapshot_id=snapshot_id,
-        source_uri=name,
-        captured_at=captured_at,
+        snapshot_id=meta.snapshot_id,
+        source_uri=meta.source_uri,
+        captured_at=meta.captured_at,
         listing_date=listing_date,
         table=table,
         rows=table.num_rows,

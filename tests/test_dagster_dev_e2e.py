@@ -1,0 +1,405 @@
+"""End to end through a real `dagster dev` (webserver + daemon) on 127.0.0.1, offline.
+
+One `dagster dev` serves every test of this module (temp PAPERS_HOME and DAGSTER_HOME, the HF API
+replaced by a local HTTP server replaying fixture bodies):
+
+- a fixture file dropped into landing (written as ``.part``, then renamed, as a producer would) is
+  picked up by the landing sensor and reaches ``published/warehouse.duckdb``; the drop-to-published
+  latency is measured and reported;
+- a 3-date backfill of ``raw/api_fetched_papers`` launched through GraphQL the way the UI launches it
+  is ONE run covering the range, fetching each date once;
+- three runs triggered at once (a job launched from GraphQL, a sensor run, a partitioned API run)
+  all succeed: the ``duckdb_warehouse`` pool (limit 1, dagster.yaml) queues their steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from tests.dagster_dev import DagsterDev, running_dagster_dev
+from tests.pipeline_runs import FIXTURES
+
+pytestmark = pytest.mark.dagster_dev
+
+DAILY = FIXTURES / "daily_papers"
+DROPPED = "2025-10-03_captured-20251003T074927Z.json"          # 39 papers, listing date 2025-10-03
+DROPPED_DATE = "2025-10-03"
+CONCURRENT_DROP = "2024-05-27_captured-20240601T170721Z.json"
+# Three consecutive listing dates, each answered with a real fixture body (older bodies first).
+BACKFILL = {
+    "2025-10-01": "2024-06-12_captured-20240613T035001Z.json",
+    "2025-10-02": "2025-03-17_captured-20250317T074930Z.json",
+    "2025-10-03": "2025-10-03_captured-20251003T074927Z.json",
+}
+SINGLE_FETCH = ("2025-09-30", "2025-09-30_captured-20250930T074947Z.json")
+SERVED = {**BACKFILL, SINGLE_FETCH[0]: SINGLE_FETCH[1]}
+
+RUN_TIMEOUT = 300.0
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def fixture_body(name: str) -> list[dict]:
+    return json.loads((DAILY / name).read_text())
+
+
+def arxiv_ids(name: str) -> set[str]:
+    return {row["paper"]["id"] for row in fixture_body(name)}
+
+
+# ------------------------------------------------------------------------------------------------
+# fixtures: the local API and the one dagster dev of this module
+# ------------------------------------------------------------------------------------------------
+
+
+class ReplayedApi:
+    """/api/daily_papers?date=D&limit=100&p=N: a fixture body on page 0, then an empty page."""
+
+    def __init__(self) -> None:
+        self.server = HTTPServer(host="127.0.0.1", port=0)
+        self.log: list[tuple[str, int]] = []  # (date, page) of every request
+        self._lock = threading.Lock()
+
+    def handler(self, request):
+        day, page = request.args.get("date", ""), int(request.args.get("p", 0))
+        with self._lock:
+            self.log.append((day, page))
+        body = fixture_body(SERVED[day]) if day in SERVED and page == 0 else []
+        return Response(json.dumps(body), status=200, content_type="application/json")
+
+    def requests_for(self, day: str, page: int = 0) -> int:
+        with self._lock:
+            return sum(1 for d, p in self.log if d == day and p == page)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url_for("/").rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def api():
+    replayed = ReplayedApi()
+    replayed.server.expect_request("/api/daily_papers").respond_with_handler(replayed.handler)
+    replayed.server.start()
+    try:
+        yield replayed
+    finally:
+        replayed.server.clear()
+        replayed.server.stop()
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory, api):
+    root = tmp_path_factory.mktemp("dagster_dev_e2e")
+    with running_dagster_dev(root / "papers_home", root / "dagster_home",
+                             {"PAPERS_API_BASE_URL": api.base_url}) as running:
+        yield running
+
+
+@pytest.fixture
+def on_failure_dump(dev, request):
+    """Print the dagster dev log tail after a failed test (pytest shows it with the failure)."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        print(dev.log_tail(120))
+
+
+# ------------------------------------------------------------------------------------------------
+# GraphQL helpers
+# ------------------------------------------------------------------------------------------------
+
+RUNS_QUERY = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) {
+    __typename
+    ... on Runs { results { runId jobName status creationTime startTime endTime tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+LAUNCH_RUN = """
+mutation Launch($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message stack }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on Error { message }
+  }
+}
+"""
+
+LAUNCH_BACKFILL = """
+mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $backfillParams) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId launchedRunIds }
+    ... on PythonError { message stack }
+    ... on Error { message }
+  }
+}
+"""
+
+BACKFILL_QUERY = """
+query Backfill($backfillId: String!) {
+  partitionBackfillOrError(backfillId: $backfillId) {
+    __typename
+    ... on PartitionBackfill { id status numPartitions partitionNames error { message } }
+    ... on Error { message }
+  }
+}
+"""
+
+STEP_STATS = """
+query Steps($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { stepStats { runId stepKey status startTime endTime } }
+  }
+}
+"""
+
+
+
+def writes_warehouse(step_key: str) -> bool:
+    """Every step of the jobs is in the duckdb_warehouse pool but the freshness check (reads Dagster only)."""
+    return not step_key.startswith("freshness_check")
+
+RUN_LOGS = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    __typename
+    ... on EventConnection { events { __typename ... on MessageEvent { message } } }
+  }
+}
+"""
+
+
+def runs(dev: DagsterDev, **filter_) -> list[dict]:
+    data = dev.graphql(RUNS_QUERY, {"filter": filter_})["runsOrError"]
+    assert data["__typename"] == "Runs", data
+    for run in data["results"]:
+        run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
+    return data["results"]
+
+
+def launch_run(dev: DagsterDev, job: str, tags: dict[str, str] | None = None) -> str:
+    result = dev.graphql(LAUNCH_RUN, {"executionParams": {
+        "selector": dev.job_selector(job),
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+    }})["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", f"launchRun {job} failed: {result}"
+    return result["run"]["runId"]
+
+
+def wait_for(what: str, probe, dev: DagsterDev, timeout: float = RUN_TIMEOUT, every: float = 1.0):
+    """Poll ``probe()`` until it returns something truthy; fail with the dagster dev log tail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if dev.process.poll() is not None:
+            pytest.fail(f"dagster dev exited ({dev.process.returncode}) while waiting for {what}\n{dev.log_tail()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{dev.log_tail()}")
+        time.sleep(every)
+
+
+def wait_for_runs_done(dev: DagsterDev, run_ids: list[str], timeout: float = RUN_TIMEOUT) -> dict[str, dict]:
+    def done():
+        found = {r["runId"]: r for r in runs(dev, runIds=run_ids)}
+        return found if len(found) == len(run_ids) and all(r["status"] in TERMINAL for r in found.values()) \
+            else None
+    return wait_for(f"runs {run_ids} to finish", done, dev, timeout)
+
+
+def step_stats(dev: DagsterDev, run_id: str) -> list[dict]:
+    data = dev.graphql(STEP_STATS, {"runId": run_id})["runOrError"]
+    assert data["__typename"] == "Run", data
+    return data["stepStats"]
+
+
+def run_messages(dev: DagsterDev, run_id: str) -> list[str]:
+    data = dev.graphql(RUN_LOGS, {"runId": run_id})["logsForRun"]
+    return [e.get("message") or "" for e in data.get("events", [])]
+
+
+def failure_details(dev: DagsterDev, run: dict) -> str:
+    errors = [m for m in run_messages(dev, run["runId"]) if "rror" in m or "FAIL" in m or "ailed" in m]
+    return f"run {run['runId']} ({run['jobName']}) ended {run['status']}:\n" + "\n".join(errors[-15:])
+
+
+def assert_succeeded(dev: DagsterDev, found: dict[str, dict]) -> None:
+    failed = [r for r in found.values() if r["status"] != "SUCCESS"]
+    assert not failed, "\n\n".join(failure_details(dev, r) for r in failed) + "\n" + dev.log_tail()
+
+
+# ------------------------------------------------------------------------------------------------
+# published/ and landing
+# ------------------------------------------------------------------------------------------------
+
+
+def published_query(home: Path, sql: str, params: list | None = None) -> list[tuple] | None:
+    """Query published/warehouse.duckdb read-only; None while nothing is published yet."""
+    path = home / "published" / "warehouse.duckdb"
+    if not path.exists():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None  # the symlink moved between exists() and open: look again
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def papers_published(home: Path, listing_date: str, ids: set[str]) -> int:
+    rows = published_query(
+        home,
+        "select count(distinct paper_id) from marts.paper_observations "
+        "where listing_date = ?::date and paper_id in (select unnest(?::varchar[]))",
+        [listing_date, sorted(ids)],
+    )
+    return rows[0][0] if rows else 0
+
+
+def drop_into_landing(landing: Path, name: str) -> float:
+    """Copy a fixture as ``name.part``, then rename it into place; return the rename time."""
+    landing.mkdir(parents=True, exist_ok=True)
+    partial = landing / f"{name}.part"
+    shutil.copyfile(DAILY / name, partial)
+    os.rename(partial, landing / name)
+    return time.monotonic()
+
+
+def sensor_runs_for(dev: DagsterDev, listing_date: str) -> list[dict]:
+    return [r for r in runs(dev, pipelineName="ingest_landing")
+            if r["tags"].get("papers/listing_dates", "").startswith(listing_date)]
+
+
+# ------------------------------------------------------------------------------------------------
+# tests
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def first_drop(dev):
+    """Drop DROPPED into landing; wait until published/ serves its 39 papers. The latency, in s."""
+    ids = arxiv_ids(DROPPED)
+    assert len(ids) == 39
+    dropped_at = drop_into_landing(dev.papers_home / "landing", DROPPED)
+    wait_for(f"published/ to contain the {len(ids)} papers of {DROPPED}",
+             lambda: papers_published(dev.papers_home, DROPPED_DATE, ids) == len(ids),
+             dev, timeout=RUN_TIMEOUT, every=0.5)
+    latency = time.monotonic() - dropped_at
+    return {"latency": latency, "ids": ids}
+
+
+def test_dropped_file_reaches_published(dev, first_drop, record_property, capsys, on_failure_dump):
+    latency = first_drop["latency"]
+    record_property("drop_to_published_seconds", round(latency, 1))
+    with capsys.disabled():
+        print(f"\n[dagster dev e2e] drop-to-published latency: {latency:.1f} s")
+
+    home = dev.papers_home
+    ids = first_drop["ids"]
+    # every paper of the snapshot is a public paper, and the file went through exactly one sensor run
+    assert published_query(home, "select count(*) from marts.papers where paper_id in "
+                                 "(select unnest(?::varchar[]))", [sorted(ids)])[0][0] == 39
+    assert (home / "archive" / DROPPED).exists(), sorted(p.name for p in home.rglob("*") if p.is_file())[:50]
+    assert not (home / "landing" / DROPPED).exists()
+    sensor_runs = sensor_runs_for(dev, DROPPED_DATE)
+    assert len(sensor_runs) == 1, sensor_runs
+    # published/ is swapped in by the publish step; the run still has its freshness check to do
+    finished = wait_for_runs_done(dev, [sensor_runs[0]["runId"]], timeout=120)
+    assert_succeeded(dev, finished)
+    assert sensor_runs[0]["tags"].get("dagster/sensor_name") == "landing_sensor"
+    manifest = json.loads((home / "published" / "manifest.json").read_text())
+    assert manifest["run_id"] == sensor_runs[0]["runId"]
+    assert latency < RUN_TIMEOUT
+
+
+def test_backfill_of_three_dates_is_one_run(dev, api, first_drop, on_failure_dump):
+    dates = sorted(BACKFILL)
+    result = dev.graphql(LAUNCH_BACKFILL, {"backfillParams": {
+        # what the asset graph's "Materialize" -> partition range dialog sends for an asset backfill
+        "selector": None,
+        "assetSelection": [{"path": ["raw", "api_fetched_papers"]}],
+        "partitionNames": dates,
+        "fromFailure": False,
+        "tags": [],
+    }})["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    backfill_id = result["backfillId"]
+
+    def backfill_finished():
+        data = dev.graphql(BACKFILL_QUERY, {"backfillId": backfill_id})["partitionBackfillOrError"]
+        assert data["__typename"] == "PartitionBackfill", data
+        return data if data["status"] in {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED",
+                                          "FAILED", "CANCELED"} else None
+
+    backfill = wait_for(f"backfill {backfill_id} to complete", backfill_finished, dev, every=2.0)
+    launched = runs(dev, tags=[{"key": "dagster/backfill", "value": backfill_id}])
+    assert len(launched) == 1, f"expected ONE run for the 3-date backfill, got {len(launched)}: {launched}"
+    run = launched[0]
+    assert run["status"] == "SUCCESS", failure_details(dev, run)
+    assert backfill["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, backfill
+    assert sorted(backfill["partitionNames"]) == dates
+    assert run["tags"].get("dagster/asset_partition_range_start") == dates[0], run["tags"]
+    assert run["tags"].get("dagster/asset_partition_range_end") == dates[-1], run["tags"]
+    # each date fetched once (page 0 with the body; page 1 empty ends paging)
+    assert {d: api.requests_for(d, 0) for d in dates} == {d: 1 for d in dates}, api.log
+    messages = "\n".join(run_messages(dev, run["runId"]))
+    for day in dates:
+        assert f"{day}: loaded, {len(fixture_body(BACKFILL[day]))} rows" in messages, messages[-3000:]
+    # the backfill touched only the raw asset: the automation sensor rebuilds marts and publishes
+    for day in ("2025-10-01", "2025-10-02"):
+        ids = arxiv_ids(BACKFILL[day])
+        wait_for(f"published/ to serve the backfilled {day}", lambda: papers_published(
+            dev.papers_home, day, ids) == len(ids), dev, timeout=240, every=2.0)
+
+
+def test_concurrent_triggers_all_succeed(dev, api, first_drop, on_failure_dump):
+    started = time.time()
+    build = launch_run(dev, "build_marts", {"papers/test": "concurrent"})
+    fetch = launch_run(dev, "fetch_api", {"dagster/partition": SINGLE_FETCH[0], "papers/test": "concurrent"})
+    drop_into_landing(dev.papers_home / "landing", CONCURRENT_DROP)
+    sensor_run = wait_for("the landing sensor's run for the concurrent drop",
+                          lambda: sensor_runs_for(dev, CONCURRENT_DROP[:10]), dev, timeout=120)
+    assert len(sensor_run) == 1, sensor_run
+    ids = [build, fetch, sensor_run[0]["runId"]]
+
+    found = wait_for_runs_done(dev, ids)
+    assert_succeeded(dev, found)
+    # the three were in flight together: every one was queued before any of them had finished ...
+    assert all(r["creationTime"] >= started - 1 for r in found.values()), found
+    last_queued = max(r["creationTime"] for r in found.values())
+    first_end = min(r["endTime"] for r in found.values())
+    assert last_queued < first_end, found
+    # ... yet no two warehouse writers ever ran at once: the duckdb_warehouse pool (limit 1) queued
+    # them (runs wait in the queue while the pool is taken; started runs' steps wait for a slot)
+    spans = sorted((s["startTime"], s["endTime"], s["runId"][:8], s["stepKey"])
+                   for rid in ids for s in step_stats(dev, rid) if writes_warehouse(s["stepKey"]))
+    assert {rid[:8] for *_, rid, _ in spans} == {rid[:8] for rid in ids}, spans
+    clashes = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    assert not clashes, f"pooled steps of different runs overlapped: {clashes}"
+    # the last publish saw every writer's data
+    assert papers_published(dev.papers_home, CONCURRENT_DROP[:10], arxiv_ids(CONCURRENT_DROP)) \
+        == len(arxiv_ids(CONCURRENT_DROP))
+    assert papers_published(dev.papers_home, SINGLE_FETCH[0], arxiv_ids(SINGLE_FETCH[1])) \
+        == len(arxiv_ids(SINGLE_FETCH[1]))
+    assert api.requests_for(SINGLE_FETCH[0], 0) == 1

@@ -1,0 +1,145 @@
+"""Browser check of the running Dagster UI: headless Chromium (Debian's `chromium`) via Playwright.
+
+Starts a real `dagster dev` (tests/dagster_dev.py), opens the global asset lineage graph filtered to
+the raw group and its direct children, and finds the raw (dlt) nodes, the dbt staging nodes and the
+asset-check rows on them; then follows a raw node's check row to the asset's Checks tab and finds
+the Great Expectations check by name. Screenshots of both pages go to the test's tmp dir.
+
+Skipped when /usr/bin/chromium or the `playwright` package is missing (`.ci/run` installs Chromium;
+Playwright's own browser download is not used: it cannot be fetched here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.dagster_dev import running_dagster_dev
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+UI_TIMEOUT_MS = 60_000
+
+RAW_NODES = ["api_fetched_papers", "landed_api_papers", "landed_page_cards"]           # dlt assets
+DBT_NODES = ["stg_api_paper_observations", "stg_page_card_observations",               # dbt models
+             "stg_api_paper_authors", "stg_api_paper_keywords"]
+
+
+def require_browser() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed (Debian package `chromium`; .ci/run installs it)")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("the `playwright` Python package is not installed (pip install -e '.[dev]')")
+
+
+def descendants(pid: int) -> set[int]:
+    """Live descendants of ``pid`` (from /proc parent links)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def graph_url(base: str, selection: str, expanded_groups: list[str]) -> str:
+    """The global asset lineage (`/asset-groups`) with an asset selection and groups expanded."""
+    expanded = ",".join(f"global@global:{group}" for group in expanded_groups)
+    return (f"{base}/asset-groups~{urllib.parse.quote(selection, safe='')}/"
+            f"?expanded={urllib.parse.quote(expanded, safe='')}")
+
+
+def asset_node(page, name: str):
+    """The graph node box of asset ``name``: the nearest ancestor of its title holding the rows."""
+    return page.locator(f"xpath=//*[normalize-space(text())='{name}']"
+                        "/ancestor::*[.//*[contains(text(), 'Asset checks')]][1]").first
+
+
+def test_asset_graph_shows_raw_dbt_and_check_nodes(tmp_path, record_property, capsys):
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+
+    before = descendants(os.getpid())
+    screenshots = []
+    page_errors: list[str] = []
+    with running_dagster_dev(tmp_path / "papers_home", tmp_path / "dagster_home") as dev:
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+                try:
+                    context = browser.new_context(viewport={"width": 1920, "height": 1200})
+                    # the one-time "Join the Dagster community" dialog would cover the graph
+                    context.add_init_script("window.localStorage.setItem('communityNux', '1')")
+                    page = context.new_page()
+                    page.set_default_timeout(UI_TIMEOUT_MS)
+                    page.on("pageerror", lambda err: page_errors.append(str(err)))
+
+                    # 1. the asset graph: raw (dlt) nodes, their dbt children, check rows, kinds
+                    page.goto(graph_url(dev.url, 'group:"raw"+', ["raw", "staging"]))
+                    for name in RAW_NODES + DBT_NODES:
+                        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+                    for name in RAW_NODES + DBT_NODES:
+                        node = asset_node(page, name)
+                        expect(node.get_by_text("Asset checks")).to_be_visible()
+                        expect(node.get_by_text("Passed")).to_be_visible()  # "0 / N Passed": N checks
+                    expect(page.get_by_text("dlt", exact=True).first).to_be_visible()
+                    expect(page.get_by_text("dbt", exact=True).first).to_be_visible()
+                    graph_png = tmp_path / "asset_graph.png"
+                    page.screenshot(path=str(graph_png))
+                    screenshots.append(graph_png)
+
+                    # 2. a raw node's check row leads to its checks: the Great Expectations suite
+                    asset_node(page, "api_fetched_papers").get_by_text("Passed").click()
+                    page.wait_for_url("**/assets/raw/api_fetched_papers?view=checks**")
+                    expect(page.get_by_text("great_expectations").first).to_be_visible()
+                    expect(page.get_by_text("expectations/raw_api_papers.json").first).to_be_visible()
+                    checks_png = tmp_path / "asset_checks.png"
+                    page.screenshot(path=str(checks_png))
+                    screenshots.append(checks_png)
+
+                    # 3. the public marts carry their GX suite as a check too
+                    page.goto(f"{dev.url}/assets/marts/papers?view=checks")
+                    page.get_by_text("great_expectations", exact=True).first.click()  # among the dbt tests
+                    expect(page.get_by_text("expectations/papers.json").first).to_be_visible()
+                finally:
+                    browser.close()
+        except AssertionError:
+            print(dev.log_tail(60))
+            raise
+
+    # Playwright's driver and Chromium are children of this process: none may outlive the test
+    leftovers = descendants(os.getpid()) - before
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not leftovers, f"processes left running after the browser test: {sorted(leftovers)}"
+
+    for path in screenshots:
+        assert path.stat().st_size > 10_000, path
+    record_property("screenshots", " ".join(str(p) for p in screenshots))
+    with capsys.disabled():
+        print(f"\n[browser] screenshots: {', '.join(str(p) for p in screenshots)}")
+    assert not page_errors, f"JavaScript errors on the page: {page_errors}"
