@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 import duckdb
+import pyarrow as pa
 
 LOADED = "loaded"
 DUPLICATE = "duplicate"
@@ -82,19 +83,19 @@ def seen_snapshots(con: duckdb.DuckDBPyConnection, candidates: Iterable[str]) ->
     return dict(rows)
 
 
+COLUMNS = (
+    "snapshot_id", "source", "source_uri", "stored_path", "format", "listing_date",
+    "captured_at", "rows", "status", "reason", "run_id", "recorded_at",
+)
+
+
 def record(con: duckdb.DuckDBPyConnection, records: Sequence[SnapshotFileRecord]) -> None:
-    """Append arrivals to the registry (one statement for the whole batch)."""
+    """Append arrivals to the registry: one columnar insert for the whole batch."""
     if not records:
         return
     ensure_registry(con)
-    columns = [
-        "snapshot_id", "source", "source_uri", "stored_path", "format", "listing_date",
-        "captured_at", "rows", "status", "reason", "run_id", "recorded_at",
-    ]
-    con.executemany(
-        f"insert into ops.snapshot_files ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
-        [[getattr(r, c) for c in columns] for r in records],
-    )
+    batch = pa.table({c: [getattr(r, c) for r in records] for c in COLUMNS})  # noqa: F841 (read by DuckDB)
+    con.execute(f"insert into ops.snapshot_files ({', '.join(COLUMNS)}) select {', '.join(COLUMNS)} from batch")
 
 
 def mark_quarantined(
