@@ -127,9 +127,9 @@ def dev_env(papers_home: Path, dagster_home: Path, env_extra: Mapping[str, str] 
     return env
 
 
-def _session_pids(sid: int) -> list[int]:
-    """Every live process whose session id is ``sid`` (the dev process and all it spawned)."""
-    pids = []
+def live_processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, session id) of every live (non-zombie) process, from /proc."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -139,9 +139,14 @@ def _session_pids(sid: int) -> list[int]:
             continue
         # pid (comm) state ppid pgrp session ... ; comm may contain spaces/parens: split after the last ')'
         fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
+        if fields[0] != "Z":
+            found.append((int(entry.name), int(fields[1]), int(fields[3])))
+    return found
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Every live process whose session id is ``sid`` (the dev process and all it spawned)."""
+    return [pid for pid, _, session in live_processes() if session == sid]
 
 
 def stop_process_session(process: subprocess.Popen, timeout: float = STOP_TIMEOUT_SECONDS) -> list[int]:

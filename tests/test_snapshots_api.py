@@ -26,13 +26,9 @@ from orchestration.snapshots import (
     sha256_hex,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+from tests.pipeline_runs import FIXTURES, MALFORMED
+
 API_DIR = FIXTURES / "daily_papers"
-MALFORMED = {
-    "2024-06-01_captured-20240601T165731Z.json",
-    "2024-12-11_captured-20241212T101858Z.json",
-    "2025-01-10_captured-20250112T084652Z.json",
-}
 GOOD = sorted(p.name for p in API_DIR.glob("*.json") if p.name not in MALFORMED)
 CAPTURED = datetime(2025, 1, 1, 12, tzinfo=UTC)
 

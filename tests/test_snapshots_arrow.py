@@ -31,13 +31,9 @@ from orchestration.snapshots.api_json import api_records, records_to_table
 from orchestration.snapshots.decoding import decode_text
 from orchestration.snapshots.json_body import load_json
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+from tests.pipeline_runs import FIXTURES, MALFORMED
+
 API_DIR = FIXTURES / "daily_papers"
-MALFORMED = {
-    "2024-06-01_captured-20240601T165731Z.json",
-    "2024-12-11_captured-20241212T101858Z.json",
-    "2025-01-10_captured-20250112T084652Z.json",
-}
 GOOD = sorted(p.name for p in API_DIR.glob("*.json") if p.name not in MALFORMED)
 NAME = "2025-10-03_captured-20251003T074927Z.json"
 CAPTURED = datetime(2025, 10, 3, 7, 49, 27, tzinfo=UTC)

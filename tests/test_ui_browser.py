@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dagster_dev import running_dagster_dev
+from tests.dagster_dev import live_processes, running_dagster_dev
 
 pytestmark = pytest.mark.browser
 
@@ -44,16 +44,8 @@ def require_browser() -> None:
 def descendants(pid: int) -> set[int]:
     """Live descendants of ``pid`` (from /proc parent links)."""
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    for child, parent, _ in live_processes():
+        children.setdefault(parent, []).append(child)
     found, todo = set(), [pid]
     while todo:
         for child in children.get(todo.pop(), []):
