@@ -70,7 +70,7 @@ def frame_from_duckdb(con, query: str):
         if pa.types.is_timestamp(t) and t.unit != "ns":
             try:  # a safe cast raises instead of overflowing (years beyond 2262)
                 col = col.cast(pa.timestamp("ns", tz=t.tz))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            except pa.ArrowException:  # invalid or unsupported cast: keep the column as it is
                 pass
         elif pa.types.is_decimal(t):  # HUGEINT sums etc.: compare as numbers, not Decimal objects
             col = col.cast(pa.float64(), safe=False)
