@@ -58,17 +58,20 @@ def parse_snapshot(body: bytes, *, name: str, mtime: datetime | None = None) -> 
 
 def parse_snapshots(
     files: Sequence[tuple[bytes, str, datetime | None]],
+    snapshot_ids: Sequence[str] | None = None,
 ) -> list[ParsedSnapshot | SnapshotRejected]:
     """:func:`parse_snapshot` of many ``(body, name, mtime)`` at once, in order: each a parsed
     snapshot or the :class:`SnapshotRejected` it raises (same tables, same reasons).
+    ``snapshot_ids``: the bodies' sha256 when the caller already computed them (not hashed again).
 
     API bodies of :data:`FAST_PATH_MIN_BYTES` or more go through the columnar fast path together
     (one pyarrow read and one set of Arrow kernels per batch instead of per file).
     """
     outcomes: list[ParsedSnapshot | SnapshotRejected | _Api] = []
-    for body, name, mtime in files:
+    for n, (body, name, mtime) in enumerate(files):
         try:
-            outcomes.append(_detect(body, name=name, mtime=mtime))
+            known = snapshot_ids[n] if snapshot_ids is not None else None
+            outcomes.append(_detect(body, name=name, mtime=mtime, snapshot_id=known))
         except SnapshotRejected as rejected:
             outcomes.append(rejected)
     api = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, _Api)]
@@ -92,8 +95,9 @@ class _Api:
     fast: ApiBody
 
 
-def _detect(body: bytes, *, name: str, mtime: datetime | None) -> ParsedSnapshot | _Api:
-    snapshot_id = sha256_hex(body)
+def _detect(body: bytes, *, name: str, mtime: datetime | None,
+            snapshot_id: str | None = None) -> ParsedSnapshot | _Api:
+    snapshot_id = snapshot_id or sha256_hex(body)
     captured_at = _capture_time(name, mtime)
     text = decode_text(body)
     head = text.lstrip()

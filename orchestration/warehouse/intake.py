@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from orchestration.snapshots import ParsedSnapshot, SnapshotRejected, parse_snapshot
+from orchestration.snapshots import ParsedSnapshot, SnapshotRejected, parse_snapshots
 from orchestration.warehouse.settings import FIRST_LISTING_DATE
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
@@ -83,26 +83,28 @@ def read_landing(paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[s
     digests = {path: hashlib.sha256(body).hexdigest() for path, body in bodies.items()}
     seen_before = lookup_seen(set(digests.values()))
     first_seen: dict[str, str] = {}
+    fresh: list[Path] = []
     for path in paths:
-        body, sha = bodies.pop(path), digests[path]
+        sha = digests[path]
         if sha in seen_before:
             intake.duplicates.append(DuplicateFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
-            continue
-        if sha in first_seen:
+        elif sha in first_seen:
             intake.duplicates.append(DuplicateFile(path, sha, f"same bytes as {first_seen[sha]} in this batch"))
-            continue
-        mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-        try:
-            snapshot = parse_snapshot(body, name=path.name, mtime=mtime)
-        except SnapshotRejected as rejected:
-            intake.rejected.append(RejectedFile(path, sha, rejected.reason))
-            continue
-        out_of_range = _listing_date_problem(snapshot)
-        if out_of_range:
-            intake.rejected.append(RejectedFile(path, sha, out_of_range))
-            continue
-        first_seen[sha] = path.name
-        intake.to_load.append(LandedFile(path, sha, snapshot))
+        else:
+            first_seen[sha] = path.name
+            fresh.append(path)
+    # One batched parse (large API bodies share the columnar fast path); digests are not recomputed.
+    outcomes = parse_snapshots(
+        [(bodies[p], p.name, datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc)) for p in fresh],
+        snapshot_ids=[digests[p] for p in fresh],
+    )
+    for path, outcome in zip(fresh, outcomes):
+        sha = digests[path]
+        problem = outcome.reason if isinstance(outcome, SnapshotRejected) else _listing_date_problem(outcome)
+        if problem:
+            intake.rejected.append(RejectedFile(path, sha, problem))
+        else:
+            intake.to_load.append(LandedFile(path, sha, outcome))
     return intake
 
 
