@@ -6,7 +6,7 @@ Generates (or reuses) a deterministic synthetic corpus of N API-shaped records, 
 stage in its own child process (wall seconds, records/s, peak RSS):
 
 - reference   DuckDB-native SQL building raw.landed_api_papers from the files (read_json + SQL)
-- ingest      the project's landing -> dlt -> raw path (intake.read_landing, sources.landing), no Dagster
+- ingest      the project's landing -> dlt -> raw path (intake.LandingStream, sources.landing), no Dagster
 - end_to_end  `papers run` over all N files: raw -> dbt marts -> validation (-> publish)
 - incremental `papers ingest` of one new 50-record snapshot onto the N-record warehouse (full) and
               onto an empty one (empty)

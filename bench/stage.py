@@ -117,7 +117,7 @@ def stage_reference(args: argparse.Namespace) -> dict:
 
 
 def stage_ingest(args: argparse.Namespace) -> dict:
-    """What the ``landing_raw`` asset does: read_landing -> landing_source -> dlt -> settle."""
+    """What the ``landing_raw`` asset does: LandingStream -> landing_source -> dlt -> settle."""
     profiler = None
     if args.profile:
         import cProfile
@@ -133,10 +133,9 @@ def stage_ingest(args: argparse.Namespace) -> dict:
         timings[name] = round(now - clock, 3)
         clock = now
 
-    import dlt
     import duckdb
 
-    from orchestration.sources.landing import landing_source
+    from orchestration.sources.landing import landing_source, raw_pipeline
     from orchestration.warehouse import intake
     from orchestration.warehouse.bookkeeping import settle_landing
     from orchestration.warehouse.registry import seen_snapshots
@@ -148,22 +147,16 @@ def stage_ingest(args: argparse.Namespace) -> dict:
     run_id = f"bench-{int(STARTED)}"
     paths = intake.list_landing(home.landing)
     con = duckdb.connect(str(home.warehouse))
-    found = intake.read_landing(paths, lambda digests: seen_snapshots(con, digests))
-    con.close()
-    lap("read_landing (hash + parse)")
-    # the same pipeline as orchestration.defs.raw_assets.run_pipeline (not imported: it pulls in Dagster)
-    pipeline = dlt.pipeline(
-        pipeline_name="landing",
-        destination=dlt.destinations.duckdb(str(home.warehouse)),
-        dataset_name="raw",
-        pipelines_dir=str(home.dlt_runs / run_id),
-    )
-    info = pipeline.run(landing_source([f.snapshot for f in found.to_load]))
-    lap("dlt run")
+    # what the landing_raw asset does (orchestration.defs.raw_assets), without Dagster: files are read,
+    # hashed and parsed in bounded batches while dlt extracts, through one connection
+    stream = intake.LandingStream(paths, lambda digests: seen_snapshots(con, digests))
+    pipeline = raw_pipeline("landing", con, home.dlt_runs / run_id)
+    info = pipeline.run(landing_source(stream))
+    found = stream.finish()
+    lap("read + parse + dlt run")
     trace = pipeline.last_trace
     dlt_steps = {step.step: round((step.finished_at - step.started_at).total_seconds(), 3)
                  for step in (trace.steps if trace else []) if step.finished_at and step.started_at}
-    con = duckdb.connect(str(home.warehouse))
     settle_landing(con, found, home, run_id)
     lap("settle (registry + archive)")
     if profiler is not None:

@@ -10,19 +10,24 @@ from datetime import date
 
 import dagster as dg
 import dlt
+import duckdb
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from orchestration.defs.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.sources.hf_api import API_FETCHED_TABLE, FetchOutcome, hf_api_source
-from orchestration.sources.landing import LANDED_API_TABLE, LANDED_CARDS_TABLE, landing_source
+from orchestration.sources.landing import (
+    LANDED_API_TABLE,
+    LANDED_CARDS_TABLE,
+    RAW_DATASET,
+    landing_source,
+    raw_pipeline,
+)
 from orchestration.warehouse import intake as landing
 from orchestration.warehouse.bookkeeping import settle_fetches, settle_landing
 from orchestration.warehouse.registry import seen_snapshots, status_counts
 from orchestration.warehouse.settings import PapersHome, api_base_url, papers_home
-
-RAW_DATASET = "raw"
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -37,14 +42,9 @@ class RawTableTranslator(DagsterDltTranslator):
         )
 
 
-def run_pipeline(name: str, home: PapersHome, run_id: str) -> dlt.Pipeline:
-    """A dlt pipeline into the warehouse with a working folder of its own for this run."""
-    return dlt.pipeline(
-        pipeline_name=name,
-        destination=dlt.destinations.duckdb(str(home.warehouse)),
-        dataset_name=RAW_DATASET,
-        pipelines_dir=str(home.dlt_runs / run_id),
-    )
+def run_pipeline(name: str, home: PapersHome, run_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dlt.Pipeline:
+    """A dlt pipeline into the warehouse (through ``con`` when given) with a working folder of its own for this run."""
+    return raw_pipeline(name, con if con is not None else home.warehouse, home.dlt_runs / run_id)
 
 
 def drop_working_folder(home: PapersHome, run_id: str) -> None:
@@ -103,16 +103,17 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
     home, run_id = warehouse.home, context.run.run_id
     paths = landing.list_landing(home.landing, config.files or None)
     with warehouse.connect() as con:
-        found = landing.read_landing(paths, lambda digests: seen_snapshots(con, digests))
-    context.log.info(
-        f"landing: {found.files} file(s): {len(found.to_load)} to load, "
-        f"{len(found.duplicates)} duplicate, {len(found.rejected)} rejected"
-    )
-    for item in found.rejected:
-        context.log.warning(f"quarantining {item.path.name}: {item.reason}")
-    results = list(dlt.run(context=context, dlt_source=landing_source([f.snapshot for f in found.to_load]),
-                           dlt_pipeline=run_pipeline("landing", home, run_id)))
-    with warehouse.connect() as con:
+        # Files are read and parsed in bounded batches while dlt extracts (one connection for both).
+        stream = landing.LandingStream(paths, lambda digests: seen_snapshots(con, digests))
+        results = list(dlt.run(context=context, dlt_source=landing_source(stream),
+                               dlt_pipeline=run_pipeline("landing", home, run_id, con)))
+        found = stream.finish()
+        context.log.info(
+            f"landing: {found.files} file(s) in {stream.batches_read} batch(es): {len(found.to_load)} loaded, "
+            f"{len(found.duplicates)} duplicate, {len(found.rejected)} rejected"
+        )
+        for item in found.rejected:
+            context.log.warning(f"quarantining {item.path.name}: {item.reason}")
         settle_landing(con, found, home, run_id)
         counts = status_counts(con, run_id)
         present = _raw_tables(con)

@@ -1,41 +1,65 @@
 """dlt source for snapshot files dropped into landing/: one resource (raw table) per format.
 
-The files are parsed before dlt runs (``orchestration.warehouse.intake``); each resource yields the
-parsed Arrow tables of its format as one batch. Nested data stays as JSON text columns
-(``max_table_nesting=0``), unnested by dbt.
+The files are read, hashed and parsed in bounded batches by a
+:class:`~orchestration.warehouse.intake.LandingStream` while dlt extracts: each resource yields the
+Arrow table of its format for one batch at a time, so memory does not grow with the number of files.
+Nested data stays as JSON text columns (``max_table_nesting=0``), unnested by dbt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import dlt
+import duckdb
 import pyarrow as pa
 
-from orchestration.snapshots import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA, ParsedSnapshot
+from orchestration.snapshots import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
+from orchestration.warehouse.intake import LandingStream
 
 LANDED_API_TABLE = "landed_api_papers"
 LANDED_CARDS_TABLE = "landed_page_cards"
+RAW_DATASET = "raw"
 
 
-def _batch(snapshots: Sequence[ParsedSnapshot], fmt: str, schema: pa.Schema) -> Iterator[pa.Table]:
-    tables = [s.table for s in snapshots if s.format == fmt]
-    # An empty batch still creates the table, so dbt sources exist from the first run on.
-    yield pa.concat_tables(tables) if tables else schema.empty_table()
+def _tables(stream: LandingStream | None, fmt: str, schema: pa.Schema) -> Iterator[pa.Table]:
+    any_rows = False
+    for table in stream.tables(fmt) if stream is not None else ():
+        any_rows = True
+        yield table
+    if not any_rows:
+        # An empty batch still creates the table, so dbt sources exist from the first run on.
+        yield schema.empty_table()
 
 
 @dlt.source(name="landing", max_table_nesting=0)
-def landing_source(snapshots: Sequence[ParsedSnapshot] = ()) -> Sequence[dlt.sources.DltResource]:
+def landing_source(stream: LandingStream | None = None) -> Sequence[dlt.sources.DltResource]:
     """Raw observations from landed files: API JSON papers and page-text cards (append-only)."""
 
     @dlt.resource(name=LANDED_API_TABLE, write_disposition="append")
     def landed_api_papers() -> Iterator[pa.Table]:
         """Papers from API JSON files dropped into landing/, one row per paper per file."""
-        yield from _batch(snapshots, "api_json", API_PAPERS_SCHEMA)
+        yield from _tables(stream, "api_json", API_PAPERS_SCHEMA)
 
     @dlt.resource(name=LANDED_CARDS_TABLE, write_disposition="append")
     def landed_page_cards() -> Iterator[pa.Table]:
         """Cards from page-text snapshots of the listing page, one row per card per file."""
-        yield from _batch(snapshots, "page_text", PAGE_CARDS_SCHEMA)
+        yield from _tables(stream, "page_text", PAGE_CARDS_SCHEMA)
 
     return landed_api_papers, landed_page_cards
+
+
+def raw_pipeline(name: str, warehouse: Path | duckdb.DuckDBPyConnection, pipelines_dir: Path) -> dlt.Pipeline:
+    """A dlt pipeline into schema ``raw`` of the warehouse (a path, or an open connection to it).
+
+    Given a connection, dlt loads through it: the caller can keep using the same connection while
+    dlt extracts (e.g. the registry look-ups of a :class:`LandingStream`).
+    """
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=dlt.destinations.duckdb(warehouse if isinstance(warehouse, duckdb.DuckDBPyConnection)
+                                            else str(warehouse)),
+        dataset_name=RAW_DATASET,
+        pipelines_dir=str(pipelines_dir),
+    )

@@ -34,12 +34,11 @@ def settle_landing(
     records: list[SnapshotFileRecord] = []
     for item in found.to_load:
         stored = landing.archive(item.path, home.archive)
-        s = item.snapshot
         records.append(SnapshotFileRecord(
             snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=LOADED,
-            rows=s.rows, stored_path=str(stored), format=s.format, listing_date=s.listing_date,
-            captured_at=s.captured_at, run_id=run_id,
-            reason="; ".join(s.warnings) or None,  # e.g. page cards skipped for lack of a meta block
+            rows=item.rows, stored_path=str(stored), format=item.format, listing_date=item.listing_date,
+            captured_at=item.captured_at, run_id=run_id,
+            reason="; ".join(item.warnings) or None,  # e.g. page cards skipped for lack of a meta block
         ))
     for item in found.duplicates:
         # The same bytes are already kept (archive/ or quarantine/): the arrival is recorded, the copy dropped.

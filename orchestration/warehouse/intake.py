@@ -1,19 +1,22 @@
 """Landing-folder intake: find new files, parse them, and move each to where it ends.
 
-No Dagster or dlt here. ``read_landing`` turns the files of one run into three lists — parsed
-snapshots to load, duplicates, rejects — and the ``settle_*`` helpers move the files afterwards:
-loaded and duplicate files to ``archive/``, rejects to ``quarantine/`` with a reason file.
+No Dagster or dlt here. :class:`LandingStream` reads the files of one run in bounded batches and
+hands their parsed Arrow tables to the loader while recording how each file ends — loaded,
+duplicate or rejected; the ``settle_*`` helpers move the files afterwards: loaded files to
+``archive/``, rejects to ``quarantine/`` with a reason file, duplicate copies dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.snapshots import ParsedSnapshot, SnapshotRejected, parse_snapshots
@@ -38,11 +41,22 @@ def list_landing(landing: Path, names: Iterable[str] | None = None) -> list[Path
     return sorted(p for p in landing.iterdir() if is_candidate(p))
 
 
+#: Bytes of landing files read, hashed and parsed together: the bound on what a run holds in memory
+#: at once (bodies + their parsed tables), whatever the number of files waiting.
+DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class LandedFile:
+    """A file whose rows go to raw (its table has been handed to the loader)."""
+
     path: Path
     sha256: str
-    snapshot: ParsedSnapshot
+    format: str
+    rows: int
+    listing_date: date | None
+    captured_at: datetime
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class DuplicateFile:
 
 @dataclass
 class Intake:
-    """What one run found in landing."""
+    """What one run found in landing (how each file it read ends)."""
 
     to_load: list[LandedFile] = field(default_factory=list)
     duplicates: list[DuplicateFile] = field(default_factory=list)
@@ -72,40 +86,108 @@ class Intake:
         return len(self.to_load) + len(self.duplicates) + len(self.rejected)
 
 
-def read_landing(paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]]) -> Intake:
-    """Hash and parse each file; same bytes as a snapshot seen before (or earlier in this batch) is a duplicate.
+class LandingStream:
+    """The files of one run, read in bounded batches, as Arrow tables per format.
 
-    ``lookup_seen`` answers which of a set of sha256 digests were seen before and how they ended
-    (``loaded`` / ``quarantined``), in one query.
+    Each batch (about ``batch_bytes`` of files) is read, hashed once, checked for duplicates (same
+    bytes as a snapshot seen before — one ``lookup_seen`` query per batch — or earlier in this run),
+    parsed together (large API bodies share the columnar fast path) and turned into one table per
+    format; the bodies are dropped before the next batch is read. :meth:`tables` hands out the
+    tables of one format, reading batches on demand, so a loader consuming both formats holds about
+    one batch at a time however many files wait. :attr:`intake` records how every file read so far
+    ends; :meth:`finish` reads what is left, so every file gets an outcome.
     """
-    intake = Intake()
-    bodies = {path: path.read_bytes() for path in paths}
-    digests = {path: hashlib.sha256(body).hexdigest() for path, body in bodies.items()}
-    seen_before = lookup_seen(set(digests.values()))
-    first_seen: dict[str, str] = {}
-    fresh: list[Path] = []
+
+    def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
+                 *, batch_bytes: int = DEFAULT_BATCH_BYTES) -> None:
+        self.intake = Intake()
+        self._lookup_seen = lookup_seen
+        self._batches = iter(_batched_by_size(paths, batch_bytes))
+        self._first_seen: dict[str, str] = {}
+        self._pending: dict[str, deque[pa.Table]] = {"api_json": deque(), "page_text": deque()}
+        self._handed_out: set[str] = set()
+        self.batches_read = 0
+
+    def tables(self, fmt: str) -> Iterator[pa.Table]:
+        """Tables of format ``fmt`` (``api_json`` / ``page_text``), one per batch that has such files."""
+        self._handed_out.add(fmt)
+        while True:
+            while self._pending[fmt]:
+                yield self._pending[fmt].popleft()
+            if not self._read_next_batch():
+                return
+
+    def finish(self) -> Intake:
+        """Read every remaining batch (so every file has an outcome) and return :attr:`intake`.
+
+        Tables of a format nobody asked for (a loader that ran a subset of its tables) are dropped,
+        and their files taken out of ``to_load``: they stay in landing for a later run.
+        """
+        while self._read_next_batch():
+            pass
+        skipped = {fmt for fmt in self._pending if fmt not in self._handed_out}
+        if skipped:
+            self.intake.to_load = [f for f in self.intake.to_load if f.format not in skipped]
+        for queue in self._pending.values():
+            queue.clear()
+        return self.intake
+
+    def _read_next_batch(self) -> bool:
+        batch = next(self._batches, None)
+        if batch is None:
+            return False
+        self.batches_read += 1
+        bodies = [path.read_bytes() for path in batch]
+        digests = [hashlib.sha256(body).hexdigest() for body in bodies]
+        seen_before = self._lookup_seen(set(digests))
+        fresh: list[int] = []
+        for n, (path, sha) in enumerate(zip(batch, digests)):
+            if sha in seen_before:
+                self.intake.duplicates.append(
+                    DuplicateFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
+            elif sha in self._first_seen:
+                self.intake.duplicates.append(
+                    DuplicateFile(path, sha, f"same bytes as {self._first_seen[sha]}, read earlier in this run"))
+            else:
+                self._first_seen[sha] = path.name
+                fresh.append(n)
+        outcomes = parse_snapshots(
+            [(bodies[n], batch[n].name, _mtime(batch[n])) for n in fresh],
+            snapshot_ids=[digests[n] for n in fresh],
+        )
+        del bodies
+        tables: dict[str, list[pa.Table]] = {fmt: [] for fmt in self._pending}
+        for n, outcome in zip(fresh, outcomes):
+            path, sha = batch[n], digests[n]
+            problem = outcome.reason if isinstance(outcome, SnapshotRejected) else _listing_date_problem(outcome)
+            if problem:
+                self.intake.rejected.append(RejectedFile(path, sha, problem))
+                continue
+            self.intake.to_load.append(LandedFile(
+                path, sha, outcome.format, outcome.rows, outcome.listing_date, outcome.captured_at,
+                outcome.warnings))
+            tables[outcome.format].append(outcome.table)
+        for fmt, parts in tables.items():
+            if parts:
+                self._pending[fmt].append(pa.concat_tables(parts))
+        return True
+
+
+def _batched_by_size(paths: Sequence[Path], batch_bytes: int) -> Iterator[list[Path]]:
+    batch: list[Path] = []
+    size = 0
     for path in paths:
-        sha = digests[path]
-        if sha in seen_before:
-            intake.duplicates.append(DuplicateFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
-        elif sha in first_seen:
-            intake.duplicates.append(DuplicateFile(path, sha, f"same bytes as {first_seen[sha]} in this batch"))
-        else:
-            first_seen[sha] = path.name
-            fresh.append(path)
-    # One batched parse (large API bodies share the columnar fast path); digests are not recomputed.
-    outcomes = parse_snapshots(
-        [(bodies[p], p.name, datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc)) for p in fresh],
-        snapshot_ids=[digests[p] for p in fresh],
-    )
-    for path, outcome in zip(fresh, outcomes):
-        sha = digests[path]
-        problem = outcome.reason if isinstance(outcome, SnapshotRejected) else _listing_date_problem(outcome)
-        if problem:
-            intake.rejected.append(RejectedFile(path, sha, problem))
-        else:
-            intake.to_load.append(LandedFile(path, sha, outcome))
-    return intake
+        batch.append(path)
+        size += path.stat().st_size
+        if size >= batch_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
 
 
 def _listing_date_problem(snapshot: ParsedSnapshot) -> str | None:
