@@ -139,14 +139,14 @@ def stage_ingest(args: argparse.Namespace) -> dict:
     from orchestration.warehouse import intake
     from orchestration.warehouse.bookkeeping import settle_landing
     from orchestration.warehouse.registry import seen_snapshots
-    from orchestration.warehouse.settings import export_warehouse_env, papers_home
+    from orchestration.warehouse.settings import bound_duckdb, export_warehouse_env, papers_home
 
     home = papers_home(args.home).ensure()
     export_warehouse_env(home)
     lap("imports")
     run_id = f"bench-{int(STARTED)}"
     paths = intake.list_landing(home.landing)
-    con = duckdb.connect(str(home.warehouse))
+    con = bound_duckdb(duckdb.connect(str(home.warehouse)))  # as WarehouseResource.connect
     # what the landing_raw asset does (orchestration.defs.raw_assets), without Dagster: files are read,
     # hashed and parsed in bounded batches while dlt extracts, through one connection
     stream = intake.LandingStream(paths, lambda digests: seen_snapshots(con, digests))

@@ -24,10 +24,17 @@ def test_sample_data_run_builds_marts_and_rerun_adds_nothing(tmp_path):
     # page cards that repeat an API paper's title merge into it; the rest are page-only papers
     assert query(warehouse, "select count(*) from marts.papers where arxiv_id is null")[0][0] == 4
 
+    # dbt's state of the latest build is kept with the warehouse, its per-run folder dropped
+    dbt_target = tmp_path / "dbt" / "target"
+    assert sorted(p.name for p in dbt_target.iterdir()) == ["dbt.log", "partial_parse.msgpack", "run_results.json"]
+    assert "Unable to do partial parsing" in (dbt_target / "dbt.log").read_text()  # first build: full parse
+
     write_samples(tmp_path / "landing")
     code, output = run_papers(tmp_path, "run")
     assert code == 0, output
     assert f"0 loaded, {len(written)} duplicate, 0 quarantined" in output
+    # the next build of this warehouse reuses the parse (the profile's warehouse path is the same)
+    assert "Unable to do partial parsing" not in (dbt_target / "dbt.log").read_text()
     assert query(warehouse, "select count(*) from marts.papers")[0][0] == papers
 
     code, output = run_papers(tmp_path, "status")

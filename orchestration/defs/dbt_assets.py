@@ -12,7 +12,7 @@ from packaging import version
 
 from orchestration.defs.automation import FOLLOW_RAW
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
-from orchestration.warehouse.dbt_manifest import ensure_manifest
+from orchestration.warehouse.dbt_manifest import ensure_manifest, keep_invocation_state
 from orchestration.warehouse.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -61,7 +61,9 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                          config: DbtBuildConfig):
     """Builds (runs and tests) the selected dbt models and seeds in the warehouse."""
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    keep_invocation_state(invocation.target_path, warehouse.home.dbt_target)
 
 
 def model_key(model_name: str) -> dg.AssetKey:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 
-from orchestration.warehouse.settings import PapersHome, export_warehouse_env, papers_home
+from orchestration.warehouse.settings import PapersHome, bound_duckdb, export_warehouse_env, papers_home
 
 # Every asset and check that writes the DuckDB file runs in this pool; dagster.yaml limits it to 1.
 WAREHOUSE_WRITER_POOL = "duckdb_warehouse"
@@ -28,7 +28,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection, closed on exit (dbt and dlt open the file themselves)."""
-        con = duckdb.connect(str(self.home.warehouse))
+        con = bound_duckdb(duckdb.connect(str(self.home.warehouse)))
         try:
             yield con
         finally:

@@ -9,8 +9,11 @@ duplicate or rejected; the ``settle_*`` helpers move the files afterwards: loade
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import shutil
 from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -96,17 +99,28 @@ class LandingStream:
     tables of one format, reading batches on demand, so a loader consuming both formats holds about
     one batch at a time however many files wait. :attr:`intake` records how every file read so far
     ends; :meth:`finish` reads what is left, so every file gets an outcome.
+
+    A large intake (two batches or more) is parsed by ``workers`` processes (default
+    :func:`parse_workers`), one batch each, while this process hands the previous batch to the
+    loader: memory stays about ``workers + 1`` batches, in order, same outcomes as one process.
     """
 
     def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
-                 *, batch_bytes: int = DEFAULT_BATCH_BYTES) -> None:
+                 *, batch_bytes: int = DEFAULT_BATCH_BYTES, workers: int | None = None) -> None:
         self.intake = Intake()
         self._lookup_seen = lookup_seen
-        self._batches = iter(_batched_by_size(paths, batch_bytes))
+        self._batch_bytes = batch_bytes
+        sizes = [path.stat().st_size for path in paths]
+        self._total_bytes = sum(sizes)
+        self._batches = iter(_batched_by_size(paths, sizes, batch_bytes))
+        self._workers = parse_workers() if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._in_flight: deque = deque()
         self._first_seen: dict[str, str] = {}
         self._pending: dict[str, deque[pa.Table]] = {"api_json": deque(), "page_text": deque()}
         self._handed_out: set[str] = set()
         self.batches_read = 0
+        self.parallel = False  # whether worker processes parsed
 
     def tables(self, fmt: str) -> Iterator[pa.Table]:
         """Tables of format ``fmt`` (``api_json`` / ``page_text``), one per batch that has such files."""
@@ -125,6 +139,7 @@ class LandingStream:
         """
         while self._read_next_batch():
             pass
+        self.close()
         skipped = {fmt for fmt in self._pending if fmt not in self._handed_out}
         if skipped:
             self.intake.to_load = [f for f in self.intake.to_load if f.format not in skipped]
@@ -132,13 +147,46 @@ class LandingStream:
             queue.clear()
         return self.intake
 
+    def close(self) -> None:
+        """Stop the parse workers (if any were started)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def _read_next_batch(self) -> bool:
-        batch = next(self._batches, None)
-        if batch is None:
+        if self._workers > 1 and self._pool is None and self._total_bytes >= 2 * self._batch_bytes:
+            # Enough data for parallel parsing to pay for starting the workers (~0.5 s each).
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+            self.parallel = True
+        while len(self._in_flight) < max(1, self._workers if self._pool else 1):
+            batch = next(self._batches, None)
+            if batch is None:
+                break
+            self._in_flight.append(self._submit(batch))
+        if not self._in_flight:
+            self.close()
             return False
+        batch, digests, fresh, parsed = self._in_flight.popleft()
+        outcomes = parsed.result() if isinstance(parsed, Future) else parsed
         self.batches_read += 1
-        bodies = [path.read_bytes() for path in batch]
-        digests = [hashlib.sha256(body).hexdigest() for body in bodies]
+        tables: dict[str, list[pa.Table]] = {fmt: [] for fmt in self._pending}
+        for n, outcome in zip(fresh, outcomes):
+            path, sha = batch[n], digests[n]
+            if isinstance(outcome, str):
+                self.intake.rejected.append(RejectedFile(path, sha, outcome))
+                continue
+            self.intake.to_load.append(LandedFile(
+                path, sha, outcome.format, outcome.rows, outcome.listing_date, outcome.captured_at,
+                outcome.warnings))
+            tables[outcome.format].append(outcome.table)
+        for fmt, parts in tables.items():
+            if parts:
+                self._pending[fmt].append(pa.concat_tables(parts))
+        return True
+
+    def _submit(self, batch: list[Path]):
+        """Hash the batch, sort out duplicates, and parse the fresh files (in a worker when there are workers)."""
+        digests = [_sha256_of(path) for path in batch]
         seen_before = self._lookup_seen(set(digests))
         fresh: list[int] = []
         for n, (path, sha) in enumerate(zip(batch, digests)):
@@ -151,34 +199,40 @@ class LandingStream:
             else:
                 self._first_seen[sha] = path.name
                 fresh.append(n)
-        outcomes = parse_snapshots(
-            [(bodies[n], batch[n].name, _mtime(batch[n])) for n in fresh],
-            snapshot_ids=[digests[n] for n in fresh],
-        )
-        del bodies
-        tables: dict[str, list[pa.Table]] = {fmt: [] for fmt in self._pending}
-        for n, outcome in zip(fresh, outcomes):
-            path, sha = batch[n], digests[n]
-            problem = outcome.reason if isinstance(outcome, SnapshotRejected) else _listing_date_problem(outcome)
-            if problem:
-                self.intake.rejected.append(RejectedFile(path, sha, problem))
-                continue
-            self.intake.to_load.append(LandedFile(
-                path, sha, outcome.format, outcome.rows, outcome.listing_date, outcome.captured_at,
-                outcome.warnings))
-            tables[outcome.format].append(outcome.table)
-        for fmt, parts in tables.items():
-            if parts:
-                self._pending[fmt].append(pa.concat_tables(parts))
-        return True
+        files = [(batch[n], digests[n]) for n in fresh]
+        parsed = self._pool.submit(parse_files, files) if self._pool else parse_files(files)
+        return batch, digests, fresh, parsed
 
 
-def _batched_by_size(paths: Sequence[Path], batch_bytes: int) -> Iterator[list[Path]]:
+def parse_files(files: Sequence[tuple[Path, str]]) -> list[ParsedSnapshot | str]:
+    """Parse files whose sha256 is known, together: each a parsed snapshot or the reason it is rejected.
+
+    A module-level function of paths, so that a worker process can run it (it reads the files itself).
+    """
+    outcomes = parse_snapshots([(path.read_bytes(), path.name, _mtime(path)) for path, _ in files],
+                               snapshot_ids=[sha for _, sha in files])
+    return [outcome.reason if isinstance(outcome, SnapshotRejected)
+            else (_listing_date_problem(outcome) or outcome)
+            for outcome in outcomes]
+
+
+def _sha256_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def parse_workers() -> int:
+    """Processes that parse in parallel for a large intake: $PAPERS_PARSE_WORKERS, else the CPU count (max 4)."""
+    configured = os.environ.get("PAPERS_PARSE_WORKERS")
+    return max(1, int(configured)) if configured else min(4, os.cpu_count() or 1)
+
+
+def _batched_by_size(paths: Sequence[Path], sizes: Sequence[int], batch_bytes: int) -> Iterator[list[Path]]:
     batch: list[Path] = []
     size = 0
-    for path in paths:
+    for path, file_size in zip(paths, sizes):
         batch.append(path)
-        size += path.stat().st_size
+        size += file_size
         if size >= batch_bytes:
             yield batch
             batch, size = [], 0

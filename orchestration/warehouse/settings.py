@@ -59,6 +59,13 @@ class PapersHome:
         """dlt working folders, one per run (dagster-dlt wipes a pipeline's folder on every run)."""
         return self.root / "dlt"
 
+    @property
+    def dbt_target(self) -> Path:
+        """dbt's target folder for this warehouse: one sub-folder per dbt invocation while it runs
+        (kept when the build fails, with its ``dbt.log``), and the partial-parse state,
+        ``run_results.json`` and ``dbt.log`` of the latest successful build."""
+        return self.root / "dbt" / "target"
+
     def ensure(self) -> PapersHome:
         for folder in (self.root, self.landing, self.quarantine, self.archive, self.reports, self.dlt_runs):
             folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +84,25 @@ def api_base_url() -> str:
 
 
 def export_warehouse_env(home: PapersHome) -> None:
-    """Expose the warehouse path to dbt's profiles.yml (``env_var('PAPERS_WAREHOUSE')``)."""
+    """Expose the warehouse path to dbt's profiles.yml (``env_var('PAPERS_WAREHOUSE')``), and keep
+    dbt's run folders with the warehouse they belong to (``PAPERS_HOME/dbt/target``)."""
     os.environ["PAPERS_WAREHOUSE"] = str(home.warehouse)
+    os.environ["DBT_TARGET_PATH"] = str(home.dbt_target)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+#: DuckDB's buffer-pool cap for the pipeline's own connections (and dbt's: profiles.yml reads the
+#: same variable). DuckDB's default is 80 % of RAM; bounded, it spills to a temp folder instead.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
+
+
+def duckdb_memory_limit() -> str:
+    """$PAPERS_DUCKDB_MEMORY_LIMIT (a DuckDB size such as ``2GB``), else :data:`DEFAULT_DUCKDB_MEMORY_LIMIT`."""
+    return os.environ.get("PAPERS_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
+
+
+def bound_duckdb(con):
+    """Apply the memory cap to a DuckDB connection (a database-wide setting); returns ``con``."""
+    con.execute("set memory_limit = ?", [duckdb_memory_limit()])
+    return con
