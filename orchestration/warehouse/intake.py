@@ -167,21 +167,16 @@ class LandingStream:
             self.close()
             return False
         batch, digests, fresh, parsed = self._in_flight.popleft()
-        outcomes = parsed.result() if isinstance(parsed, Future) else parsed
+        outcomes, tables = _from_worker(parsed.result()) if isinstance(parsed, Future) else parsed
         self.batches_read += 1
-        tables: dict[str, list[pa.Table]] = {fmt: [] for fmt in self._pending}
         for n, outcome in zip(fresh, outcomes):
             path, sha = batch[n], digests[n]
             if isinstance(outcome, str):
                 self.intake.rejected.append(RejectedFile(path, sha, outcome))
-                continue
-            self.intake.to_load.append(LandedFile(
-                path, sha, outcome.format, outcome.rows, outcome.listing_date, outcome.captured_at,
-                outcome.warnings))
-            tables[outcome.format].append(outcome.table)
-        for fmt, parts in tables.items():
-            if parts:
-                self._pending[fmt].append(pa.concat_tables(parts))
+            else:
+                self.intake.to_load.append(LandedFile(path, sha, *outcome))
+        for fmt, table in tables.items():
+            self._pending[fmt].append(table)
         return True
 
     def _submit(self, batch: list[Path]):
@@ -200,20 +195,54 @@ class LandingStream:
                 self._first_seen[sha] = path.name
                 fresh.append(n)
         files = [(batch[n], digests[n]) for n in fresh]
-        parsed = self._pool.submit(parse_files, files) if self._pool else parse_files(files)
+        parsed = self._pool.submit(_parse_in_worker, files) if self._pool else parse_files(files)
         return batch, digests, fresh, parsed
 
 
-def parse_files(files: Sequence[tuple[Path, str]]) -> list[ParsedSnapshot | str]:
-    """Parse files whose sha256 is known, together: each a parsed snapshot or the reason it is rejected.
+#: What a file that parsed contributes besides its rows: format, rows, listing date, capture time, warnings.
+FileOutcome = tuple[str, int, "date | None", datetime, tuple[str, ...]]
 
-    A module-level function of paths, so that a worker process can run it (it reads the files itself).
+
+def parse_files(files: Sequence[tuple[Path, str]]) -> tuple[list[FileOutcome | str], dict[str, pa.Table]]:
+    """Parse files whose sha256 is known, together.
+
+    Returns, per file in order, its outcome (or the reason it is rejected), and per format the rows
+    of every file that parsed, in file order, as one table. A module-level function of paths, so a
+    worker process can run it (it reads the files itself).
     """
-    outcomes = parse_snapshots([(path.read_bytes(), path.name, _mtime(path)) for path, _ in files],
-                               snapshot_ids=[sha for _, sha in files])
-    return [outcome.reason if isinstance(outcome, SnapshotRejected)
-            else (_listing_date_problem(outcome) or outcome)
-            for outcome in outcomes]
+    snapshots = parse_snapshots([(path.read_bytes(), path.name, _mtime(path)) for path, _ in files],
+                                snapshot_ids=[sha for _, sha in files])
+    outcomes: list[FileOutcome | str] = []
+    parts: dict[str, list[pa.Table]] = {}
+    for snapshot in snapshots:
+        problem = (snapshot.reason if isinstance(snapshot, SnapshotRejected)
+                   else _listing_date_problem(snapshot))
+        if problem:
+            outcomes.append(problem)
+            continue
+        outcomes.append((snapshot.format, snapshot.rows, snapshot.listing_date, snapshot.captured_at,
+                         snapshot.warnings))
+        parts.setdefault(snapshot.format, []).append(snapshot.table)
+    return outcomes, {fmt: pa.concat_tables(tables) for fmt, tables in parts.items()}
+
+
+def _parse_in_worker(files: Sequence[tuple[Path, str]]) -> tuple[list[FileOutcome | str], dict[str, bytes]]:
+    """:func:`parse_files` with the tables as Arrow IPC streams: a pickled table slice would carry
+    the whole buffers it views (one batch's per-file slices share them), an IPC stream only its rows."""
+    outcomes, tables = parse_files(files)
+    return outcomes, {fmt: _to_ipc(table) for fmt, table in tables.items()}
+
+
+def _to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_worker(result) -> tuple[list[FileOutcome | str], dict[str, pa.Table]]:
+    outcomes, streams = result
+    return outcomes, {fmt: pa.ipc.open_stream(body).read_all() for fmt, body in streams.items()}
 
 
 def _sha256_of(path: Path) -> str:
@@ -222,9 +251,13 @@ def _sha256_of(path: Path) -> str:
 
 
 def parse_workers() -> int:
-    """Processes that parse in parallel for a large intake: $PAPERS_PARSE_WORKERS, else the CPU count (max 4)."""
+    """Processes that parse a large intake: $PAPERS_PARSE_WORKERS, else 1 (parse in this process).
+
+    pyarrow's JSON reader already uses every core for large batches; separate workers pay off only
+    when cores are idle while dlt writes and DuckDB loads (see README, Performance).
+    """
     configured = os.environ.get("PAPERS_PARSE_WORKERS")
-    return max(1, int(configured)) if configured else min(4, os.cpu_count() or 1)
+    return max(1, int(configured)) if configured else 1
 
 
 def _batched_by_size(paths: Sequence[Path], sizes: Sequence[int], batch_bytes: int) -> Iterator[list[Path]]:
