@@ -220,9 +220,9 @@ def stage_papers(args: argparse.Namespace) -> dict:
     import orchestration.defs.definitions  # noqa: F401  (what `papers` imports first thing anyway)
 
     imports_s = time.perf_counter() - started
-    from orchestration.cli import main
+    from orchestration.cli import console_main
 
-    code = main(["--home", str(args.home), *args.command])
+    code = console_main(["--home", str(args.home), *args.command])  # what the `papers` script runs
     finished_at = time.time()
     post = time.perf_counter()
     steps = stage_steps(args)

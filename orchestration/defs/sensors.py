@@ -19,7 +19,7 @@ SENSOR_INTERVAL_SECONDS = int(os.environ.get("PAPERS_SENSOR_INTERVAL_SECONDS", "
 
 def watch_settings() -> WatchSettings:
     return WatchSettings(
-        max_files=int(os.environ.get("PAPERS_SENSOR_MAX_FILES_PER_RUN", "200")),
+        max_files=int(os.environ.get("PAPERS_SENSOR_MAX_FILES_PER_RUN", "5000")),
         settle_seconds=float(os.environ.get("PAPERS_LANDING_SETTLE_SECONDS", "30")),
     )
 

@@ -7,8 +7,8 @@ A file is *stable* — safe to read — when any of these holds:
 Names starting with ``.`` or ending in ``.tmp``/``.part`` are never read (see ``intake.is_candidate``).
 
 Stable files not requested before are grouped into batches: sorted by listing date (the leading
-``YYYY-MM-DD`` of the name; page-text files last) and cut every ``max_files`` files, so 500 dropped
-files make a handful of runs, each file in exactly one. State between looks is a small JSON cursor
+``YYYY-MM-DD`` of the name; page-text files last) and cut every ``max_files`` files, so a folder of dropped
+files makes one run (a few for a huge drop), each file in exactly one. State between looks is a small JSON cursor
 holding only names still in landing.
 """
 
@@ -28,7 +28,7 @@ LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 
 @dataclass(frozen=True)
 class WatchSettings:
-    max_files: int = 200          # files per run
+    max_files: int = 5000         # files per run (a run reads them in bounded batches: see intake)
     settle_seconds: float = 30.0  # older than this (mtime) counts as complete
     retry_seconds: float = 3600.0  # a requested file still in landing after this is requested again
 
