@@ -36,6 +36,7 @@ import stat
 import struct
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,13 @@ STORAGE_VERSION_NUMBER = 67
 #: column makes the whole file unopenable for 1.4.4 ("unrecognized enum value 33 for enum
 #: LogicalTypeId"), measured. Publishing refuses them (cast the mart column to TIMESTAMPTZ).
 TYPES_UNREADABLE_BY_1X = ("TIMESTAMPTZ_NS",)
+
+#: How table contents are fingerprinted (recorded in the manifest; a release with another scheme is
+#: not reused). DuckDB's ``hash`` may change between versions, hence the version in it.
+FINGERPRINT_SCHEME = f"rowhash-sum-1/duckdb-{duckdb.__version__}"
+#: A DuckDB file copied from the previous release is written anew instead when more than this share
+#: of its blocks would be free (the space of replaced tables; reused by the next publish).
+MAX_FREE_FRACTION = 0.5
 
 MANIFEST = "manifest.json"
 DUCKDB_FILE = "warehouse.duckdb"
@@ -130,8 +138,10 @@ def publish(
         renamed = swapped = False
         try:
             building.mkdir()
-            counts = _build(warehouse, building, targets)
-            manifest = _write_manifest(building, name, run_id, published_at, targets, counts)
+            previous = _previous_release(published_root)
+            built, db_info = _build(warehouse, building, targets, previous)
+            counts = {q: b.rows for q, b in built.items()}
+            manifest = _write_manifest(building, name, run_id, published_at, targets, built, db_info)
             _seal(building)
             if final.exists():
                 raise PublishError(f"release {final} already exists")
@@ -244,8 +254,61 @@ def _lit(value: str | os.PathLike[str]) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _build(warehouse: Path, building: Path, targets: list[_Target]) -> dict[str, int]:
-    """One connection: the warehouse attached read-only, the new file attached in the 1.x format."""
+@dataclass
+class _Built:
+    """What :func:`_build` made of one table."""
+
+    rows: int
+    fingerprint: str
+    reused_parquet: bool = False  # hard-linked (or copied) from the previous release
+    parquet_sha256: str | None = None  # carried over from the previous manifest when reused
+    parquet_bytes: int | None = None
+
+
+@dataclass
+class _Previous:
+    """The release ``published`` points at now, when its files can be reused."""
+
+    dir: Path
+    manifest: dict[str, Any]
+
+    def table(self, qualified: str) -> dict[str, Any] | None:
+        entry = self.manifest.get("tables", {}).get(qualified)
+        if not isinstance(entry, dict) or self.manifest.get("fingerprint_scheme") != FINGERPRINT_SCHEME:
+            return None
+        return entry
+
+
+def _previous_release(published_root: Path) -> _Previous | None:
+    """The current release if it was written by this scheme (same fingerprints, same storage format
+    and its files as the manifest lists them); None means: build everything from scratch."""
+    if not published_root.is_symlink():
+        return None
+    try:
+        release = published_root.resolve(strict=True)
+        manifest = json.loads((release / MANIFEST).read_text(encoding="utf-8"))
+        db = manifest["duckdb"]
+        if (manifest.get("fingerprint_scheme") != FINGERPRINT_SCHEME
+                or db.get("storage_version") != STORAGE_VERSION
+                or (release / DUCKDB_FILE).stat().st_size != db["bytes"]):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning("previous release not reusable: building every file anew", exc_info=True)
+        return None
+    return _Previous(release, manifest)
+
+
+def _build(
+    warehouse: Path, building: Path, targets: list[_Target], previous: _Previous | None,
+) -> tuple[dict[str, _Built], dict[str, Any]]:
+    """One connection: the warehouse attached read-only, the new file attached in the 1.x format.
+
+    Each table's content fingerprint (row count, column names and types, sum of 64-bit row hashes;
+    computed by DuckDB) is compared with what the previous release recorded for it: an unchanged
+    table's Parquet file is hard-linked from there, and the DuckDB file starts as a copy of the
+    previous one in which only the changed tables are replaced (unless too much of it would be free
+    space, then it is written anew). Returns per-table results and how the DuckDB file was made.
+    """
     (building / PARQUET_DIR).mkdir()
     db_path = building / DUCKDB_FILE
     spill = building.parent / f"{building.name}.spill"
@@ -254,48 +317,221 @@ def _build(warehouse: Path, building: Path, targets: list[_Target]) -> dict[str,
         spill.mkdir(exist_ok=True)
         con.execute(f"SET temp_directory = {_lit(spill)}")
         con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
-        con.execute(f"ATTACH {_lit(db_path)} AS pub (STORAGE_VERSION {_lit(STORAGE_VERSION)})")
-        # One transaction: every table is copied from the same snapshot of the warehouse.
+        # One transaction on the warehouse: fingerprints and copies see the same snapshot.
         con.execute("BEGIN TRANSACTION")
-        for schema in dict.fromkeys(t.schema for t in targets):
-            con.execute(f"CREATE SCHEMA pub.{_q(schema)}")
+        built: dict[str, _Built] = {}
+        columns: dict[str, list[tuple[str, str]]] = {}
         for t in targets:
+            columns[t.qualified] = _columns(con, "src", t)
+            rows, fingerprint = _fingerprint(con, f"src.{_q(t.schema)}.{_q(t.table)}", columns[t.qualified])
+            built[t.qualified] = _Built(rows, fingerprint)
+        _refuse_types_unreadable_by_1x(columns)
+        changed = [t for t in targets if not _same_as_before(previous, t, built[t.qualified])]
+
+        for t in targets:  # the Parquet files: unchanged ones linked, the others exported
+            b = built[t.qualified]
+            if t not in changed and _link_from(previous, t, building, b):
+                continue
             con.execute(
-                f"CREATE TABLE pub.{_q(t.schema)}.{_q(t.table)} AS "
-                f"SELECT * FROM src.{_q(t.schema)}.{_q(t.table)}"
+                f"COPY src.{_q(t.schema)}.{_q(t.table)} TO {_lit(building / t.parquet)} (FORMAT parquet)"
             )
-        _refuse_types_unreadable_by_1x(con, targets)
-        con.execute("COMMIT")
-        counts: dict[str, int] = {}
-        for t in targets:
-            rel = f"pub.{_q(t.schema)}.{_q(t.table)}"
-            counts[t.qualified] = con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0][0]
-            con.execute(f"COPY {rel} TO {_lit(building / t.parquet)} (FORMAT parquet)")
-        con.execute("DETACH pub")
+
+        db_info = _build_duckdb(con, db_path, targets, changed, previous)  # commits
         con.execute("DETACH src")
     finally:
         con.close()
         _rmtree(spill)
-    _audit(db_path, building, targets, counts)
-    return counts
+    if db_path.with_name(db_path.name + ".wal").exists():
+        raise PublishError(f"{DUCKDB_FILE} left a write-ahead log behind")
+    _audit(db_path, building, targets, {q: b.rows for q, b in built.items()},
+           {q: b.fingerprint for q, b in built.items()}, columns)
+    return built, db_info
 
 
-def _refuse_types_unreadable_by_1x(con: duckdb.DuckDBPyConnection, targets: list[_Target]) -> None:
-    wanted = {(t.schema, t.table) for t in targets}
-    columns = con.execute(
-        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
-        "WHERE database_name = 'pub'"
+def _build_duckdb(
+    con: duckdb.DuckDBPyConnection, db_path: Path, targets: list[_Target], changed: list[_Target],
+    previous: _Previous | None,
+) -> dict[str, Any]:
+    """The release's DuckDB file: a copy of the previous one with the changed tables replaced, or a
+    new file when there is no usable previous one or the copy would carry too much free space.
+    Runs inside the caller's transaction on the warehouse; commits it."""
+    reuse = previous is not None and all(previous.table(t.qualified) for t in targets)
+    if reuse and not changed and _same_table_set(previous, targets):
+        # Nothing changed at all: the previous file is exactly this release's file.
+        if _link_or_copy(previous.dir / DUCKDB_FILE, db_path):
+            con.execute("COMMIT")
+            return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [],
+                    "sha256": previous.manifest["duckdb"]["sha256"],
+                    "free_blocks": previous.manifest["duckdb"].get("free_blocks"),
+                    "total_blocks": previous.manifest["duckdb"].get("total_blocks")}
+    if reuse:
+        _copy_file(previous.dir / DUCKDB_FILE, db_path)
+        db_path.chmod(0o644)
+        con.execute(f"ATTACH {_lit(db_path)} AS pub")
+        present = {(s, n) for s, n in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pub'").fetchall()}
+        wanted = {(t.schema, t.table) for t in targets}
+        for schema, table in sorted(present - wanted):
+            con.execute(f"DROP TABLE pub.{_q(schema)}.{_q(table)}")
+        replace = [t for t in targets if t in changed or (t.schema, t.table) not in present]
+        _create_tables(con, replace, drop_first=present)
+        _drop_empty_schemas(con, {t.schema for t in targets})
+        con.execute("COMMIT")
+        total, free = _checkpoint(con)
+        if total and free / total <= MAX_FREE_FRACTION:
+            con.execute("DETACH pub")
+            return {"made": "copied", "from": previous.manifest.get("release"),
+                    "replaced": [t.qualified for t in replace], "free_blocks": free, "total_blocks": total}
+        log.info("%s would be %.0f%% free space: writing it anew", DUCKDB_FILE, 100 * free / total)
+        con.execute("DETACH pub")
+        db_path.unlink()
+        con.execute("BEGIN TRANSACTION")
+    con.execute(f"ATTACH {_lit(db_path)} AS pub (STORAGE_VERSION {_lit(STORAGE_VERSION)})")
+    _create_tables(con, targets, drop_first=set())
+    con.execute("COMMIT")
+    total, free = _checkpoint(con)
+    con.execute("DETACH pub")
+    return {"made": "written", "replaced": [t.qualified for t in targets], "free_blocks": free,
+            "total_blocks": total}
+
+
+def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    con.execute("CHECKPOINT pub")
+    total, free = con.execute(
+        "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pub'"
+    ).fetchall()[0]
+    return total, free
+
+
+def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[_Target], *, drop_first: set) -> None:
+    for schema in dict.fromkeys(t.schema for t in targets):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{_q(schema)}")
+    for t in targets:
+        if (t.schema, t.table) in drop_first:
+            con.execute(f"DROP TABLE pub.{_q(t.schema)}.{_q(t.table)}")
+        con.execute(
+            f"CREATE TABLE pub.{_q(t.schema)}.{_q(t.table)} AS "
+            f"SELECT * FROM src.{_q(t.schema)}.{_q(t.table)}"
+        )
+
+
+def _drop_empty_schemas(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
+    schemas = con.execute(
+        "SELECT s.schema_name FROM duckdb_schemas() s WHERE s.database_name = 'pub' AND NOT s.internal "
+        "AND s.schema_name <> 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_tables() t "
+        "WHERE t.database_name = 'pub' AND t.schema_name = s.schema_name)"
     ).fetchall()
+    for (schema,) in schemas:
+        if schema not in keep:
+            con.execute(f"DROP SCHEMA pub.{_q(schema)}")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, database: str, t: _Target) -> list[tuple[str, str]]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+        "AND table_name = ? ORDER BY column_index", [database, t.schema, t.table],
+    ).fetchall()
+    if not rows:
+        raise PublishError(f"{t.qualified}: no such table in the warehouse")
+    return [(name, type_) for name, type_ in rows]
+
+
+_NESTED = re.compile(r"\[|\b(STRUCT|MAP|UNION)\b")
+
+
+def _row_hash_sql(columns: list[tuple[str, str]]) -> str:
+    """A 64-bit hash of a row, sensitive to column order. Nested values are hashed through their JSON
+    text: DuckDB's ``hash`` of lists ignores where one list ends and the next begins (measured:
+    ``(['a','b'], ['c'])`` and ``(['a'], ['b','c'])`` hash alike)."""
+    parts = [f"to_json({_q(c)})" if _NESTED.search(ty.upper()) else _q(c) for c, ty in columns]
+    return f"hash({', '.join(parts)})"
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, relation: str, columns: list[tuple[str, str]]) -> tuple[int, str]:
+    """Row count and an order-independent content fingerprint of ``relation`` (DuckDB does the work:
+    the sum of the row hashes, as a 128-bit integer so equal rows do not cancel out)."""
+    rows, total = con.execute(
+        f"SELECT count(*), coalesce(sum({_row_hash_sql(columns)}::HUGEINT), 0) FROM {relation}"
+    ).fetchall()[0]
+    text = json.dumps([FINGERPRINT_SCHEME, columns, rows, str(total)], separators=(",", ":"))
+    return rows, hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _same_as_before(previous: _Previous | None, t: _Target, b: _Built) -> bool:
+    entry = previous.table(t.qualified) if previous else None
+    return bool(entry) and entry.get("fingerprint") == b.fingerprint and entry.get("rows") == b.rows
+
+
+def _same_table_set(previous: _Previous, targets: list[_Target]) -> bool:
+    return set(previous.manifest.get("tables", {})) == {t.qualified for t in targets}
+
+
+def _link_from(previous: _Previous | None, t: _Target, building: Path, b: _Built) -> bool:
+    """Hard-link an unchanged table's Parquet file from the previous release (its files are read-only
+    and never modified: sharing the inode is safe); carry its sha256 over instead of re-hashing."""
+    entry = previous.table(t.qualified) if previous else None
+    if not entry or entry.get("parquet") != t.parquet:
+        return False
+    source = previous.dir / t.parquet
+    try:
+        if source.stat().st_size != entry["bytes"]:
+            return False
+    except (OSError, KeyError):
+        return False
+    if not _link_or_copy(source, building / t.parquet):
+        return False
+    b.reused_parquet, b.parquet_sha256, b.parquet_bytes = True, entry["sha256"], entry["bytes"]
+    return True
+
+
+def _link_or_copy(source: Path, dest: Path) -> bool:
+    try:
+        os.link(source, dest)
+    except OSError as exc:  # another filesystem, or links not allowed: a copy holds the same bytes
+        log.info("cannot hard-link %s (%s): copying it", source, exc)
+        try:
+            _copy_file(source, dest)
+        except OSError:
+            with contextlib.suppress(FileNotFoundError):
+                dest.unlink()
+            return False
+    return True
+
+
+def _copy_file(source: Path, dest: Path) -> None:
+    """Copy in the kernel (``copy_file_range``: a reflink on filesystems that share extents)."""
+    with open(source, "rb") as src, open(dest, "xb") as dst:
+        remaining = os.fstat(src.fileno()).st_size
+        try:
+            while remaining > 0:
+                n = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                if n == 0:
+                    break
+                remaining -= n
+        except OSError:  # not supported here: a plain copy of what is left
+            pass
+        shutil.copyfileobj(src, dst, 1 << 20)  # nothing, normally
+    if dest.stat().st_size != source.stat().st_size:
+        raise PublishError(f"copy of {source} is incomplete")
+
+
+def _refuse_types_unreadable_by_1x(columns: dict[str, list[tuple[str, str]]]) -> None:
     pattern = re.compile(r"\b(" + "|".join(TYPES_UNREADABLE_BY_1X) + r")\b")
-    bad = [f"{s}.{t}.{c} {ty}" for s, t, c, ty in columns if (s, t) in wanted and pattern.search(ty)]
+    bad = [f"{q}.{c} {ty}" for q, cols in columns.items() for c, ty in cols if pattern.search(ty)]
     if bad:
         raise PublishError(
             f"column type(s) DuckDB 1.x cannot read in a {STORAGE_VERSION} file: {', '.join(bad)}"
         )
 
 
-def _audit(db_path: Path, building: Path, targets: list[_Target], counts: dict[str, int]) -> None:
-    """Re-open what was written, as a reader would, and compare row counts."""
+def _audit(
+    db_path: Path, building: Path, targets: list[_Target], counts: dict[str, int],
+    fingerprints: dict[str, str], columns: dict[str, list[tuple[str, str]]],
+) -> None:
+    """Re-open what was written, as a reader would: the storage format, and every table of the DuckDB
+    file has the warehouse's columns, row count and content fingerprint (so a file made by copying
+    the previous one and replacing tables holds exactly the warehouse's marts); every Parquet file
+    has the row count."""
     version = read_storage_version_number(db_path)
     if version != STORAGE_VERSION_NUMBER:
         raise PublishError(
@@ -305,8 +541,15 @@ def _audit(db_path: Path, building: Path, targets: list[_Target], counts: dict[s
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"ATTACH {_lit(db_path)} AS pub (READ_ONLY)")
+        present = {(s, n) for s, n in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pub'").fetchall()}
+        extra = present - {(t.schema, t.table) for t in targets}
+        if extra:
+            raise PublishError(f"{DUCKDB_FILE} holds tables not published: {sorted(extra)}")
         for t in targets:
-            in_db = con.execute(f"SELECT count(*) FROM pub.{_q(t.schema)}.{_q(t.table)}").fetchall()[0][0]
+            if _columns(con, "pub", t) != columns[t.qualified]:
+                raise PublishError(f"{t.qualified}: columns in {DUCKDB_FILE} differ from the warehouse")
+            in_db, fingerprint = _fingerprint(con, f"pub.{_q(t.schema)}.{_q(t.table)}", columns[t.qualified])
             in_parquet = con.execute(
                 f"SELECT count(*) FROM read_parquet({_lit(building / t.parquet)})"
             ).fetchall()[0][0]
@@ -315,32 +558,45 @@ def _audit(db_path: Path, building: Path, targets: list[_Target], counts: dict[s
                     f"{t.qualified}: {counts[t.qualified]} rows copied, {in_db} in {DUCKDB_FILE}, "
                     f"{in_parquet} in {t.parquet}"
                 )
+            if fingerprint != fingerprints[t.qualified]:
+                raise PublishError(f"{t.qualified}: content in {DUCKDB_FILE} differs from the warehouse")
     finally:
         con.close()
 
 
 def _write_manifest(
     building: Path, name: str, run_id: str, published_at: datetime, targets: list[_Target],
-    counts: dict[str, int],
+    built: dict[str, _Built], db_info: dict[str, Any],
 ) -> dict[str, Any]:
+    """Hashes every file written for this release (two threads: hashlib releases the GIL); files
+    linked from the previous release keep the hash its manifest recorded."""
+    todo = {} if db_info.get("sha256") else {DUCKDB_FILE: building / DUCKDB_FILE}
+    todo.update({t.parquet: building / t.parquet for t in targets if not built[t.qualified].reused_parquet})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        digests = dict(zip(todo, pool.map(_sha256, todo.values()), strict=True))
+    made = {k: v for k, v in db_info.items() if k != "sha256"}
     manifest = {
         "release": name,
         "run_id": run_id,
         "published_at": published_at.isoformat(),
+        "fingerprint_scheme": FINGERPRINT_SCHEME,
         "duckdb": {
             "path": DUCKDB_FILE,
             "storage_version": STORAGE_VERSION,
             "storage_version_number": STORAGE_VERSION_NUMBER,
             "written_by": duckdb.__version__,
-            "sha256": _sha256(building / DUCKDB_FILE),
+            "sha256": db_info.get("sha256") or digests[DUCKDB_FILE],
             "bytes": (building / DUCKDB_FILE).stat().st_size,
+            **made,
         },
         "tables": {
             t.qualified: {
-                "rows": counts[t.qualified],
+                "rows": built[t.qualified].rows,
                 "parquet": t.parquet,
-                "sha256": _sha256(building / t.parquet),
+                "sha256": built[t.qualified].parquet_sha256 or digests[t.parquet],
                 "bytes": (building / t.parquet).stat().st_size,
+                "fingerprint": built[t.qualified].fingerprint,
+                "reused": built[t.qualified].reused_parquet,
             }
             for t in targets
         },
