@@ -64,6 +64,9 @@ FINGERPRINT_SCHEME = f"rowhash-sum-1/duckdb-{duckdb.__version__}"
 #: A DuckDB file copied from the previous release is written anew instead when more than this share
 #: of its blocks would be free (the space of replaced tables; reused by the next publish).
 MAX_FREE_FRACTION = 0.5
+#: A changed table is patched (rows deleted and inserted) when at most this share of its rows
+#: differ, else replaced as a whole.
+MAX_DELTA_FRACTION = 0.25
 
 MANIFEST = "manifest.json"
 DUCKDB_FILE = "warehouse.duckdb"
@@ -89,6 +92,20 @@ class PublishResult:
     seconds: float
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     pruned: tuple[Path, ...] = ()
+    #: Wall seconds per step (fingerprint, parquet, duckdb, audit, hash, seal, …), for tuning.
+    steps: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+class _Steps(dict):
+    """Accumulates wall seconds per named step."""
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = round(self.get(name, 0.0) + time.perf_counter() - started, 3)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -127,6 +144,7 @@ def publish(
     releases = home / RELEASES_DIR
     releases.mkdir(parents=True, exist_ok=True)
 
+    steps = _Steps()
     with _publish_lock(releases):
         _check_published_root(published_root)  # again, now that no other publisher can act
         _remove_leftovers(releases, home)
@@ -139,10 +157,12 @@ def publish(
         try:
             building.mkdir()
             previous = _previous_release(published_root)
-            built, db_info = _build(warehouse, building, targets, previous)
+            built, db_info = _build(warehouse, building, targets, previous, steps)
             counts = {q: b.rows for q, b in built.items()}
-            manifest = _write_manifest(building, name, run_id, published_at, targets, built, db_info)
-            _seal(building)
+            with steps("hash"):
+                manifest = _write_manifest(building, name, run_id, published_at, targets, built, db_info)
+            with steps("seal"):
+                _seal(building)
             if final.exists():
                 raise PublishError(f"release {final} already exists")
             os.rename(building, final)
@@ -168,13 +188,16 @@ def publish(
                     raise PublishError(f"publish failed, {published_root} left unchanged: {why}") from exc
             raise
 
-        pruned = _prune(releases, keep=keep, current=final)
+        with steps("prune"):
+            pruned = _prune(releases, keep=keep, current=final)
 
     seconds = time.perf_counter() - started
-    log.info("published %s (%s) in %.2fs", final, ", ".join(f"{t}={n}" for t, n in counts.items()), seconds)
+    log.info("published %s (%s) in %.2fs (%s; duckdb file %s)", final,
+             ", ".join(f"{t}={n}" for t, n in counts.items()), seconds,
+             ", ".join(f"{k} {v:.2f}s" for k, v in steps.items()), manifest["duckdb"].get("made"))
     return PublishResult(
         release_dir=final, published_at=published_at, tables=dict(counts), seconds=seconds,
-        manifest=manifest, pruned=tuple(pruned),
+        manifest=manifest, pruned=tuple(pruned), steps=dict(steps),
     )
 
 
@@ -299,7 +322,7 @@ def _previous_release(published_root: Path) -> _Previous | None:
 
 
 def _build(
-    warehouse: Path, building: Path, targets: list[_Target], previous: _Previous | None,
+    warehouse: Path, building: Path, targets: list[_Target], previous: _Previous | None, steps: _Steps,
 ) -> tuple[dict[str, _Built], dict[str, Any]]:
     """One connection: the warehouse attached read-only, the new file attached in the 1.x format.
 
@@ -321,40 +344,48 @@ def _build(
         con.execute("BEGIN TRANSACTION")
         built: dict[str, _Built] = {}
         columns: dict[str, list[tuple[str, str]]] = {}
-        for t in targets:
-            columns[t.qualified] = _columns(con, "src", t)
-            rows, fingerprint = _fingerprint(con, f"src.{_q(t.schema)}.{_q(t.table)}", columns[t.qualified])
-            built[t.qualified] = _Built(rows, fingerprint)
+        with steps("fingerprint"):
+            for t in targets:
+                columns[t.qualified] = _columns(con, "src", t)
+                rows, fingerprint = _fingerprint(con, f"src.{_q(t.schema)}.{_q(t.table)}", columns[t.qualified],
+                                                 keep_hashes=_hashes_table(t) if previous else None)
+                built[t.qualified] = _Built(rows, fingerprint)
         _refuse_types_unreadable_by_1x(columns)
         changed = [t for t in targets if not _same_as_before(previous, t, built[t.qualified])]
 
         for t in targets:  # the Parquet files: unchanged ones linked, the others exported
             b = built[t.qualified]
-            if t not in changed and _link_from(previous, t, building, b):
-                continue
-            con.execute(
-                f"COPY src.{_q(t.schema)}.{_q(t.table)} TO {_lit(building / t.parquet)} (FORMAT parquet)"
-            )
+            with steps("link"):
+                if t not in changed and _link_from(previous, t, building, b):
+                    continue
+            with steps("parquet"):
+                con.execute(
+                    f"COPY src.{_q(t.schema)}.{_q(t.table)} TO {_lit(building / t.parquet)} (FORMAT parquet)"
+                )
 
-        db_info = _build_duckdb(con, db_path, targets, changed, previous)  # commits
+        with steps("duckdb"):
+            db_info = _build_duckdb(con, db_path, targets, changed, previous, columns)  # commits
         con.execute("DETACH src")
     finally:
         con.close()
         _rmtree(spill)
     if db_path.with_name(db_path.name + ".wal").exists():
         raise PublishError(f"{DUCKDB_FILE} left a write-ahead log behind")
-    _audit(db_path, building, targets, {q: b.rows for q, b in built.items()},
-           {q: b.fingerprint for q, b in built.items()}, columns)
+    with steps("audit"):
+        patched = set(db_info.get("delta", {}))
+        _audit(db_path, building, targets, {q: b.rows for q, b in built.items()},
+               {q: b.fingerprint for q, b in built.items() if q in patched}, columns)
     return built, db_info
 
 
 def _build_duckdb(
     con: duckdb.DuckDBPyConnection, db_path: Path, targets: list[_Target], changed: list[_Target],
-    previous: _Previous | None,
+    previous: _Previous | None, columns: dict[str, list[tuple[str, str]]],
 ) -> dict[str, Any]:
-    """The release's DuckDB file: a copy of the previous one with the changed tables replaced, or a
-    new file when there is no usable previous one or the copy would carry too much free space.
-    Runs inside the caller's transaction on the warehouse; commits it."""
+    """The release's DuckDB file: a copy of the previous one in which each changed table gets the
+    rows that differ (deleted and inserted by row hash) or, when much differs, is replaced; or a new
+    file when there is no usable previous one or the copy would carry too much free space. Runs
+    inside the caller's transaction on the warehouse; commits it."""
     reuse = previous is not None and all(previous.table(t.qualified) for t in targets)
     if reuse and not changed and _same_table_set(previous, targets):
         # Nothing changed at all: the previous file is exactly this release's file.
@@ -373,7 +404,10 @@ def _build_duckdb(
         wanted = {(t.schema, t.table) for t in targets}
         for schema, table in sorted(present - wanted):
             con.execute(f"DROP TABLE pub.{_q(schema)}.{_q(table)}")
-        replace = [t for t in targets if t in changed or (t.schema, t.table) not in present]
+        stale = [t for t in targets if t in changed or (t.schema, t.table) not in present]
+        deltas = {t.qualified: d for t in stale if (t.schema, t.table) in present
+                  and (d := _apply_delta(con, t, columns[t.qualified])) is not None}
+        replace = [t for t in stale if t.qualified not in deltas]
         _create_tables(con, replace, drop_first=present)
         _drop_empty_schemas(con, {t.schema for t in targets})
         con.execute("COMMIT")
@@ -381,7 +415,8 @@ def _build_duckdb(
         if total and free / total <= MAX_FREE_FRACTION:
             con.execute("DETACH pub")
             return {"made": "copied", "from": previous.manifest.get("release"),
-                    "replaced": [t.qualified for t in replace], "free_blocks": free, "total_blocks": total}
+                    "replaced": [t.qualified for t in replace], "delta": deltas,
+                    "free_blocks": free, "total_blocks": total}
         log.info("%s would be %.0f%% free space: writing it anew", DUCKDB_FILE, 100 * free / total)
         con.execute("DETACH pub")
         db_path.unlink()
@@ -393,6 +428,42 @@ def _build_duckdb(
     con.execute("DETACH pub")
     return {"made": "written", "replaced": [t.qualified for t in targets], "free_blocks": free,
             "total_blocks": total}
+
+
+def _apply_delta(
+    con: duckdb.DuckDBPyConnection, t: _Target, columns: list[tuple[str, str]],
+) -> dict[str, int] | None:
+    """Turn the previous release's copy of ``t`` (``pub``) into the warehouse's (``src``) by deleting
+    the rows whose hash the warehouse no longer has and inserting the rows whose hash the copy lacks.
+    None (replace the table instead) when the columns differ, a hash occurs twice on either side
+    (duplicate rows: a set difference would lose them) or more than :data:`MAX_DELTA_FRACTION` of
+    the rows differ. The audit compares the result's fingerprint with the warehouse's."""
+    pub_rel, src_rel = f"pub.{_q(t.schema)}.{_q(t.table)}", f"src.{_q(t.schema)}.{_q(t.table)}"
+    if _columns(con, "pub", t) != columns:
+        return None
+    new = f"temp.{_hashes_table(t)}"  # (rowid, hash) of the warehouse's rows, kept by the fingerprint
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_old AS SELECT rowid AS r, {_row_hash_sql(columns)} AS h "
+                f"FROM {pub_rel}")
+    try:
+        (new_rows, new_distinct, old_rows, old_distinct), = con.execute(
+            f"SELECT (SELECT count(*) FROM {new}), (SELECT count(DISTINCT h) FROM {new}), "
+            "(SELECT count(*) FROM _pub_old), (SELECT count(DISTINCT h) FROM _pub_old)").fetchall()
+        if new_rows != new_distinct or old_rows != old_distinct:
+            return None
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_gone AS SELECT r FROM _pub_old ANTI JOIN {new} USING (h)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_add AS SELECT r FROM {new} ANTI JOIN _pub_old USING (h)")
+        (gone, add), = con.execute(
+            "SELECT (SELECT count(*) FROM _pub_gone), (SELECT count(*) FROM _pub_add)").fetchall()
+        if gone + add > MAX_DELTA_FRACTION * max(new_rows, old_rows, 1):
+            return None
+        if gone:
+            con.execute(f"DELETE FROM {pub_rel} WHERE rowid IN (SELECT r FROM _pub_gone)")
+        if add:
+            con.execute(f"INSERT INTO {pub_rel} SELECT * FROM {src_rel} WHERE rowid IN (SELECT r FROM _pub_add)")
+        return {"deleted": gone, "inserted": add}
+    finally:
+        for name in ("_pub_old", "_pub_gone", "_pub_add"):
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -447,14 +518,28 @@ def _row_hash_sql(columns: list[tuple[str, str]]) -> str:
     return f"hash({', '.join(parts)})"
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, relation: str, columns: list[tuple[str, str]]) -> tuple[int, str]:
+def _fingerprint(
+    con: duckdb.DuckDBPyConnection, relation: str, columns: list[tuple[str, str]], *,
+    keep_hashes: str | None = None,
+) -> tuple[int, str]:
     """Row count and an order-independent content fingerprint of ``relation`` (DuckDB does the work:
-    the sum of the row hashes, as a 128-bit integer so equal rows do not cancel out)."""
+    the sum of the row hashes, as a 128-bit integer so equal rows do not cancel out). With
+    ``keep_hashes``, the (rowid, hash) of every row is kept in that temporary table for a delta."""
+    if keep_hashes:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {keep_hashes} AS "
+                    f"SELECT rowid AS r, {_row_hash_sql(columns)} AS h FROM {relation}")
+        relation, expression = f"temp.{keep_hashes}", "h"
+    else:
+        expression = _row_hash_sql(columns)
     rows, total = con.execute(
-        f"SELECT count(*), coalesce(sum({_row_hash_sql(columns)}::HUGEINT), 0) FROM {relation}"
+        f"SELECT count(*), coalesce(sum({expression}::HUGEINT), 0) FROM {relation}"
     ).fetchall()[0]
     text = json.dumps([FINGERPRINT_SCHEME, columns, rows, str(total)], separators=(",", ":"))
     return rows, hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _hashes_table(t: _Target) -> str:
+    return f"_pub_hashes_{t.schema}_{t.table}"
 
 
 def _same_as_before(previous: _Previous | None, t: _Target, b: _Built) -> bool:
@@ -528,10 +613,9 @@ def _audit(
     db_path: Path, building: Path, targets: list[_Target], counts: dict[str, int],
     fingerprints: dict[str, str], columns: dict[str, list[tuple[str, str]]],
 ) -> None:
-    """Re-open what was written, as a reader would: the storage format, and every table of the DuckDB
-    file has the warehouse's columns, row count and content fingerprint (so a file made by copying
-    the previous one and replacing tables holds exactly the warehouse's marts); every Parquet file
-    has the row count."""
+    """Re-open what was written, as a reader would: the storage format, no other table, and every
+    table of the DuckDB file has the warehouse's columns and row count, the tables patched by a delta
+    also its content fingerprint (``fingerprints``); every Parquet file has the row count."""
     version = read_storage_version_number(db_path)
     if version != STORAGE_VERSION_NUMBER:
         raise PublishError(
@@ -549,7 +633,13 @@ def _audit(
         for t in targets:
             if _columns(con, "pub", t) != columns[t.qualified]:
                 raise PublishError(f"{t.qualified}: columns in {DUCKDB_FILE} differ from the warehouse")
-            in_db, fingerprint = _fingerprint(con, f"pub.{_q(t.schema)}.{_q(t.table)}", columns[t.qualified])
+            rel = f"pub.{_q(t.schema)}.{_q(t.table)}"
+            if t.qualified in fingerprints:
+                in_db, fingerprint = _fingerprint(con, rel, columns[t.qualified])
+                if fingerprint != fingerprints[t.qualified]:
+                    raise PublishError(f"{t.qualified}: content in {DUCKDB_FILE} differs from the warehouse")
+            else:
+                in_db = con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0][0]
             in_parquet = con.execute(
                 f"SELECT count(*) FROM read_parquet({_lit(building / t.parquet)})"
             ).fetchall()[0][0]
@@ -558,8 +648,6 @@ def _audit(
                     f"{t.qualified}: {counts[t.qualified]} rows copied, {in_db} in {DUCKDB_FILE}, "
                     f"{in_parquet} in {t.parquet}"
                 )
-            if fingerprint != fingerprints[t.qualified]:
-                raise PublishError(f"{t.qualified}: content in {DUCKDB_FILE} differs from the warehouse")
     finally:
         con.close()
 
