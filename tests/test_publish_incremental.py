@@ -224,6 +224,16 @@ def test_a_table_no_longer_published_leaves_the_copied_file(home: Path):
     assert "extra" not in schemas
 
 
+def test_a_newly_published_table_is_added_to_the_copied_file(home: Path):
+    first = _publish(home, "run-1")
+    _sql(home, "create table marts.fresh as select 'a' as k, 1 as v")
+    second = _publish(home, "run-2", tables=[*TABLES, "marts.fresh"])
+    assert second.manifest["duckdb"]["made"] == "copied"
+    assert second.manifest["duckdb"]["replaced"] == ["marts.fresh"]
+    assert _inode(second.release_dir / "parquet" / "papers.parquet") == _inode(first.release_dir / "parquet" / "papers.parquet")
+    _assert_same_contents(home, second.release_dir, [*TABLES, "marts.fresh"])
+
+
 def test_release_of_an_older_scheme_is_not_reused(home: Path):
     first = _publish(home, "run-1")
     manifest_path = first.release_dir / "manifest.json"
