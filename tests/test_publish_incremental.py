@@ -275,3 +275,35 @@ def test_failure_mid_incremental_publish_leaves_published_identical(
     # and the next publish works from the untouched release
     third = _publish(home, "next-run")
     _assert_same_contents(home, third.release_dir)
+
+
+OLD_DUCKDB_PYTHON = os.environ.get("PAPERS_DUCKDB1X_PYTHON")
+
+
+@pytest.mark.skipif(not OLD_DUCKDB_PYTHON, reason="PAPERS_DUCKDB1X_PYTHON: a python with duckdb 1.4/1.5")
+def test_duckdb_1x_opens_a_patched_file(home: Path):
+    """duckdb 2.0 patching a copied v1.4.0 file keeps it readable by DuckDB 1.4."""
+    import subprocess
+
+    _publish(home, "run-1")
+    _sql(home, """
+        update marts.papers set upvotes = upvotes + 1, ai_keywords = ['patched'] where paper_id < 'p0020';
+        insert into marts.papers select 'n' || i, null, 'new', date '2025-11-01',
+               timestamptz '2025-11-01 00:00:00+00', 0.5, i, ['x'], ['api'] from range(5) t(i);
+    """)
+    second = _publish(home, "run-2")
+    assert second.manifest["duckdb"]["made"] == "copied"
+    script = (
+        "import duckdb, sys\n"
+        "c = duckdb.connect(sys.argv[1], read_only=True)\n"
+        "print(duckdb.__version__, c.execute(\"select count(*), count(*) filter (where ai_keywords = ['patched']),"
+        " sum(upvotes) from marts.papers\").fetchall())\n"
+    )
+    out = subprocess.run([OLD_DUCKDB_PYTHON, "-c", script, str(second.release_dir / "warehouse.duckdb")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    expected = con.execute("select count(*), count(*) filter (where ai_keywords = ['patched']),"
+                           " sum(upvotes) from marts.papers").fetchall()
+    con.close()
+    assert out.stdout.startswith("1.") and str(expected) in out.stdout, (out.stdout, expected)
