@@ -339,6 +339,7 @@ def _build(
     try:
         spill.mkdir(exist_ok=True)
         con.execute(f"SET temp_directory = {_lit(spill)}")
+        con.execute("SET enable_progress_bar = false")  # long scans at 1M rows would draw one on a tty
         con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
         # One transaction on the warehouse: fingerprints and copies see the same snapshot.
         con.execute("BEGIN TRANSACTION")
