@@ -7,7 +7,12 @@ blocking check has passed does the pipeline call :func:`publish`, which
    ``warehouse.duckdb`` (written with ``STORAGE_VERSION 'v1.4.0'`` so DuckDB 1.4 and later 1.x
    readers, which BI tools often bundle, can open it; DuckDB 2.0's default format cannot be read by
    any 1.x), ``parquet/<table>.parquet`` for every table and ``manifest.json`` (run id, UTC time,
-   row counts, sha256 of every file); every file read-only (0444);
+   row counts, sha256 of every file); every file read-only (0444). Incrementally: DuckDB
+   fingerprints each table (row count, columns, sum of row hashes) and compares with the previous
+   release's manifest; an unchanged table's Parquet file is hard-linked from there (files of a
+   release are never modified, so sharing an inode is safe) with its sha256 carried over, and the
+   DuckDB file is a copy of the previous one in which changed tables get only the rows that differ
+   (deleted/inserted by row hash) or are replaced when much differs;
 2. renames it to ``releases/<UTC timestamp>-<run_id[:8]>/`` once it is complete;
 3. swaps it in as a whole: ``published`` is a symlink to the current release, replaced by
    ``os.replace`` of a freshly made symlink (an atomic rename). A reader who opened the previous
@@ -285,7 +290,6 @@ class _Built:
     fingerprint: str
     reused_parquet: bool = False  # hard-linked (or copied) from the previous release
     parquet_sha256: str | None = None  # carried over from the previous manifest when reused
-    parquet_bytes: int | None = None
 
 
 @dataclass
@@ -329,8 +333,9 @@ def _build(
     Each table's content fingerprint (row count, column names and types, sum of 64-bit row hashes;
     computed by DuckDB) is compared with what the previous release recorded for it: an unchanged
     table's Parquet file is hard-linked from there, and the DuckDB file starts as a copy of the
-    previous one in which only the changed tables are replaced (unless too much of it would be free
-    space, then it is written anew). Returns per-table results and how the DuckDB file was made.
+    previous one in which only the changed tables are patched or replaced (unless too much of it
+    would be free space, then it is written anew). Returns per-table results and how the DuckDB
+    file was made.
     """
     (building / PARQUET_DIR).mkdir()
     db_path = building / DUCKDB_FILE
@@ -572,7 +577,7 @@ def _link_from(previous: _Previous | None, t: _Target, building: Path, b: _Built
         return False
     if not _link_or_copy(source, building / t.parquet):
         return False
-    b.reused_parquet, b.parquet_sha256, b.parquet_bytes = True, entry["sha256"], entry["bytes"]
+    b.reused_parquet, b.parquet_sha256 = True, entry["sha256"]
     return True
 
 
