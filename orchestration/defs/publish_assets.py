@@ -36,11 +36,16 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     home = warehouse.home
     result = publish(home.warehouse, home.published, tables=[f"marts.{m}" for m in PUBLIC_MARTS],
                      run_id=context.run.run_id)
-    context.log.info(f"published {len(result.tables)} marts to {result.release_dir} in {result.seconds:.2f} s")
+    made = result.manifest.get("duckdb", {}).get("made", "")
+    reused = sorted(t.split(".")[-1] for t, e in result.manifest.get("tables", {}).items() if e.get("reused"))
+    context.log.info(f"published {len(result.tables)} marts to {result.release_dir} in {result.seconds:.2f} s "
+                     f"(DuckDB file {made}; Parquet reused: {', '.join(reused) or 'none'})")
     return dg.MaterializeResult(metadata={
         "release": dg.MetadataValue.path(str(result.release_dir)),
         "published_at": result.published_at.isoformat(),
         "seconds": round(result.seconds, 3),
+        "duckdb_file": made,  # written anew, copied from the previous release and patched, or linked
+        "parquet_reused": len(reused),
         **{f"rows_{name.split('.')[-1]}": n for name, n in result.tables.items()},
     })
 
