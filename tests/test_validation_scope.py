@@ -198,3 +198,16 @@ def test_without_dbt_bookkeeping_everything_is_validated(con, tmp_path):
         outcomes, advanced = check(con, tmp_path, run_id)
         assert {m: o.rows for m, o in outcomes.items()} == FULL_ROWS
         assert advanced == set()
+
+
+def test_changed_suite_or_dbt_code_revalidates_everything(con, tmp_path, monkeypatch):
+    from orchestration.validation import scope
+
+    check(con, tmp_path, "r1")
+    monkeypatch.setattr(scope, "models_fingerprint", lambda: "a changed dbt model")
+    outcomes, advanced = check(con, tmp_path, "r2")
+    assert {m: o.rows for m, o in outcomes.items()} == FULL_ROWS
+    assert outcomes["papers"].scope == (
+        "all rows (suite or dbt models changed since the last validation)")
+    outcomes, _ = check(con, tmp_path, "r3")
+    assert outcomes["papers"].rows == 0

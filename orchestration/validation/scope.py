@@ -25,9 +25,12 @@ topics_weekly
 ==================  ==========================================================================
 
 Everything is validated (and the watermark then set) when: the mart has no watermark yet (first
-run, or ``ops.validation_watermarks`` was dropped), the topic taxonomy changed since the mart's
-last validation (topic marts: every paper's topics may change), or the dbt tables the scope reads
-do not exist (a warehouse not built by this project's dbt models).
+run, or its row in ``ops.validation_watermarks`` was deleted: the way to force a full
+validation), the mart's suite file or the dbt models' code changed since its last validation
+(``code_md5``: md5 of the suite JSON and of every model checksum in dbt's manifest; a new
+expectation or a changed model may concern any row), the topic taxonomy changed (topic marts:
+every paper's topics may change), or the dbt tables the scope reads do not exist (a warehouse not
+built by this project's dbt models).
 
 The new watermark is ``max(_batch_at)`` read before validating, capped for the incremental marts
 by their own dbt watermark (``intermediate.mart_watermarks``) so rows a failed dbt build did not
@@ -36,10 +39,13 @@ incorporate yet are validated once it does.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from .runner import MART_KEYS, SuiteTarget
+from .suites import suite_path
 
 OBSERVATIONS = "intermediate.int_paper_observations"
 LISTINGS = "intermediate.int_listing_papers"
@@ -62,7 +68,8 @@ create table if not exists {WATERMARKS} (
     batch_watermark timestamptz,
     taxonomy_md5 varchar,
     run_id varchar,
-    validated_at timestamptz
+    validated_at timestamptz,
+    code_md5 varchar
 )
 """
 
@@ -73,6 +80,7 @@ class MartScope:
     target: SuiteTarget
     new_watermark: datetime | None  # recorded when the validation passes (None: record nothing)
     taxonomy_md5: str | None
+    code_md5: str | None = None
 
 
 def _exists(con, qualified: str) -> bool:
@@ -95,11 +103,36 @@ def taxonomy_md5(con) -> str | None:
         f"order by topic, term), '')) from {TAXONOMY}").fetchall()[0][0]
 
 
-def read_watermarks(con) -> dict[str, tuple[datetime | None, str | None]]:
+def models_fingerprint() -> str:
+    """md5 over the checksums of every dbt model and seed in the manifest ('' without one)."""
+    try:
+        from orchestration.warehouse.dbt_manifest import manifest_path
+
+        nodes = json.loads(manifest_path().read_text(encoding="utf-8")).get("nodes", {})
+    except (OSError, ValueError, ImportError):
+        return ""
+    parts = sorted(f"{uid}={(node.get('checksum') or {}).get('checksum', '')}"
+                   for uid, node in nodes.items()
+                   if node.get("resource_type") in ("model", "seed"))
+    return hashlib.md5("|".join(parts).encode()).hexdigest()
+
+
+def code_md5(mart: str, models: str) -> str:
+    """What the mart's validated rows were checked with: its suite file and the dbt code."""
+    suite = suite_path(mart).read_bytes() if suite_path(mart).is_file() else b""
+    return hashlib.md5(suite + b"|" + models.encode()).hexdigest()
+
+
+def read_watermarks(con) -> dict[str, tuple[datetime | None, str | None, str | None]]:
     if not _exists(con, WATERMARKS):
         return {}
-    return {t: (w, m) for t, w, m in con.sql(
-        f"select table_name, batch_watermark, taxonomy_md5 from {WATERMARKS}").fetchall()}
+    cols = {c for (c,) in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'ops' "
+        "and table_name = 'validation_watermarks'").fetchall()}
+    code = "code_md5" if "code_md5" in cols else "null"  # a table of an older version
+    return {t: (w, m, c) for t, w, m, c in con.sql(
+        f"select table_name, batch_watermark, taxonomy_md5, {code} from {WATERMARKS}"
+    ).fetchall()}
 
 
 def plan_mart_targets(con, marts) -> list[MartScope]:
@@ -113,6 +146,7 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
             f"select model_name, batch_watermark from {DBT_WATERMARKS}").fetchall())
     marks = read_watermarks(con)
     md5 = taxonomy_md5(con)
+    models = models_fingerprint()
     scopes = []
     for mart in marts:
         table = f"marts.{mart}"
@@ -120,7 +154,8 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
         new = newest
         if new is not None and dbt_marks.get(mart) is not None:
             new = min(new, dbt_marks[mart])
-        old, old_md5 = marks.get(table, (None, None))
+        old, old_md5, old_code = marks.get(table, (None, None, None))
+        code = code_md5(mart, models)
         where, scope = None, "all rows"
         if mart in SMALL_MARTS:
             scope = "all rows (small mart)"
@@ -128,6 +163,8 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
             scope = "all rows (no dbt batch bookkeeping to scope by)"
         elif old is None:
             scope = "all rows (first validation: no watermark)"
+        elif old_code != code:
+            scope = "all rows (suite or dbt models changed since the last validation)"
         elif mart in TOPIC_MARTS and old_md5 != md5:
             scope = "all rows (topic taxonomy changed)"
         else:
@@ -136,7 +173,7 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
             mart=mart,
             target=SuiteTarget(suite=mart, table=table, where=where, key_column=key,
                                scope=scope),
-            new_watermark=new, taxonomy_md5=md5))
+            new_watermark=new, taxonomy_md5=md5, code_md5=code))
     return scopes
 
 
@@ -163,12 +200,15 @@ def record_watermarks(con, scopes: list[MartScope], outcomes, *, run_id: str) ->
     """Advance the watermark of each mart whose validation passed; returns the tables advanced."""
     con.execute("create schema if not exists ops")
     con.execute(_DDL)
+    con.execute(f"alter table {WATERMARKS} add column if not exists code_md5 varchar")
     done = []
     for scope, outcome in zip(scopes, outcomes):
         if not outcome.success or outcome.skipped or scope.new_watermark is None:
             continue
         con.execute(
-            f"insert or replace into {WATERMARKS} values (?, ?, ?, ?, now())",
-            [scope.target.table, scope.new_watermark, scope.taxonomy_md5, run_id])
+            f"insert or replace into {WATERMARKS} (table_name, batch_watermark, taxonomy_md5, "
+            "run_id, validated_at, code_md5) values (?, ?, ?, ?, now(), ?)",
+            [scope.target.table, scope.new_watermark, scope.taxonomy_md5, run_id,
+             scope.code_md5])
         done.append(scope.target.table)
     return done
