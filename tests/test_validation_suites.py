@@ -7,7 +7,7 @@ import json
 import pytest
 
 from orchestration.validation.runner import SUITES_DIR, load_suite, suite_names
-from orchestration.validation.suites import build_suite
+from orchestration.validation.suites import build_suite, evaluation_mode
 
 PUBLIC_MARTS = ["papers", "paper_observations", "authors_count", "authors_daily", "authors",
                 "paper_topics", "topics_daily"]
@@ -50,9 +50,24 @@ def test_raw_suite_guards_upvotes_and_keys():
 
 def test_papers_suite_requires_rows_and_unique_ids():
     exps = load_suite("papers")["expectations"]
-    assert {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}} in exps
-    assert {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "paper_id"},
-            "meta": {"notes": "one row per paper"}} in exps
+    by_kind = {(e["type"], json.dumps(e["kwargs"], sort_keys=True)): e for e in exps}
+    count = by_kind[("expect_table_row_count_to_be_between", json.dumps({"min_value": 1}))]
+    unique = by_kind[("expect_column_values_to_be_unique", json.dumps({"column": "paper_id"}))]
+    assert unique["meta"]["notes"].startswith("one row per paper")
+    # about the whole table: a DuckDB aggregate even when a run validates only touched rows
+    assert count["meta"]["scope"] == unique["meta"]["scope"] == "table"
+
+
+@pytest.mark.parametrize("name", suite_names())
+def test_every_expectation_has_a_known_evaluation_mode(name):
+    modes = {evaluation_mode(e) for e in load_suite(name)["expectations"]}
+    assert modes <= {"schema", "table", "rows"}
+
+
+def test_table_scope_only_for_whole_table_types():
+    with pytest.raises(ValueError, match="scope 'table' is supported only"):
+        evaluation_mode({"type": "expect_column_values_to_not_be_null",
+                         "kwargs": {"column": "a"}, "meta": {"scope": "table"}})
 
 
 def test_invalid_expectation_is_an_error_not_silently_dropped():

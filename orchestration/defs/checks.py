@@ -2,7 +2,11 @@
 
 Raw checks validate the rows the run just added; a snapshot whose rows fail is taken back out of
 raw and quarantined (so bad data never reaches the marts) and the check fails, which stops the run
-before dbt. Mart checks validate every public mart after dbt builds it.
+before dbt. Mart checks validate each public mart after dbt builds it: the rows affected since the
+mart's last passing validation (orchestration/validation/scope.py; everything on the first run),
+plus whole-table DuckDB aggregates for the expectations about the whole table (key uniqueness,
+row count). A passing check advances the mart's watermark in ops.validation_watermarks; a failing
+one does not, so the next run validates those rows again.
 """
 
 
@@ -11,6 +15,7 @@ import dagster as dg
 from orchestration.defs.dbt_assets import model_key
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.validation.runner import SuiteTarget, validate
+from orchestration.validation.scope import plan_mart_targets, record_watermarks
 from orchestration.warehouse.bookkeeping import loaded_in_run, reject_loaded_snapshots
 from orchestration.warehouse.marts import PUBLIC_MARTS
 
@@ -45,6 +50,11 @@ def _check_result(outcome, key: dg.AssetKey, extra: dict | None = None) -> dg.As
             "expectations_evaluated": outcome.evaluated,
             "expectations_failed": outcome.failed,
             "failed_expectations": dg.MetadataValue.json(list(outcome.failed_expectations)),
+            "rows_scope": outcome.scope,
+            "columns_fetched": len(outcome.columns),
+            "seconds_fetch": round(outcome.fetch_seconds, 3),
+            "seconds_gx": round(outcome.gx_seconds, 3),
+            "seconds_sql": round(outcome.sql_seconds, 3),
             **(extra or {}),
         },
     )
@@ -58,8 +68,9 @@ def _validate_raw(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRe
             suite, fmt, source = RAW_SUITES[table]
             ids = loaded_in_run(con, run_id, fmt=fmt, source=source)
             where = "snapshot_id in ({})".format(", ".join(f"'{i}'" for i in ids)) if ids else "false"
-            targets.append((table, SuiteTarget(suite=suite, table=f"raw.{table}", where=where,
-                                               key_column="snapshot_id")))
+            targets.append((table, SuiteTarget(
+                suite=suite, table=f"raw.{table}", where=where, key_column="snapshot_id",
+                scope=f"the {len(ids)} snapshot(s) this run loaded")))
         outcomes = validate(con, [t for _, t in targets], run_id=run_id, report_dir=home.reports)
         for (table, _), outcome in zip(targets, outcomes):
             extra = {}
@@ -100,11 +111,19 @@ def api_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
     can_subset=True,
 )
 def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    """Validate every selected public mart with its suite."""
+    """Validate each selected public mart with its suite: the rows affected since its last passing
+    validation, and whole-table aggregates (see orchestration/validation/scope.py)."""
     selected = {key.asset_key: key for key in context.selected_asset_check_keys}
     marts = [m for m in PUBLIC_MARTS if model_key(m) in selected]
+    run_id = context.run.run_id
     with warehouse.connect() as con:
-        outcomes = validate(con, [SuiteTarget(suite=m, table=f"marts.{m}") for m in marts],
-                            run_id=context.run.run_id, report_dir=warehouse.home.reports)
-    for mart, outcome in zip(marts, outcomes):
-        yield _check_result(outcome, model_key(mart))
+        scopes = plan_mart_targets(con, marts)
+        outcomes = validate(con, [s.target for s in scopes], run_id=run_id,
+                            report_dir=warehouse.home.reports)
+        advanced = set(record_watermarks(con, scopes, outcomes, run_id=run_id))
+    for scope, outcome in zip(scopes, outcomes):
+        watermark = scope.new_watermark.isoformat() if scope.new_watermark else None
+        yield _check_result(outcome, model_key(scope.mart), {
+            "validation_watermark": (watermark if outcome.table in advanced
+                                     else "not advanced"),
+        })

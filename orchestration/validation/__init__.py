@@ -9,6 +9,7 @@ from .runner import (
     summarize,
     validate,
 )
+from .scope import plan_mart_targets, record_watermarks
 
 __all__ = [
     "SuiteTarget",
@@ -18,4 +19,6 @@ __all__ = [
     "load_suite",
     "summarize",
     "validate",
+    "plan_mart_targets",
+    "record_watermarks",
 ]

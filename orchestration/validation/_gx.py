@@ -7,7 +7,14 @@ Known GX 1.x facts this module works around (see docs/PITFALLS.md):
   ``.df()`` would give DuckDB DATEs as ``datetime64[us]``, which GX cannot compare with them.
   Via Arrow, DATE columns arrive as ``datetime.date`` objects, which compare fine; timestamps
   are cast to ``datetime64[ns]`` (GX's vectorized path) when in range;
-- progress bars are switched off through the context config (``TQDM_DISABLE`` is ignored).
+- progress bars are switched off through the context config (``TQDM_DISABLE`` is ignored);
+- GX fingerprints every pandas batch (``hash_pandas_object`` over the whole frame, twice per
+  validation: ~2 s for 100k rows x 15 columns, more with list/object columns) unless the frame's
+  ``memory_usage()`` exceeds ``pandas_execution_engine.HASH_THRESHOLD``. The fingerprint is batch
+  metadata nobody here reads, so the threshold is set to 0 (:func:`import_gx`);
+- ``expect_column_values_to_be_between`` is vectorized only for int64/float64 (and datetime64[ns])
+  columns: any other integer width (DuckDB INTEGER -> int32) runs a Python function per value
+  (~1 s per 1M rows per expectation). Integer and float columns are widened to 64 bits here.
 """
 
 from __future__ import annotations
@@ -32,8 +39,10 @@ def import_gx():
     if _GX is None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
+        from great_expectations.execution_engine import pandas_execution_engine
 
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        pandas_execution_engine.HASH_THRESHOLD = 0  # no batch fingerprint (see module docstring)
         _GX = gx
     return _GX
 
@@ -74,6 +83,10 @@ def frame_from_duckdb(con, query: str):
                 pass
         elif pa.types.is_decimal(t):  # HUGEINT sums etc.: compare as numbers, not Decimal objects
             col = col.cast(pa.float64(), safe=False)
+        elif pa.types.is_integer(t) and t != pa.int64() and t != pa.uint64():
+            col = col.cast(pa.int64())  # GX's vectorized path (see module docstring)
+        elif pa.types.is_floating(t) and t != pa.float64():
+            col = col.cast(pa.float64())
         columns.append(col)
     table = pa.Table.from_arrays(columns, names=table.column_names)
     return table.to_pandas()

@@ -1,7 +1,14 @@
 """Great Expectations runner: validate DuckDB tables against the suites in ``expectations/``.
 
 Importing this module is cheap: Great Expectations, pandas and pyarrow are imported only
-when :func:`validate` (or ``suites.build_suite``) runs.
+when :func:`validate` (or ``suites.build_suite``) runs, and GX only when some target has rows to
+validate (a run that added nothing never imports it).
+
+What a target costs (see SuiteTarget): column-existence from DuckDB metadata; whole-table
+expectations (``"meta": {"scope": "table"}``) as DuckDB aggregates; the other expectations in GX
+on a pandas frame of the target's rows holding only the columns they reference. Outcomes carry
+the split (``fetch_seconds``, ``gx_seconds``, ``sql_seconds``) and ``scope`` (which rows).
+Which mart rows a run validates, and the per-mart watermarks: scope.py.
 
     outcomes = validate(con, default_targets(), run_id=run_id, report_dir=home / "reports")
     print(summarize(outcomes))
@@ -18,7 +25,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .suites import REPO_ROOT, SUITES_DIR, build_suite, load_suite, suite_names
+from .suites import (
+    REPO_ROOT,
+    SUITES_DIR,
+    build_suite,
+    evaluation_mode,
+    load_suite,
+    referenced_columns,
+    suite_names,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -53,13 +68,20 @@ MAX_KEYS_IN_REPORT = 20
 
 @dataclass
 class SuiteTarget:
-    """Validate ``select * from {table} [where {where}]`` against ``expectations/{suite}.json``.
+    """Validate the rows of ``{table} [where {where}]`` against ``expectations/{suite}.json``.
+
+    How each expectation is evaluated (suites.evaluation_mode): ``expect_column_to_exist`` from
+    the table's columns; expectations the suite marks ``"meta": {"scope": "table"}`` (key
+    uniqueness, row count) by a DuckDB aggregate over the WHOLE table, ``where`` or not; all the
+    others by Great Expectations on ``select <the columns they reference> from {table} where
+    {where}`` (see :meth:`query`), as a pandas frame.
 
     ``key_column``: values of this column among unexpected rows are collected into
     ``ValidationOutcome.failing_keys`` (e.g. ``snapshot_id`` to tell which snapshot broke).
     ``missing_ok``: a table that does not exist yet is skipped (a passing outcome with 0
     expectations evaluated) instead of failing; e.g. ``raw.api_fetched_papers`` before the
     first fetch.
+    ``scope``: a readable description of which rows ``where`` selects (report, ops table).
     """
 
     suite: str
@@ -67,10 +89,14 @@ class SuiteTarget:
     where: str | None = None
     key_column: str | None = None
     missing_ok: bool = False
+    scope: str | None = None
 
-    @property
-    def query(self) -> str:
-        q = f"select * from {self.table}"
+    def query(self, columns: Iterable[str] | None = None) -> str:
+        if columns is None:
+            cols = "*"
+        else:  # no column at all: one constant column, so the frame still has the rows
+            cols = ", ".join(_q(c) for c in columns) or '1 as "_row"'
+        q = f"select {cols} from {self.table}"
         return f"{q} where {self.where}" if self.where else q
 
 
@@ -88,6 +114,12 @@ class ValidationOutcome:
     skipped: str | None = None  # reason when the target was not validated (missing_ok)
     seconds: float = 0.0
     report_path: str | None = None
+    scope: str = "all rows"  # which rows were validated (SuiteTarget.scope)
+    # where the time went: fetching rows into pandas, GX on them, DuckDB aggregates/metadata
+    fetch_seconds: float = 0.0
+    gx_seconds: float = 0.0
+    sql_seconds: float = 0.0
+    columns: list[str] = field(default_factory=list)  # columns fetched for GX
 
 
 class ValidationFailed(Exception):
@@ -159,51 +191,137 @@ def validate(
     Returns the outcomes (each carries ``report_path``); raises nothing for failed suites:
     callers decide (``ValidationFailed(outcomes)``).
     """
-    import duckdb
-
     from . import _gx
 
-    validator = _gx.Validator()
-    suites: dict[str, object] = {}
+    plans: dict[str, _SuitePlan] = {}
+    validator: list = []  # one GX context, created on first need (lazily: it costs seconds)
     outcomes: list[ValidationOutcome] = []
     validated_at = datetime.now(timezone.utc)
     for target in targets:
-        t0 = time.perf_counter()
-        if target.suite not in suites:
-            suites[target.suite] = build_suite(target.suite)
-        try:
-            df = _gx.frame_from_duckdb(con, target.query)
-        except duckdb.CatalogException as exc:
-            outcomes.append(_unreadable(target, exc, missing=True, t0=t0))
-            continue
-        except duckdb.Error as exc:
-            outcomes.append(_unreadable(target, exc, missing=False, t0=t0))
-            continue
-        run = validator.run(suites[target.suite], df, key_column=target.key_column)
-        failed = [e for e in run.expectations if not e.success]
-        keys: set[str] = set()
-        for e in failed:
-            keys |= e.failing_keys
-        outcomes.append(
-            ValidationOutcome(
-                suite=target.suite,
-                table=target.table,
-                evaluated=run.evaluated,
-                failed=run.failed,
-                success=run.success,
-                failed_expectations=[e.line for e in failed],
-                rows=len(df),
-                failing_keys=keys,
-                key_column=target.key_column,
-                seconds=time.perf_counter() - t0,
-            )
-        )
+        if target.suite not in plans:
+            plans[target.suite] = _SuitePlan(target.suite)
+        outcomes.append(_validate_one(con, target, plans[target.suite], validator, _gx))
     path = report_path_for(report_dir, run_id)
     for o in outcomes:
         o.report_path = str(path)
     write_report(path, outcomes, run_id=run_id, validated_at=validated_at)
     record_results(con, outcomes, run_id=run_id, validated_at=validated_at)
     return outcomes
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class _SuitePlan:
+    """A suite split by how each expectation is evaluated (suites.evaluation_mode)."""
+
+    def __init__(self, name: str) -> None:
+        self.doc = load_suite(name)
+        self.expectations = [dict(e) for e in self.doc["expectations"]]
+        self.modes = [evaluation_mode(e) for e in self.expectations]
+        self.rows_idx = [i for i, m in enumerate(self.modes) if m == "rows"]
+        self.rows_columns = list(dict.fromkeys(
+            c for i in self.rows_idx for c in referenced_columns(self.expectations[i])))
+        self._gx_suite = None
+
+    def gx_suite(self):
+        """The GX suite of the 'rows' expectations only (built on first use)."""
+        if self._gx_suite is None:
+            self._gx_suite = build_suite({
+                "name": self.doc["name"], "meta": self.doc.get("meta"),
+                "expectations": [self.expectations[i] for i in self.rows_idx],
+            })
+        return self._gx_suite
+
+
+def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _gx):
+    import duckdb
+
+    from . import aggregates
+
+    t0 = time.perf_counter()
+    try:
+        columns = list(con.sql(f"select * from {target.table} limit 0").columns)
+    except duckdb.CatalogException as exc:
+        return _unreadable(target, exc, missing=True, t0=t0)
+    except duckdb.Error as exc:
+        return _unreadable(target, exc, missing=False, t0=t0)
+    present = set(columns)
+    results: dict[int, object] = {}
+    # schema: answered from the column list
+    for i, mode in enumerate(plan.modes):
+        if mode == "schema":
+            exp = plan.expectations[i]
+            col = exp["kwargs"]["column"]
+            out = _gx.ExpectationOutcome(
+                name=_gx.expectation_name(exp["type"], dict(exp["kwargs"])), success=col in present)
+            if not out.success:
+                out.detail = "column is missing"
+            results[i] = out
+    fetch_s = gx_s = 0.0
+    wanted: list[str] = []
+    rows = 0
+    try:
+        # table: DuckDB aggregates over the whole table
+        for i, mode in enumerate(plan.modes):
+            if mode == "table":
+                results[i] = aggregates.evaluate(con, target.table, plan.expectations[i],
+                                                 key_column=target.key_column, columns=columns)
+        t_sql = time.perf_counter() - t0
+        # rows: GX on the validated rows, only the columns the expectations reference
+        if plan.rows_idx:
+            refs = set(plan.rows_columns)
+            all_present = refs <= present
+            wanted = [c for c in columns if c in refs or c == target.key_column]
+            t1 = time.perf_counter()
+            df = _gx.frame_from_duckdb(con, target.query(wanted))
+            rows = len(df)
+            fetch_s = time.perf_counter() - t1
+            if rows == 0 and all_present:
+                # nothing to validate: every per-row expectation holds vacuously (as GX says)
+                for i in plan.rows_idx:
+                    exp = plan.expectations[i]
+                    results[i] = _gx.ExpectationOutcome(
+                        name=_gx.expectation_name(exp["type"], dict(exp.get("kwargs") or {})),
+                        success=True)
+            else:
+                t2 = time.perf_counter()
+                if not validator:
+                    validator.append(_gx.Validator())
+                run = validator[0].run(plan.gx_suite(), df, key_column=target.key_column)
+                for i, out in zip(plan.rows_idx, run.expectations):
+                    results[i] = out
+                gx_s = time.perf_counter() - t2
+        else:
+            t1 = time.perf_counter()
+            rows = con.sql(f"select count(*) from {target.table}"
+                           + (f" where {target.where}" if target.where else "")).fetchall()[0][0]
+            fetch_s = time.perf_counter() - t1
+    except duckdb.Error as exc:
+        return _unreadable(target, exc, missing=False, t0=t0)
+    ordered = [results[i] for i in range(len(plan.expectations))]
+    failed = [e for e in ordered if not e.success]
+    keys: set[str] = set()
+    for e in failed:
+        keys |= e.failing_keys
+    return ValidationOutcome(
+        suite=target.suite,
+        table=target.table,
+        evaluated=len(ordered),
+        failed=len(failed),
+        success=not failed,
+        failed_expectations=[e.line for e in failed],
+        rows=int(rows),
+        failing_keys=keys,
+        key_column=target.key_column,
+        seconds=time.perf_counter() - t0,
+        scope=target.scope or ("rows where " + target.where if target.where else "all rows"),
+        fetch_seconds=fetch_s,
+        gx_seconds=gx_s,
+        sql_seconds=t_sql,
+        columns=wanted,
+    )
 
 
 def _unreadable(target: SuiteTarget, exc: Exception, *, missing: bool, t0: float):
@@ -213,13 +331,14 @@ def _unreadable(target: SuiteTarget, exc: Exception, *, missing: bool, t0: float
             suite=target.suite, table=target.table, evaluated=0, failed=0, success=True,
             failed_expectations=[], rows=0, key_column=target.key_column,
             skipped=f"table does not exist yet ({first_line})",
-            seconds=time.perf_counter() - t0,
+            seconds=time.perf_counter() - t0, scope=target.scope or "all rows",
         )
     what = "table_exists" if missing else "table_readable"
     return ValidationOutcome(
         suite=target.suite, table=target.table, evaluated=1, failed=1, success=False,
         failed_expectations=[f"{what}(table={target.table}): {first_line}"], rows=0,
         key_column=target.key_column, seconds=time.perf_counter() - t0,
+        scope=target.scope or "all rows",
     )
 
 
@@ -236,7 +355,8 @@ create table if not exists ops.validation_results (
     failed_expectations varchar,
     validated_at timestamptz,
     report_path varchar,
-    rows bigint
+    rows bigint,
+    scope varchar
 )
 """
 
@@ -251,6 +371,7 @@ def record_results(con, outcomes: list[ValidationOutcome], *, run_id: str,
     con.execute("create schema if not exists ops")
     con.execute(_DDL)
     con.execute("alter table ops.validation_results add column if not exists rows bigint")
+    con.execute("alter table ops.validation_results add column if not exists scope varchar")
     col_type = con.execute(
         "select data_type from information_schema.columns where table_schema = 'ops' "
         "and table_name = 'validation_results' and column_name = 'failed_expectations'"
@@ -260,15 +381,15 @@ def record_results(con, outcomes: list[ValidationOutcome], *, run_id: str,
         (
             run_id, o.suite, o.table, o.evaluated, o.failed, o.success,
             o.failed_expectations if as_list else json.dumps(o.failed_expectations),
-            validated_at, o.report_path, o.rows,
+            validated_at, o.report_path, o.rows, o.scope,
         )
         for o in outcomes
     ]
     if rows:
         con.executemany(
             "insert into ops.validation_results (run_id, suite, table_name, evaluated, failed, "
-            "success, failed_expectations, validated_at, report_path, rows) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "success, failed_expectations, validated_at, report_path, rows, scope) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 
@@ -309,14 +430,15 @@ def render_report(outcomes: list[ValidationOutcome], *, run_id: str,
         f"## {validated_at.isoformat(timespec='seconds')} — {'PASS' if ok else 'FAIL'} "
         f"({sum(not o.success for o in outcomes)} of {len(outcomes)} suite runs failed)",
         "",
-        "| status | suite | table | rows | expectations | failed | seconds |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "| status | suite | table | rows | expectations | failed | seconds | rows validated |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for o in outcomes:
         status = "SKIP" if o.skipped else ("PASS" if o.success else "**FAIL**")
+        scope = o.scope.replace("|", "\\|")
         out.append(
             f"| {status} | {o.suite} | `{o.table}` | {o.rows} | {o.evaluated} | {o.failed} "
-            f"| {o.seconds:.2f} |"
+            f"| {o.seconds:.2f} | {scope} |"
         )
     for o in outcomes:
         if o.success:

@@ -77,3 +77,60 @@ def build_suite(name_or_doc: str | dict[str, Any]):
             f"expectation(s): {'; '.join(dropped) or 'unknown reason'}"
         )
     return suite
+
+
+# --------------------------------------------------------------------------- planning
+#
+# How each expectation of a suite is evaluated (see runner.validate):
+#
+# - "schema": ``expect_column_to_exist`` is answered from the table's column list (DuckDB
+#   metadata); the column's values are never fetched (papers.summary is ~1.2 kB a row).
+# - "table": expectations about the whole table (``"meta": {"scope": "table"}`` in the suite
+#   file, e.g. a key's uniqueness or the row count) run as one DuckDB aggregate over the
+#   whole table, whatever subset of rows the run validates. Only the types in
+#   ``TABLE_EXPECTATIONS`` can be marked so.
+# - "rows": everything else runs in Great Expectations on the validated rows (the target's
+#   ``where``), fetched with only the columns these expectations reference. An expectation
+#   about groups of rows (e.g. ``expect_compound_columns_to_be_unique``) left here is correct
+#   on a subset only when the subset holds complete groups: the mart scopes in scope.py select
+#   whole keys (every row of a touched paper / listing date / snapshot / author name).
+
+SCHEMA_EXPECTATIONS = ("expect_column_to_exist",)
+TABLE_EXPECTATIONS = (
+    "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
+    "expect_table_row_count_to_be_between",
+)
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+_COLUMN_LIST_KWARGS = ("column_list",)
+
+
+def referenced_columns(exp: dict[str, Any]) -> list[str]:
+    """Columns an expectation reads, in kwargs order (no duplicates)."""
+    kwargs = exp.get("kwargs") or {}
+    cols: list[str] = []
+    for k in _COLUMN_KWARGS:
+        if isinstance(kwargs.get(k), str):
+            cols.append(kwargs[k])
+    for k in _COLUMN_LIST_KWARGS:
+        if isinstance(kwargs.get(k), list):
+            cols += [c for c in kwargs[k] if isinstance(c, str)]
+    return list(dict.fromkeys(cols))
+
+
+def evaluation_mode(exp: dict[str, Any]) -> str:
+    """'schema', 'table' or 'rows' (see the comment above)."""
+    kwargs = exp.get("kwargs") or {}
+    if exp.get("type") in SCHEMA_EXPECTATIONS and set(kwargs) <= {"column"}:
+        return "schema"
+    scope = (exp.get("meta") or {}).get("scope")
+    if scope == "table":
+        if exp.get("type") not in TABLE_EXPECTATIONS:
+            raise ValueError(
+                f"{exp.get('type')}: meta.scope 'table' is supported only for "
+                f"{', '.join(TABLE_EXPECTATIONS)}"
+            )
+        return "table"
+    if scope not in (None, "rows"):
+        raise ValueError(f"{exp.get('type')}: unknown meta.scope {scope!r} (rows | table)")
+    return "rows"
