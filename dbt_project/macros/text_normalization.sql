@@ -29,6 +29,15 @@
 {%- endmacro %}
 
 {#
+    matching_tokens(expr): the tokens of normalize_for_matching(expr) as a list, in order, without
+    empty tokens (= the runs of a-z / 0-9 of the lower-cased ascii-folded text). One regex pass
+    instead of replace + trim + split.
+#}
+{% macro matching_tokens(expr) -%}
+    regexp_extract_all(lower(strip_accents(nfc_normalize(coalesce({{ expr }}, '')))), '[a-z0-9]+')
+{%- endmacro %}
+
+{#
     singularize_token(tok): a deliberately tiny plural folding applied identically to text tokens and
     taxonomy term tokens, so "agents" matches the term "agent" and "LLMs" matches "llm":
       tokens of 5+ chars ending in "ies" -> "y" ("policies" -> "policy");
@@ -43,3 +52,14 @@
         else {{ tok }}
     end
 {%- endmacro %}
+
+{# max_term_tokens(relation): the number of tokens of the longest term of the taxonomy (at least 1) #}
+{% macro max_term_tokens(relation) %}
+    {%- if not execute -%}
+        {{ return(1) }}
+    {%- endif -%}
+    {%- set sql -%}
+        select coalesce(max(len({{ matching_tokens('term') }})), 1) from {{ relation }}
+    {%- endset -%}
+    {{ return([run_query(sql).rows[0][0] | int, 1] | max) }}
+{% endmacro %}
