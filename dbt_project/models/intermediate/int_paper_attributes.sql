@@ -23,7 +23,7 @@ touched_papers as (
 
     select distinct paper_id
     from {{ ref('int_paper_observations') }}
-    where _batch_at > (select coalesce(max(_batch_at), '-infinity'::timestamptz) from {{ this }})
+    where _batch_at > {{ max_batch_at(this) }}
 
 ),
 {% endif %}
@@ -107,7 +107,7 @@ final as (
         api_latest.github_stars,
         api_latest.organization,
         api_latest.ai_keywords,
-        (select max(_batch_at) from {{ ref('int_paper_observations') }}) as _batch_at
+        {{ max_batch_at(ref('int_paper_observations')) }} as _batch_at
 
     from paper_ids
     left join api_latest on paper_ids.paper_id = api_latest.paper_id
