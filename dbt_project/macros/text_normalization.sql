@@ -10,8 +10,16 @@
       "TestTime", "Self-Forcing++" / "Self Forcing", line breaks, no-break spaces) do not matter:
       "Scaling Test-Time Compute:\n  A Field Guide" -> "scalingtesttimecomputeafieldguide".
 #}
+{#
+    Same result as regexp_replace(expr, '[\s\p{Z}]+', ' ', 'g'), but a lone ' ' (every word break)
+    is not a match, so RE2 rewrites only actual runs and odd spaces (~3x faster on abstracts): a
+    run of 2+ whitespace characters, or a single whitespace character other than ' ' (the class
+    lists every code point of [\s\p{Z}] but U+0020, as RE2 defines them).
+#}
 {% macro collapse_whitespace(expr) -%}
-    nullif(trim(regexp_replace({{ expr }}, '[\s\p{Z}]+', ' ', 'g')), '')
+    nullif(trim(regexp_replace({{ expr }},
+        '[\s\p{Z}][\s\p{Z}]+|[\x{9}\x{A}\x{C}\x{D}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]',
+        ' ', 'g')), '')
 {%- endmacro %}
 
 {% macro normalize_title(expr) -%}
