@@ -34,12 +34,32 @@
      from {{ ref('topic_taxonomy') }})
 {%- endmacro %}
 
+{#
+    Watermarks are looked up when the model compiles (just before it runs) and inlined as
+    timestamptz constants: a constant `_batch_at > ...` filter is pushed into the table scan
+    (row groups of older batches are skipped by their min/max), a scalar subquery is not.
+#}
 {% macro mart_watermark(model_name=none) -%}
-    coalesce(
-        (select max(batch_watermark) from intermediate.mart_watermarks
-         where model_name = '{{ model_name or this.identifier }}'),
-        '-infinity'::timestamptz
-    )
+    {%- set sql -%}
+        select max(batch_watermark) from intermediate.mart_watermarks
+        where model_name = '{{ model_name or this.identifier }}'
+    {%- endset -%}
+    {{ timestamptz_constant(sql) }}
+{%- endmacro %}
+
+{# max_batch_at(relation): the newest _batch_at in relation ('-infinity' when empty), as a constant #}
+{% macro max_batch_at(relation) -%}
+    {{ timestamptz_constant("select max(_batch_at) from " ~ relation, inline=(load_relation(relation) is not none) if execute else false) }}
+{%- endmacro %}
+
+{# the single timestamptz value of sql (NULL -> '-infinity') as a constant (a subquery at parse time) #}
+{% macro timestamptz_constant(sql, inline=true) -%}
+    {%- set value_sql = "select cast(coalesce((" ~ sql ~ "), '-infinity'::timestamptz) as varchar)" -%}
+    {%- if execute and inline -%}
+        cast('{{ run_query(value_sql).rows[0][0] }}' as timestamptz)
+    {%- else -%}
+        ({{ value_sql }})::timestamptz
+    {%- endif -%}
 {%- endmacro %}
 
 {# post-hook of an incremental mart: everything up to max(_batch_at) is now incorporated #}
@@ -132,11 +152,16 @@
     {{ return(column ~ " in (" ~ touched_papers_sql() ~ ")") }}
 {% endmacro %}
 
-{# post-hook of per-paper incremental models: drop rows of paper ids that no longer exist (a
-   `title:` paper whose card merged into an arXiv paper) #}
+{# post-hook of per-paper incremental models: drop rows of paper ids that no longer exist. Only a
+   `title:` paper can vanish (its card merged into an arXiv paper; API observations are never
+   removed), so only `title:` ids are checked, against the `title:` ids still observed. #}
 {% macro delete_vanished_papers() -%}
     delete from {{ this }}
-    where paper_id not in (select distinct paper_id from {{ ref('int_paper_observations') }})
+    where starts_with(paper_id, 'title:')
+        and paper_id not in (
+            select distinct paper_id from {{ ref('int_paper_observations') }}
+            where starts_with(paper_id, 'title:')
+        )
 {%- endmacro %}
 
 {# SQL predicate restricting `column` to the affected dates (true when dates is none = all) #}
@@ -149,3 +174,36 @@
         {{ column }} in ({% for d in dates %}date '{{ d }}'{{ ", " if not loop.last }}{% endfor %})
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    inlined_in_filter(column, ids_sql, max_inline): SQL predicate `column in (<ids_sql>)`, with the
+    ids looked up when the model compiles and inlined as constants when there are at most
+    max_inline of them (`false` when none). DuckDB then filters the scan itself (only matching
+    rows are read further) instead of reading every column of every row into a semi-join; a long
+    list (e.g. a bulk load) keeps the subquery form.
+#}
+{% macro inlined_in_filter(column, ids_sql, max_inline=500) %}
+    {%- if not execute -%}
+        {{ return(column ~ " in (" ~ ids_sql ~ ")") }}
+    {%- endif -%}
+    {%- set ids = run_query("select * from (" ~ ids_sql ~ ") order by 1 limit " ~ (max_inline + 1)).columns[0].values() | list -%}
+    {%- if ids | length > max_inline -%}
+        {{ return(column ~ " in (" ~ ids_sql ~ ")") }}
+    {%- elif ids | length == 0 -%}
+        {{ return("false") }}
+    {%- endif -%}
+    {{ return(column ~ " in ('" ~ ids | map('replace', "'", "''") | join("', '") ~ "')") }}
+{% endmacro %}
+
+{#
+    new_snapshots_filter(source_sql, column): for snapshot-incremental models, `column` is one of
+    the snapshots of source_sql not yet in {{ this }} (inlined, see inlined_in_filter: the look-up
+    scans only the two snapshot_id columns).
+#}
+{% macro new_snapshots_filter(source_sql, column='snapshot_id') %}
+    {%- set ids_sql -%}
+        select distinct snapshot_id from {{ source_sql }} as src
+        where snapshot_id not in (select distinct snapshot_id from {{ this }})
+    {%- endset -%}
+    {{ return(inlined_in_filter(column, ids_sql)) }}
+{% endmacro %}

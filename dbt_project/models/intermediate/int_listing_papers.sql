@@ -22,7 +22,7 @@ affected_dates as (
     select distinct listing_date
     from {{ ref('int_paper_observations') }}
     where listing_date is not null
-        and _batch_at > (select coalesce(max(_batch_at), '-infinity'::timestamptz) from {{ this }})
+        and _batch_at > {{ max_batch_at(this) }}
 
 ),
 {% endif %}

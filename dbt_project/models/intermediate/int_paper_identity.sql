@@ -16,6 +16,9 @@ api_titles as (
 
     from {{ ref('stg_api_paper_observations') }}
     where title_norm is not null and title_norm <> ''
+        -- only titles some card has: the rest can never resolve a card (keeps the aggregate as
+        -- small as the card titles, not as large as every API observation)
+        and title_norm in (select title_norm from {{ ref('stg_page_card_observations') }})
     group by title_norm
 
 ),

@@ -19,11 +19,10 @@
     )
 }}
 
-with
-
 {% if is_incremental() %}
-snapshots_to_process as (
-
+{#- the snapshots to process (new ones, and card snapshots whose paper identity changed), looked
+    up once and inlined as constants (macro inlined_in_filter) #}
+{%- set snapshots_sql %}
     select snapshot_id
     from (
         select distinct snapshot_id from {{ ref('stg_api_paper_observations') }}
@@ -40,9 +39,11 @@ snapshots_to_process as (
         on existing.title_norm = identity.title_norm
     where existing.source_format = 'page_text'
         and existing.paper_id <> identity.paper_id
-
-),
+{%- endset %}
+{%- set snapshots_filter = inlined_in_filter('#column#', snapshots_sql) %}
 {% endif %}
+
+with
 
 api as (
 
@@ -60,7 +61,7 @@ api as (
 
     from {{ ref('stg_api_paper_observations') }}
     {% if is_incremental() %}
-    where snapshot_id in (select snapshot_id from snapshots_to_process)
+    where {{ snapshots_filter | replace('#column#', 'snapshot_id') }}
     {% endif %}
 
 ),
@@ -83,7 +84,7 @@ cards as (
     inner join {{ ref('int_paper_identity') }} as identity
         on cards.title_norm = identity.title_norm
     {% if is_incremental() %}
-    where cards.snapshot_id in (select snapshot_id from snapshots_to_process)
+    where {{ snapshots_filter | replace('#column#', 'cards.snapshot_id') }}
     {% endif %}
 
 ),

@@ -1,8 +1,42 @@
 -- One row per author name, from API snapshots only (page-text cards carry no names).
 -- A paper's authors are those of its latest API observation; hidden authors are excluded;
 -- names are whitespace-normalized (trimmed, inner runs collapsed) and otherwise kept as written.
+--
+-- Incremental per author name (delete+insert on author_name): an author's row depends only on the
+-- papers listing them, so a run recomputes the names that any paper observed since this mart's
+-- watermark lists in ANY of its API observations (a superset of its old and new author lists).
+-- A recomputed name left without papers comes out with papers = 0 and the post-hook deletes it.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='author_name',
+        on_schema_change='fail',
+        post_hook=[
+            "{% if is_incremental() %}delete from {{ this }} where papers = 0{% endif %}",
+            "{{ record_mart_watermark() }}"
+        ]
+    )
+}}
+
+{%- set paper_filter = touched_paper_filter('arxiv_id') if is_incremental() else none %}
 
 with
+
+{% if paper_filter is not none %}
+affected_names as (
+
+    select distinct author_name
+    from {{ ref('stg_api_paper_authors') }}
+    where author_name is not null and {{ paper_filter }}
+    {% if paper_filter == 'true' %}
+    union
+    select author_name from {{ this }}
+    {% endif %}
+
+),
+{% endif %}
 
 papers as (
 
@@ -32,21 +66,60 @@ paper_authors as (
         and authors.snapshot_id = attributes.latest_api_snapshot_id
     where not authors.is_hidden
         and authors.author_name is not null
+        {% if paper_filter is not none %}
+        and authors.author_name in (select author_name from affected_names)
+        {% endif %}
 
 ),
 
-final as (
+aggregated as (
 
     select
-        cast(paper_authors.author_name as varchar) as author_name,
-        cast(count(*) as integer) as papers,
-        cast(min(papers.first_listed_on) as date) as first_listed_on,
-        cast(max(papers.last_listed_on) as date) as last_listed_on,
-        cast(coalesce(sum(papers.upvotes), 0) as integer) as upvotes_total
+        paper_authors.author_name,
+        count(*) as papers,
+        min(papers.first_listed_on) as first_listed_on,
+        max(papers.last_listed_on) as last_listed_on,
+        coalesce(sum(papers.upvotes), 0) as upvotes_total
 
     from paper_authors
     inner join papers on paper_authors.paper_id = papers.paper_id
     group by paper_authors.author_name
+
+),
+
+{% if paper_filter is not none %}
+-- every recomputed name, also those no paper lists any more (papers = 0, deleted by the post-hook)
+scoped as (
+
+    select
+        names.author_name,
+        coalesce(aggregated.papers, 0) as papers,
+        aggregated.first_listed_on,
+        aggregated.last_listed_on,
+        coalesce(aggregated.upvotes_total, 0) as upvotes_total
+
+    from affected_names as names
+    left join aggregated on names.author_name = aggregated.author_name
+
+),
+{% else %}
+scoped as (
+
+    select * from aggregated
+
+),
+{% endif %}
+
+final as (
+
+    select
+        cast(author_name as varchar) as author_name,
+        cast(papers as integer) as papers,
+        cast(first_listed_on as date) as first_listed_on,
+        cast(last_listed_on as date) as last_listed_on,
+        cast(upvotes_total as integer) as upvotes_total
+
+    from scoped
 
 )
 

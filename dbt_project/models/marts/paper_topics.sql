@@ -22,6 +22,10 @@
     )
 }}
 
+{%- set paper_filter = touched_paper_filter('paper_id', with_taxonomy=true) if is_incremental() else 'true' %}
+{#- the longest taxonomy term, in tokens: multi-word terms are verified element by element #}
+{%- set max_tokens = max_term_tokens(ref('topic_taxonomy')) %}
+
 with
 
 taxonomy as (
@@ -32,17 +36,16 @@ taxonomy as (
 
 ),
 
+-- each term tokenized like the paper text: (topic, term, position, plural-folded token)
 term_tokens as (
 
     select
-        taxonomy.topic,
-        taxonomy.term,
-        cast(tok.pos as integer) as token_position,
-        {{ singularize_token('tok.token') }} as token
+        topic,
+        term,
+        cast(generate_subscripts(raw_tokens, 1) as integer) as token_position,
+        unnest(raw_tokens) as raw_token
 
-    from taxonomy,
-        unnest(string_split({{ normalize_for_matching('taxonomy.term') }}, ' ')) with ordinality as tok(token, pos)
-    where tok.token <> ''
+    from (select topic, term, {{ matching_tokens('term') }} as raw_tokens from taxonomy)
 
 ),
 
@@ -52,92 +55,78 @@ terms as (
         topic,
         term,
         cast(count(*) as integer) as n_tokens,
-        max(token) filter (where token_position = 1) as first_token
+        max(token) filter (where token_position = 1) as first_token,
+        list(token order by token_position) as tokens
 
-    from term_tokens
+    from (select topic, term, token_position, {{ singularize_token('raw_token') }} as token from term_tokens)
     group by topic, term
 
 ),
 
+-- the papers to (re)match; read twice (ids here, texts in `fields`) rather than materializing
+-- their texts in a CTE referenced twice
 papers as (
 
-    select paper_id, title, summary, ai_keywords
+    select paper_id
     from {{ ref('int_paper_attributes') }}
-    {% if is_incremental() %}
-    where {{ touched_paper_filter('paper_id', with_taxonomy=true) }}
-    {% endif %}
+    where {{ paper_filter }}
 
 ),
 
+-- one row per field: 1 = title, 2 = abstract, 3.. = each ai_keyword (never matched across fields)
 fields as (
 
-    select paper_id, 0 as field, title as text from papers
-    union all
-    select paper_id, 1 as field, summary as text from papers
-    union all
-    select papers.paper_id, 1 + cast(kw.pos as integer) as field, kw.keyword as text
-    from papers, unnest(papers.ai_keywords) with ordinality as kw(keyword, pos)
+    select
+        paper_id,
+        unnest(list_concat([title, summary], ai_keywords)) as text
+
+    from {{ ref('int_paper_attributes') }}
+    where {{ paper_filter }}
 
 ),
 
--- every field tokenized once: (paper, field, position, plural-folded token)
+-- every field tokenized once, kept as a list (raw, not yet plural-folded) ...
+field_tokens as (
+
+    select paper_id, {{ matching_tokens('text') }} as raw_tokens
+    from fields
+
+),
+
+-- ... and streamed one row per token (select-list unnest: a lateral `from t, unnest(...)` is
+-- an order of magnitude slower in DuckDB). The field's token list rides along by reference.
 paper_tokens as (
 
     select
-        fields.paper_id,
-        fields.field,
-        cast(tok.pos as integer) as token_position,
-        {{ singularize_token('tok.token') }} as token
+        paper_id,
+        raw_tokens,
+        cast(generate_subscripts(raw_tokens, 1) as integer) as token_position,
+        unnest(raw_tokens) as raw_token
 
-    from fields,
-        unnest(string_split({{ normalize_for_matching('fields.text') }}, ' ')) with ordinality as tok(token, pos)
-    where tok.token <> ''
+    from field_tokens
 
 ),
 
--- candidate occurrences: a paper token equals the first token of a term (equi-join)
-candidates as (
+-- candidate occurrences: a paper token equals the first token of a term (equi-join against the
+-- small term table: the token stream is never materialized, only its matches come out). A
+-- single-word term matches on the join alone; a multi-word term also needs its k-th token at the
+-- candidate's position + k - 1 of the same field (element k of the field's token list rides
+-- along by reference; element-wise checks up to the longest term, no lambda per candidate).
+verified as (
 
     select
         paper_tokens.paper_id,
-        paper_tokens.field,
-        paper_tokens.token_position as start_position,
         terms.topic,
-        terms.term,
-        terms.n_tokens
+        terms.term
 
     from paper_tokens
-    inner join terms on paper_tokens.token = terms.first_token
-
-),
-
--- a single-word term matches on the join alone; a multi-word term also needs each of its
--- following tokens at the following positions of the same field (equi-joins only)
-verified as (
-
-    select paper_id, topic, term
-    from candidates
-    where n_tokens = 1
-
-    union all
-
-    select
-        multi.paper_id,
-        multi.topic,
-        multi.term
-
-    from (select * from candidates where n_tokens > 1) as multi
-    inner join term_tokens
-        on multi.topic = term_tokens.topic
-        and multi.term = term_tokens.term
-        and term_tokens.token_position > 1
-    inner join paper_tokens
-        on multi.paper_id = paper_tokens.paper_id
-        and multi.field = paper_tokens.field
-        and paper_tokens.token_position = multi.start_position + term_tokens.token_position - 1
-        and paper_tokens.token = term_tokens.token
-    group by multi.paper_id, multi.field, multi.start_position, multi.topic, multi.term, multi.n_tokens
-    having count(*) = multi.n_tokens - 1
+    inner join terms on {{ singularize_token('paper_tokens.raw_token') }} = terms.first_token
+    where terms.n_tokens <= {{ max_tokens }}
+    {%- for k in range(2, max_tokens + 1) %}
+        and (terms.n_tokens < {{ k }}
+             or {{ singularize_token('paper_tokens.raw_tokens[paper_tokens.token_position + ' ~ (k - 1) ~ ']') }}
+                = terms.tokens[{{ k }}])
+    {%- endfor %}
 
 ),
 

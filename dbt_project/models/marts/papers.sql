@@ -1,16 +1,39 @@
 -- One row per paper (identity rule: see schema.yml / int_paper_identity).
+--
+-- Incremental per paper (delete+insert on paper_id): a run recomputes only the papers observed
+-- since this mart's watermark (intermediate.mart_watermarks; every column of a paper depends only
+-- on the paper's own observations, attributes and topics); a changed taxonomy (primary_topic)
+-- recomputes all. The post-hook deletes paper ids that no longer exist (a `title:` paper merged
+-- into an arXiv paper).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='paper_id',
+        on_schema_change='fail',
+        post_hook=[
+            "{{ delete_vanished_papers() }}",
+            "{{ record_mart_watermark(with_taxonomy=true) }}"
+        ]
+    )
+}}
+
+{%- set paper_filter = touched_paper_filter('paper_id', with_taxonomy=true) if is_incremental() else 'true' %}
 
 with
 
 attributes as (
 
     select * from {{ ref('int_paper_attributes') }}
+    where {{ paper_filter }}
 
 ),
 
 observations as (
 
     select * from {{ ref('int_paper_observations') }}
+    where {{ paper_filter }}
 
 ),
 
@@ -18,7 +41,7 @@ primary_topics as (
 
     select paper_id, topic
     from {{ ref('paper_topics') }}
-    where is_primary
+    where is_primary and {{ paper_filter }}
 
 ),
 

@@ -18,7 +18,7 @@ observations as (
     from {{ ref('stg_api_paper_observations') }}
     where authors_json is not null
     {% if is_incremental() %}
-        and snapshot_id not in (select distinct snapshot_id from {{ this }})
+        and {{ new_snapshots_filter("(select snapshot_id from " ~ ref('stg_api_paper_observations') ~ " where authors_json is not null)") }}
     {% endif %}
 
 ),

@@ -42,7 +42,9 @@ new_rows as (
     select *
     from unioned
     {% if is_incremental() %}
-    where snapshot_id not in (select distinct snapshot_id from {{ this }})
+    where {{ new_snapshots_filter(
+        "(select snapshot_id from " ~ raw_source('api_fetched_papers') ~ " union all select snapshot_id from "
+        ~ raw_source('landed_api_papers') ~ ")") }}
     {% endif %}
 
 ),

@@ -16,7 +16,7 @@ source as (
 
     select * from {{ raw_source('landed_page_cards') }}
     {% if is_incremental() %}
-    where snapshot_id not in (select distinct snapshot_id from {{ this }})
+    where {{ new_snapshots_filter(raw_source('landed_page_cards')) }}
     {% endif %}
 
 ),
