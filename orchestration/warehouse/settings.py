@@ -88,13 +88,15 @@ def export_warehouse_env(home: PapersHome) -> None:
     dbt's run folders with the warehouse they belong to (``PAPERS_HOME/dbt/target``)."""
     os.environ["PAPERS_WAREHOUSE"] = str(home.warehouse)
     os.environ["DBT_TARGET_PATH"] = str(home.dbt_target)
+    os.environ.setdefault("PAPERS_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
-#: DuckDB's buffer-pool cap for the pipeline's own connections (and dbt's: profiles.yml reads the
-#: same variable). DuckDB's default is 80 % of RAM; bounded, it spills to a temp folder instead.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
+#: DuckDB's buffer-pool cap for the pipeline's own connections and dbt's (profiles.yml reads the same
+#: variable, exported by :func:`export_warehouse_env`). DuckDB's default is 80 % of RAM (a 100k-paper
+#: build reached 20 GiB); bounded, it spills to a temp folder next to the warehouse instead.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
 
 
 def duckdb_memory_limit() -> str:
