@@ -129,6 +129,9 @@ class LandingStream:
             while self._pending[fmt]:
                 yield self._pending[fmt].popleft()
             if not self._read_next_batch():
+                # the parsed batches are gone: hand their memory back to the OS before the load
+                # (Arrow's allocator keeps freed pages for reuse otherwise)
+                pa.default_memory_pool().release_unused()
                 return
 
     def finish(self) -> Intake:

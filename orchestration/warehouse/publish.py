@@ -49,6 +49,8 @@ from typing import Any
 
 import duckdb
 
+from orchestration.warehouse.settings import duckdb_memory_limit
+
 log = logging.getLogger(__name__)
 
 #: The storage format the published DuckDB file is written in (``ATTACH … (STORAGE_VERSION …)``).
@@ -345,6 +347,10 @@ def _build(
         spill.mkdir(exist_ok=True)
         con.execute(f"SET temp_directory = {_lit(spill)}")
         con.execute("SET enable_progress_bar = false")  # long scans at 1M rows would draw one on a tty
+        # bounded like every pipeline connection (settings.duckdb_memory_limit); no row-order
+        # guarantee is needed (marts have none), so DuckDB writes Parquet on every thread
+        con.execute("SET memory_limit = ?", [duckdb_memory_limit()])
+        con.execute("SET preserve_insertion_order = false")
         con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
         # One transaction on the warehouse: fingerprints and copies see the same snapshot.
         con.execute("BEGIN TRANSACTION")
