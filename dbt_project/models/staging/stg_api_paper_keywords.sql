@@ -1,12 +1,14 @@
 -- One row per API observation x ai_keyword (ai_keywords_json unnested), in listed order.
--- Incremental on snapshot_id: only observations of snapshots not yet unnested here.
+-- Incremental on snapshot_id: only observations of snapshots not yet unnested here. `_batch_at`
+-- marks the rows each build added (tests check those; a warehouse built before the column has
+-- NULL there: appended by on_schema_change, never re-tested).
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='snapshot_id',
-        on_schema_change='fail'
+        on_schema_change='append_new_columns'
     )
 }}
 
@@ -47,7 +49,9 @@ final as (
         listing_date,
         captured_at,
         keyword_position,
-        {{ collapse_whitespace('raw_keyword') }} as keyword
+        {{ collapse_whitespace('raw_keyword') }} as keyword,
+        -- this dbt invocation: the rows a build added, for the tests' where-config
+        {{ batch_stamp() }} as _batch_at
 
     from unnested
 
