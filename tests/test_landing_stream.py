@@ -96,3 +96,18 @@ def test_parse_workers_give_the_same_outcomes_and_rows_in_order(tmp_path):
     for fmt in ("api_json", "page_text"):
         assert [t.num_rows for t in two_tables[fmt]] == [t.num_rows for t in one_tables[fmt]]
         assert pa.concat_tables(two_tables[fmt]).equals(pa.concat_tables(one_tables[fmt]))
+
+
+def test_taking_formats_in_turns_reads_one_batch_per_step():
+    # dlt's round-robin: one table from each format's iterator in turn. Asking for page-text tables
+    # must not read ahead through every API batch (memory would grow with the landing folder).
+    stream = LandingStream(API_FIXTURES, _never_seen, batch_bytes=1, workers=1)
+    empty = pa.table({"x": pa.array([], pa.int64())})
+    api, cards = stream.tables("api_json", idle=empty), stream.tables("page_text", idle=empty)
+    largest_queue = 0
+    for _ in range(len(API_FIXTURES) + 1):
+        for iterator in (api, cards):
+            next(iterator, None)
+            largest_queue = max(largest_queue, len(stream._pending["api_json"]), len(stream._pending["page_text"]))
+    assert stream.batches_read == len(API_FIXTURES)
+    assert largest_queue <= 1

@@ -24,13 +24,16 @@ RAW_DATASET = "raw"
 
 
 def _tables(stream: LandingStream | None, fmt: str, schema: pa.Schema) -> Iterator[pa.Table]:
-    any_rows = False
-    for table in stream.tables(fmt) if stream is not None else ():
-        any_rows = True
+    empty = schema.empty_table()
+    yielded = False
+    # dlt takes the two resources in turns: an empty table while a batch had none of this format
+    # lets the other resource take its table before the next batch is read (bounded memory)
+    for table in stream.tables(fmt, idle=empty) if stream is not None else ():
+        yielded = True
         yield table
-    if not any_rows:
+    if not yielded:
         # An empty batch still creates the table, so dbt sources exist from the first run on.
-        yield schema.empty_table()
+        yield empty
 
 
 @dlt.source(name="landing", max_table_nesting=0)
