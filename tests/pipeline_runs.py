@@ -15,6 +15,9 @@ API_FIXTURES = sorted((FIXTURES / "daily_papers").glob("*.json"))
 TEXT_FIXTURES = sorted((FIXTURES / "listing_text").glob("*.txt"))
 MALFORMED = {"2024-06-01_captured-20240601T165731Z.json", "2024-12-11_captured-20241212T101858Z.json",
              "2025-01-10_captured-20250112T084652Z.json"}
+API_DIR = FIXTURES / "daily_papers"
+#: names of the API fixtures that parse (the rest are MALFORMED on purpose)
+GOOD_API_NAMES = sorted(p.name for p in API_FIXTURES if p.name not in MALFORMED)
 
 
 @contextlib.contextmanager

@@ -34,10 +34,10 @@ def test_one_file_per_batch_gives_the_same_rows_and_outcomes_as_one_batch(tmp_pa
     shutil.copyfile(API_FIXTURES[0], copy)
     paths = ALL_FIXTURES + [copy]
 
-    small = LandingStream(paths, _never_seen, batch_bytes=1, workers=1)  # every file its own batch
+    small = LandingStream(paths, _never_seen, batch_bytes=1)  # every file its own batch
     small_tables = _drain(small)
     small_found = small.finish()
-    whole = LandingStream(paths, _never_seen, batch_bytes=1 << 40, workers=1)
+    whole = LandingStream(paths, _never_seen, batch_bytes=1 << 40)
     whole_tables = _drain(whole)
     whole_found = whole.finish()
 
@@ -80,28 +80,10 @@ def test_a_format_nobody_consumed_stays_out_of_the_loaded_files():
     assert TEXT_FIXTURES[0] not in {f.path for f in found.to_load + found.duplicates + found.rejected}
 
 
-def test_parse_workers_give_the_same_outcomes_and_rows_in_order(tmp_path):
-    copy = tmp_path / "copy-of-text.txt"
-    shutil.copyfile(TEXT_FIXTURES[0], copy)
-    paths = ALL_FIXTURES + [copy]
-    one = LandingStream(paths, _never_seen, batch_bytes=100_000, workers=1)
-    one_tables = _drain(one)
-    one_found = one.finish()
-    two = LandingStream(paths, _never_seen, batch_bytes=100_000, workers=2)
-    two_tables = _drain(two)
-    two_found = two.finish()
-    assert two.parallel and not one.parallel and two._pool is None  # workers used, then stopped
-    assert one.batches_read == two.batches_read > 2
-    assert two_found == one_found
-    for fmt in ("api_json", "page_text"):
-        assert [t.num_rows for t in two_tables[fmt]] == [t.num_rows for t in one_tables[fmt]]
-        assert pa.concat_tables(two_tables[fmt]).equals(pa.concat_tables(one_tables[fmt]))
-
-
 def test_taking_formats_in_turns_reads_one_batch_per_step():
     # dlt's round-robin: one table from each format's iterator in turn. Asking for page-text tables
     # must not read ahead through every API batch (memory would grow with the landing folder).
-    stream = LandingStream(API_FIXTURES, _never_seen, batch_bytes=1, workers=1)
+    stream = LandingStream(API_FIXTURES, _never_seen, batch_bytes=1)
     empty = pa.table({"x": pa.array([], pa.int64())})
     api, cards = stream.tables("api_json", idle=empty), stream.tables("page_text", idle=empty)
     largest_queue = 0

@@ -26,10 +26,9 @@ from orchestration.snapshots import (
     sha256_hex,
 )
 
-from tests.pipeline_runs import FIXTURES, MALFORMED
+from tests.pipeline_runs import API_DIR, GOOD_API_NAMES, MALFORMED
 
-API_DIR = FIXTURES / "daily_papers"
-GOOD = sorted(p.name for p in API_DIR.glob("*.json") if p.name not in MALFORMED)
+GOOD = GOOD_API_NAMES
 CAPTURED = datetime(2025, 1, 1, 12, tzinfo=UTC)
 
 

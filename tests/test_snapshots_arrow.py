@@ -31,10 +31,9 @@ from orchestration.snapshots.api_json import api_records, records_to_table
 from orchestration.snapshots.decoding import decode_text
 from orchestration.snapshots.json_body import load_json
 
-from tests.pipeline_runs import FIXTURES, MALFORMED
+from tests.pipeline_runs import API_DIR, FIXTURES, GOOD_API_NAMES, MALFORMED
 
-API_DIR = FIXTURES / "daily_papers"
-GOOD = sorted(p.name for p in API_DIR.glob("*.json") if p.name not in MALFORMED)
+GOOD = GOOD_API_NAMES
 NAME = "2025-10-03_captured-20251003T074927Z.json"
 CAPTURED = datetime(2025, 10, 3, 7, 49, 27, tzinfo=UTC)
 
