@@ -63,6 +63,29 @@ terms as (
 
 ),
 
+-- each term keyed by every raw token whose plural folding is the term's first token: the paper
+-- token stream then joins on raw tokens and only candidate matches get folded. A raw token r folds
+-- to f only as r = f, f || 's' or left(f, -1) || 'ies' (macro singularize_token), so the three
+-- forms, kept where they really fold to f, are all of them.
+term_starts as (
+
+    select terms.*, forms.raw_first_token
+
+    from terms
+    inner join (
+        select distinct first_token, raw_first_token
+        from (
+            select
+                first_token,
+                unnest([first_token, first_token || 's', left(first_token, length(first_token) - 1) || 'ies'])
+                    as raw_first_token
+            from terms
+        )
+        where {{ singularize_token('raw_first_token') }} = first_token
+    ) as forms on terms.first_token = forms.first_token
+
+),
+
 -- the papers to (re)match; read twice (ids here, texts in `fields`) rather than materializing
 -- their texts in a CTE referenced twice
 papers as (
@@ -107,8 +130,8 @@ paper_tokens as (
 
 ),
 
--- candidate occurrences: a paper token equals the first token of a term (equi-join against the
--- small term table: the token stream is never materialized, only its matches come out). A
+-- candidate occurrences: a paper token is a raw form of the first token of a term (equi-join
+-- against the small term table: the token stream is never materialized, only its matches come out). A
 -- single-word term matches on the join alone; a multi-word term also needs its k-th token at the
 -- candidate's position + k - 1 of the same field (element k of the field's token list rides
 -- along by reference; element-wise checks up to the longest term, no lambda per candidate).
@@ -120,7 +143,7 @@ verified as (
         terms.term
 
     from paper_tokens
-    inner join terms on {{ singularize_token('paper_tokens.raw_token') }} = terms.first_token
+    inner join term_starts as terms on paper_tokens.raw_token = terms.raw_first_token
     where terms.n_tokens <= {{ max_tokens }}
     {%- for k in range(2, max_tokens + 1) %}
         and (terms.n_tokens < {{ k }}
