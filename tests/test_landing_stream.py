@@ -6,12 +6,14 @@ Reads the shared fixtures in place (the stream never moves files; settling does)
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 
 import pyarrow as pa
 
-from orchestration.warehouse.intake import LandingStream
-from tests.pipeline_runs import API_FIXTURES, TEXT_FIXTURES
+from orchestration.snapshots import API_PAPERS_SCHEMA
+from orchestration.warehouse.intake import LandingStream, _Spilled
+from tests.pipeline_runs import API_FIXTURES, GOOD_API_NAMES, TEXT_FIXTURES
 
 ALL_FIXTURES = API_FIXTURES + TEXT_FIXTURES
 
@@ -93,3 +95,100 @@ def test_taking_formats_in_turns_reads_one_batch_per_step():
             largest_queue = max(largest_queue, len(stream._pending["api_json"]), len(stream._pending["page_text"]))
     assert stream.batches_read == len(API_FIXTURES)
     assert largest_queue <= 1
+
+
+# --- large files: hashed as a stream, parsed in pieces (spilled), never held whole ---------------
+
+
+def _run(paths, **kwargs):
+    stream = LandingStream(paths, _never_seen, batch_bytes=1, **kwargs)
+    tables = _drain(stream)
+    return stream, tables, stream.finish()
+
+
+def _outcomes(found):
+    return ([(f.path, f.sha256, f.format, f.rows, f.listing_date, f.captured_at, f.warnings) for f in found.to_load],
+            [(f.path, f.reason) for f in found.rejected], [(f.path, f.reason) for f in found.duplicates])
+
+
+def _same_as_whole_files(paths, tmp_path, **kwargs):
+    spill = tmp_path / "spill"
+    spill.mkdir(exist_ok=True)
+    pieces, piece_tables, piece_found = _run(paths, large_file_bytes=1, spill_dir=spill, **kwargs)
+    whole, whole_tables, whole_found = _run(paths, large_file_bytes=1 << 40)
+    assert whole.files_in_pieces == 0
+    assert _outcomes(piece_found) == _outcomes(whole_found)
+    for fmt in ("api_json", "page_text"):
+        assert sum(t.num_rows for t in piece_tables[fmt]) == sum(f.rows for f in piece_found.to_load
+                                                                 if f.format == fmt)
+        assert all(t.schema.equals(API_PAPERS_SCHEMA) for t in piece_tables["api_json"])
+        if whole_tables[fmt]:
+            assert _sorted(pa.concat_tables(piece_tables[fmt])).equals(_sorted(pa.concat_tables(whole_tables[fmt])))
+    assert not any(spill.iterdir())  # spilled rows are deleted once handed out
+    return pieces, piece_tables, piece_found
+
+
+def _compact_copies(tmp_path):
+    """Good API fixtures rewritten as one-line JSON (both separator styles)."""
+    copies = []
+    for n, path in enumerate(p for p in API_FIXTURES if p.name in GOOD_API_NAMES):
+        separators = (", ", ": ") if n % 2 else (",", ":")
+        folder = tmp_path / f"compact-{n}"
+        folder.mkdir()
+        copy = folder / path.name
+        copy.write_text(json.dumps(json.loads(path.read_text()), separators=separators), encoding="utf-8")
+        copies.append(copy)
+    return copies
+
+
+def test_large_files_parsed_in_pieces_give_the_rows_and_outcomes_of_whole_files(tmp_path):
+    # every file counts as large; pieces of ~16 KB hold a few papers (ranks continue across pieces)
+    paths = ALL_FIXTURES + _compact_copies(tmp_path)
+    stream, tables, found = _same_as_whole_files(paths, tmp_path, piece_bytes=16384)
+    api_files = [f for f in found.to_load if f.format == "api_json"]
+    assert stream.files_in_pieces == len(api_files) > 0
+    assert len(tables["api_json"]) > 2 * len(api_files)  # handed out piece by piece
+    # rejects (not API arrays, malformed) took the whole-file path: same reasons as above
+    assert {f.path.name for f in found.rejected} == {p.name for p in API_FIXTURES if p.name not in GOOD_API_NAMES}
+
+
+def test_a_truncated_large_file_is_rejected_whole_and_loads_no_rows(tmp_path):
+    body = API_FIXTURES[-1].read_bytes()
+    truncated = tmp_path / API_FIXTURES[-1].name
+    truncated.write_bytes(body[: len(body) * 2 // 3])  # papers of the first pieces parse alone
+    stream, tables, found = _same_as_whole_files([truncated, API_FIXTURES[0]], tmp_path, piece_bytes=16384)
+    assert [f.path for f in found.rejected] == [truncated]
+    assert {t.column("source_uri")[0].as_py() for t in tables["api_json"] if t.num_rows} == {API_FIXTURES[0].name}
+
+
+def test_a_large_file_with_a_paper_for_the_python_parser_takes_the_whole_file_path(tmp_path):
+    # "hidden" missing from an author of the last paper: the Python parser's rule (False)
+    papers = json.loads(API_FIXTURES[-1].read_text())
+    del papers[-1]["paper"]["authors"][0]["hidden"]
+    odd = tmp_path / API_FIXTURES[-1].name
+    odd.write_text(json.dumps(papers), encoding="utf-8")
+    stream, tables, found = _same_as_whole_files([odd], tmp_path, piece_bytes=16384)
+    assert stream.files_in_pieces == 0 and [f.path for f in found.to_load] == [odd]
+    assert sum(t.num_rows for t in tables["api_json"]) == len(papers)
+
+
+def test_taking_turns_reads_no_batch_while_the_pieces_of_a_large_file_wait():
+    large = max(API_FIXTURES, key=lambda p: p.stat().st_size)
+    paths = [large] + TEXT_FIXTURES + [p for p in API_FIXTURES if p != large]
+    stream = LandingStream(paths, _never_seen, batch_bytes=1, large_file_bytes=large.stat().st_size,
+                           piece_bytes=16384)
+    empty = pa.table({"x": pa.array([], pa.int64())})
+    api, cards = stream.tables("api_json", idle=empty), stream.tables("page_text", idle=empty)
+    batches_while_pieces_wait, pieces = set(), 0
+    for _ in range(200):
+        for iterator in (api, cards):
+            table = next(iterator, None)
+            if iterator is api and table is not None and table.num_rows and (
+                    table.column("source_uri")[0].as_py() == large.name):
+                pieces += 1
+            if stream._pending["api_json"] and isinstance(stream._pending["api_json"][0], _Spilled):
+                batches_while_pieces_wait.add(stream.batches_read)
+    found = stream.finish()
+    assert stream.files_in_pieces == 1 and pieces > 2
+    assert batches_while_pieces_wait == {1}  # the large file's batch: nothing read after it meanwhile
+    assert stream.batches_read == len(paths) and len(found.to_load) + len(found.rejected) == len(paths)
