@@ -55,6 +55,7 @@ def add_spread_table(db) -> None:
         api_row(S4, 5, "2406.00405", 0),
     ]
     insert(con, SPREAD, rows)
+    con.execute(f"create view {SPREAD}_view as select * from {SPREAD}")  # no rowid: one frame
     con.close()
 
 
@@ -70,6 +71,7 @@ def targets() -> list[SuiteTarget]:
         SuiteTarget("raw_api_papers", SPREAD, None, "snapshot_id"),
         SuiteTarget("raw_api_papers", SPREAD, f"snapshot_id <> '{S1}'", "snapshot_id"),
         SuiteTarget("raw_api_papers", SPREAD, "false", "snapshot_id"),
+        SuiteTarget("raw_api_papers", f"{SPREAD}_view", f"snapshot_id <> '{S1}'", "snapshot_id"),
         SuiteTarget("topics_daily", "marts.topics_weekly", None, "listing_date"),  # missing
     ] + [t for t in default_targets() if not t.table.startswith("raw.")]
 
@@ -151,6 +153,13 @@ def test_chunks_were_used_and_failures_found_across_them(runs):
     assert unique and unique[0].startswith("2 unexpected of 34 rows")
     assert two[(SPREAD, "rows where false")].rows == 0
     assert two[(SPREAD, "rows where false")].success
+    # a view has no rowid: checked in one frame, with the outcome of the table's rows
+    scope = f"rows where snapshot_id <> '{S1}'"
+    view, table = two[(f"{SPREAD}_view", scope)], two[(SPREAD, scope)]
+    assert view.chunks == 1 and table.chunks == 12
+    assert (view.rows, view.failing_keys) == (table.rows, table.failing_keys) == (24, {S2, S3, S4})
+    assert {f.split(": ", 1)[0] for f in view.failed_expectations} == {
+        f.split(": ", 1)[0] for f in table.failed_expectations}
 
 
 def test_known_failures_of_the_runner_fixture_are_found_in_chunks(runs):
@@ -255,3 +264,15 @@ def test_chunk_size_setting(monkeypatch):
 def test_ops_failed_expectations_are_json(runs):
     for row in runs[2]["ops"]:
         assert isinstance(json.loads(row[5]), list)
+
+
+def test_release_memory_reports_figures(monkeypatch):
+    from orchestration.defs.memory import release_memory, rss_bytes
+
+    assert rss_bytes() > 0
+    figures = release_memory()
+    assert figures["rss_before_mib"] > 0 and figures["rss_after_mib"] > 0
+    assert "before" not in figures  # the census is for PAPERS_MEMORY_DEBUG only
+    monkeypatch.setenv("PAPERS_MEMORY_DEBUG", "1")
+    figures = release_memory()
+    assert "pandas_frames" in figures["before"] and "rss_after_gc_mib" in figures

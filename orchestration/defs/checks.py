@@ -13,6 +13,7 @@ one does not, so the next run validates those rows again.
 import dagster as dg
 
 from orchestration.defs.dbt_assets import model_key
+from orchestration.defs.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.validation.runner import SuiteTarget, validate
 from orchestration.validation.scope import plan_mart_targets, record_watermarks
@@ -53,6 +54,7 @@ def _check_result(outcome, key: dg.AssetKey, extra: dict | None = None) -> dg.As
             "failed_expectations": dg.MetadataValue.json(list(outcome.failed_expectations)),
             "rows_scope": outcome.scope,
             "columns_fetched": len(outcome.columns),
+            "frames_validated": outcome.chunks,  # GX checks at most PAPERS_VALIDATION_CHUNK_ROWS rows a frame
             "seconds_fetch": round(outcome.fetch_seconds, 3),
             "seconds_gx": round(outcome.gx_seconds, 3),
             "seconds_sql": round(outcome.sql_seconds, 3),
@@ -91,6 +93,7 @@ def _validate_raw(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRe
                 extra = {"quarantined_snapshots": dg.MetadataValue.json(sorted(outcome.failing_keys)),
                          "quarantined_files": dg.MetadataValue.json(moved)}
             yield _check_result(outcome, dg.AssetKey(["raw", table]), extra)
+    log_release(context.log, "after the raw checks")
 
 
 @dg.multi_asset_check(
@@ -130,6 +133,7 @@ def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
         outcomes = validate(con, [s.target for s in scopes], run_id=run_id,
                             report_dir=warehouse.home.reports)
         advanced = set(record_watermarks(con, scopes, outcomes, run_id=run_id))
+    log_release(context.log, "after the mart checks")
     for scope, outcome in zip(scopes, outcomes):
         watermark = scope.new_watermark.isoformat() if scope.new_watermark else None
         yield _check_result(outcome, model_key(scope.mart), {

@@ -5,10 +5,13 @@ when :func:`validate` (or ``suites.build_suite``) runs, and GX only when some ta
 validate (a run that added nothing never imports it).
 
 What a target costs (see SuiteTarget): column-existence from DuckDB metadata; whole-table
-expectations (``"meta": {"scope": "table"}``) as DuckDB aggregates; the other expectations in GX
-on a pandas frame of the target's rows holding only the columns they reference. Outcomes carry
-the split (``fetch_seconds``, ``gx_seconds``, ``sql_seconds``) and ``scope`` (which rows).
-Which mart rows a run validates, and the per-mart watermarks: scope.py.
+expectations (``"meta": {"scope": "table"}``) as DuckDB aggregates; rows-scope uniqueness as DuckDB
+aggregates over the target's rows; the other expectations in GX on pandas frames of the target's
+rows holding only the columns they reference, at most ``chunk_rows`` rows a frame (default
+CHUNK_ROWS, ``PAPERS_VALIDATION_CHUNK_ROWS``), whose outcomes are merged into those of one pass
+(see validate): memory does not grow with the number of rows validated. Outcomes carry the split
+(``fetch_seconds``, ``gx_seconds``, ``sql_seconds``), ``chunks`` (frames) and ``scope`` (which
+rows). Which mart rows a run validates, and the per-mart watermarks: scope.py.
 
     outcomes = validate(con, default_targets(), run_id=run_id, report_dir=home / "reports")
     print(summarize(outcomes))
