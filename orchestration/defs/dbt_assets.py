@@ -11,6 +11,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging import version
 
 from orchestration.defs.automation import FOLLOW_RAW
+from orchestration.defs.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.warehouse.dbt_manifest import ensure_manifest, keep_invocation_state
 from orchestration.warehouse.settings import DBT_PROJECT_DIR
@@ -60,6 +61,8 @@ class DbtBuildConfig(dg.Config):
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                          config: DbtBuildConfig):
     """Builds (runs and tests) the selected dbt models and seeds in the warehouse."""
+    # dbt runs its own DuckDB in a subprocess: hand back what the raw load and checks left behind first
+    log_release(context.log, "before dbt")
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()

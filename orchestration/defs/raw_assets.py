@@ -14,6 +14,7 @@ import duckdb
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from orchestration.defs.memory import log_release
 from orchestration.defs.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.sources.hf_api import API_FETCHED_TABLE, FetchOutcome, hf_api_source
@@ -119,6 +120,8 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
         present = _raw_tables(con)
     bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
+    del stream, found  # the intake's batches: give their memory back before the next steps
+    log_release(context.log, "after the raw load")
     yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()})
 
 
@@ -156,6 +159,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     for fetch in outcomes:
         context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
                          + (f" ({fetch.reason})" if fetch.reason else ""))
+    log_release(context.log, "after the raw load")
     yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
 
 

@@ -31,6 +31,7 @@ _GX = None
 _KWARG_ORDER = ("column", "column_list", "column_A", "column_B", "min_value", "max_value")
 _HIDDEN_KWARGS = {"batch_id", "result_format", "catch_exceptions", "include_config"}
 EXAMPLES = 5  # unexpected values quoted per failed expectation
+POSITION_META = "papers_position"  # an expectation's position in its suite (runner._SuitePlan)
 
 
 def import_gx():
@@ -100,6 +101,14 @@ class ExpectationOutcome:
     unexpected_count: int | None = None
     examples: list[Any] = field(default_factory=list)
     failing_keys: set[str] = field(default_factory=set)
+    # GX's figures for one frame, kept so that the outcomes of the chunks of a target can be
+    # merged into the outcome of one pass (merge_outcomes); not part of reports.
+    element_count: int | None = None
+    missing_count: int | None = None  # None: GX reported no missing count (e.g. not_null)
+    partial: list[Any] = field(default_factory=list, repr=False)  # first unexpected values, raw
+    errors: list[str] = field(default_factory=list)
+    observed: Any = None
+    has_observed: bool = False
 
     @property
     def line(self) -> str:
@@ -115,18 +124,57 @@ class SuiteRun:
 
 
 class Validator:
-    """One GX context per ``validate`` call; one dataframe asset per target."""
+    """One GX context per ``validate`` call, one dataframe asset for every frame it validates.
+
+    GX keeps every frame it was given: the datasource's execution engine caches each batch's data
+    (``BatchManager``: one entry per asset, never evicted), and ``gx.get_context`` registers the
+    context as the process-wide current project, so nothing of it is ever freed (a 1M-row raw
+    check left ~0.6 GiB of pandas frame in the Dagster process for the rest of the run). ``run``
+    drops the frame from the engine's caches once validated, and :meth:`close` unregisters the
+    context: call it (or use the validator as a context manager) when done.
+    """
 
     def __init__(self) -> None:
         self.context = make_context()
         self._datasource = self.context.data_sources.add_pandas(name="duckdb_frames")
-        self._n = 0
+        self._batch_def = self._datasource.add_dataframe_asset(name="frame") \
+            .add_batch_definition_whole_dataframe("whole")
+
+    def __enter__(self) -> "Validator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _forget_frames(self) -> None:
+        engine = getattr(self._datasource, "_execution_engine", None)
+        manager = getattr(engine, "batch_manager", None) if engine is not None else None
+        if manager is not None:
+            manager.batch_data_cache.clear()
+            manager.reset_batch_cache()
+
+    def close(self) -> None:
+        """Drop GX's references to the frames and the context (the process-wide project)."""
+        self._forget_frames()
+        try:
+            from great_expectations.data_context.data_context.context_factory import (
+                project_manager,
+            )
+
+            if project_manager.get_current_project() is self.context:
+                project_manager.set_project(None)
+        except Exception:  # noqa: BLE001 - no current project, or GX moved it: nothing to undo
+            pass
+        self.context = self._datasource = self._batch_def = None
 
     def run(self, suite, df, *, key_column: str | None = None) -> SuiteRun:
-        self._n += 1
-        asset = self._datasource.add_dataframe_asset(name=f"frame_{self._n}")
-        batch_def = asset.add_batch_definition_whole_dataframe(f"whole_{self._n}")
-        batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+        try:
+            return self._run(suite, df, key_column=key_column)
+        finally:
+            self._forget_frames()
+
+    def _run(self, suite, df, *, key_column: str | None = None) -> SuiteRun:
+        batch = self._batch_def.get_batch(batch_parameters={"dataframe": df})
         if key_column and key_column in df.columns:
             result_format: dict[str, Any] = {
                 "result_format": "COMPLETE",
@@ -138,7 +186,12 @@ class Validator:
             key_column = None
             result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
         result = batch.validate(suite, result_format=result_format)
-        outcomes = [_outcome(r, key_column) for r in result.results]
+        # GX does not keep the suite's order (e.g. expectations that raised come first): put the
+        # results back in it, by the position build_suite(..., positions=True) recorded in meta
+        results = sorted(result.results, key=lambda r: (r.expectation_config.meta or {}).get(
+            POSITION_META, 0))
+        del batch, result
+        outcomes = [_outcome(r, key_column) for r in results]
         failed = sum(not o.success for o in outcomes)
         return SuiteRun(
             evaluated=len(outcomes), failed=failed, success=failed == 0, expectations=outcomes
@@ -185,42 +238,140 @@ def _is_missing(v: Any) -> bool:
 
 
 def _outcome(r, key_column: str | None) -> ExpectationOutcome:
+    """One expectation's result on one frame: GX's figures, then the readable detail."""
     cfg = r.expectation_config
     type_ = cfg.type
     kwargs = dict(cfg.kwargs)
-    name = expectation_name(type_, kwargs)
     res = r.result or {}
-    out = ExpectationOutcome(name=name, success=bool(r.success))
-    if out.success:
-        return out
-    errors = _exception_messages(r.exception_info)
-    if errors:
-        out.detail = "error: " + "; ".join(dict.fromkeys(errors))
-        return out
+    out = ExpectationOutcome(name=expectation_name(type_, kwargs), success=bool(r.success))
+    if not out.success:
+        out.errors = list(dict.fromkeys(_exception_messages(r.exception_info)))
     if "unexpected_count" in res:
-        n = res.get("unexpected_count") or 0
-        total = res.get("element_count")
-        pct = res.get("unexpected_percent")
-        out.unexpected_count = int(n)
-        seen: dict[str, Any] = {}
-        for x in res.get("partial_unexpected_list") or []:
-            seen.setdefault(_fmt(x), x)
-        examples = list(seen.values())[:EXAMPLES]
-        out.examples = examples
-        detail = f"{n} unexpected of {total} rows"
-        if pct is not None:
-            detail += f" ({pct:.3g}%)"
-        if examples:
-            detail += ", e.g. " + ", ".join(_fmt(x) for x in examples)
-        out.detail = detail
-    elif "observed_value" in res:
-        out.detail = f"observed {_fmt(res['observed_value'])}"
-    elif type_ == "expect_column_to_exist":
-        out.detail = "column is missing"
-    if key_column:
+        out.unexpected_count = int(res.get("unexpected_count") or 0)
+        out.element_count = res.get("element_count")
+        out.missing_count = res.get("missing_count")
+        out.partial = list(res.get("partial_unexpected_list") or [])[:EXAMPLES]
+    if "observed_value" in res:
+        out.observed, out.has_observed = res["observed_value"], True
+    if key_column and not out.errors:
+        # also when this frame passed: merged with other chunks, the expectation may fail
+        # (``mostly``); describe() drops the keys of a passing outcome
         for item in res.get("unexpected_index_list") or []:
             if isinstance(item, dict):
                 v = item.get(key_column)
                 if not _is_missing(v):
                     out.failing_keys.add(str(v))
+    return describe(out, type_)
+
+
+def _percent(out: ExpectationOutcome) -> float | None:
+    """GX's ``unexpected_percent``: of the non-missing rows when GX counts missing ones, else of
+    all rows (``_format_map_output``)."""
+    n, total = out.unexpected_count, out.element_count
+    if n is None or not total:
+        return None
+    if out.missing_count is None:
+        return n / total * 100
+    considered = total - out.missing_count
+    return n / considered * 100 if considered > 0 else None
+
+
+def describe(out: ExpectationOutcome, type_: str) -> ExpectationOutcome:
+    """Fill ``detail`` and ``examples`` of a failed outcome from its figures (in place)."""
+    out.detail, out.examples = "", []
+    if out.success:
+        out.failing_keys = set()
+        return out
+    if out.errors:
+        out.detail = "error: " + "; ".join(dict.fromkeys(out.errors))
+        out.failing_keys = set()
+        return out
+    if out.unexpected_count is not None:
+        seen: dict[str, Any] = {}
+        for x in out.partial:
+            seen.setdefault(_fmt(x), x)
+        out.examples = list(seen.values())[:EXAMPLES]
+        detail = f"{out.unexpected_count} unexpected of {out.element_count} rows"
+        pct = _percent(out)
+        if pct is not None:
+            detail += f" ({pct:.3g}%)"
+        if out.examples:
+            detail += ", e.g. " + ", ".join(_fmt(x) for x in out.examples)
+        out.detail = detail
+    elif out.has_observed:
+        out.detail = f"observed {_fmt(out.observed)}"
+    elif type_ == "expect_column_to_exist":
+        out.detail = "column is missing"
     return out
+
+
+# Map expectations whose verdict on a row does not depend on the other rows can be evaluated
+# chunk by chunk (merge_outcomes); these map expectations look at other rows (duplicates,
+# neighbours) and cannot.
+_NOT_ROW_WISE = frozenset({
+    "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
+    "expect_multicolumn_values_to_be_unique",
+    "expect_column_values_to_be_increasing",
+    "expect_column_values_to_be_decreasing",
+})
+
+
+def row_wise(type_: str) -> bool:
+    """True when GX decides ``type_`` row by row (a column / column-pair / multicolumn map
+    expectation that does not compare rows): its outcomes on chunks of a frame merge into the
+    outcome on the whole frame. Aggregate expectations (``observed_value``: a column's max,
+    mean, distinct values…) are not."""
+    if type_ in _NOT_ROW_WISE:
+        return False
+    import_gx()
+    from great_expectations.expectations.expectation import (
+        ColumnMapExpectation,
+        ColumnPairMapExpectation,
+        MulticolumnMapExpectation,
+    )
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    try:
+        impl = get_expectation_impl(type_)
+    except Exception:  # noqa: BLE001 - unknown type: GX will report it; do not chunk
+        return False
+    return issubclass(impl, (ColumnMapExpectation, ColumnPairMapExpectation,
+                             MulticolumnMapExpectation))
+
+
+def merge_outcomes(parts: list[ExpectationOutcome], type_: str,
+                   kwargs: dict[str, Any] | None = None) -> ExpectationOutcome:
+    """The outcome of one row-wise expectation on a frame, from its outcomes on consecutive
+    chunks of that frame (in frame order): what GX reports on the whole frame.
+
+    Counts add up; success is GX's (``mostly`` over the summed counts); the examples are the
+    first unexpected values in frame order (each chunk reports its first ``EXAMPLES``); failing
+    keys are the union; errors are listed once.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    out = ExpectationOutcome(name=parts[0].name, success=all(p.success for p in parts))
+    out.errors = list(dict.fromkeys(e for p in parts for e in p.errors))
+    counted = [p for p in parts if p.unexpected_count is not None]
+    if out.errors:
+        out.success = False
+    elif len(counted) == len(parts):
+        out.unexpected_count = sum(p.unexpected_count or 0 for p in parts)
+        out.element_count = sum(p.element_count or 0 for p in parts)
+        missing = [p.missing_count for p in parts]
+        out.missing_count = None if any(m is None for m in missing) else sum(missing)
+        considered = out.element_count - (out.missing_count or 0)
+        mostly = (kwargs or {}).get("mostly")
+        if out.unexpected_count == 0 or considered <= 0:
+            out.success = True  # GX: vacuously true without rows to consider
+        else:
+            mostly = 1.0 if mostly is None else float(mostly)
+            out.success = (considered - out.unexpected_count) / considered >= mostly
+        out.partial = [x for p in parts for x in p.partial][:EXAMPLES]
+    else:  # not GX map figures (not chunked by the runner): keep the first failure's figures
+        failed = next((p for p in parts if not p.success), parts[0])
+        out.observed, out.has_observed = failed.observed, failed.has_observed
+    for p in parts:
+        out.failing_keys |= p.failing_keys
+    return describe(out, type_)

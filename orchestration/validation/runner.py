@@ -5,10 +5,13 @@ when :func:`validate` (or ``suites.build_suite``) runs, and GX only when some ta
 validate (a run that added nothing never imports it).
 
 What a target costs (see SuiteTarget): column-existence from DuckDB metadata; whole-table
-expectations (``"meta": {"scope": "table"}``) as DuckDB aggregates; the other expectations in GX
-on a pandas frame of the target's rows holding only the columns they reference. Outcomes carry
-the split (``fetch_seconds``, ``gx_seconds``, ``sql_seconds``) and ``scope`` (which rows).
-Which mart rows a run validates, and the per-mart watermarks: scope.py.
+expectations (``"meta": {"scope": "table"}``) as DuckDB aggregates; rows-scope uniqueness as DuckDB
+aggregates over the target's rows; the other expectations in GX on pandas frames of the target's
+rows holding only the columns they reference, at most ``chunk_rows`` rows a frame (default
+CHUNK_ROWS, ``PAPERS_VALIDATION_CHUNK_ROWS``), whose outcomes are merged into those of one pass
+(see validate): memory does not grow with the number of rows validated. Outcomes carry the split
+(``fetch_seconds``, ``gx_seconds``, ``sql_seconds``), ``chunks`` (frames) and ``scope`` (which
+rows). Which mart rows a run validates, and the per-mart watermarks: scope.py.
 
     outcomes = validate(con, default_targets(), run_id=run_id, report_dir=home / "reports")
     print(summarize(outcomes))
@@ -19,6 +22,7 @@ Which mart rows a run validates, and the per-mart watermarks: scope.py.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -64,6 +68,16 @@ MART_KEYS = {
     "topics_daily": "listing_date",
 }
 MAX_KEYS_IN_REPORT = 20
+# Great Expectations gets the validated rows of a target this many at a time (pandas frames of
+# ~150-250 MiB at this size for the raw table), so that validation memory does not grow with the
+# number of rows a run validates; PAPERS_VALIDATION_CHUNK_ROWS overrides it (0: one frame).
+CHUNK_ROWS = 250_000
+
+
+def chunk_rows_setting() -> int:
+    """PAPERS_VALIDATION_CHUNK_ROWS, else CHUNK_ROWS; 0 (or less) means no chunking."""
+    value = os.environ.get("PAPERS_VALIDATION_CHUNK_ROWS", "").strip()
+    return int(value) if value else CHUNK_ROWS
 
 
 @dataclass
@@ -91,13 +105,22 @@ class SuiteTarget:
     missing_ok: bool = False
     scope: str | None = None
 
-    def query(self, columns: Iterable[str] | None = None) -> str:
+    def query(self, columns: Iterable[str] | None = None,
+              rowids: tuple[int, int | None] | None = None) -> str:
+        """The validated rows; ``rowids=(first, end)``: those with ``first <= rowid < end``
+        (``end`` None: to the last), one chunk of them (see validate's ``chunk_rows``)."""
         if columns is None:
             cols = "*"
         else:  # no column at all: one constant column, so the frame still has the rows
             cols = ", ".join(_q(c) for c in columns) or '1 as "_row"'
         q = f"select {cols} from {self.table}"
-        return f"{q} where {self.where}" if self.where else q
+        if rowids is None:
+            return f"{q} where {self.where}" if self.where else q
+        first, end = rowids
+        conds = [f"rowid >= {int(first)}"] + ([f"rowid < {int(end)}"] if end is not None else [])
+        if self.where:
+            conds.append(f"({self.where})")
+        return f"{q} where " + " and ".join(conds)
 
 
 @dataclass
@@ -120,6 +143,7 @@ class ValidationOutcome:
     gx_seconds: float = 0.0
     sql_seconds: float = 0.0
     columns: list[str] = field(default_factory=list)  # columns fetched for GX
+    chunks: int = 0  # frames GX checked (validate's chunk_rows)
 
 
 class ValidationFailed(Exception):
@@ -184,23 +208,40 @@ def validate(
     *,
     run_id: str,
     report_dir: Path,
+    chunk_rows: int | None = None,
 ) -> list[ValidationOutcome]:
     """Validate each target, record one row per target in ``ops.validation_results`` and
     write a Markdown report to ``report_dir / f"validation-{run_id}.md"``.
+
+    ``chunk_rows`` (default: chunk_rows_setting()): Great Expectations checks at most this many
+    rows at a time: the target's rows are cut into consecutive ``rowid`` ranges of that many
+    validated rows, each fetched and checked as its own frame, and the outcomes of the chunks are
+    merged into what one frame of all the rows gives (_gx.merge_outcomes: counts, examples in
+    table order, failing keys). Rows-scope uniqueness runs in DuckDB over all the validated rows
+    (aggregates.py). A suite with an expectation GX does not decide row by row (e.g. a column's
+    mean), or a target without ``rowid`` (a view), is checked in one frame.
 
     Returns the outcomes (each carries ``report_path``); raises nothing for failed suites:
     callers decide (``ValidationFailed(outcomes)``).
     """
     from . import _gx
 
+    if chunk_rows is None:
+        chunk_rows = chunk_rows_setting()
     plans: dict[str, _SuitePlan] = {}
     validator: list = []  # one GX context, created on first need (lazily: it costs seconds)
     outcomes: list[ValidationOutcome] = []
     validated_at = datetime.now(timezone.utc)
-    for target in targets:
-        if target.suite not in plans:
-            plans[target.suite] = _SuitePlan(target.suite)
-        outcomes.append(_validate_one(con, target, plans[target.suite], validator, _gx))
+    try:
+        for target in targets:
+            if target.suite not in plans:
+                plans[target.suite] = _SuitePlan(target.suite)
+            outcomes.append(_validate_one(con, target, plans[target.suite], validator, _gx,
+                                          chunk_rows))
+    finally:
+        for v in validator:  # GX would keep the context (and every frame it saw) alive
+            v.close()
+        validator.clear()
     path = report_path_for(report_dir, run_id)
     for o in outcomes:
         o.report_path = str(path)
@@ -214,28 +255,80 @@ def _q(identifier: str) -> str:
 
 
 class _SuitePlan:
-    """A suite split by how each expectation is evaluated (suites.evaluation_mode)."""
+    """A suite split by how each expectation is evaluated (suites.evaluation_mode), with the
+    rows-scope uniqueness expectations moved to DuckDB ("rows_sql": aggregates over the validated
+    rows; GX would need all of them in one frame)."""
 
     def __init__(self, name: str) -> None:
+        from . import aggregates
+
         self.doc = load_suite(name)
         self.expectations = [dict(e) for e in self.doc["expectations"]]
         self.modes = [evaluation_mode(e) for e in self.expectations]
+        self.modes = ["rows_sql" if m == "rows" and aggregates.supports_rows(e) else m
+                      for m, e in zip(self.modes, self.expectations)]
         self.rows_idx = [i for i, m in enumerate(self.modes) if m == "rows"]
         self.rows_columns = list(dict.fromkeys(
             c for i in self.rows_idx for c in referenced_columns(self.expectations[i])))
         self._gx_suite = None
+        self._chunkable: bool | None = None
 
     def gx_suite(self):
-        """The GX suite of the 'rows' expectations only (built on first use)."""
+        """The GX suite of the 'rows' expectations only (built on first use), each expectation's
+        suite position in its meta (GX reorders results: _gx.Validator puts them back)."""
         if self._gx_suite is None:
+            from ._gx import POSITION_META
+
             self._gx_suite = build_suite({
                 "name": self.doc["name"], "meta": self.doc.get("meta"),
-                "expectations": [self.expectations[i] for i in self.rows_idx],
+                "expectations": [
+                    {**self.expectations[i],
+                     "meta": {**(self.expectations[i].get("meta") or {}), POSITION_META: i}}
+                    for i in self.rows_idx],
             })
         return self._gx_suite
 
+    def chunkable(self) -> bool:
+        """Whether GX may check the rows a chunk at a time: every 'rows' expectation is decided
+        row by row (_gx.row_wise); else a target is checked in one frame, whatever its size."""
+        if self._chunkable is None:
+            from ._gx import row_wise
 
-def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _gx):
+            self._chunkable = all(row_wise(self.expectations[i]["type"]) for i in self.rows_idx)
+        return self._chunkable
+
+
+def _has_rowid(con, table: str) -> bool:
+    import duckdb
+
+    try:
+        con.sql(f"select rowid from {table} limit 0").fetchall()
+        return True
+    except duckdb.Error:  # a view (or a table function) has no rowid
+        return False
+
+
+def _chunks(con, target: SuiteTarget, chunk_rows: int, rowid: bool
+            ) -> tuple[int, list[tuple[int, int | None]] | None]:
+    """The number of validated rows and the ``rowid`` ranges holding ``chunk_rows`` of them each
+    (None: one chunk, the plain query)."""
+    where = f" where {target.where}" if target.where else ""
+    if not rowid or chunk_rows <= 0:
+        return con.sql(f"select count(*) from {target.table}{where}").fetchall()[0][0], None
+    # the first rowid of every chunk_rows-th validated row, and how many rows there are
+    starts = con.sql(
+        f"select rowid, count(*) over () from {target.table}{where} "
+        f"qualify (row_number() over (order by rowid) - 1) % {int(chunk_rows)} = 0 "
+        "order by rowid").fetchall()
+    rows = starts[0][1] if starts else 0
+    if len(starts) <= 1:
+        return rows, None
+    firsts = [r for r, _ in starts]
+    return rows, list(zip(firsts, [*firsts[1:], None]))
+
+
+def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _gx,
+                  chunk_rows: int):
     import duckdb
 
     from . import aggregates
@@ -261,22 +354,27 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _
             results[i] = out
     fetch_s = gx_s = 0.0
     wanted: list[str] = []
-    rows = 0
+    rows = n_chunks = 0
     try:
-        # table: DuckDB aggregates over the whole table
+        rowid = _has_rowid(con, target.table)
+        # table: DuckDB aggregates over the whole table; rows_sql: over the validated rows
         for i, mode in enumerate(plan.modes):
-            if mode == "table":
-                results[i] = aggregates.evaluate(con, target.table, plan.expectations[i],
-                                                 key_column=target.key_column, columns=columns)
+            if mode in ("table", "rows_sql"):
+                results[i] = aggregates.evaluate(
+                    con, target.table, plan.expectations[i], key_column=target.key_column,
+                    columns=columns, rows=mode == "rows_sql", rows_where=target.where,
+                    rowid=rowid)
         t_sql = time.perf_counter() - t0
-        # rows: GX on the validated rows, only the columns the expectations reference
+        # rows: GX on the validated rows, only the columns the expectations reference, a chunk
+        # of rows at a time
         if plan.rows_idx:
             refs = set(plan.rows_columns)
             all_present = refs <= present
             wanted = [c for c in columns if c in refs or c == target.key_column]
             t1 = time.perf_counter()
-            df = _gx.frame_from_duckdb(con, target.query(wanted))
-            rows = len(df)
+            rows, chunks = _chunks(con, target, chunk_rows, rowid)
+            if chunks is not None and not plan.chunkable():
+                chunks = None
             fetch_s = time.perf_counter() - t1
             if rows == 0 and all_present:
                 # nothing to validate: every per-row expectation holds vacuously (as GX says)
@@ -286,13 +384,24 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _
                         name=_gx.expectation_name(exp["type"], dict(exp.get("kwargs") or {})),
                         success=True)
             else:
-                t2 = time.perf_counter()
-                if not validator:
-                    validator.append(_gx.Validator())
-                run = validator[0].run(plan.gx_suite(), df, key_column=target.key_column)
-                for i, out in zip(plan.rows_idx, run.expectations):
-                    results[i] = out
-                gx_s = time.perf_counter() - t2
+                parts: dict[int, list] = {i: [] for i in plan.rows_idx}
+                rows, n_chunks = 0, len(chunks or [None])
+                for bounds in chunks or [None]:
+                    t1 = time.perf_counter()
+                    df = _gx.frame_from_duckdb(con, target.query(wanted, bounds))
+                    rows += len(df)
+                    t2 = time.perf_counter()
+                    fetch_s += t2 - t1
+                    if not validator:
+                        validator.append(_gx.Validator())
+                    run = validator[0].run(plan.gx_suite(), df, key_column=target.key_column)
+                    del df  # the Validator keeps no reference: the frame goes now
+                    for i, out in zip(plan.rows_idx, run.expectations):
+                        parts[i].append(out)
+                    gx_s += time.perf_counter() - t2
+                for i in plan.rows_idx:
+                    exp = plan.expectations[i]
+                    results[i] = _gx.merge_outcomes(parts[i], exp["type"], exp.get("kwargs"))
         else:
             t1 = time.perf_counter()
             rows = con.sql(f"select count(*) from {target.table}"
@@ -321,6 +430,7 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _
         gx_seconds=gx_s,
         sql_seconds=t_sql,
         columns=wanted,
+        chunks=n_chunks,
     )
 
 

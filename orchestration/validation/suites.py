@@ -94,6 +94,10 @@ def build_suite(name_or_doc: str | dict[str, Any]):
 #   about groups of rows (e.g. ``expect_compound_columns_to_be_unique``) left here is correct
 #   on a subset only when the subset holds complete groups: the mart scopes in scope.py select
 #   whole keys (every row of a touched paper / listing date / snapshot / author name).
+#   The runner evaluates the rows-scope uniqueness types (aggregates.ROWS_EXPECTATIONS) in DuckDB
+#   over all the validated rows, and GX checks the others a chunk of rows at a time: a group
+#   expectation GX would have to see whole (not decided row by row: _gx.row_wise) keeps its
+#   target in one frame.
 
 SCHEMA_EXPECTATIONS = ("expect_column_to_exist",)
 TABLE_EXPECTATIONS = (
