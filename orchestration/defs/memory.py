@@ -135,10 +135,7 @@ def release_memory(collect: bool = False) -> dict[str, Any]:
         figures["rss_after_gc_mib"] = round(rss_bytes() / _MIB, 1)
     pa = sys.modules.get("pyarrow")  # never imported for this: a run without Arrow has nothing to free
     if pa is not None:
-        try:
-            pa.default_memory_pool().release_unused()
-        except (AttributeError, NotImplementedError):  # an old pyarrow
-            pass
+        pa.default_memory_pool().release_unused()
         if debug:
             figures["rss_after_arrow_mib"] = round(rss_bytes() / _MIB, 1)
     figures["malloc_trim"] = _malloc_trim()

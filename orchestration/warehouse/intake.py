@@ -57,6 +57,12 @@ DEFAULT_LARGE_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_PIECE_BYTES = 32 * 1024 * 1024
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read as a stream (never held whole)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 @dataclass(frozen=True)
 class LandedFile:
     """A file whose rows go to raw (its table has been handed to the loader)."""
@@ -209,11 +215,7 @@ class LandingStream:
         a piece the columnar path leaves to the Python parser, a rejection) gets the whole-file path,
         so outcomes, rows and rejection reasons are those of :func:`parse_bodies`.
         """
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            while chunk := stream.read(self._piece_bytes):
-                digest.update(chunk)
-        sha = digest.hexdigest()
+        sha = file_sha256(path)
         if not self._sort_out_duplicates([path], [sha]):
             return
         if self._spill is None:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.warehouse.intake import IGNORED_SUFFIXES, is_candidate
+from orchestration.warehouse.intake import IGNORED_SUFFIXES, file_sha256, is_candidate
 
 LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 
@@ -47,14 +47,6 @@ class Batch:
     def listing_dates(self) -> tuple[str, str] | None:
         dates = sorted(m.group(1) for f in self.files if (m := LEADING_DATE.match(f)))
         return (dates[0], dates[-1]) if dates else None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _temp_stem(name: str) -> str | None:

@@ -16,7 +16,8 @@ with
 
 observations as (
 
-    select snapshot_id, arxiv_id, listing_date, captured_at, ai_keywords_json
+    -- ai_keywords: ai_keywords_json already parsed by stg_api_paper_observations
+    select snapshot_id, arxiv_id, listing_date, captured_at, ai_keywords
     from {{ ref('stg_api_paper_observations') }}
     where ai_keywords_json is not null
     {% if is_incremental() %}
@@ -27,19 +28,6 @@ observations as (
 
 -- select-list unnest, position from generate_subscripts over the same list: a lateral
 -- `from t, unnest(...) with ordinality` is an order of magnitude slower in DuckDB
-parsed as (
-
-    select
-        snapshot_id,
-        arxiv_id,
-        listing_date,
-        captured_at,
-        cast(from_json(ai_keywords_json, '["VARCHAR"]') as varchar[]) as keywords
-
-    from observations
-
-),
-
 unnested as (
 
     select
@@ -47,10 +35,10 @@ unnested as (
         arxiv_id,
         listing_date,
         captured_at,
-        cast(generate_subscripts(keywords, 1) as integer) as keyword_position,
-        unnest(keywords) as raw_keyword
+        cast(generate_subscripts(ai_keywords, 1) as integer) as keyword_position,
+        unnest(ai_keywords) as raw_keyword
 
-    from parsed
+    from observations
 
 ),
 
