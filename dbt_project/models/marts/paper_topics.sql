@@ -96,15 +96,24 @@ papers as (
 
 ),
 
--- one row per field: 1 = title, 2 = abstract, 3.. = each ai_keyword (never matched across fields)
+-- one row per field: 1 = title, 2 = abstract, 3.. = each ai_keyword (never matched across fields);
+-- the abstract is joined from staging by the key int_paper_attributes keeps (as in `papers`)
 fields as (
 
     select
-        paper_id,
-        unnest(list_concat([title, summary], ai_keywords)) as text
+        attributes.paper_id,
+        unnest(list_concat(
+            [attributes.title, coalesce(api_summaries.summary, attributes.card_summary)],
+            attributes.ai_keywords)) as text
 
-    from {{ ref('int_paper_attributes') }}
-    where {{ paper_filter }}
+    from (
+        select paper_id, arxiv_id, title, summary_snapshot_id, card_summary, ai_keywords
+        from {{ ref('int_paper_attributes') }}
+        where {{ paper_filter }}
+    ) as attributes
+    left join {{ ref('stg_api_paper_observations') }} as api_summaries
+        on attributes.arxiv_id = api_summaries.arxiv_id
+        and attributes.summary_snapshot_id = api_summaries.snapshot_id
 
 ),
 

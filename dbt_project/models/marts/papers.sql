@@ -37,6 +37,14 @@ observations as (
 
 ),
 
+-- the abstracts: int_paper_attributes keeps only the key of each paper's latest one
+api_summaries as (
+
+    select arxiv_id, snapshot_id, summary
+    from {{ ref('stg_api_paper_observations') }}
+
+),
+
 primary_topics as (
 
     select paper_id, topic
@@ -78,7 +86,7 @@ final as (
         cast(attributes.paper_id as varchar) as paper_id,
         cast(attributes.arxiv_id as varchar) as arxiv_id,
         cast(attributes.title as varchar) as title,
-        cast(attributes.summary as varchar) as summary,
+        cast(coalesce(api_summaries.summary, attributes.card_summary) as varchar) as summary,
         cast(attributes.published_on as date) as published_on,
         cast(stats.first_listed_on as date) as first_listed_on,
         cast(stats.last_listed_on as date) as last_listed_on,
@@ -107,6 +115,9 @@ final as (
     from attributes
     inner join observation_stats as stats on attributes.paper_id = stats.paper_id
     left join primary_topics on attributes.paper_id = primary_topics.paper_id
+    left join api_summaries
+        on attributes.arxiv_id = api_summaries.arxiv_id
+        and attributes.summary_snapshot_id = api_summaries.snapshot_id
 
 )
 
