@@ -3,9 +3,10 @@
 -- "Latest" = greatest (captured_at, snapshot_id), so ties between captures resolve deterministically.
 --
 -- The abstract is not copied here: only the key of the API observation holding the latest one
--- (summary_snapshot_id; with arxiv_id it is unique in staging) and, for papers the API gave no
--- abstract, the latest card abstract (card_summary). The consumers (papers, paper_topics) join the
--- text from staging: ~1.2 kB per paper written once fewer (issue 5: this model 23 s -> 5 s at 1M).
+-- (summary_source_format, summary_snapshot_id, summary_rank: unique in the view
+-- stg_api_paper_abstracts) and, for papers the API gave no abstract, the latest card abstract
+-- (card_summary). The consumers (papers, paper_topics) join the text: ~1.2 kB per paper written
+-- once fewer (issue 5: this model 23 s -> 5 s at 1M).
 --
 -- Incremental per paper (delete+insert on paper_id): a run recomputes the papers observed in
 -- int_paper_observations batches newer than the newest batch incorporated here (_batch_at);
@@ -49,7 +50,9 @@ api_observations as (
             snapshot_id,
             captured_at,
             title,
-            summary is not null as has_summary,
+            source_format,
+            rank,
+            has_summary,
             published_on,
             author_count,
             github_repo,
@@ -88,6 +91,8 @@ api_latest as (
         -- the abstract's observation, not the abstract: a ~1 kB string per aggregate state made
         -- this model ~5x slower
         arg_max(snapshot_id, _recency) filter (where has_summary) as summary_snapshot_id,
+        arg_max(source_format, _recency) filter (where has_summary) as summary_source_format,
+        arg_max(rank, _recency) filter (where has_summary) as summary_rank,
         arg_max(published_on, _recency) filter (where published_on is not null) as published_on,
         arg_max(author_count, _recency) filter (where author_count is not null) as author_count,
         arg_max(snapshot_id, _recency) as latest_snapshot_id,
@@ -129,7 +134,9 @@ final as (
         paper_ids.paper_id,
         api_latest.paper_id as arxiv_id,
         coalesce(api_latest.title, card_latest.title) as title,
+        api_latest.summary_source_format,
         api_latest.summary_snapshot_id,
+        api_latest.summary_rank,
         case when api_latest.summary_snapshot_id is null then card_latest.summary end as card_summary,
         coalesce(api_latest.published_on, card_latest.published_on) as published_on,
         coalesce(api_latest.author_count, card_latest.author_count) as author_count,

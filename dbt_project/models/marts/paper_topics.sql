@@ -97,23 +97,25 @@ papers as (
 ),
 
 -- one row per field: 1 = title, 2 = abstract, 3.. = each ai_keyword (never matched across fields);
--- the abstract is joined from staging by the key int_paper_attributes keeps (as in `papers`)
+-- the abstract is joined as loaded by the key int_paper_attributes keeps (as in `papers`; collapsing
+-- its whitespace would not change its tokens)
 fields as (
 
     select
         attributes.paper_id,
         unnest(list_concat(
-            [attributes.title, coalesce(api_summaries.summary, attributes.card_summary)],
+            [attributes.title, coalesce(api_abstracts.summary, attributes.card_summary)],
             attributes.ai_keywords)) as text
 
     from (
-        select paper_id, arxiv_id, title, summary_snapshot_id, card_summary, ai_keywords
+        select paper_id, title, summary_source_format, summary_snapshot_id, summary_rank, card_summary, ai_keywords
         from {{ ref('int_paper_attributes') }}
         where {{ paper_filter }}
     ) as attributes
-    left join {{ ref('stg_api_paper_observations') }} as api_summaries
-        on attributes.arxiv_id = api_summaries.arxiv_id
-        and attributes.summary_snapshot_id = api_summaries.snapshot_id
+    left join {{ ref('stg_api_paper_abstracts') }} as api_abstracts
+        on attributes.summary_source_format = api_abstracts.source_format
+        and attributes.summary_snapshot_id = api_abstracts.snapshot_id
+        and attributes.summary_rank = api_abstracts.rank
 
 ),
 

@@ -37,11 +37,11 @@ observations as (
 
 ),
 
--- the abstracts: int_paper_attributes keeps only the key of each paper's latest one
-api_summaries as (
+-- the abstracts, as loaded: int_paper_attributes keeps only the key of each paper's latest one
+api_abstracts as (
 
-    select arxiv_id, snapshot_id, summary
-    from {{ ref('stg_api_paper_observations') }}
+    select source_format, snapshot_id, rank, summary
+    from {{ ref('stg_api_paper_abstracts') }}
 
 ),
 
@@ -86,7 +86,8 @@ final as (
         cast(attributes.paper_id as varchar) as paper_id,
         cast(attributes.arxiv_id as varchar) as arxiv_id,
         cast(attributes.title as varchar) as title,
-        cast(coalesce(api_summaries.summary, attributes.card_summary) as varchar) as summary,
+        cast(coalesce({{ collapse_whitespace('api_abstracts.summary') }}, attributes.card_summary) as varchar)
+            as summary,
         cast(attributes.published_on as date) as published_on,
         cast(stats.first_listed_on as date) as first_listed_on,
         cast(stats.last_listed_on as date) as last_listed_on,
@@ -115,9 +116,10 @@ final as (
     from attributes
     inner join observation_stats as stats on attributes.paper_id = stats.paper_id
     left join primary_topics on attributes.paper_id = primary_topics.paper_id
-    left join api_summaries
-        on attributes.arxiv_id = api_summaries.arxiv_id
-        and attributes.summary_snapshot_id = api_summaries.snapshot_id
+    left join api_abstracts
+        on attributes.summary_source_format = api_abstracts.source_format
+        and attributes.summary_snapshot_id = api_abstracts.snapshot_id
+        and attributes.summary_rank = api_abstracts.rank
 
 )
 

@@ -1,6 +1,8 @@
 -- One row per paper per API capture, from both API raw tables.
 -- De-duplicated on (snapshot_id, arxiv_id): the same snapshot reaching both raw tables (or a
 -- re-load of one) yields one observation; a fetch wins over a landed file.
+-- The abstract is not copied (has_summary only): (source_format, snapshot_id, rank) finds it in
+-- the view stg_api_paper_abstracts.
 -- Incremental: a run processes only snapshots not yet here (raw is append-only and a snapshot is
 -- loaded whole); delete+insert on snapshot_id, so re-processing a snapshot replaces its rows.
 
@@ -72,7 +74,9 @@ renamed as (
         arxiv_id,
         {{ collapse_whitespace('title') }} as title,
         {{ normalize_title('title') }} as title_norm,
-        {{ collapse_whitespace('summary') }} as summary,
+        -- the abstract itself stays in raw (view stg_api_paper_abstracts); whether there is one:
+        -- a character other than whitespace (collapse_whitespace would not make it NULL)
+        coalesce(regexp_matches(summary, '[^\s\p{Z}]'), false) as has_summary,
         authors_json,
         author_count,
         published_at,
