@@ -240,6 +240,24 @@ def test_reloading_a_snapshot_adds_no_observation(incremental_runs, tmp_path):
     assert snapshot_marts(copy) == incremental_runs["after_second"]
 
 
+def test_snapshot_loaded_twice_into_one_raw_table_gives_one_abstract_per_paper(incremental_runs, tmp_path):
+    """A load repeated after a crash can put a snapshot into one raw table twice. Abstracts are read
+    from raw by (source_format, snapshot_id, rank), which then matches two rows: a full rebuild
+    must still give each paper one row and one abstract, as without the duplicate."""
+    inc = incremental_runs["inc"]
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(inc.read_bytes())
+    held_back = api_file_rows(incremental_runs["held_back"])
+    insert(copy, "landed_api_papers", held_back)
+    assert query(copy, "select count(*) from raw.landed_api_papers where snapshot_id = ?",
+                 [held_back[0][0]])[0][0] == 2 * len(held_back)
+    dbt_build(copy, "--full-refresh")
+    assert snapshot_marts(copy) == incremental_runs["after_second"]
+    abstracts = dict(query(copy, "select paper_id, summary from marts.papers"))
+    papers = {r[5]: r[7] for r in held_back}  # arxiv_id -> summary as loaded
+    assert all(" ".join(papers[pid].split()) == abstracts[pid] for pid in papers if papers[pid])
+
+
 # ------------------------------------------------------------------ identity on small API-shaped data
 
 def _paper(pid: str, title: str, upvotes: int, authors: int, summary: str = "An abstract.") -> dict:

@@ -41,3 +41,18 @@
         {{ return(api) }}
     {%- endif -%}
 {% endmacro %}
+
+{#
+    raw_rowid(table_name): the expression of a raw row's rowid in a select from raw_source(table_name):
+    `rowid`, or a typed NULL when the table does not exist yet (the empty stand-in has no rowid).
+    A rowid identifies a row only within one query (DuckDB may renumber rows when a checkpoint
+    vacuums deletions), so it is never stored.
+#}
+{% macro raw_rowid(table_name) -%}
+    {%- set relation = source('raw', table_name) -%}
+    {%- if execute and adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+        cast(null as bigint)
+    {%- else -%}
+        rowid
+    {%- endif -%}
+{%- endmacro %}

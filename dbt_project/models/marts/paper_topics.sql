@@ -86,13 +86,19 @@ term_starts as (
 
 ),
 
--- the papers to (re)match; read twice (ids here, texts in `fields`) rather than materializing
--- their texts in a CTE referenced twice
+-- the papers to (re)match, with the key of their latest API abstract (no text)
+attributes as (
+
+    select paper_id, title, summary_source_format, summary_snapshot_id, summary_rank, card_summary, ai_keywords
+    from {{ ref('int_paper_attributes') }}
+    where {{ paper_filter }}
+
+),
+
 papers as (
 
     select paper_id
-    from {{ ref('int_paper_attributes') }}
-    where {{ paper_filter }}
+    from attributes
 
 ),
 
@@ -107,15 +113,9 @@ fields as (
             [attributes.title, coalesce(api_abstracts.summary, attributes.card_summary)],
             attributes.ai_keywords)) as text
 
-    from (
-        select paper_id, title, summary_source_format, summary_snapshot_id, summary_rank, card_summary, ai_keywords
-        from {{ ref('int_paper_attributes') }}
-        where {{ paper_filter }}
-    ) as attributes
-    left join {{ ref('stg_api_paper_abstracts') }} as api_abstracts
-        on attributes.summary_source_format = api_abstracts.source_format
-        and attributes.summary_snapshot_id = api_abstracts.snapshot_id
-        and attributes.summary_rank = api_abstracts.rank
+    from attributes
+    left join {{ latest_api_abstracts('attributes') }} as api_abstracts
+        on attributes.paper_id = api_abstracts.paper_id
 
 ),
 

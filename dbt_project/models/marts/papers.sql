@@ -37,11 +37,11 @@ observations as (
 
 ),
 
--- the abstracts, as loaded: int_paper_attributes keeps only the key of each paper's latest one
+-- each paper's latest API abstract, as loaded: int_paper_attributes keeps only its key
 api_abstracts as (
 
-    select source_format, snapshot_id, rank, summary
-    from {{ ref('stg_api_paper_abstracts') }}
+    select paper_id, summary
+    from {{ latest_api_abstracts('attributes') }}
 
 ),
 
@@ -116,10 +116,7 @@ final as (
     from attributes
     inner join observation_stats as stats on attributes.paper_id = stats.paper_id
     left join primary_topics on attributes.paper_id = primary_topics.paper_id
-    left join api_abstracts
-        on attributes.summary_source_format = api_abstracts.source_format
-        and attributes.summary_snapshot_id = api_abstracts.snapshot_id
-        and attributes.summary_rank = api_abstracts.rank
+    left join api_abstracts on attributes.paper_id = api_abstracts.paper_id
 
 )
 

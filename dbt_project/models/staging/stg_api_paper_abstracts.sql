@@ -1,6 +1,8 @@
 -- The abstracts of the API observations as loaded (not yet whitespace-collapsed), keyed like raw:
--- (source_format, snapshot_id, rank) is unique (the registry loads a snapshot once, into one raw
--- table; rank is the position in it).
+-- (source_format, snapshot_id, rank) is an observation (rank is the position in the snapshot). The
+-- registry loads a snapshot once, but a load repeated after a crash can put it in a raw table twice
+-- (staging de-duplicates it), so consumers pick one row per key by raw_rowid (macro
+-- latest_api_abstracts), a rowid valid within one query only.
 --
 -- A view, not a table: an abstract is ~1.2 kB and hourly captures repeat it in every observation,
 -- while only each paper's latest one is ever read (`papers` and `paper_topics` join it by the key
@@ -12,6 +14,7 @@ select
     snapshot_id,
     rank,
     arxiv_id,
+    {{ raw_rowid('api_fetched_papers') }} as raw_rowid,
     summary
 from {{ raw_source('api_fetched_papers') }}
 
@@ -22,5 +25,6 @@ select
     snapshot_id,
     rank,
     arxiv_id,
+    {{ raw_rowid('landed_api_papers') }} as raw_rowid,
     summary
 from {{ raw_source('landed_api_papers') }}
