@@ -258,6 +258,29 @@ def test_snapshot_loaded_twice_into_one_raw_table_gives_one_abstract_per_paper(i
     assert all(" ".join(papers[pid].split()) == abstracts[pid] for pid in papers if papers[pid])
 
 
+def test_tables_of_an_older_layout_are_rebuilt_not_failed(incremental_runs, tmp_path):
+    """A warehouse built before staging stopped copying abstracts (its staging and attributes tables
+    have a `summary` column): the next build drops and rebuilds them instead of failing on the
+    schema change, and the marts keep their content."""
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(incremental_runs["inc"].read_bytes())
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute("alter table staging.stg_api_paper_observations add column summary varchar")
+        con.execute("alter table intermediate.int_paper_attributes add column summary varchar")
+    finally:
+        con.close()
+    log = dbt_build(copy)
+    assert "staging.stg_api_paper_observations: built by an older version" in log
+    assert "intermediate.int_paper_attributes: built by an older version" in log
+    assert not query(copy, "select table_name from information_schema.columns where column_name = 'summary' "
+                           "and table_schema in ('staging', 'intermediate') and table_name <> 'stg_page_card_observations' "
+                           "and table_name <> 'stg_api_paper_abstracts'")
+    assert snapshot_marts(copy) == incremental_runs["after_second"]
+    again = dbt_build(copy)
+    assert "built by an older version" not in again
+
+
 # ------------------------------------------------------------------ identity on small API-shaped data
 
 def _paper(pid: str, title: str, upvotes: int, authors: int, summary: str = "An abstract.") -> dict:

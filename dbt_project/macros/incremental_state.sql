@@ -207,3 +207,41 @@
     {%- endset -%}
     {{ return(inlined_in_filter(column, ids_sql)) }}
 {% endmacro %}
+
+{#
+    drop_tables_of_an_older_layout(): an upgrade step run before every invocation (on-run-start).
+    Internal incremental tables whose columns a later version of this project changed would fail
+    the run (on_schema_change='fail'); those listed here are dropped instead, so the run rebuilds
+    them from raw. Listed only when that is safe: the marts' content does not depend on the change,
+    so the incremental marts keep their rows and watermarks.
+      * issue 5: staging keeps has_summary instead of the abstract, int_paper_attributes the
+        abstract's key instead of its text (an older table has a `summary` column).
+#}
+{% macro drop_tables_of_an_older_layout() %}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set outdated = [
+        ('staging', 'stg_api_paper_observations', 'summary'),
+        ('intermediate', 'int_paper_attributes', 'summary'),
+    ] -%}
+    {%- set statements = [] -%}
+    {%- for schema, table, column in outdated -%}
+        {#- the database, not dbt's relation cache: dbt may render a hook more than once -#}
+        {%- set sql -%}
+            select count(*) from information_schema.columns
+            where table_catalog = current_database() and table_schema = '{{ schema }}'
+                and table_name = '{{ table }}' and column_name = '{{ column }}'
+        {%- endset -%}
+        {%- set relation = api.Relation.create(database=target.database, schema=schema, identifier=table, type='table') -%}
+        {%- if run_query(sql).rows[0][0] > 0 -%}
+            {%- do log(schema ~ "." ~ table ~ ": built by an older version of the project (column " ~ column
+                       ~ "): dropped, rebuilt from raw in this run", info=true) -%}
+            {#- the hook runs (and commits) the drop; dbt's relation cache is told now, so the model
+                is built as new -#}
+            {%- do statements.append("drop table " ~ relation) -%}
+            {%- do adapter.cache_dropped(relation) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(statements | join(";\n")) }}
+{% endmacro %}
