@@ -344,3 +344,62 @@ def test_card_comment_counts(con):
     card_only = [c for c in CARDS if _norm_title(c["title"]) not in API_TITLES]
     got = {_norm_title(t): n for t, n in rows(con, "select title, num_comments from marts.papers where arxiv_id is null")}
     assert got == {_norm_title(c["title"]): c["comments"] for c in card_only}
+
+
+def _matching_tokens(text: str) -> list[str]:
+    """The documented tokenizer of topic matching, in plain Python: NFC, accents stripped, lower
+    case, runs of a-z / 0-9, each plural-folded (macro singularize_token)."""
+    decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFC", text))
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    out = []
+    for tok in re.findall(r"[a-z0-9]+", folded):
+        if len(tok) >= 5 and tok.endswith("ies"):
+            tok = tok[:-3] + "y"
+        elif len(tok) >= 4 and tok.endswith("s") and not tok.endswith(("ss", "us", "is")):
+            tok = tok[:-1]
+        out.append(tok)
+    return out
+
+
+def test_paper_topics_match_terms_as_documented(con):
+    """Independent oracle for API papers: a term matches when its folded tokens appear consecutively
+    in one field (title, abstract, one ai_keyword) of the paper's latest non-null values;
+    matched_terms = distinct terms per topic; no match = one 'other' row."""
+    taxonomy = defaultdict(set)
+    with (Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "topic_taxonomy.csv").open() as f:
+        next(f)
+        for line in f:
+            topic, term = line.rstrip("\n").split(",", 1)
+            if term.strip():
+                taxonomy[topic].add(term)
+    term_tokens = {term: _matching_tokens(term) for terms in taxonomy.values() for term in terms}
+    latest = {}
+    for cap in CAPTURES:  # later captures overwrite, field by field, where they have a value
+        for entry in cap["entries"]:
+            p = entry["paper"]
+            fields = latest.setdefault(str(p["id"]), {})
+            for name, value in (("title", p.get("title") or entry.get("title")), ("summary", p.get("summary")),
+                                ("keywords", p.get("ai_keywords"))):
+                if value is not None and (name != "summary" or value.strip()):
+                    fields[name] = value
+
+    def matches(tokens: list[str], term: list[str]) -> bool:
+        return any(tokens[i:i + len(term)] == term for i in range(len(tokens) - len(term) + 1))
+
+    expected = {}
+    for pid, fields in latest.items():
+        texts = [fields.get("title") or "", fields.get("summary") or "", *(fields.get("keywords") or [])]
+        tokenized = [_matching_tokens(t) for t in texts]
+        got = {topic: sum(any(matches(toks, term_tokens[term]) for toks in tokenized) for term in terms)
+               for topic, terms in taxonomy.items()}
+        expected[pid] = {(t, n) for t, n in got.items() if n} or {("other", 0)}
+    actual = defaultdict(set)
+    for pid, topic, n in rows(con, "select paper_id, topic, matched_terms from marts.paper_topics"):
+        if pid in expected:
+            actual[pid].add((topic, n))
+    assert set(actual) == set(expected)
+    wrong = {pid: (actual[pid], expected[pid]) for pid in expected if actual[pid] != expected[pid]}
+    assert not wrong, list(wrong.items())[:3]
+    # the fixtures exercise multi-word terms and plural folding
+    multi = [t for t, toks in term_tokens.items() if len(toks) > 1]
+    assert any(matches(_matching_tokens(f.get("summary") or ""), term_tokens[t]) for f in latest.values() for t in multi)

@@ -49,6 +49,8 @@ term_tokens as (
 
 ),
 
+-- token_forms[k]: every raw token that folds to the term's k-th token (see term_starts), so a
+-- paper token is checked with one list lookup rather than by folding it (~100M candidates at 1M)
 terms as (
 
     select
@@ -56,9 +58,21 @@ terms as (
         term,
         cast(count(*) as integer) as n_tokens,
         max(token) filter (where token_position = 1) as first_token,
-        list(token order by token_position) as tokens
+        list(token order by token_position) as tokens,
+        list(token_forms order by token_position) as token_forms
 
-    from (select topic, term, token_position, {{ singularize_token('raw_token') }} as token from term_tokens)
+    from (
+        select
+            topic,
+            term,
+            token_position,
+            token,
+            list_filter(
+                [token, token || 's', left(token, length(token) - 1) || 'ies'],
+                lambda form: {{ singularize_token('form') }} = token
+            ) as token_forms
+        from (select topic, term, token_position, {{ singularize_token('raw_token') }} as token from term_tokens)
+    )
     group by topic, term
 
 ),
@@ -144,8 +158,10 @@ paper_tokens as (
 -- candidate occurrences: a paper token is a raw form of the first token of a term (equi-join
 -- against the small term table: the token stream is never materialized, only its matches come out). A
 -- single-word term matches on the join alone; a multi-word term also needs its k-th token at the
--- candidate's position + k - 1 of the same field (element k of the field's token list rides
--- along by reference; element-wise checks up to the longest term, no lambda per candidate).
+-- candidate's position + k - 1 of the same field to be a raw form of the term's k-th token
+-- (element k of the field's token list rides along by reference; element-wise checks up to the
+-- longest term, no lambda per candidate). Terms starting with common words ("language model")
+-- make about half of all paper tokens candidates, so this check is kept to one list lookup.
 verified as (
 
     select
@@ -158,8 +174,7 @@ verified as (
     where terms.n_tokens <= {{ max_tokens }}
     {%- for k in range(2, max_tokens + 1) %}
         and (terms.n_tokens < {{ k }}
-             or {{ singularize_token('paper_tokens.raw_tokens[paper_tokens.token_position + ' ~ (k - 1) ~ ']') }}
-                = terms.tokens[{{ k }}])
+             or list_contains(terms.token_forms[{{ k }}], paper_tokens.raw_tokens[paper_tokens.token_position + {{ k - 1 }}]))
     {%- endfor %}
 
 ),
