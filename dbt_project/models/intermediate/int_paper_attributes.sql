@@ -3,10 +3,10 @@
 -- "Latest" = greatest (captured_at, snapshot_id), so ties between captures resolve deterministically.
 --
 -- The abstract is not copied here: only the key of the API observation holding the latest one
--- (summary_source_format, summary_snapshot_id, summary_rank: unique in the view
+-- (summary_source_format, summary_snapshot_id, summary_rank: its key in the view
 -- stg_api_paper_abstracts) and, for papers the API gave no abstract, the latest card abstract
--- (card_summary). The consumers (papers, paper_topics) join the text: ~1.2 kB per paper written
--- once fewer (issue 5: this model 23 s -> 5 s at 1M).
+-- (card_summary). The consumers (papers, paper_topics) fetch the text with macro
+-- latest_api_abstracts: ~1.2 kB per paper written once fewer (issue 5: this model 23 s -> 5 s at 1M).
 --
 -- Incremental per paper (delete+insert on paper_id): a run recomputes the papers observed in
 -- int_paper_observations batches newer than the newest batch incorporated here (_batch_at);

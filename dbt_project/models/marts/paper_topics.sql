@@ -49,8 +49,10 @@ term_tokens as (
 
 ),
 
--- token_forms[k]: every raw token that folds to the term's k-th token (see term_starts), so a
--- paper token is checked with one list lookup rather than by folding it (~100M candidates at 1M)
+-- token_forms[k]: every raw token that folds to the term's k-th token f, so a paper token is
+-- checked by a list lookup rather than by folding it (~100M candidates at 1M). A raw token r folds
+-- to f only as r = f, f || 's' or left(f, -1) || 'ies' (macro singularize_token), so the three
+-- forms, kept where they really fold to f, are all of them.
 terms as (
 
     select
@@ -77,26 +79,12 @@ terms as (
 
 ),
 
--- each term keyed by every raw token whose plural folding is the term's first token: the paper
--- token stream then joins on raw tokens and only candidate matches get folded. A raw token r folds
--- to f only as r = f, f || 's' or left(f, -1) || 'ies' (macro singularize_token), so the three
--- forms, kept where they really fold to f, are all of them.
+-- each term keyed by every raw form of its first token: the paper token stream then joins on raw
+-- tokens, and only candidate matches are checked further
 term_starts as (
 
-    select terms.*, forms.raw_first_token
-
+    select *, unnest(token_forms[1]) as raw_first_token
     from terms
-    inner join (
-        select distinct first_token, raw_first_token
-        from (
-            select
-                first_token,
-                unnest([first_token, first_token || 's', left(first_token, length(first_token) - 1) || 'ies'])
-                    as raw_first_token
-            from terms
-        )
-        where {{ singularize_token('raw_first_token') }} = first_token
-    ) as forms on terms.first_token = forms.first_token
 
 ),
 
