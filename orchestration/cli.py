@@ -87,9 +87,14 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
             "select suite, table_name, success, failed_expectations from ops.validation_results "
             "where run_id in (select unnest(?)) order by validated_at", [run_ids]
         ).fetchall() if _table_exists(con, "ops", "validation_results") else []
-        failed = [v for v in validations if not v[2]]
-        say(f"validation: {len(validations) - len(failed)}/{len(validations)} suites passed"
+        # a raw suite audits each batch before it is loaded: what broke it was quarantined (listed
+        # above) and never loaded; a mart suite that fails blocks publishing
+        failed = [v for v in validations if not v[2] and v[1].startswith("marts.")]
+        audited = [v for v in validations if not v[2] and not v[1].startswith("marts.")]
+        say(f"validation: {len(validations) - len(failed) - len(audited)}/{len(validations)} suites passed"
             + (f" (report: {home.reports})" if validations else ""))
+        for suite, table, _, _ in audited:
+            say(f"  {suite} on {table}: the snapshots that broke it were quarantined, not loaded")
         for suite, table, _, expectations in failed:
             say(f"  FAILED {suite} on {table}:")
             for expectation in _as_list(expectations):

@@ -71,10 +71,10 @@ def test_failed_validation_leaves_published_byte_identical(tmp_path):
     with duckdb.connect(str(tmp_path / "published" / "warehouse.duckdb"), read_only=True) as con:
         assert con.sql("select count(*) from marts.papers").fetchall()[0][0] > 0
 
-    rows = json.loads((FIXTURES / "daily_papers" / "2025-10-03_captured-20251003T074927Z.json").read_text())
-    rows[0]["numComments"] = -1
-    (tmp_path / "landing" / "2025-10-03_captured-20251003T090000Z.json").write_text(json.dumps(rows))
-    code, output = run_papers(tmp_path, "run")
+    # a bad row that got into raw past the audit (written there by hand): the mart suite catches it
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("update raw.landed_api_papers set num_comments = -1 where rank = 1")
+    code, output = run_papers(tmp_path, "rebuild")
     assert code == 1, output
     assert "published:  unchanged" in output
     assert published_files(tmp_path) == before
@@ -82,7 +82,7 @@ def test_failed_validation_leaves_published_byte_identical(tmp_path):
     assert "the last validation failed: published/ still serves run" in output
 
 
-def test_broken_snapshot_fails_validation_and_is_quarantined(tmp_path):
+def test_broken_snapshot_is_quarantined_before_it_is_loaded(tmp_path):
     good = FIXTURES / "daily_papers" / "2025-03-17_captured-20250317T074930Z.json"
     rows = json.loads((FIXTURES / "daily_papers" / "2025-10-03_captured-20251003T074927Z.json").read_text())
     rows[3]["paper"]["upvotes"] = -5
@@ -90,24 +90,30 @@ def test_broken_snapshot_fails_validation_and_is_quarantined(tmp_path):
     broken.write_text(json.dumps(rows))
 
     code, output = run_papers(tmp_path / "home", "ingest", str(good), str(broken))
-    assert code == 1, output
-    assert "validation FAILED" in output
-    assert "expect_column_values_to_be_between" in output and "upvotes" in output
+    # the raw suite audits each parsed batch before loading: the broken file is quarantined with the
+    # rule it broke, the good one is loaded and published in the same run
+    assert code == 0, output
+    assert "1 loaded, 0 duplicate, 1 quarantined" in output
+    assert f"quarantined {broken.name}: failed validation (suite raw_api_papers): " \
+           "expect_column_values_to_be_between(column=upvotes" in output
+    assert "raw_api_papers on raw.landed_api_papers: the snapshots that broke it were quarantined" in output
     home = tmp_path / "home"
     reason = (home / "quarantine" / f"{broken.name}.reason.txt").read_text()
-    assert "upvotes" in reason
+    assert "upvotes" in reason and "num_comments" not in reason
     warehouse = home / "warehouse.duckdb"
+    # never loaded (nothing written and taken back out): no row of it in raw, whatever its load id
+    assert query(warehouse, "select count(*) from raw.landed_api_papers where snapshot_id = ?",
+                 [hashlib.sha256(broken.read_bytes()).hexdigest() if broken.exists() else ""])[0][0] == 0
     assert query(warehouse, "select count(*) from raw.landed_api_papers where upvotes < 0")[0][0] == 0
     assert query(warehouse, "select status from ops.snapshot_files where source_uri = ?", [broken.name]) == [
         ("quarantined",)]
-    failed = query(warehouse, "select suite from ops.validation_results where not success")
-    assert failed == [("raw_api_papers",)]
+    failed = query(warehouse, "select suite, rows from ops.validation_results where not success")
+    assert failed == [("raw_api_papers", len(rows) + len(json.loads(good.read_text())))]
+    assert query(warehouse, "select count(*) from marts.papers")[0][0] == len(json.loads(good.read_text()))
+    assert "published:  " in output and "unchanged" not in output
 
-    # the next run builds the marts from the valid data that remains
     code, output = run_papers(home, "run")
     assert code == 0, output
-    assert query(warehouse, "select count(*) from marts.papers where upvotes < 0")[0][0] == 0
-    assert query(warehouse, "select count(*) from marts.papers")[0][0] == len(json.loads(good.read_text()))
 
 
 def test_backfill_fetches_each_date_once_in_one_run(tmp_path, httpserver):

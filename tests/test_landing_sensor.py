@@ -35,9 +35,18 @@ def test_a_new_file_is_requested_once(tmp_path):
     age(tmp_path / "2025-10-03_a.json")
     batches, cursor = plan_batches(tmp_path, None, SETTINGS)
     assert [b.files for b in batches] == [("2025-10-03_a.json",)]
-    assert batches[0].run_key == hashlib.sha256(hashlib.sha256(b"[]").hexdigest().encode()).hexdigest()
+    assert batches[0].digests == (hashlib.sha256(b"[]").hexdigest(),)
     again, cursor = plan_batches(tmp_path, cursor, SETTINGS)
     assert again == []
+    # the same bytes dropped again after the first copy was ingested: a request of its own (Dagster
+    # skips a run key it has seen, and the file would sit in landing unrecorded)
+    (tmp_path / "2025-10-03_a.json").unlink()
+    _, cursor = plan_batches(tmp_path, cursor, SETTINGS)
+    (tmp_path / "2025-10-03_a.json").write_text("[]")
+    age(tmp_path / "2025-10-03_a.json")
+    redropped, cursor = plan_batches(tmp_path, cursor, SETTINGS, now=time.time() + 1)
+    assert [b.files for b in redropped] == [("2025-10-03_a.json",)]
+    assert redropped[0].run_key != batches[0].run_key
     # a file already requested and still there is not requested again, a new one is
     (tmp_path / "2025-10-04_b.json").write_text("[ ]")
     age(tmp_path / "2025-10-04_b.json")

@@ -19,6 +19,7 @@ from orchestration.defs.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.sources.hf_api import API_FETCHED_TABLE, FetchOutcome, hf_api_source
 from orchestration.sources.landing import (
+    FORMAT_TABLES,
     LANDED_API_TABLE,
     LANDED_CARDS_TABLE,
     RAW_DATASET,
@@ -26,7 +27,9 @@ from orchestration.sources.landing import (
     raw_pipeline,
 )
 from orchestration.warehouse import intake as landing
-from orchestration.warehouse.bookkeeping import settle_fetches, settle_landing
+from orchestration.validation.audit import RawAudit
+from orchestration.warehouse.bookkeeping import (reconcile, remove_stale_working_folders, settle_fetches,
+                                                 settle_landing)
 from orchestration.warehouse.registry import seen_snapshots, status_counts
 from orchestration.warehouse.settings import PapersHome, api_base_url, papers_home
 
@@ -102,13 +105,18 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
                 warehouse: WarehouseResource, config: LandingConfig):
     """Snapshot files from PAPERS_HOME/landing: parsed, loaded to raw, then archived or quarantined."""
     home, run_id = warehouse.home, context.run.run_id
-    paths = landing.list_landing(home.landing, config.files or None)
     with warehouse.connect() as con:
-        # Files are read and parsed in bounded batches while dlt extracts (one connection for both).
-        stream = landing.LandingStream(paths, lambda digests: seen_snapshots(con, digests))
+        repair(context, con, home, run_id)
+        paths = landing.list_landing(home.landing, config.files or None)
+        audit = RawAudit(con)
+        # Files are read, parsed and audited in bounded batches while dlt extracts (one connection for
+        # all): a snapshot that breaks its raw suite is rejected before anything is written.
+        stream = landing.LandingStream(paths, lambda digests: seen_snapshots(con, digests),
+                                       audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table))
         results = list(dlt.run(context=context, dlt_source=landing_source(stream),
                                dlt_pipeline=run_pipeline("landing", home, run_id, con)))
         found = stream.finish()
+        audit.finish(run_id=run_id, report_dir=home.reports)
         context.log.info(
             f"landing: {found.files} file(s) in {stream.batches_read} batch(es): {len(found.to_load)} loaded, "
             f"{len(found.duplicates)} duplicate, {len(found.rejected)} rejected"
@@ -123,6 +131,14 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
     del stream, found  # the intake's batches: give their memory back before the next steps
     log_release(context.log, "after the raw load")
     yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()})
+
+
+def repair(context, con, home: PapersHome, run_id: str) -> None:
+    """What an interrupted run left behind is repaired before anything new is loaded."""
+    repaired = reconcile(con, home, run_id)
+    remove_stale_working_folders(home, keep=run_id)
+    if repaired.anything:
+        context.log.warning(f"recovered from an interrupted run: {repaired.describe()}")
 
 
 @dlt_assets(
@@ -144,13 +160,17 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     dates = [date.fromisoformat(key) for key in context.partition_keys]
     outcomes: list[FetchOutcome] = []
     with warehouse.connect() as con:
+        repair(context, con, home, run_id)
         already = frozenset(r[0] for r in con.execute(
             "select snapshot_id from ops.snapshot_files where status = 'loaded' and source = 'api' "
             "and listing_date in (select unnest(?::date[]))", [dates],
         ).fetchall()) if _has_registry(con) else frozenset()
-    source = hf_api_source(dates, base_url=api_base_url(), already_loaded=already, outcomes=outcomes)
-    results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=run_pipeline("hf_api", home, run_id)))
-    with warehouse.connect() as con:
+        audit = RawAudit(con)
+        source = hf_api_source(dates, base_url=api_base_url(), already_loaded=already, outcomes=outcomes,
+                               audit=audit)
+        results = list(dlt.run(context=context, dlt_source=source,
+                               dlt_pipeline=run_pipeline("hf_api", home, run_id, con)))
+        audit.finish(run_id=run_id, report_dir=home.reports)
         settle_fetches(con, outcomes, home, run_id)
         counts = status_counts(con, run_id)
         present = _raw_tables(con)

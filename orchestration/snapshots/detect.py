@@ -78,17 +78,32 @@ def parse_snapshots(
             outcomes.append(_detect(body, name=name, mtime=mtime, snapshot_id=known))
         except SnapshotRejected as rejected:
             outcomes.append(rejected)
+        except Exception as error:  # a parser bug or a value no parser expects: this file only
+            outcomes.append(unparsable(error))
     api = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, _Api)]
     large = [k for k, (_, o) in enumerate(api) if len(o.fast.body) >= FAST_PATH_MIN_BYTES]
     tables: list[pa.Table | None] = [None] * len(api)
-    for k, table in zip(large, api_tables_arrow([api[k][1].fast for k in large])):
+    try:
+        batched = api_tables_arrow([api[k][1].fast for k in large])
+    except Exception:  # one body broke the batched read: each file takes the per-file path below
+        batched = [None] * len(large)
+    for k, table in zip(large, batched):
         tables[k] = table
     for (i, pending), table in zip(api, tables):
         try:
             outcomes[i] = _finish_api(pending, table)
         except SnapshotRejected as rejected:
             outcomes[i] = rejected
+        except Exception as error:
+            outcomes[i] = unparsable(error)
     return outcomes  # type: ignore[return-value]
+
+
+def unparsable(error: BaseException) -> SnapshotRejected:
+    """The rejection of a file whose parsing raised something other than a rejection."""
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return SnapshotRejected(f"could not be parsed ({type(error).__name__}"
+                            + (f": {preview(detail, 120)})" if detail else ")"))
 
 
 @dataclass(frozen=True)

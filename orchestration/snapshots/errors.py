@@ -19,6 +19,8 @@ class SnapshotRejected(Exception):
 
 
 def preview(text: str, limit: int = 40) -> str:
-    """``text`` on one line, cut to ``limit`` characters, for quoting in a reason."""
+    """``text`` on one line, cut to ``limit`` characters, control characters escaped, for quoting
+    in a reason (a reason never carries more of a file than this)."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
+    text = text if len(text) <= limit else text[:limit] + "..."
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

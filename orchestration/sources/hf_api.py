@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -78,8 +78,13 @@ def hf_api_source(
     base_url: str = "https://hf.barry1.top",
     already_loaded: frozenset[str] = frozenset(),
     outcomes: list[FetchOutcome] | None = None,
+    audit: Callable[[str, pa.Table], dict[str, str]] | None = None,
 ) -> dlt.sources.DltResource:
-    """Daily Papers listings fetched from the API for ``listing_dates`` (append-only observations)."""
+    """Daily Papers listings fetched from the API for ``listing_dates`` (append-only observations).
+
+    ``audit``: checks a date's rows before they are yielded (``(table name, rows)`` -> snapshot ids to
+    reject, with reasons); a rejected listing is quarantined like a body that did not parse.
+    """
     log = outcomes if outcomes is not None else []
 
     @dlt.resource(name=API_FETCHED_TABLE, write_disposition="append")
@@ -104,6 +109,11 @@ def hf_api_source(
                                          captured_at=captured_at, listing_date=listing_date)
             except SnapshotRejected as rejected:
                 log.append(FetchOutcome(status="quarantined", rows=0, reason=rejected.reason, body=body, **common))
+                continue
+            problems = audit(API_FETCHED_TABLE, table) if audit is not None else {}
+            if problems:
+                log.append(FetchOutcome(status="quarantined", rows=0, reason=problems.get(snapshot_id)
+                                        or next(iter(problems.values())), body=body, **common))
                 continue
             log.append(FetchOutcome(status="loaded", rows=table.num_rows, **common))
             yielded = True

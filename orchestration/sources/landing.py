@@ -21,6 +21,8 @@ from orchestration.warehouse.intake import LandingStream
 LANDED_API_TABLE = "landed_api_papers"
 LANDED_CARDS_TABLE = "landed_page_cards"
 RAW_DATASET = "raw"
+#: snapshot format -> the raw table its rows go to
+FORMAT_TABLES = {"api_json": LANDED_API_TABLE, "page_text": LANDED_CARDS_TABLE}
 
 
 def _tables(stream: LandingStream | None, fmt: str, schema: pa.Schema) -> Iterator[pa.Table]:
@@ -59,6 +61,9 @@ def raw_pipeline(name: str, warehouse: Path | duckdb.DuckDBPyConnection, pipelin
     Given a connection, dlt loads through it: the caller can keep using the same connection while
     dlt extracts (e.g. the registry look-ups of a :class:`LandingStream`).
     """
+    # every raw row carries the id of the load that wrote it: rows of a load dlt did not complete
+    # (no row in raw._dlt_loads) can be told apart and rolled back (warehouse.bookkeeping.reconcile)
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
         pipeline_name=name,
         destination=dlt.destinations.duckdb(warehouse if isinstance(warehouse, duckdb.DuckDBPyConnection)

@@ -144,6 +144,8 @@ class ValidationOutcome:
     sql_seconds: float = 0.0
     columns: list[str] = field(default_factory=list)  # columns fetched for GX
     chunks: int = 0  # frames GX checked (validate's chunk_rows)
+    # each failed expectation's name and the key_column values of its unexpected rows
+    keys_by_expectation: list[tuple[str, set[str]]] = field(default_factory=list)
 
 
 class ValidationFailed(Exception):
@@ -224,14 +226,37 @@ def validate(
     Returns the outcomes (each carries ``report_path``); raises nothing for failed suites:
     callers decide (``ValidationFailed(outcomes)``).
     """
+    validated_at = datetime.now(timezone.utc)
+    validator: list = []
+    try:
+        outcomes = evaluate(con, targets, chunk_rows=chunk_rows, validator=validator)
+    finally:
+        close_validator(validator)
+    record_outcomes(con, outcomes, run_id=run_id, report_dir=report_dir, validated_at=validated_at)
+    return outcomes
+
+
+def evaluate(
+    con: "duckdb.DuckDBPyConnection",
+    targets: list[SuiteTarget],
+    *,
+    chunk_rows: int | None = None,
+    validator: list | None = None,
+) -> list[ValidationOutcome]:
+    """The outcome of each target, recorded nowhere (:func:`validate` records them).
+
+    ``validator``: a list holding the GX context to reuse across calls (created on first need,
+    lazily: it costs seconds); the caller closes it with :func:`close_validator`. Without it, a
+    context is made and closed within this call.
+    """
     from . import _gx
 
     if chunk_rows is None:
         chunk_rows = chunk_rows_setting()
     plans: dict[str, _SuitePlan] = {}
-    validator: list = []  # one GX context, created on first need (lazily: it costs seconds)
+    own = validator is None
+    validator = [] if validator is None else validator
     outcomes: list[ValidationOutcome] = []
-    validated_at = datetime.now(timezone.utc)
     try:
         for target in targets:
             if target.suite not in plans:
@@ -239,15 +264,27 @@ def validate(
             outcomes.append(_validate_one(con, target, plans[target.suite], validator, _gx,
                                           chunk_rows))
     finally:
-        for v in validator:  # GX would keep the context (and every frame it saw) alive
-            v.close()
-        validator.clear()
+        if own:
+            close_validator(validator)
+    return outcomes
+
+
+def close_validator(validator: list) -> None:
+    """Close the GX context held by ``validator`` (GX would keep it, and every frame it saw, alive)."""
+    for v in validator:
+        v.close()
+    validator.clear()
+
+
+def record_outcomes(con, outcomes: list[ValidationOutcome], *, run_id: str, report_dir: Path,
+                    validated_at: datetime | None = None) -> None:
+    """Write the outcomes to the run's report and to ``ops.validation_results``."""
+    validated_at = validated_at or datetime.now(timezone.utc)
     path = report_path_for(report_dir, run_id)
     for o in outcomes:
         o.report_path = str(path)
     write_report(path, outcomes, run_id=run_id, validated_at=validated_at)
     record_results(con, outcomes, run_id=run_id, validated_at=validated_at)
-    return outcomes
 
 
 def _q(identifier: str) -> str:
@@ -431,6 +468,7 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _
         sql_seconds=t_sql,
         columns=wanted,
         chunks=n_chunks,
+        keys_by_expectation=[(e.name, set(e.failing_keys)) for e in failed],
     )
 
 

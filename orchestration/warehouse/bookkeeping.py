@@ -1,12 +1,27 @@
-"""After a load: record every arrival in ``ops.snapshot_files`` and move files to where they end.
+"""After a load: record every arrival in ``ops.snapshot_files``, then move files to where they end;
+before a load: reconcile what an interrupted run left behind.
 
-Also the way back: snapshots whose rows fail validation are removed from raw and quarantined, so bad
-data never reaches the marts and the next run starts clean.
+Every step is one-way and can be repeated:
+
+1. dlt commits the raw rows of a load (each row carries its ``_dlt_load_id``; dlt marks the load
+   complete in ``raw._dlt_loads`` once every table of it is in).
+2. The arrivals are recorded in one statement, each with where its file goes (``stored_path``,
+   relative to PAPERS_HOME) and ``file_pending`` set.
+3. The files are moved (archive/, quarantine/ with a reason file, duplicate copies removed) and
+   ``file_pending`` cleared.
+
+:func:`reconcile` runs before every load and repairs any death between those steps: rows of a load
+dlt did not complete are rolled back (their files are still in landing: the run reads them again);
+snapshots in raw with no registry row are recorded as loaded (never loaded twice, never
+quarantined); pending moves are finished. A crash at any point followed by a run gives the state of
+a run that never crashed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -18,42 +33,56 @@ from orchestration.warehouse.registry import (
     LOADED,
     QUARANTINED,
     SnapshotFileRecord,
-    mark_quarantined,
+    ensure_registry,
     record,
     status_counts,
 )
 from orchestration.warehouse.settings import PapersHome
 
-RAW_TABLES = ("raw.landed_api_papers", "raw.landed_page_cards", "raw.api_fetched_papers")
+#: raw table -> (source, format) of the snapshots it holds
+RAW_TABLES = {
+    "landed_api_papers": ("landing", "api_json"),
+    "landed_page_cards": ("landing", "page_text"),
+    "api_fetched_papers": ("api", "api_json"),
+}
+LOAD_ID = "_dlt_load_id"
+
+
+def _relative(home: PapersHome, path: Path) -> str:
+    return str(path.relative_to(home.root))
 
 
 def settle_landing(
     con: duckdb.DuckDBPyConnection, found: landing.Intake, home: PapersHome, run_id: str
 ) -> list[SnapshotFileRecord]:
-    """Archive loaded files, quarantine rejects, drop duplicate copies, and record each one."""
+    """Record each file of the intake (where it goes), then move it there: loaded files to
+    archive/, rejects to quarantine/ with a reason file, duplicate copies removed."""
+    planned: set[Path] = set()
     records: list[SnapshotFileRecord] = []
     for item in found.to_load:
-        stored = landing.archive(item.path, home.archive)
+        target = landing.free_name(home.archive, item.path.name, planned)
         records.append(SnapshotFileRecord(
             snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=LOADED,
-            rows=item.rows, stored_path=str(stored), format=item.format, listing_date=item.listing_date,
-            captured_at=item.captured_at, run_id=run_id,
+            rows=item.rows, stored_path=_relative(home, target), format=item.format,
+            listing_date=item.listing_date, captured_at=item.captured_at, run_id=run_id,
             reason="; ".join(item.warnings) or None,  # e.g. page cards skipped for lack of a meta block
+            file_pending=True,
         ))
     for item in found.duplicates:
         # The same bytes are already kept (archive/ or quarantine/): the arrival is recorded, the copy dropped.
-        item.path.unlink()
         records.append(SnapshotFileRecord(
             snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=DUPLICATE,
-            reason=item.reason, run_id=run_id,
+            reason=item.reason, run_id=run_id, file_pending=True,
         ))
     for item in found.rejected:
-        stored = landing.quarantine(item.path, item.reason, home.quarantine)
+        target = landing.free_name(home.quarantine, item.path.name, planned)
         records.append(SnapshotFileRecord(
             snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=QUARANTINED,
-            stored_path=str(stored), reason=item.reason, run_id=run_id,
+            stored_path=_relative(home, target), format=item.format, reason=item.reason, run_id=run_id,
+            file_pending=True,
         ))
     record(con, records)
+    move_pending_files(con, home)
     return records
 
 
@@ -66,7 +95,8 @@ def settle_fetches(
         stored = None
         if fetch.status == QUARANTINED and fetch.body is not None:
             name = f"{fetch.listing_date.isoformat()}_captured-{fetch.captured_at:%Y%m%dT%H%M%SZ}.json"
-            stored = str(landing.write_quarantined_body(fetch.body, name, fetch.reason or "", home.quarantine))
+            stored = _relative(home, landing.write_quarantined_body(
+                fetch.body, name, fetch.reason or "", home.quarantine))
         records.append(SnapshotFileRecord(
             snapshot_id=fetch.snapshot_id, source="api", source_uri=fetch.url, status=fetch.status,
             rows=fetch.rows, stored_path=stored, format="api_json", listing_date=fetch.listing_date,
@@ -76,54 +106,128 @@ def settle_fetches(
     return records
 
 
-def loaded_in_run(con: duckdb.DuckDBPyConnection, run_id: str, fmt: str | None = None,
-                  source: str | None = None) -> list[str]:
-    """Snapshot ids this run loaded (optionally of one format / source)."""
-    sql = "select snapshot_id from ops.snapshot_files where run_id = ? and status = 'loaded'"
-    params: list = [run_id]
-    if fmt:
-        sql += " and format = ?"
-        params.append(fmt)
-    if source:
-        sql += " and source = ?"
-        params.append(source)
-    return [row[0] for row in con.execute(sql + " order by snapshot_id", params).fetchall()]
+def move_pending_files(con: duckdb.DuckDBPyConnection, home: PapersHome, *, verify: bool = False) -> int:
+    """Move every file the registry says is still pending to where its row says; returns how many
+    rows were settled. ``verify``: a landing file whose bytes are not the recorded snapshot (a new
+    file dropped under the same name since) stays in landing for the next run."""
+    ensure_registry(con)
+    pending = con.execute(
+        "select rowid, snapshot_id, source_uri, status, stored_path, reason from ops.snapshot_files "
+        "where file_pending and source = 'landing' order by recorded_at, rowid").fetchall()
+    for rowid, snapshot_id, name, status, stored, reason in pending:
+        source = home.landing / name
+        present = source.is_symlink() or source.exists()
+        if present and verify and not _same_bytes(source, snapshot_id):
+            present = False
+        if present:
+            target = home.root / stored if stored else None
+            if status == DUPLICATE or target is None:
+                source.unlink()
+            elif status == QUARANTINED:
+                landing.quarantine(source, reason or "", target)
+            elif not target.exists():
+                landing.archive(source, target)
+        con.execute("update ops.snapshot_files set file_pending = false where rowid = ?", [rowid])
+    return len(pending)
 
 
-def _existing_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "select table_schema || '.' || table_name from information_schema.tables where table_schema = 'raw'"
-    ).fetchall()
-    present = {row[0] for row in rows}
-    return [t for t in RAW_TABLES if t in present]
+def _same_bytes(path: Path, snapshot_id: str) -> bool:
+    """Whether ``path`` holds the bytes of ``snapshot_id`` (what cannot be read is taken as the same:
+    its id was never a hash of its bytes)."""
+    if path.is_symlink() or not path.is_file():
+        return True
+    try:
+        return landing.file_sha256(path) == snapshot_id
+    except OSError:
+        return True
 
 
-def reject_loaded_snapshots(
-    con: duckdb.DuckDBPyConnection, snapshot_ids: Iterable[str], reason: str, home: PapersHome
-) -> list[str]:
-    """Take snapshots back out of raw after failed validation and quarantine their files.
+@dataclass
+class Reconciled:
+    """What :func:`reconcile` repaired."""
 
-    Returns where each file went. Raw stays append-only in spirit: rows of a rejected snapshot never
-    counted as observations, so removing them restores the state before the run.
-    """
-    ids = sorted(set(snapshot_ids))
-    moved: list[str] = []
-    for table in _existing_raw_tables(con):
-        con.execute(f"delete from {table} where snapshot_id in (select unnest(?))", [ids])
-    for snapshot_id in ids:
-        row = con.execute(
-            "select stored_path from ops.snapshot_files where snapshot_id = ? and status = 'loaded'",
-            [snapshot_id],
-        ).fetchall()
-        stored = None
-        if row and row[0][0] and Path(row[0][0]).exists() and home.archive in Path(row[0][0]).parents:
-            stored = str(landing.quarantine(Path(row[0][0]), reason, home.quarantine))
-            moved.append(stored)
-        mark_quarantined(con, snapshot_id, reason=reason, stored_path=stored)
-    return moved
+    rolled_back: dict[str, int] = field(default_factory=dict)  # raw table -> rows of incomplete loads
+    registered: list[str] = field(default_factory=list)  # snapshots found in raw without a registry row
+    moves_finished: int = 0
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.rolled_back or self.registered or self.moves_finished)
+
+    def describe(self) -> str:
+        parts = []
+        if self.rolled_back:
+            parts.append("rolled back the rows of an incomplete load ("
+                         + ", ".join(f"raw.{t}: {n}" for t, n in sorted(self.rolled_back.items())) + ")")
+        if self.registered:
+            parts.append(f"recorded {len(self.registered)} snapshot(s) loaded by a run that stopped "
+                         "before recording them")
+        if self.moves_finished:
+            parts.append(f"finished moving {self.moves_finished} file(s) out of landing")
+        return "; ".join(parts) or "nothing to repair"
+
+
+def _raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    columns: dict[str, set[str]] = {}
+    for table, column in con.execute(
+            "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
+    ).fetchall():
+        columns.setdefault(table, set()).add(column)
+    return columns
+
+
+def reconcile(con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str) -> Reconciled:
+    """Bring raw, the registry and the folders back into agreement after an interrupted run."""
+    ensure_registry(con)
+    done = Reconciled(moves_finished=move_pending_files(con, home, verify=True))
+    columns = _raw_columns(con)
+    complete = "select load_id from raw._dlt_loads" if "_dlt_loads" in columns else "select null where false"
+    for table in RAW_TABLES:
+        if LOAD_ID not in columns.get(table, ()):
+            continue
+        (n,) = con.execute(
+            f"select count(*) from raw.{table} where {LOAD_ID} is not null and {LOAD_ID} not in ({complete})"
+        ).fetchone()
+        if n:
+            con.execute(f"delete from raw.{table} where {LOAD_ID} is not null and {LOAD_ID} not in ({complete})")
+            done.rolled_back[table] = n
+    planned: set[Path] = set()
+    records: list[SnapshotFileRecord] = []
+    for table, (source, fmt) in RAW_TABLES.items():
+        if table not in columns:
+            continue
+        listing = ("case when count(distinct listing_date) = 1 then min(listing_date) end"
+                   if "listing_date" in columns[table] else "null::date")
+        for snapshot_id, uri, listing_date, captured_at, rows in con.execute(
+            f"select snapshot_id, min(source_uri), {listing}, min(captured_at), count(*) from raw.{table} "
+            "where snapshot_id not in (select snapshot_id from ops.snapshot_files where status = 'loaded') "
+            "group by snapshot_id order by min(source_uri), snapshot_id"
+        ).fetchall():
+            stored, pending = None, False
+            file = home.landing / uri
+            if source == "landing" and file.is_file() and not file.is_symlink() and _same_bytes(file, snapshot_id):
+                stored, pending = _relative(home, landing.free_name(home.archive, uri, planned)), True
+            records.append(SnapshotFileRecord(
+                snapshot_id=snapshot_id, source=source, source_uri=uri, status=LOADED, rows=rows,
+                stored_path=stored, format=fmt, listing_date=listing_date, captured_at=captured_at,
+                reason="recorded after an interrupted run (its rows were loaded, the run stopped before "
+                       "recording them)", run_id=run_id, file_pending=pending))
+            done.registered.append(snapshot_id)
+    record(con, records)
+    move_pending_files(con, home, verify=True)
+    return done
+
+
+def remove_stale_working_folders(home: PapersHome, keep: str) -> None:
+    """dlt working folders of earlier runs (a run that died keeps its own): runs are one at a time."""
+    if not home.dlt_runs.is_dir():
+        return
+    for folder in home.dlt_runs.iterdir():
+        if folder.name not in (keep, "definitions") and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 __all__ = [
-    "RAW_TABLES", "loaded_in_run", "reject_loaded_snapshots", "settle_fetches", "settle_landing",
-    "status_counts",
+    "RAW_TABLES", "Reconciled", "move_pending_files", "reconcile", "remove_stale_working_folders",
+    "settle_fetches", "settle_landing", "status_counts",
 ]

@@ -9,9 +9,12 @@ duplicate or rejected; the ``settle_*`` helpers move the files afterwards: loade
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
+import stat
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,19 +33,52 @@ IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
 
 
 def is_candidate(path: Path) -> bool:
-    """A landing file worth reading: a regular file, not hidden, not still being written."""
+    """A landing entry to settle: not hidden, not still being written. Anything else than a regular
+    file (a symlink, a FIFO, a directory…) is a candidate too: it is quarantined unread."""
     name = path.name
-    return path.is_file() and not name.startswith(".") and not name.endswith(IGNORED_SUFFIXES)
+    return not name.startswith(".") and not name.endswith(IGNORED_SUFFIXES)
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` is never read (a symlink, FIFO, socket, device or directory), or None.
+
+    Nothing is followed: landing is the only door, and a link could point anywhere on the machine.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except OSError as error:
+        return f"could not be inspected ({error.strerror or type(error).__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a directory" if stat.S_ISDIR(mode)
+            else "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device file")
+    return f"{kind}, not a regular file: landing only reads files dropped into it (nothing is followed)"
+
+
+def exists(path: Path) -> bool:
+    """``path`` is there (a dangling symlink included)."""
+    return path.is_symlink() or path.exists()
 
 
 def list_landing(landing: Path, names: Iterable[str] | None = None) -> list[Path]:
-    """Files waiting in landing (all of them, or just ``names``), oldest name first."""
+    """Entries waiting in landing (all of them, or just ``names``), oldest name first."""
     if names is not None:
-        paths = [landing / name for name in names]
-        return sorted(p for p in paths if p.exists() and is_candidate(p))
+        paths = [landing / name for name in names if name and "/" not in name and name not in (".", "..")]
+        return sorted(p for p in paths if exists(p) and is_candidate(p))
     if not landing.exists():
         return []
     return sorted(p for p in landing.iterdir() if is_candidate(p))
+
+
+def unread_id(path: Path) -> str:
+    """A stand-in snapshot id for an arrival whose bytes are not read (not a regular file, or
+    unreadable): unique per arrival, so it never counts as a duplicate of anything."""
+    try:
+        info = path.lstat()
+        detail = f"{info.st_size}\n{info.st_mtime_ns}\n{info.st_ino}"
+    except OSError:
+        detail = ""
+    return hashlib.sha256(f"unread\n{path.name}\n{detail}\n{time.time_ns()}".encode()).hexdigest()
 
 
 #: Bytes of landing files read, hashed and parsed together: the bound on what a run holds in memory
@@ -81,6 +117,7 @@ class RejectedFile:
     path: Path
     sha256: str
     reason: str
+    format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +138,11 @@ class Intake:
     @property
     def files(self) -> int:
         return len(self.to_load) + len(self.duplicates) + len(self.rejected)
+
+
+#: Checks the rows of one parsed batch before they are loaded: ``(format, table)`` -> the snapshot
+#: ids to reject, each with its reason (their rows are dropped, their files quarantined).
+Audit = Callable[[str, pa.Table], dict[str, str]]
 
 
 class LandingStream:
@@ -125,10 +167,12 @@ class LandingStream:
     """
 
     def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
-                 *, batch_bytes: int = DEFAULT_BATCH_BYTES, large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
+                 *, audit: Audit | None = None,
+                 batch_bytes: int = DEFAULT_BATCH_BYTES, large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
                  piece_bytes: int = DEFAULT_PIECE_BYTES, spill_dir: Path | None = None) -> None:
         self.intake = Intake()
         self._lookup_seen = lookup_seen
+        self._audit = audit
         self._batches = iter(_batched_by_size(paths, batch_bytes, large_file_bytes))
         self._large_file_bytes = large_file_bytes
         self._piece_bytes = piece_bytes
@@ -200,12 +244,25 @@ class LandingStream:
         if batch is None:
             return False
         self.batches_read += 1
-        if len(batch) == 1 and batch[0].stat().st_size >= self._large_file_bytes:
-            self._read_large_file(batch[0])
-            return True
-        bodies = [path.read_bytes() for path in batch]  # each file read once: hashed, then parsed
+        readable, bodies = [], []
+        for path in batch:  # each file read once: hashed, then parsed; a file that cannot be read is rejected
+            problem = not_a_regular_file(path)
+            if problem is None and len(batch) == 1 and path.lstat().st_size >= self._large_file_bytes:
+                try:
+                    self._read_large_file(path)
+                    return True
+                except OSError as error:
+                    problem = _unreadable(error)
+            if problem is None:
+                try:
+                    bodies.append(path.read_bytes())
+                    readable.append(path)
+                    continue
+                except OSError as error:
+                    problem = _unreadable(error)
+            self.intake.rejected.append(RejectedFile(path, unread_id(path), problem))
         digests = [hashlib.sha256(body).hexdigest() for body in bodies]
-        self._parse_batch(batch, bodies, digests)
+        self._parse_batch(readable, bodies, digests)
         return True
 
     def _read_large_file(self, path: Path) -> None:
@@ -220,7 +277,12 @@ class LandingStream:
             return
         if self._spill is None:
             self._spill = tempfile.TemporaryDirectory(prefix="papers-intake-", dir=self._spill_dir)
-        spilled = _parse_in_pieces(path, sha, self._piece_bytes, Path(self._spill.name) / f"{sha}.arrows")
+        try:
+            spilled = _parse_in_pieces(path, sha, self._piece_bytes, Path(self._spill.name) / f"{sha}.arrows",
+                                       self._audit)
+        except _PieceRejected as rejected:
+            self.intake.rejected.append(RejectedFile(path, sha, rejected.reason, "api_json"))
+            return
         if spilled is None:
             self._parse_batch([path], [path.read_bytes()], [sha], fresh=[0])
             return
@@ -240,14 +302,23 @@ class LandingStream:
             fresh = self._sort_out_duplicates(batch, digests)
         outcomes, tables = parse_bodies([(bodies[n], batch[n], digests[n]) for n in fresh])
         bodies.clear()  # the caller's list: the bodies go before the outcomes are recorded
+        failed: dict[str, str] = {}
+        for fmt, table in tables.items():
+            rejected = self._audit(fmt, table) if self._audit is not None else {}
+            if rejected:
+                failed.update(rejected)
+                table = table.filter(pc.invert(pc.is_in(table.column("snapshot_id"),
+                                                        pa.array(sorted(rejected), pa.string()))))
+            if table.num_rows:
+                self._pending[fmt].append(table)
         for n, outcome in zip(fresh, outcomes):
             path, sha = batch[n], digests[n]
             if isinstance(outcome, str):
                 self.intake.rejected.append(RejectedFile(path, sha, outcome))
+            elif sha in failed:
+                self.intake.rejected.append(RejectedFile(path, sha, failed[sha], outcome[0]))
             else:
                 self.intake.to_load.append(LandedFile(path, sha, *outcome))
-        for fmt, table in tables.items():
-            self._pending[fmt].append(table)
 
     def _sort_out_duplicates(self, batch: list[Path], digests: list[str]) -> list[int]:
         """Record the batch's duplicates; return the positions of the fresh files."""
@@ -322,7 +393,14 @@ class _Spilled:
         self.path.unlink(missing_ok=True)
 
 
-def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path) -> _Spilled | None:
+class _PieceRejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
+                     audit: Audit | None = None) -> _Spilled | None:
     """The rows of a large API file, parsed in pieces of about ``piece_bytes`` into ``spill_path``,
     or None when only the whole-file path can vouch for the outcome.
 
@@ -346,6 +424,9 @@ def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path) -
                 if spilled.rows:
                     table = table.set_column(rank, API_PAPERS_SCHEMA.field(rank), pc.add_checked(
                         table.column(rank), pa.scalar(spilled.rows, pa.int32())))
+                problems = audit("api_json", table) if audit is not None else {}
+                if problems:
+                    raise _PieceRejected(problems.get(sha) or next(iter(problems.values())))
                 spilled.rows += table.num_rows
                 spilled.listing_dates.update(pc.unique(table.column("listing_date")).to_pylist())
                 writer.write_table(table)
@@ -416,7 +497,10 @@ def _batched_by_size(paths: Sequence[Path], batch_bytes: int,
     batch: list[Path] = []
     size = 0
     for path in paths:
-        file_size = path.stat().st_size
+        try:
+            file_size = path.lstat().st_size if not_a_regular_file(path) is None else 0
+        except OSError:
+            file_size = 0
         if file_size >= large_file_bytes:
             if batch:
                 yield batch
@@ -430,6 +514,10 @@ def _batched_by_size(paths: Sequence[Path], batch_bytes: int,
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _unreadable(error: OSError) -> str:
+    return f"could not be read ({error.strerror or type(error).__name__})"
 
 
 def _mtime(path: Path) -> datetime:
@@ -459,43 +547,64 @@ def _listing_date_problem(fmt: str, listing_date: date | None, dates: list[date]
             f"{first.isoformat()} to {last.isoformat()} (check the YYYY-MM-DD at the start of the file name)")
 
 
-def _free_name(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``folder/name.N`` when that is taken (nothing is overwritten)."""
-    target = folder / name
+#: Longest file name written into archive/ or quarantine/ (a quarantined file gets
+#: ``<name>.reason.txt`` next to it, and a name taken gets ``.N``: both must fit the file system's 255 bytes).
+MAX_STORED_NAME_BYTES = 200
+
+
+def _bounded(name: str) -> str:
+    """``name``, shortened (with a hash of the whole name, keeping its extension) when too long."""
+    if len(name.encode()) <= MAX_STORED_NAME_BYTES:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    ext = f".{ext}" if dot and stem and len(ext.encode()) <= 16 else ""
+    tag = "~" + hashlib.sha256(name.encode()).hexdigest()[:12]
+    keep = MAX_STORED_NAME_BYTES - len(tag.encode()) - len(ext.encode())
+    return name.encode()[:keep].decode("utf-8", "ignore") + tag + ext
+
+
+def free_name(folder: Path, name: str, planned: set[Path] | None = None) -> Path:
+    """``folder/name`` (bounded), or ``folder/name.N`` when taken by a file or by another
+    ``planned`` target (added to it): nothing is overwritten."""
+    base = _bounded(name)
+    target = folder / base
     n = 1
-    while target.exists():
-        target = folder / f"{name}.{n}"
+    while exists(target) or (planned is not None and target in planned):
+        target = folder / f"{base}.{n}"
         n += 1
+    if planned is not None:
+        planned.add(target)
     return target
 
 
-def quarantine(path: Path, reason: str, quarantine_dir: Path) -> Path:
-    """Move ``path`` into quarantine and write ``<name>.reason.txt`` next to it."""
-    quarantine_dir.mkdir(parents=True, exist_ok=True)
-    target = _free_name(quarantine_dir, path.name)
-    shutil.move(str(path), target)
+def _write_reason(target: Path, name: str, reason: str, what: str = "file") -> None:
     target.with_name(target.name + ".reason.txt").write_text(
-        f"file: {path.name}\nquarantined_at: {datetime.now(timezone.utc).isoformat()}\nreason: {reason}\n",
+        f"{what}: {name}\nquarantined_at: {datetime.now(timezone.utc).isoformat()}\nreason: {reason}\n",
         encoding="utf-8",
     )
+
+
+def quarantine(path: Path, reason: str, target: Path) -> Path:
+    """Move ``path`` (never followed: a link is moved as a link) to ``target`` in quarantine/ and
+    write ``<target>.reason.txt`` next to it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not exists(target):
+        shutil.move(str(path), str(target))
+    _write_reason(target, path.name, reason)
     return target
 
 
 def write_quarantined_body(body: bytes, name: str, reason: str, quarantine_dir: Path) -> Path:
     """Keep a rejected API response in quarantine (there is no landing file to move)."""
     quarantine_dir.mkdir(parents=True, exist_ok=True)
-    target = _free_name(quarantine_dir, name)
+    target = free_name(quarantine_dir, name)
     target.write_bytes(body)
-    target.with_name(target.name + ".reason.txt").write_text(
-        f"source: {name}\nquarantined_at: {datetime.now(timezone.utc).isoformat()}\nreason: {reason}\n",
-        encoding="utf-8",
-    )
+    _write_reason(target, name, reason, what="source")
     return target
 
 
-def archive(path: Path, archive_dir: Path) -> Path:
-    """Move a handled file out of landing into archive/ (kept, never re-read)."""
-    archive_dir.mkdir(parents=True, exist_ok=True)
-    target = _free_name(archive_dir, path.name)
-    shutil.move(str(path), target)
+def archive(path: Path, target: Path) -> Path:
+    """Move a loaded file out of landing to ``target`` in archive/ (kept, never re-read)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(path), str(target))
     return target

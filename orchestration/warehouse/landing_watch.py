@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.warehouse.intake import IGNORED_SUFFIXES, file_sha256, is_candidate
+from orchestration.warehouse.intake import IGNORED_SUFFIXES, file_sha256, is_candidate, not_a_regular_file
 
 LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 
@@ -30,18 +30,22 @@ LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 class WatchSettings:
     max_files: int = 5000         # files per run (a run reads them in bounded batches: see intake)
     settle_seconds: float = 30.0  # older than this (mtime) counts as complete
-    retry_seconds: float = 3600.0  # a requested file still in landing after this is requested again
+    retry_seconds: float = 300.0  # a requested file still in landing after this is requested again
 
 
 @dataclass(frozen=True)
 class Batch:
     files: tuple[str, ...]
     digests: tuple[str, ...]
+    requested_at: float = 0.0
 
     @property
     def run_key(self) -> str:
-        """Same files with the same bytes -> same key (Dagster then skips the duplicate request)."""
-        return hashlib.sha256("\n".join(sorted(self.digests)).encode()).hexdigest()
+        """One key per request: the files, their bytes and when they were requested. Dagster skips a
+        key it has seen forever, so the same bytes dropped again, or a batch requested again after a
+        failed run, must get a key of their own (the cursor keeps a file from being requested twice)."""
+        return hashlib.sha256("\n".join([*sorted(self.digests), *sorted(self.files), repr(self.requested_at)])
+                              .encode()).hexdigest()
 
     @property
     def listing_dates(self) -> tuple[str, str] | None:
@@ -66,9 +70,10 @@ def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = Wa
     observed, requested, ready = {}, {}, []
     entries = sorted(landing.iterdir()) if landing.exists() else []
     for path in entries:
-        if not path.is_file():
-            continue
-        stat = path.stat()
+        try:
+            stat = path.lstat()  # never followed: a link or FIFO is quarantined unread by the run
+        except OSError:
+            continue  # gone since the listing
         observed[path.name] = [stat.st_size, stat.st_mtime_ns]
         if not is_candidate(path):
             continue
@@ -80,7 +85,10 @@ def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = Wa
         settled = now - stat.st_mtime_ns / 1e9 > settings.settle_seconds
         if not (unchanged or renamed_in or settled):
             continue  # still being written, or first sight: look again next tick
-        sha = file_sha256(path)
+        try:
+            sha = file_sha256(path) if not_a_regular_file(path) is None else "not a regular file"
+        except OSError as error:  # unreadable: the run quarantines it with the reason
+            sha = f"unreadable: {error.strerror}"
         previous = requested_before.get(path.name)
         if previous and previous[0] == sha and now - previous[1] < settings.retry_seconds:
             requested[path.name] = previous
@@ -89,7 +97,8 @@ def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = Wa
                       path.name, sha))
     ready.sort()
     batches = [
-        Batch(files=tuple(name for _, name, _ in chunk), digests=tuple(sha for _, _, sha in chunk))
+        Batch(files=tuple(name for _, name, _ in chunk), digests=tuple(sha for _, _, sha in chunk),
+              requested_at=now)
         for chunk in (ready[i:i + settings.max_files] for i in range(0, len(ready), settings.max_files))
     ]
     for _, name, sha in ready:

@@ -34,7 +34,8 @@ create table if not exists ops.snapshot_files (
     status        varchar   not null check (status in ('loaded', 'duplicate', 'quarantined')),
     reason        varchar,             -- why it was quarantined / what it duplicates
     run_id        varchar,
-    recorded_at   timestamptz not null
+    recorded_at   timestamptz not null,
+    file_pending  boolean not null default false  -- the file still has to go where stored_path says
 );
 """
 
@@ -55,6 +56,7 @@ class SnapshotFileRecord:
     reason: str | None = None
     run_id: str | None = None
     recorded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    file_pending: bool = False
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -63,6 +65,8 @@ class SnapshotFileRecord:
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
+    # a registry of an older version: rows recorded before this column existed have nothing pending
+    con.execute("alter table ops.snapshot_files add column if not exists file_pending boolean default false")
 
 
 def seen_snapshots(con: duckdb.DuckDBPyConnection, candidates: Iterable[str]) -> dict[str, str]:
@@ -85,7 +89,7 @@ def seen_snapshots(con: duckdb.DuckDBPyConnection, candidates: Iterable[str]) ->
 
 COLUMNS = (
     "snapshot_id", "source", "source_uri", "stored_path", "format", "listing_date",
-    "captured_at", "rows", "status", "reason", "run_id", "recorded_at",
+    "captured_at", "rows", "status", "reason", "run_id", "recorded_at", "file_pending",
 )
 
 
@@ -96,17 +100,6 @@ def record(con: duckdb.DuckDBPyConnection, records: Sequence[SnapshotFileRecord]
     ensure_registry(con)
     batch = pa.table({c: [getattr(r, c) for r in records] for c in COLUMNS})  # noqa: F841 (read by DuckDB)
     con.execute(f"insert into ops.snapshot_files ({', '.join(COLUMNS)}) select {', '.join(COLUMNS)} from batch")
-
-
-def mark_quarantined(
-    con: duckdb.DuckDBPyConnection, snapshot_id: str, *, reason: str, stored_path: str | None
-) -> None:
-    """Turn a loaded snapshot into a quarantined one (its raw rows were rejected by validation)."""
-    con.execute(
-        "update ops.snapshot_files set status = 'quarantined', rows = 0, reason = ?, "
-        "stored_path = coalesce(?, stored_path) where snapshot_id = ? and status = 'loaded'",
-        [reason, stored_path, snapshot_id],
-    )
 
 
 def status_counts(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> dict[str, int]:
