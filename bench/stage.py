@@ -135,9 +135,10 @@ def stage_ingest(args: argparse.Namespace) -> dict:
 
     import duckdb
 
-    from orchestration.sources.landing import landing_source, raw_pipeline
+    from orchestration.sources.landing import FORMAT_TABLES, landing_source, raw_pipeline
+    from orchestration.validation.audit import RawAudit
     from orchestration.warehouse import intake
-    from orchestration.warehouse.bookkeeping import settle_landing
+    from orchestration.warehouse.bookkeeping import reconcile, settle_landing
     from orchestration.warehouse.registry import seen_snapshots
     from orchestration.warehouse.settings import bound_duckdb, export_warehouse_env, papers_home
 
@@ -147,13 +148,18 @@ def stage_ingest(args: argparse.Namespace) -> dict:
     run_id = f"bench-{int(STARTED)}"
     paths = intake.list_landing(home.landing)
     con = bound_duckdb(duckdb.connect(str(home.warehouse)))  # as WarehouseResource.connect
-    # what the landing_raw asset does (orchestration.defs.raw_assets), without Dagster: files are read,
-    # hashed and parsed in bounded batches while dlt extracts, through one connection
-    stream = intake.LandingStream(paths, lambda digests: seen_snapshots(con, digests))
+    # what the landing_raw asset does (orchestration.defs.raw_assets), without Dagster: repair, then files
+    # are read, hashed, parsed and audited in bounded batches while dlt extracts, through one connection
+    reconcile(con, home, run_id)
+    lap("reconcile")
+    audit = RawAudit(con)
+    stream = intake.LandingStream(paths, lambda digests: seen_snapshots(con, digests),
+                                  audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table))
     pipeline = raw_pipeline("landing", con, home.dlt_runs / run_id)
     info = pipeline.run(landing_source(stream))
     found = stream.finish()
-    lap("read + parse + dlt run")
+    audit.finish(run_id=run_id, report_dir=home.reports)
+    lap("read + parse + audit + dlt run")
     trace = pipeline.last_trace
     dlt_steps = {step.step: round((step.finished_at - step.started_at).total_seconds(), 3)
                  for step in (trace.steps if trace else []) if step.finished_at and step.started_at}

@@ -13,11 +13,11 @@ import os
 import shutil
 import sys
 import time
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from orchestration.warehouse.publish import current_release
-from orchestration.warehouse.settings import PapersHome, export_warehouse_env, papers_home
+from orchestration.warehouse.settings import FIRST_LISTING_DATE, PapersHome, export_warehouse_env, papers_home
 
 EXIT_OK, EXIT_VALIDATION_FAILED, EXIT_USAGE, EXIT_PIPELINE_ERROR = 0, 1, 2, 3
 
@@ -73,11 +73,16 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
                                 "where run_id = ? and status = 'loaded'", [run_id]).fetchone()[0]
         say(f"files:      {counts['loaded']} loaded, {counts['duplicate']} duplicate, "
             f"{counts['quarantined']} quarantined")
+        unfetched = 0
         for name, reason in con.execute(
             "select source_uri, reason from ops.snapshot_files where run_id in (select unnest(?)) "
             "and status = 'quarantined' order by source_uri", [run_ids]
         ).fetchall():
-            say(f"  quarantined {name}: {reason}")
+            if reason.startswith("fetch failed: "):
+                unfetched += 1
+                say(f"  not fetched {name}: {reason.removeprefix('fetch failed: ')}")
+            else:
+                say(f"  quarantined {name}: {reason}")
         say(f"raw rows:   {rows} added")
         if _table_exists(con, "marts", "papers"):
             papers, with_id = con.execute(
@@ -112,6 +117,10 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
     if failed:
         say("result:     validation FAILED — bad data was blocked (see above)")
         return EXIT_VALIDATION_FAILED
+    if unfetched:
+        say(f"result:     {unfetched} listing date(s) could not be fetched (see above; the others were "
+            "loaded, and the next fetch of these tries again)")
+        return EXIT_PIPELINE_ERROR
     if not result_ok:
         say("result:     pipeline FAILED (see the errors above)")
         return EXIT_PIPELINE_ERROR
@@ -179,6 +188,11 @@ def cmd_ingest(home: PapersHome, files: list[str]) -> int:
 def cmd_backfill(home: PapersHome, start: date, end: date) -> int:
     if end < start:
         say("papers backfill: --end is before --start")
+        return EXIT_USAGE
+    first, last = date.fromisoformat(FIRST_LISTING_DATE), datetime.now(timezone.utc).date() + timedelta(days=1)
+    if start < first or end > last:
+        say(f"papers backfill: listing dates run from {first} (the first listing) to {last} (tomorrow, UTC); "
+            f"{start if start < first else end} is outside")
         return EXIT_USAGE
     say(f"papers backfill: fetching {start} .. {end} from the API in one run")
     from orchestration.defs.schedules import partition_range_tags

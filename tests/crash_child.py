@@ -1,8 +1,10 @@
 """`papers run` that dies (SIGKILL, as kill -9 or the OOM killer would) at a named step of ingestion.
 
-    python -m tests.crash_child STEP HOME
+    python -m tests.crash_child STEP HOME      (or run_forked(STEP, HOME) from a test)
 
-Run by tests/test_faults.py in a subprocess; each step is a window between two writes:
+tests/test_faults.py runs it in a forked child of the test process (Dagster, dbt and Great
+Expectations already imported: seconds instead of a cold start each); each step is a window
+between two writes:
 
 - ``dlt_second_job``: dlt committed the first raw table of its load, not the second, and did not mark
   the load complete (``raw._dlt_loads``) — a partial load (ENOSPC, OOM mid-load).
@@ -64,12 +66,33 @@ def arm(step: str) -> None:
         raise SystemExit(f"unknown step {step!r}")
 
 
-if __name__ == "__main__":
-    step, home = sys.argv[1], sys.argv[2]
+def crash_run(step: str, home: str) -> None:
     os.environ["LOAD__WORKERS"] = "1"  # dlt's load jobs one after another: the windows are exact
+    os.environ["PAPERS_HOME"] = home
+    os.environ.pop("DAGSTER_HOME", None)
     arm(step)
     from orchestration.cli import main
 
     code = main(["--home", home, "run"])
     print(f"crash_child: step {step} was never reached (exit {code})", file=sys.stderr)
-    sys.exit(99)
+    os._exit(99)
+
+
+def run_forked(step: str, home: str) -> int:
+    """Run :func:`crash_run` in a forked child; its exit status (-9: killed at the step)."""
+    import great_expectations  # noqa: F401  (imported once here, not in every child)
+
+    import orchestration.defs.definitions  # noqa: F401
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            crash_run(step, home)
+        finally:
+            os._exit(98)
+    _, status = os.waitpid(pid, 0)
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+if __name__ == "__main__":
+    crash_run(sys.argv[1], sys.argv[2])

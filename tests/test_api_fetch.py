@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 
 import dlt
 import pytest
 from werkzeug import Response
 
-from orchestration.sources.hf_api import hf_api_source
+from orchestration.sources.hf_api import FetchLimits, fetch_dates, hf_api_source
 from tests.pipeline_runs import FIXTURES
 
 TWO_PAGE_DATE = date(2025, 10, 3)   # served as two pages, then an empty one
@@ -99,3 +100,56 @@ def test_a_date_answered_with_an_envelope_is_quarantined(httpserver, tmp_path):
     assert "error" in outcomes[0].reason and outcomes[0].body
     with pipeline.sql_client() as client:
         assert client.execute_sql("select count(*) from api_fetched_papers")[0][0] == 0
+
+
+def test_every_wait_is_bounded_and_one_bad_date_does_not_stop_the_others(httpserver, tmp_path):
+    """A server dripping one byte a second, one asking to come back tomorrow, one answering 500,
+    an HTML page and a non-UTF-8 body: each date ends on its own, the good date is loaded."""
+    good = fixture_rows("2025-10-03_captured-20251003T074927Z.json")
+
+    def drip():
+        for byte in b'[{"paper": {}}]':
+            time.sleep(1)
+            yield bytes([byte])
+
+    def handler(request):
+        day, page = request.args["date"], int(request.args.get("p", 0))
+        if day == "2025-10-01":
+            return Response(drip(), content_type="application/json")
+        if day == "2025-10-02":
+            return Response("later", status=429, headers={"Retry-After": "86400"})
+        if day == "2025-10-06":
+            return Response("boom", status=500)
+        if day == "2025-10-07":
+            return Response("<html><body>maintenance</body></html>", content_type="text/html")
+        if day == "2025-10-08":
+            return Response(b"[{\"title\": \"caf\xe9\"}]", content_type="application/json")
+        if day == "2025-10-09":
+            return Response("", status=302, headers={"Location": "http://198.51.100.1/elsewhere"})
+        return Response(json.dumps(good if page == 0 else []), content_type="application/json")
+
+    httpserver.expect_request("/api/daily_papers").respond_with_handler(handler)
+    days = [date(2025, 10, d) for d in (1, 2, 3, 6, 7, 8, 9)]
+    limits = FetchLimits(deadline_seconds=4, backoff_seconds=0.05, max_attempts=3, max_retry_after_seconds=5)
+    outcomes, seen = [], []
+    pipeline = dlt.pipeline(pipeline_name="api_waits", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                            dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
+    started = time.monotonic()
+    base = httpserver.url_for("/").rstrip("/").replace("http://", "http://user:s3cret@")
+    fetched = fetch_dates(days, base, limits, progress=lambda f: seen.append((f.listing_date, time.monotonic())))
+    pipeline.run(hf_api_source(days, outcomes=outcomes, fetched=fetched))
+    took = {d: t - (seen[i - 1][1] if i else started) for i, (d, t) in enumerate(seen)}
+    by_day = {o.listing_date.day: o for o in outcomes}
+    assert {d: (o.status, o.failed) for d, o in by_day.items()} == {
+        1: ("quarantined", True), 2: ("quarantined", True), 3: ("loaded", False), 6: ("quarantined", True),
+        7: ("quarantined", False), 8: ("quarantined", False), 9: ("quarantined", True)}
+    assert "deadline" in by_day[1].reason and took[date(2025, 10, 1)] < limits.deadline_seconds + 2
+    assert "retry after 86400 s" in by_day[2].reason and took[date(2025, 10, 2)] < limits.deadline_seconds  # not Retry-After's day (the server thread may still be dripping the previous answer)
+    assert by_day[6].reason == "fetch failed: HTTP 500 after 3 attempts"
+    assert "not JSON" in by_day[7].reason and by_day[7].body.startswith(b"<html>")
+    assert "not UTF-8" in by_day[8].reason
+    assert "not followed" in by_day[9].reason
+    assert all("s3cret" not in o.url and "s3cret" not in (o.reason or "") for o in outcomes)
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("select count(*), min(source_uri) from api_fetched_papers")[0] == \
+            (len(good), base.replace("user:s3cret@", "***@") + "/api/daily_papers?date=2025-10-03")

@@ -83,7 +83,11 @@ def test_failed_validation_leaves_published_byte_identical(tmp_path):
 
 
 def test_broken_snapshot_is_quarantined_before_it_is_loaded(tmp_path):
-    good = FIXTURES / "daily_papers" / "2025-03-17_captured-20250317T074930Z.json"
+    # the good file's first title carries control characters (NUL, an ANSI escape): kept out of the marts
+    good_rows = json.loads((FIXTURES / "daily_papers" / "2025-03-17_captured-20250317T074930Z.json").read_text())
+    good_rows[0]["paper"]["title"] = "Control\u0000 \u001b[31mCharacters\u007f"
+    good = tmp_path / "2025-03-17_captured-20250317T074930Z.json"
+    good.write_text(json.dumps(good_rows))
     rows = json.loads((FIXTURES / "daily_papers" / "2025-10-03_captured-20251003T074927Z.json").read_text())
     rows[3]["paper"]["upvotes"] = -5
     broken = tmp_path / "2025-10-03_captured-20251004T120000Z.json"
@@ -110,6 +114,8 @@ def test_broken_snapshot_is_quarantined_before_it_is_loaded(tmp_path):
     failed = query(warehouse, "select suite, rows from ops.validation_results where not success")
     assert failed == [("raw_api_papers", len(rows) + len(json.loads(good.read_text())))]
     assert query(warehouse, "select count(*) from marts.papers")[0][0] == len(json.loads(good.read_text()))
+    assert query(warehouse, "select title from marts.papers where title like 'Control%'") == [
+        ("Control [31mCharacters",)]
     assert "published:  " in output and "unchanged" not in output
 
     code, output = run_papers(home, "run")
@@ -153,3 +159,30 @@ def test_backfill_fetches_each_date_once_in_one_run(tmp_path, httpserver):
 def test_usage_errors_exit_2(tmp_path):
     code, output = run_papers(tmp_path, "ingest", str(tmp_path / "missing.json"))
     assert code == 2 and "no such file" in output
+    # listing dates outside the listing's life: a usage error, nothing fetched or recorded
+    for start, end in (("2023-05-01", "2023-05-05"), ("2030-01-01", "2030-01-02")):
+        code, output = run_papers(tmp_path, "backfill", "--start", start, "--end", end,
+                                  PAPERS_API_BASE_URL="http://127.0.0.1:9")
+        assert code == 2 and "listing dates run from 2023-05-04" in output, output
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_a_backfill_keeps_the_good_dates_and_reports_the_bad(tmp_path, httpserver):
+    good = (FIXTURES / "daily_papers" / "2024-06-12_captured-20240613T035001Z.json").read_bytes()
+
+    def handler(request):
+        if request.args["date"] == "2024-06-13":
+            return Response("down", status=503, headers={"Retry-After": "3600"})
+        return Response(good if request.args.get("p", "0") == "0" else b"[]", content_type="application/json")
+
+    httpserver.expect_request("/api/daily_papers").respond_with_handler(handler)
+    base = httpserver.url_for("/").rstrip("/")
+    code, output = run_papers(tmp_path, "backfill", "--start", "2024-06-12", "--end", "2024-06-13",
+                              PAPERS_API_BASE_URL=base)
+    assert code == 3, output
+    assert "not fetched " + base + "/api/daily_papers?date=2024-06-13: HTTP 503; the API asked to retry after " \
+           "3600 s" in output
+    assert "1 listing date(s) could not be fetched" in output
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert query(warehouse, "select count(*) from marts.papers")[0][0] == 16  # the good date, published
+    assert "published:  " in output and "unchanged" not in output

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from tests.dagster_dev import DagsterDev, running_dagster_dev
+from tests.dagster_dev import DagsterDev, live_processes, running_dagster_dev
 from tests.pipeline_runs import FIXTURES
 
 pytestmark = pytest.mark.dagster_dev
@@ -43,6 +44,12 @@ BACKFILL = {
 }
 SINGLE_FETCH = ("2025-09-30", "2025-09-30_captured-20250930T074947Z.json")
 SERVED = {**BACKFILL, SINGLE_FETCH[0]: SINGLE_FETCH[1]}
+DRIP_DATE = "2025-09-29"  # answered one byte every DRIP_SECONDS, for longer than the fetch deadline
+DRIP_SECONDS = 5.0
+FETCH_DEADLINE_SECONDS = 60  # PAPERS_API_DEADLINE_SECONDS of this dagster dev
+KILLED_DROP = "2025-01-22_captured-20250122T061527Z.json"
+AFTER_KILL_DROP = "2025-03-17_captured-20250317T074930Z.json"
+WHILE_DRIPPING_DROP = "2024-06-12_captured-20240612T170641Z.json"
 
 RUN_TIMEOUT = 300.0
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -73,6 +80,12 @@ class ReplayedApi:
         day, page = request.args.get("date", ""), int(request.args.get("p", 0))
         with self._lock:
             self.log.append((day, page))
+        if day == DRIP_DATE:
+            def drip():
+                for byte in b"[" + b" " * 40 + b"]":
+                    time.sleep(DRIP_SECONDS)
+                    yield bytes([byte])
+            return Response(drip(), status=200, content_type="application/json")
         body = fixture_body(SERVED[day]) if day in SERVED and page == 0 else []
         return Response(json.dumps(body), status=200, content_type="application/json")
 
@@ -101,7 +114,8 @@ def api():
 def dev(tmp_path_factory, api):
     root = tmp_path_factory.mktemp("dagster_dev_e2e")
     with running_dagster_dev(root / "papers_home", root / "dagster_home",
-                             {"PAPERS_API_BASE_URL": api.base_url}) as running:
+                             {"PAPERS_API_BASE_URL": api.base_url,
+                              "PAPERS_API_DEADLINE_SECONDS": str(FETCH_DEADLINE_SECONDS)}) as running:
         yield running
 
 
@@ -173,8 +187,9 @@ query Steps($runId: ID!) {
 
 
 def writes_warehouse(step_key: str) -> bool:
-    """Every step of the jobs is in the duckdb_warehouse pool but the freshness check (reads Dagster only)."""
-    return not step_key.startswith("freshness_check")
+    """Every step of the jobs is in the duckdb_warehouse pool but the freshness check (reads Dagster
+    only) and the API fetch (network only: raw/api_listing_fetches)."""
+    return not step_key.startswith(("freshness_check", "raw__api_listing_fetches"))
 
 RUN_LOGS = """
 query Logs($runId: ID!) {
@@ -403,3 +418,80 @@ def test_concurrent_triggers_all_succeed(dev, api, first_drop, on_failure_dump):
     assert papers_published(dev.papers_home, SINGLE_FETCH[0], arxiv_ids(SINGLE_FETCH[1])) \
         == len(arxiv_ids(SINGLE_FETCH[1]))
     assert api.requests_for(SINGLE_FETCH[0], 0) == 1
+
+
+def run_worker_pids(dev: DagsterDev, run_id: str) -> list[int]:
+    """The processes of this dagster dev executing ``run_id`` (their command line names the run)."""
+    found = []
+    for pid, _, session in live_processes():
+        if session != dev.process.pid:
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if run_id.encode() in cmdline and b"execute_run" in cmdline:
+            found.append(pid)
+    return found
+
+
+def test_a_killed_run_worker_frees_the_writer_and_later_files_are_published(dev, api, first_drop,
+                                                                             on_failure_dump):
+    landing = dev.papers_home / "landing"
+    drop_into_landing(landing, KILLED_DROP)
+    victim = wait_for("the sensor run of the file to be killed", lambda: [
+        (r, pids) for r in sensor_runs_for(dev, KILLED_DROP[:10])
+        if r["status"] == "STARTED" and (pids := run_worker_pids(dev, r["runId"]))], dev, timeout=120, every=0.2)
+    run, pids = victim[0]
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)  # kill -9 of the run worker, as the OOM killer would
+    killed_at = time.monotonic()
+    found = wait_for_runs_done(dev, [run["runId"]], timeout=120)
+    assert found[run["runId"]]["status"] == "FAILURE"
+
+    # the dead run's writer slot is freed: a file dropped now is published within 2 minutes
+    drop_into_landing(landing, AFTER_KILL_DROP)
+    ids = arxiv_ids(AFTER_KILL_DROP)
+    wait_for(f"published/ to serve {AFTER_KILL_DROP} after the kill", lambda: papers_published(
+        dev.papers_home, AFTER_KILL_DROP[:10], ids) == len(ids), dev, timeout=120, every=1.0)
+    assert time.monotonic() - killed_at < 120 + 5
+    # the killed run's own file is not lost: its retry (or a later request) loads it
+    killed_ids = arxiv_ids(KILLED_DROP)
+    wait_for(f"published/ to serve {KILLED_DROP}", lambda: papers_published(
+        dev.papers_home, KILLED_DROP[:10], killed_ids) == len(killed_ids), dev, timeout=180, every=1.0)
+    assert not (landing / KILLED_DROP).exists()
+
+
+def test_a_redropped_file_ends_duplicate(dev, first_drop, on_failure_dump):
+    landing = dev.papers_home / "landing"
+    before = {r["runId"] for r in sensor_runs_for(dev, DROPPED_DATE)}
+    drop_into_landing(landing, DROPPED)  # the same bytes as the first drop, already loaded
+    new = wait_for("a sensor run for the re-dropped file", lambda: [
+        r for r in sensor_runs_for(dev, DROPPED_DATE) if r["runId"] not in before], dev, timeout=120)
+    found = wait_for_runs_done(dev, [new[0]["runId"]])
+    assert_succeeded(dev, found)
+    assert not (landing / DROPPED).exists() and not (dev.papers_home / "quarantine" / DROPPED).exists()
+    messages = "\n".join(run_messages(dev, new[0]["runId"]))
+    assert "0 loaded, 1 duplicate, 0 rejected" in messages, messages[-2000:]
+
+
+def test_a_dripping_api_fails_its_date_in_time_and_holds_no_writer_slot(dev, api, first_drop, on_failure_dump):
+    fetch = launch_run(dev, "fetch_api", {"dagster/partition": DRIP_DATE})
+    wait_for("the API to be asked for the dripping date", lambda: api.requests_for(DRIP_DATE) >= 1, dev,
+             timeout=120, every=0.5)
+    asked_at = time.monotonic()
+    # while the fetch waits on the network, a landing run takes the writer and publishes
+    drop_into_landing(dev.papers_home / "landing", WHILE_DRIPPING_DROP)
+    ids = arxiv_ids(WHILE_DRIPPING_DROP)
+    wait_for("published/ to serve a file dropped while the API drips", lambda: papers_published(
+        dev.papers_home, WHILE_DRIPPING_DROP[:10], ids) == len(ids), dev, timeout=180, every=1.0)
+    found = wait_for_runs_done(dev, [fetch], timeout=FETCH_DEADLINE_SECONDS + 180)
+    assert_succeeded(dev, found)
+    messages = "\n".join(run_messages(dev, fetch))
+    assert f"{DRIP_DATE}: fetched, failed: the body did not arrive within the {FETCH_DEADLINE_SECONDS} s deadline" \
+        in messages, messages[-3000:]
+    assert f"{DRIP_DATE}: quarantined, 0 rows" in messages
+    # the date failed at its deadline, not after the whole drip (41 bytes x 5 s)
+    fetch_step = [s for s in step_stats(dev, fetch) if s["stepKey"] == "raw__api_listing_fetches"][0]
+    assert fetch_step["endTime"] - fetch_step["startTime"] < FETCH_DEADLINE_SECONDS + 15
+    assert time.monotonic() - asked_at < 41 * DRIP_SECONDS

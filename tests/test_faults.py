@@ -20,7 +20,8 @@ import duckdb
 import pytest
 
 from orchestration.warehouse.marts import PUBLIC_MARTS
-from tests.pipeline_runs import API_FIXTURES, MALFORMED, REPO, TEXT_FIXTURES, query, run_papers
+from tests.crash_child import run_forked
+from tests.pipeline_runs import API_FIXTURES, MALFORMED, REPO, TEXT_FIXTURES, papers_env, query, run_papers
 
 GOOD_API = [p for p in API_FIXTURES if p.name not in MALFORMED]
 BAD_API = [p for p in API_FIXTURES if p.name in MALFORMED]
@@ -50,12 +51,10 @@ def drop(landing: Path, files) -> None:
         shutil.copy2(path, landing / path.name)
 
 
-def crash_at(step: str, home: Path, *, preexec=None) -> None:
-    env = {**os.environ, "PAPERS_HOME": str(home)}
-    env.pop("DAGSTER_HOME", None)
-    done = subprocess.run([sys.executable, "-m", "tests.crash_child", step, str(home)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == -9, f"{step}: exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+def crash_at(step: str, home: Path) -> None:
+    with papers_env(home):
+        status = run_forked(step, str(home))
+    assert status == -9, f"{step}: the run was not killed at its step (exit {status})"
 
 
 def raw_state(warehouse: Path) -> dict:
@@ -161,6 +160,8 @@ def test_bad_inputs_are_quarantined_and_the_rest_of_the_batch_is_published(tmp_p
     outside.parent.mkdir()
     outside.write_bytes(GOOD_API[-1].read_bytes().replace(b"}", b"} ", 1))
     (landing / outside.name).symlink_to(outside)
+    # a FIFO: opening it would block the run forever
+    os.mkfifo(landing / "2025-09-30_captured-20250930T090000Z.json")
     # a paper published in 1985: passes parsing, breaks a rule of the raw suite
     rows = json.loads(GOOD_API[-1].read_text())
     rows[0]["paper"]["publishedAt"] = "1985-01-01T00:00:00.000Z"
@@ -172,15 +173,17 @@ def test_bad_inputs_are_quarantined_and_the_rest_of_the_batch_is_published(tmp_p
     first = subprocess.run(papers, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
-    assert "10 loaded, 0 duplicate, 8 quarantined" in out, out
+    assert "10 loaded, 0 duplicate, 9 quarantined" in out, out
     assert "Traceback" not in out + first.stderr
 
     warehouse = home / "warehouse.duckdb"
     reasons = dict(query(warehouse, "select source_uri, reason from ops.snapshot_files where status = 'quarantined'"))
     assert set(reasons) == {*MALFORMED, long_name, "papers-listing_captured-20251105.txt", unreadable.name,
-                            outside.name, "2026-08-21_captured-20260822T000000Z.json"}
+                            outside.name, "2026-08-21_captured-20260822T000000Z.json",
+                            "2025-09-30_captured-20250930T090000Z.json"}
     assert reasons[unreadable.name] == "could not be read (Permission denied)"
     assert reasons[outside.name].startswith("a symbolic link, not a regular file")
+    assert reasons["2025-09-30_captured-20250930T090000Z.json"].startswith("a FIFO, not a regular file")
     assert "could not be parsed (ArrowInvalid" in reasons["papers-listing_captured-20251105.txt"]
     assert "column=published_at" in reasons["2026-08-21_captured-20260822T000000Z.json"]
     assert outside.read_bytes()  # the link's target is untouched, and unread: nothing of it was quoted
@@ -194,6 +197,5 @@ def test_bad_inputs_are_quarantined_and_the_rest_of_the_batch_is_published(tmp_p
     assert mart_differences(warehouse, fixtures_warehouse) == {}
     assert "published:  " in out and "unchanged" not in out
 
-    second = subprocess.run(papers, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "0 loaded, 0 duplicate, 0 quarantined" in second.stdout
+    code, output = run_papers(home, "run")
+    assert code == 0 and "0 loaded, 0 duplicate, 0 quarantined" in output, output

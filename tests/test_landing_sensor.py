@@ -152,3 +152,20 @@ def test_rolling_refetch_schedule_covers_the_last_14_dates_in_one_run():
     request = rolling_refetch_schedule(context)
     assert request.tags["dagster/asset_partition_range_start"] == "2025-10-07"
     assert request.tags["dagster/asset_partition_range_end"] == "2025-10-20"
+
+
+def test_links_fifos_and_directories_are_batched_unread(tmp_path):
+    """The sensor never opens them (a FIFO would block the tick, a link could point anywhere): the
+    run quarantines each with its reason."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.json"
+    outside.write_text("[]")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "2025-10-01_link.json").symlink_to(outside)
+    os.mkfifo(landing / "2025-10-02_fifo.json")
+    (landing / "2025-10-03_dir.json").mkdir()
+    for path in landing.iterdir():
+        os.utime(path, (time.time() - 3600,) * 2, follow_symlinks=False)
+    batches, _ = plan_batches(landing, None, SETTINGS)
+    assert files_of(batches) == ["2025-10-01_link.json", "2025-10-02_fifo.json", "2025-10-03_dir.json"]
+    assert set(batches[0].digests) == {"not a regular file"}

@@ -1,7 +1,8 @@
 {#
     Text helpers shared by staging and topic matching.
 
-    collapse_whitespace(expr): trim and collapse any run of whitespace (incl. unicode spaces) to one space.
+    collapse_whitespace(expr): trim and collapse any run of whitespace (incl. unicode spaces) and control
+      characters (NUL, ESC, DEL...: they never reach the marts) to one space.
 
     normalize_title(expr): the identity key of a title, used to resolve page-text cards to API papers:
       unicode NFC normalization, accents stripped, common ligatures expanded, lower-cased, then
@@ -11,14 +12,14 @@
       "Scaling Test-Time Compute:\n  A Field Guide" -> "scalingtesttimecomputeafieldguide".
 #}
 {#
-    Same result as regexp_replace(expr, '[\s\p{Z}]+', ' ', 'g'), but a lone ' ' (every word break)
-    is not a match, so RE2 rewrites only actual runs and odd spaces (~3x faster on abstracts): a
-    run of 2+ whitespace characters, or a single whitespace character other than ' ' (the class
-    lists every code point of [\s\p{Z}] but U+0020, as RE2 defines them).
+    Same result as regexp_replace(expr, '[\s\p{Z}\x{0}-\x{1F}\x{7F}]+', ' ', 'g'), but a lone ' '
+    (every word break) is not a match, so RE2 rewrites only actual runs and odd characters (~3x
+    faster on abstracts): a run of 2+ such characters, or a single one other than ' ' (the class
+    lists every code point of [\s\p{Z}], as RE2 defines them, and the control characters, but U+0020).
 #}
 {% macro collapse_whitespace(expr) -%}
     nullif(trim(regexp_replace({{ expr }},
-        '[\s\p{Z}][\s\p{Z}]+|[\x{9}\x{A}\x{C}\x{D}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]',
+        '[\s\p{Z}\x{0}-\x{1F}\x{7F}][\s\p{Z}\x{0}-\x{1F}\x{7F}]+|[\x{0}-\x{1F}\x{7F}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]',
         ' ', 'g')), '')
 {%- endmacro %}
 

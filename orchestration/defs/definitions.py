@@ -13,7 +13,7 @@ from orchestration.defs.checks import api_raw_checks, landing_raw_checks, mart_c
 from orchestration.defs.dbt_assets import InstalledDbtCliResource, dbt_project, warehouse_dbt_models
 from orchestration.defs.jobs import build_marts_job, fetch_api_job, ingest_landing_job
 from orchestration.defs.publish_assets import published_marts
-from orchestration.defs.raw_assets import hf_api_raw, landing_raw
+from orchestration.defs.raw_assets import api_listing_fetches, hf_api_raw, landing_raw
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.schedules import rolling_refetch_schedule
 from orchestration.defs.sensors import landing_sensor
@@ -29,7 +29,7 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
     warehouse_home = papers_home(home)
     export_warehouse_env(warehouse_home)
     return dg.Definitions(
-        assets=[landing_raw, hf_api_raw, warehouse_dbt_models, published_marts],
+        assets=[landing_raw, api_listing_fetches, hf_api_raw, warehouse_dbt_models, published_marts],
         asset_checks=[landing_raw_checks, api_raw_checks, mart_checks],
         jobs=[ingest_landing_job, fetch_api_job, build_marts_job],
         sensors=[landing_sensor, automation_sensor],

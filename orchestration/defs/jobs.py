@@ -4,7 +4,7 @@ import dagster as dg
 
 from orchestration.defs.dbt_assets import warehouse_dbt_models
 from orchestration.defs.publish_assets import published_marts
-from orchestration.defs.raw_assets import hf_api_raw, landing_raw
+from orchestration.defs.raw_assets import api_listing_fetches, hf_api_raw, landing_raw
 
 # dbt models, then the publish step that runs only once their blocking checks passed.
 dbt_models = dg.AssetSelection.assets(warehouse_dbt_models) | dg.AssetSelection.assets(published_marts)
@@ -18,8 +18,9 @@ ingest_landing_job = dg.define_asset_job(
 
 fetch_api_job = dg.define_asset_job(
     "fetch_api",
-    selection=dg.AssetSelection.assets(hf_api_raw) | dbt_models,
-    description="Fetch API listing dates (a date range is one run) -> raw -> dbt marts (once per run) -> published.",
+    selection=dg.AssetSelection.assets(api_listing_fetches, hf_api_raw) | dbt_models,
+    description="Fetch API listing dates (a date range is one run; no writer slot held while fetching) -> raw -> "
+                "dbt marts (once per run) -> published.",
     executor_def=dg.in_process_executor,
 )
 

@@ -17,7 +17,8 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from orchestration.defs.memory import log_release
 from orchestration.defs.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
-from orchestration.sources.hf_api import API_FETCHED_TABLE, FetchOutcome, hf_api_source
+from orchestration.sources.hf_api import (API_FETCHED_TABLE, FetchLimits, FetchOutcome, Fetched, fetch_dates,
+                                          hf_api_source)
 from orchestration.sources.landing import (
     FORMAT_TABLES,
     LANDED_API_TABLE,
@@ -31,7 +32,10 @@ from orchestration.validation.audit import RawAudit
 from orchestration.warehouse.bookkeeping import (reconcile, remove_stale_working_folders, settle_fetches,
                                                  settle_landing)
 from orchestration.warehouse.registry import seen_snapshots, status_counts
-from orchestration.warehouse.settings import PapersHome, api_base_url, papers_home
+from orchestration.warehouse.settings import PapersHome, api_base_url, api_fetch_limits, papers_home
+
+
+API_FETCHES = dg.AssetKey([RAW_DATASET, "api_listing_fetches"])
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -39,9 +43,10 @@ class RawTableTranslator(DagsterDltTranslator):
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         spec = super().get_asset_spec(data)
+        table = str(data.resource.table_name)
         return spec.replace_attributes(
-            key=dg.AssetKey([RAW_DATASET, str(data.resource.table_name)]),
-            deps=[],
+            key=dg.AssetKey([RAW_DATASET, table]),
+            deps=[API_FETCHES] if table == API_FETCHED_TABLE else [],
             kinds={"dlt", "duckdb"},
         )
 
@@ -141,6 +146,43 @@ def repair(context, con, home: PapersHome, run_id: str) -> None:
         context.log.warning(f"recovered from an interrupted run: {repaired.describe()}")
 
 
+def _fetched_path(home: PapersHome, run_id: str):
+    return home.fetched / f"{run_id}.jsonl"
+
+
+def _log_fetch(context, got: Fetched) -> None:
+    state = ("failed: " + (got.problem or "") if got.failed else
+             f"{len(got.pages)} page(s)" if got.pages is not None else "rejected body: " + (got.problem or ""))
+    context.log.info(f"{got.listing_date}: fetched, {state}")
+
+
+@dg.asset(
+    key=API_FETCHES,
+    group_name="raw",
+    partitions_def=listing_dates,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"python"},
+)
+def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Daily Papers listings fetched from the HF API, one partition per listing date, kept in
+    PAPERS_HOME/fetched/<run>.jsonl for raw/api_fetched_papers to load in the same run.
+
+    This step never opens the warehouse and holds no writer slot: however long the API makes it wait
+    (each date within PAPERS_API_DEADLINE_SECONDS), landing runs go on.
+    """
+    home, run_id = warehouse.home, context.run.run_id
+    dates = [date.fromisoformat(key) for key in context.partition_keys]
+    path = _fetched_path(home, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    with path.open("w", encoding="utf-8") as out:
+        for got in fetch_dates(dates, api_base_url(), FetchLimits(**api_fetch_limits()),
+                               progress=lambda got: _log_fetch(context, got)):
+            out.write(got.to_json() + "\n")
+            failed += got.failed
+    return dg.MaterializeResult(metadata={"dates": len(dates), "dates_failed": failed})
+
+
 @dlt_assets(
     dlt_source=hf_api_source(),
     dlt_pipeline=_definition_pipeline("hf_api"),
@@ -152,13 +194,20 @@ def repair(context, con, home: PapersHome, run_id: str) -> None:
     pool=WAREHOUSE_WRITER_POOL,
 )
 def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource):
-    """Daily Papers listings fetched from the HF API, one partition per listing date.
+    """Daily Papers listings from the HF API loaded into raw, one partition per listing date.
 
     A backfill over a range is one run: every date of the range is fetched once, in one dlt load.
+    What raw/api_listing_fetches fetched in this run is loaded; when that step is not part of the run
+    (this asset materialized alone), the dates are fetched here.
     """
     home, run_id = warehouse.home, context.run.run_id
     dates = [date.fromisoformat(key) for key in context.partition_keys]
     outcomes: list[FetchOutcome] = []
+    path = _fetched_path(home, run_id)
+    fetched = ([Fetched.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
+               if path.exists() else
+               fetch_dates(dates, api_base_url(), FetchLimits(**api_fetch_limits()),
+                           progress=lambda got: _log_fetch(context, got)))
     with warehouse.connect() as con:
         repair(context, con, home, run_id)
         already = frozenset(r[0] for r in con.execute(
@@ -166,8 +215,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
             "and listing_date in (select unnest(?::date[]))", [dates],
         ).fetchall()) if _has_registry(con) else frozenset()
         audit = RawAudit(con)
-        source = hf_api_source(dates, base_url=api_base_url(), already_loaded=already, outcomes=outcomes,
-                               audit=audit)
+        source = hf_api_source(dates, already_loaded=already, outcomes=outcomes, audit=audit, fetched=fetched)
         results = list(dlt.run(context=context, dlt_source=source,
                                dlt_pipeline=run_pipeline("hf_api", home, run_id, con)))
         audit.finish(run_id=run_id, report_dir=home.reports)
@@ -176,6 +224,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         present = _raw_tables(con)
     bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
+    path.unlink(missing_ok=True)
     for fetch in outcomes:
         context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
                          + (f" ({fetch.reason})" if fetch.reason else ""))

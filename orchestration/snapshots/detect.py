@@ -15,7 +15,7 @@ from .api_json import api_records, records_to_table
 from .decoding import decode_text
 from .errors import SnapshotRejected, preview
 from .json_body import load_json
-from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sha256_hex
+from .metadata import as_utc, capture_time_from_name, invalid_leading_date, listing_date_from_name, sha256_hex
 from .page_text import cards_to_table, read_page_cards
 
 SnapshotFormat = Literal["api_json", "page_text"]
@@ -127,6 +127,10 @@ def _detect(body: bytes, *, name: str, mtime: datetime | None,
             else f"markup (starts with {preview(head, 40)}), not a snapshot"
         )
     if head.startswith(("[", "{")):
+        bad_date = invalid_leading_date(name)
+        if bad_date:
+            raise SnapshotRejected(f"the file name starts with {bad_date}, which is not a date: name API "
+                                   "files after their listing date (YYYY-MM-DD)")
         return _Api(text, ApiBody(body, snapshot_id, name, captured_at, listing_date_from_name(name)))
     if _is_json_scalar(head):
         api_records(load_json(text))  # always raises: a lone scalar is never the API's shape

@@ -33,6 +33,18 @@ def capture_time_from_name(name: str) -> datetime | None:
         return None
 
 
+def invalid_leading_date(name: str) -> str | None:
+    """The leading ``YYYY-MM-DD`` of ``name`` when it is not a calendar date (``2025-02-30``), else None."""
+    match = _LEADING_DATE.match(name)
+    if match is None:
+        return None
+    try:
+        date(*map(int, match.groups()))
+        return None
+    except ValueError:
+        return match.group(0)
+
+
 def listing_date_from_name(name: str) -> date | None:
     """The listing date from a LEADING ``YYYY-MM-DD`` of ``name``, else None."""
     match = _LEADING_DATE.match(name)

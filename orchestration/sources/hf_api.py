@@ -1,29 +1,57 @@
 """dlt source for the Hugging Face Daily Papers API: ``GET /api/daily_papers?date=D``.
 
-Pages with ``limit=100&p=N`` until an empty page, through dlt's REST client (retries with backoff on
-429/5xx, honouring Retry-After). Every fetched date is one snapshot: its id is the sha256 of the
-date and the listing as returned; a fetch whose bytes equal an already loaded snapshot adds no rows (duplicate).
-What happened to each date is appended to ``outcomes`` for the registry.
+Pages with ``limit=100&p=N`` until an empty page. Every wait is bounded: each date has a total
+deadline (:class:`FetchLimits`; a server that drips one byte at a time is cut off, since a socket
+timeout alone bounds each read, not the request), 429/5xx and connection errors are retried with
+backoff, ``Retry-After`` is honoured up to a cap (a longer one fails the date at once), and a redirect
+to another host is not followed. A date that cannot be fetched is recorded as such and the other
+dates go on; the next fetch of it tries again.
+
+Every fetched date is one snapshot: its id is the sha256 of the date and the listing as returned; a
+fetch whose bytes equal an already loaded snapshot adds no rows (duplicate). A body that is not UTF-8
+JSON of the API's shape is quarantined with the body kept. What happened to each date is appended to
+``outcomes`` for the registry.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from urllib.parse import urlsplit, urlunsplit
 
 import dlt
 import pyarrow as pa
-from dlt.sources.helpers.rest_client import RESTClient
-from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
+import requests
 
 from orchestration.snapshots import API_PAPERS_SCHEMA, SnapshotRejected, api_records, records_to_table
+from orchestration.snapshots.errors import preview
 
 API_FETCHED_TABLE = "api_fetched_papers"
 PAGE_SIZE = 100
 MAX_PAGES = 50  # a server that ignores `p` must not page forever (5,000 papers a day is far above real)
+FAILED = "quarantined"  # a date that could not be fetched: recorded with the reason, retried next time
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """The bounds of one date's fetch."""
+
+    deadline_seconds: float = 120.0      # everything for one date: every page, retry and wait
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 30.0   # one socket read (the deadline bounds the whole)
+    max_attempts: int = 5                # per page, for 429, 5xx and connection errors
+    backoff_seconds: float = 1.0         # 1, 2, 4, ... between attempts
+    max_retry_after_seconds: float = 60.0  # a longer Retry-After fails the date at once
+    max_body_bytes: int = 64 * 1024 * 1024
+
+
+class FetchFailed(Exception):
+    """One date could not be fetched (the reason is a sentence)."""
 
 
 @dataclass(frozen=True)
@@ -39,26 +67,121 @@ class FetchOutcome:
     pages: int
     reason: str | None = None
     body: bytes | None = None  # kept for quarantine
+    failed: bool = False  # not fetched at all (network, deadline, HTTP error): no body
+
+
+def redact(url: str) -> str:
+    """``url`` without credentials (``user:password@`` is never stored or printed)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def listing_url(base_url: str, listing_date: date) -> str:
-    return f"{base_url}/api/daily_papers?date={listing_date.isoformat()}"
+    return f"{redact(base_url)}/api/daily_papers?date={listing_date.isoformat()}"
 
 
-def fetch_listing(client: RESTClient, listing_date: date) -> list:
-    """The decoded pages of one listing date, paging until an empty page (not included)."""
+def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits, deadline: float) -> bytes:
+    """The body of one page, within ``deadline`` (a monotonic time), retried as :class:`FetchLimits` says."""
+    host = urlsplit(url).netloc
+    for attempt in range(1, limits.max_attempts + 1):
+        wait = limits.backoff_seconds * 2 ** (attempt - 1)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FetchFailed(f"no answer within the {limits.deadline_seconds:.0f} s deadline")
+        try:
+            target, hops = url, 0
+            while True:
+                with session.get(target, params=params, stream=True, allow_redirects=False,
+                                 timeout=(min(limits.connect_timeout_seconds, left),
+                                          min(limits.read_timeout_seconds, left))) as response:
+                    if response.is_redirect:
+                        location = requests.compat.urljoin(target, response.headers.get("Location", ""))
+                        if urlsplit(location).netloc != host or hops >= 3:
+                            raise FetchFailed(f"HTTP {response.status_code} redirect to {redact(location)} "
+                                              "not followed (another host, or too many hops)")
+                        target, params, hops = location, None, hops + 1
+                        continue
+                    status = response.status_code
+                    if status == 429 or status >= 500:
+                        retry_after = response.headers.get("Retry-After", "")
+                        if retry_after.strip().isdigit():
+                            asked = float(retry_after)
+                            if asked > limits.max_retry_after_seconds:
+                                raise FetchFailed(
+                                    f"HTTP {status}; the API asked to retry after {asked:.0f} s, more than the "
+                                    f"{limits.max_retry_after_seconds:.0f} s allowed: try this date later")
+                            wait = asked
+                        raise _Retry(f"HTTP {status}")
+                    if status >= 400:
+                        raise FetchFailed(f"HTTP {status} {response.reason}")
+                    body = bytearray()
+                    # read1: whatever has arrived (up to 64 kB), so the deadline is checked as bytes trickle in
+                    while chunk := response.raw.read1(64 * 1024, decode_content=True):
+                        body += chunk
+                        if time.monotonic() > deadline:
+                            raise FetchFailed(f"the body did not arrive within the {limits.deadline_seconds:.0f} s "
+                                              f"deadline ({len(body)} bytes so far)")
+                        if len(body) > limits.max_body_bytes:
+                            raise FetchFailed(f"the body is larger than {limits.max_body_bytes} bytes")
+                    return bytes(body)
+        except _Retry as retry:
+            problem = str(retry)
+        except requests.exceptions.RequestException as error:
+            problem = _network_problem(error)
+        if attempt == limits.max_attempts:
+            raise FetchFailed(f"{problem} after {attempt} attempts")
+        if time.monotonic() + wait >= deadline:
+            raise FetchFailed(f"{problem}; no time left for another attempt within the "
+                              f"{limits.deadline_seconds:.0f} s deadline")
+        time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+class _Retry(Exception):
+    pass
+
+
+def _network_problem(error: Exception) -> str:
+    """The cause of a connection problem in a few words (not the chain of wrapped exceptions)."""
+    text = str(error)
+    for marker in ("Failed to resolve", "Connection refused", "Read timed out", "timed out",
+                   "Connection reset", "Remote end closed"):
+        if marker in text:
+            return marker.lower() if marker != "Failed to resolve" else "the host name could not be resolved"
+    return preview(f"{type(error).__name__}: {text}", 160)
+
+
+def fetch_listing(session: requests.Session, base_url: str, listing_date: date,
+                  limits: FetchLimits = FetchLimits()) -> list:
+    """The decoded pages of one listing date, paging until an empty page (not included).
+
+    Raises :class:`FetchFailed` when the date cannot be fetched within its limits and
+    :class:`SnapshotRejected` when a page is not UTF-8 JSON (kept as the body's text).
+    """
+    deadline = time.monotonic() + limits.deadline_seconds
     pages: list = []
-    paginator = PageNumberPaginator(base_page=0, page_param="p", total_path=None, stop_after_empty_page=True,
-                                    maximum_page=MAX_PAGES)
-    for page in client.paginate(
-        "/api/daily_papers",
-        params={"date": listing_date.isoformat(), "limit": PAGE_SIZE},
-        paginator=paginator,
-        data_selector="$",
-    ):
-        if page:  # the empty page that ends paging is not kept
-            pages.append(list(page) if isinstance(page, list) else page)
+    for number in range(MAX_PAGES):
+        body = _get(session, f"{base_url}/api/daily_papers",
+                    {"date": listing_date.isoformat(), "limit": PAGE_SIZE, "p": number}, limits, deadline)
+        try:
+            page = json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise _BadBody(f"page p={number}: not UTF-8 text (byte {error.start})", pages, body) from None
+        except ValueError as error:
+            raise _BadBody(f"page p={number}: not JSON ({preview(str(error), 80)}; starts with "
+                           f"{preview(body[:60].decode('utf-8', 'replace'), 40)})", pages, body) from None
+        if not page:
+            break
+        pages.append(page)
     return pages
+
+
+class _BadBody(SnapshotRejected):
+    def __init__(self, reason: str, pages: list, body: bytes) -> None:
+        super().__init__(reason)
+        self.body = body
 
 
 def listing_rows(pages: list) -> list:
@@ -72,6 +195,55 @@ def listing_rows(pages: list) -> list:
     return rows
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """What the network gave for one date: its pages, a body that is not JSON, or why nothing came.
+
+    Kept as a line of JSON (:meth:`to_json`) between the fetch step, which never touches the
+    warehouse, and the load step, which holds the writer pool only while it loads."""
+
+    listing_date: date
+    url: str
+    captured_at: datetime
+    pages: list | None = None
+    bad_body: bytes | None = None
+    problem: str | None = None  # why the body is rejected, or (with ``failed``) why nothing came
+    failed: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps({"listing_date": self.listing_date.isoformat(), "url": self.url,
+                           "captured_at": self.captured_at.isoformat(), "pages": self.pages,
+                           "bad_body": base64.b64encode(self.bad_body).decode() if self.bad_body is not None else None,
+                           "problem": self.problem, "failed": self.failed}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> Fetched:
+        d = json.loads(line)
+        return cls(listing_date=date.fromisoformat(d["listing_date"]), url=d["url"],
+                   captured_at=datetime.fromisoformat(d["captured_at"]), pages=d["pages"],
+                   bad_body=base64.b64decode(d["bad_body"]) if d["bad_body"] is not None else None,
+                   problem=d["problem"], failed=d["failed"])
+
+
+def fetch_dates(listing_dates: Sequence[date], base_url: str, limits: FetchLimits = FetchLimits(),
+                progress: Callable[[Fetched], None] | None = None) -> Iterator[Fetched]:
+    """Fetch each date in turn (each within its own deadline); a date that fails does not stop the others."""
+    with requests.Session() as session:
+        session.headers["Accept"] = "application/json"
+        for listing_date in listing_dates:
+            common = dict(listing_date=listing_date, url=listing_url(base_url, listing_date),
+                          captured_at=datetime.now(timezone.utc))
+            try:
+                fetched = Fetched(pages=fetch_listing(session, base_url.rstrip("/"), listing_date, limits), **common)
+            except FetchFailed as failed:
+                fetched = Fetched(problem=str(failed), failed=True, **common)
+            except _BadBody as bad:
+                fetched = Fetched(bad_body=bad.body, problem=bad.reason, **common)
+            if progress is not None:
+                progress(fetched)
+            yield fetched
+
+
 @dlt.source(name="hf_api", max_table_nesting=0)
 def hf_api_source(
     listing_dates: Sequence[date] = (),
@@ -79,8 +251,11 @@ def hf_api_source(
     already_loaded: frozenset[str] = frozenset(),
     outcomes: list[FetchOutcome] | None = None,
     audit: Callable[[str, pa.Table], dict[str, str]] | None = None,
+    limits: FetchLimits = FetchLimits(),
+    fetched: Iterable[Fetched] | None = None,
 ) -> dlt.sources.DltResource:
-    """Daily Papers listings fetched from the API for ``listing_dates`` (append-only observations).
+    """Daily Papers listings of ``listing_dates`` (append-only observations): fetched from the API
+    while dlt extracts, or taken from ``fetched`` (what an earlier fetch step got).
 
     ``audit``: checks a date's rows before they are yielded (``(table name, rows)`` -> snapshot ids to
     reject, with reasons); a rejected listing is quarantined like a body that did not parse.
@@ -90,35 +265,45 @@ def hf_api_source(
     @dlt.resource(name=API_FETCHED_TABLE, write_disposition="append")
     def api_fetched_papers() -> Iterator[pa.Table]:
         """Papers fetched from /api/daily_papers, one row per paper per fetch."""
-        client = RESTClient(base_url=base_url, headers={"Accept": "application/json"})
         yielded = False
-        for listing_date in listing_dates:
-            url = listing_url(base_url, listing_date)
-            pages = fetch_listing(client, listing_date)
-            body = json.dumps(pages, sort_keys=True, separators=(",", ":")).encode()
-            # The date is part of the id: two empty listings (weekends) are different snapshots.
-            snapshot_id = hashlib.sha256(listing_date.isoformat().encode() + b"\n" + body).hexdigest()
-            captured_at = datetime.now(timezone.utc)
-            common = dict(listing_date=listing_date, url=url, snapshot_id=snapshot_id,
-                          captured_at=captured_at, pages=len(pages))
-            if snapshot_id in already_loaded:
-                log.append(FetchOutcome(status="duplicate", rows=0, reason="listing unchanged since an earlier fetch", **common))
-                continue
-            try:
-                table = records_to_table(listing_rows(pages), snapshot_id=snapshot_id, source_uri=url,
-                                         captured_at=captured_at, listing_date=listing_date)
-            except SnapshotRejected as rejected:
-                log.append(FetchOutcome(status="quarantined", rows=0, reason=rejected.reason, body=body, **common))
-                continue
-            problems = audit(API_FETCHED_TABLE, table) if audit is not None else {}
-            if problems:
-                log.append(FetchOutcome(status="quarantined", rows=0, reason=problems.get(snapshot_id)
-                                        or next(iter(problems.values())), body=body, **common))
-                continue
-            log.append(FetchOutcome(status="loaded", rows=table.num_rows, **common))
-            yielded = True
-            yield table
+        for got in (fetched if fetched is not None else fetch_dates(listing_dates, base_url, limits)):
+            outcome, table = _outcome(got, already_loaded, audit)
+            log.append(outcome)
+            if table is not None:
+                yielded = True
+                yield table
         if not yielded:
             yield API_PAPERS_SCHEMA.empty_table()
 
     return api_fetched_papers
+
+
+def _outcome(got: Fetched, already_loaded: frozenset[str], audit) -> tuple[FetchOutcome, pa.Table | None]:
+    """How one fetched date ends, and its rows when they are to be loaded."""
+    day = got.listing_date.isoformat().encode()
+    common = dict(listing_date=got.listing_date, url=got.url, captured_at=got.captured_at)
+    if got.failed:
+        stamp = day + b"\nfailed\n" + got.captured_at.isoformat().encode()
+        return FetchOutcome(snapshot_id=hashlib.sha256(stamp).hexdigest(), status=FAILED, rows=0, pages=0,
+                            reason=f"fetch failed: {got.problem}", failed=True, **common), None
+    if got.pages is None:
+        return FetchOutcome(snapshot_id=hashlib.sha256(day + b"\n" + (got.bad_body or b"")).hexdigest(),
+                            status="quarantined", rows=0, pages=0, reason=got.problem, body=got.bad_body,
+                            **common), None
+    body = json.dumps(got.pages, sort_keys=True, separators=(",", ":")).encode()
+    # The date is part of the id: two empty listings (weekends) are different snapshots.
+    snapshot_id = hashlib.sha256(day + b"\n" + body).hexdigest()
+    common.update(snapshot_id=snapshot_id, pages=len(got.pages))
+    if snapshot_id in already_loaded:
+        return FetchOutcome(status="duplicate", rows=0, reason="listing unchanged since an earlier fetch",
+                            **common), None
+    try:
+        table = records_to_table(listing_rows(got.pages), snapshot_id=snapshot_id, source_uri=got.url,
+                                 captured_at=got.captured_at, listing_date=got.listing_date)
+    except SnapshotRejected as rejected:
+        return FetchOutcome(status="quarantined", rows=0, reason=rejected.reason, body=body, **common), None
+    problems = audit(API_FETCHED_TABLE, table) if audit is not None else {}
+    if problems:
+        return FetchOutcome(status="quarantined", rows=0, reason=problems.get(snapshot_id)
+                            or next(iter(problems.values())), body=body, **common), None
+    return FetchOutcome(status="loaded", rows=table.num_rows, **common), table

@@ -30,7 +30,8 @@ LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 class WatchSettings:
     max_files: int = 5000         # files per run (a run reads them in bounded batches: see intake)
     settle_seconds: float = 30.0  # older than this (mtime) counts as complete
-    retry_seconds: float = 300.0  # a requested file still in landing after this is requested again
+    retry_seconds: float = 3600.0  # a requested file still in landing after this is requested again (a run
+    # that failed is retried by Dagster first: run_retries in dagster.yaml)
 
 
 @dataclass(frozen=True)

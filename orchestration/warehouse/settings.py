@@ -60,6 +60,11 @@ class PapersHome:
         return self.root / "dlt"
 
     @property
+    def fetched(self) -> Path:
+        """API listings a run's fetch step got (``<run_id>.jsonl``), until its load step loads them."""
+        return self.root / "fetched"
+
+    @property
     def dbt_target(self) -> Path:
         """dbt's target folder for this warehouse: one sub-folder per dbt invocation while it runs
         (kept when the build fails, with its ``dbt.log``), and the partial-parse state,
@@ -81,6 +86,18 @@ def papers_home(root: str | os.PathLike[str] | None = None) -> PapersHome:
 def api_base_url() -> str:
     """Base URL of the Hugging Face API ($PAPERS_API_BASE_URL; tests point it at a local server)."""
     return os.environ.get("PAPERS_API_BASE_URL", DEFAULT_API_BASE_URL).rstrip("/")
+
+
+def api_fetch_limits() -> dict[str, float]:
+    """Bounds of one listing date's fetch (``sources.hf_api.FetchLimits``): $PAPERS_API_DEADLINE_SECONDS
+    (everything for one date, default 120) and $PAPERS_API_MAX_RETRY_AFTER_SECONDS (a longer
+    ``Retry-After`` fails the date at once, default 60)."""
+    limits = {}
+    for variable, field in (("PAPERS_API_DEADLINE_SECONDS", "deadline_seconds"),
+                            ("PAPERS_API_MAX_RETRY_AFTER_SECONDS", "max_retry_after_seconds")):
+        if os.environ.get(variable, "").strip():
+            limits[field] = float(os.environ[variable])
+    return limits
 
 
 def export_warehouse_env(home: PapersHome) -> None:
