@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -421,23 +422,22 @@ def test_concurrent_triggers_all_succeed(dev, api, first_drop, on_failure_dump):
 
 
 def run_worker_pids(dev: DagsterDev, run_id: str) -> list[int]:
-    """The processes of this dagster dev executing ``run_id`` (their command line names the run)."""
-    found = []
-    for pid, _, session in live_processes():
-        if session != dev.process.pid:
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if run_id.encode() in cmdline and b"execute_run" in cmdline:
-            found.append(pid)
-    return found
+    """The live process of this dagster dev executing ``run_id`` (the run's log names its pid)."""
+    pids = {int(m) for message in run_messages(dev, run_id)
+            for m in re.findall(r"Executing steps in process \(pid: (\d+)\)", message)}
+    return [pid for pid, _, session in live_processes() if pid in pids and session == dev.process.pid]
 
 
-def test_a_killed_run_worker_frees_the_writer_and_later_files_are_published(dev, api, first_drop,
-                                                                             on_failure_dump):
+def test_a_bad_day_heals_itself(dev, api, first_drop, on_failure_dump):
+    """While the API drips one byte at a time, a run worker is killed (kill -9) and a loaded file is
+    dropped again: the dead run's writer slot is freed, a new file is published within 2 minutes,
+    the re-dropped file ends duplicate, the dripping date fails at its deadline, nothing is lost."""
     landing = dev.papers_home / "landing"
+    fetch = launch_run(dev, "fetch_api", {"dagster/partition": DRIP_DATE})
+    wait_for("the API to be asked for the dripping date", lambda: api.requests_for(DRIP_DATE) >= 1, dev,
+             timeout=120, every=0.5)
+    asked_at = time.monotonic()
+
     drop_into_landing(landing, KILLED_DROP)
     victim = wait_for("the sensor run of the file to be killed", lambda: [
         (r, pids) for r in sensor_runs_for(dev, KILLED_DROP[:10])
@@ -449,49 +449,43 @@ def test_a_killed_run_worker_frees_the_writer_and_later_files_are_published(dev,
     found = wait_for_runs_done(dev, [run["runId"]], timeout=120)
     assert found[run["runId"]]["status"] == "FAILURE"
 
-    # the dead run's writer slot is freed: a file dropped now is published within 2 minutes
+    # a new file, and the same bytes as an already loaded one, dropped after the kill
+    def runs_with(day: str) -> set[str]:
+        return {r["runId"] for r in runs(dev, pipelineName="ingest_landing")
+                if day in r["tags"].get("papers/listing_dates", "")}
+
+    before = runs_with(DROPPED_DATE)
+    drop_into_landing(landing, DROPPED)
     drop_into_landing(landing, AFTER_KILL_DROP)
     ids = arxiv_ids(AFTER_KILL_DROP)
     wait_for(f"published/ to serve {AFTER_KILL_DROP} after the kill", lambda: papers_published(
         dev.papers_home, AFTER_KILL_DROP[:10], ids) == len(ids), dev, timeout=120, every=1.0)
     assert time.monotonic() - killed_at < 120 + 5
-    # the killed run's own file is not lost: its retry (or a later request) loads it
+
+    # the killed run's own file is not lost: its retry loads it
     killed_ids = arxiv_ids(KILLED_DROP)
     wait_for(f"published/ to serve {KILLED_DROP}", lambda: papers_published(
         dev.papers_home, KILLED_DROP[:10], killed_ids) == len(killed_ids), dev, timeout=180, every=1.0)
-    assert not (landing / KILLED_DROP).exists()
+    # the re-dropped file went through a run of its own request and ended duplicate
+    redrop_runs = sorted(runs_with(DROPPED_DATE) - before)
+    assert redrop_runs, "the re-dropped file was never requested"
+    done = wait_for_runs_done(dev, redrop_runs)
+    messages = "\n".join(m for r in done for m in run_messages(dev, r))
+    assert " 1 duplicate, 0 rejected" in messages, messages[-2000:]
+    for name in (KILLED_DROP, AFTER_KILL_DROP, DROPPED):
+        assert not (landing / name).exists() and not (dev.papers_home / "quarantine" / name).exists()
 
-
-def test_a_redropped_file_ends_duplicate(dev, first_drop, on_failure_dump):
-    landing = dev.papers_home / "landing"
-    before = {r["runId"] for r in sensor_runs_for(dev, DROPPED_DATE)}
-    drop_into_landing(landing, DROPPED)  # the same bytes as the first drop, already loaded
-    new = wait_for("a sensor run for the re-dropped file", lambda: [
-        r for r in sensor_runs_for(dev, DROPPED_DATE) if r["runId"] not in before], dev, timeout=120)
-    found = wait_for_runs_done(dev, [new[0]["runId"]])
-    assert_succeeded(dev, found)
-    assert not (landing / DROPPED).exists() and not (dev.papers_home / "quarantine" / DROPPED).exists()
-    messages = "\n".join(run_messages(dev, new[0]["runId"]))
-    assert "0 loaded, 1 duplicate, 0 rejected" in messages, messages[-2000:]
-
-
-def test_a_dripping_api_fails_its_date_in_time_and_holds_no_writer_slot(dev, api, first_drop, on_failure_dump):
-    fetch = launch_run(dev, "fetch_api", {"dagster/partition": DRIP_DATE})
-    wait_for("the API to be asked for the dripping date", lambda: api.requests_for(DRIP_DATE) >= 1, dev,
-             timeout=120, every=0.5)
-    asked_at = time.monotonic()
-    # while the fetch waits on the network, a landing run takes the writer and publishes
-    drop_into_landing(dev.papers_home / "landing", WHILE_DRIPPING_DROP)
-    ids = arxiv_ids(WHILE_DRIPPING_DROP)
-    wait_for("published/ to serve a file dropped while the API drips", lambda: papers_published(
-        dev.papers_home, WHILE_DRIPPING_DROP[:10], ids) == len(ids), dev, timeout=180, every=1.0)
+    # the dripping date failed at its deadline, and never held the writer: landing runs went on
     found = wait_for_runs_done(dev, [fetch], timeout=FETCH_DEADLINE_SECONDS + 180)
     assert_succeeded(dev, found)
     messages = "\n".join(run_messages(dev, fetch))
     assert f"{DRIP_DATE}: fetched, failed: the body did not arrive within the {FETCH_DEADLINE_SECONDS} s deadline" \
         in messages, messages[-3000:]
     assert f"{DRIP_DATE}: quarantined, 0 rows" in messages
-    # the date failed at its deadline, not after the whole drip (41 bytes x 5 s)
     fetch_step = [s for s in step_stats(dev, fetch) if s["stepKey"] == "raw__api_listing_fetches"][0]
     assert fetch_step["endTime"] - fetch_step["startTime"] < FETCH_DEADLINE_SECONDS + 15
+    landed_while_fetching = [s for r in runs(dev, pipelineName="ingest_landing") for s in step_stats(dev, r["runId"])
+                             if s["stepKey"] == "landing_raw" and s["endTime"]
+                             and fetch_step["startTime"] < s["startTime"] < s["endTime"] < fetch_step["endTime"]]
+    assert landed_while_fetching, "no landing step ran while the API was dripping"
     assert time.monotonic() - asked_at < 41 * DRIP_SECONDS
