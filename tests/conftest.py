@@ -29,6 +29,15 @@ def table_counts(warehouse) -> dict[str, int]:
     return {t: query(warehouse, f"select count(*) from {t}")[0][0] for t in COUNTED_TABLES}
 
 
+def pytest_configure(config):
+    """Parse the dbt project once before the workers start (each would otherwise race to write
+    dbt_project/target/manifest.json when it is stale)."""
+    if not hasattr(config, "workerinput"):
+        from orchestration.warehouse.dbt_manifest import ensure_manifest
+
+        ensure_manifest()
+
+
 @pytest.fixture(scope="session")
 def fixtures_ingest(tmp_path_factory):
     home = tmp_path_factory.mktemp("fixtures_home")

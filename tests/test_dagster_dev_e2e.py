@@ -189,8 +189,8 @@ query Steps($runId: ID!) {
 
 def writes_warehouse(step_key: str) -> bool:
     """Every step of the jobs is in the duckdb_warehouse pool but the freshness check (reads Dagster
-    only) and the API fetch (network only: raw/api_listing_fetches)."""
-    return not step_key.startswith(("freshness_check", "raw__api_listing_fetches"))
+    only) and the API fetch (network only: api/listing_fetches)."""
+    return not step_key.startswith(("freshness_check", "api__listing_fetches"))
 
 RUN_LOGS = """
 query Logs($runId: ID!) {
@@ -482,7 +482,7 @@ def test_a_bad_day_heals_itself(dev, api, first_drop, on_failure_dump):
     assert f"{DRIP_DATE}: fetched, failed: the body did not arrive within the {FETCH_DEADLINE_SECONDS} s deadline" \
         in messages, messages[-3000:]
     assert f"{DRIP_DATE}: quarantined, 0 rows" in messages
-    fetch_step = [s for s in step_stats(dev, fetch) if s["stepKey"] == "raw__api_listing_fetches"][0]
+    fetch_step = [s for s in step_stats(dev, fetch) if s["stepKey"] == "api__listing_fetches"][0]
     assert fetch_step["endTime"] - fetch_step["startTime"] < FETCH_DEADLINE_SECONDS + 15
     landed_while_fetching = [s for r in runs(dev, pipelineName="ingest_landing") for s in step_stats(dev, r["runId"])
                              if s["stepKey"] == "landing_raw" and s["endTime"]

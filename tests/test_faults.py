@@ -167,31 +167,53 @@ def test_bad_inputs_are_quarantined_and_the_rest_of_the_batch_is_published(tmp_p
     rows[0]["paper"]["publishedAt"] = "1985-01-01T00:00:00.000Z"
     (landing / "2026-08-21_captured-20260822T000000Z.json").write_text(json.dumps(rows))
 
+    # a path-like id and a paper listed twice in one file: both break raw rules, so never loaded
+    rows = json.loads(GOOD_API[-2].read_text())
+    rows[0]["paper"]["id"] = "../../etc"
+    rows.append(rows[1])
+    (landing / "2025-10-03_captured-20251004T000000Z.json").write_text(json.dumps(rows))
+    # a title of 5 MB of words (would exhaust memory in topic matching downstream)
+    rows = json.loads(GOOD_API[-2].read_text())
+    rows[0]["paper"]["title"] = "attention " * 500_000
+    (landing / "2025-10-03_captured-20251005T000000Z.json").write_text(json.dumps(rows))
+    # a listing date that is not a date
+    (landing / "2025-02-30_captured-20250301T000000Z.json").write_text(json.dumps(json.loads(GOOD_API[-2].read_text()),
+                                                                                   indent=1))
+
     env = {**os.environ, "PAPERS_HOME": str(home)}
     env.pop("DAGSTER_HOME", None)
     papers = [*_without_read_override(), str(Path(sys.executable).with_name("papers")), "--home", str(home), "run"]
     first = subprocess.run(papers, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
-    assert "10 loaded, 0 duplicate, 9 quarantined" in out, out
+    assert "10 loaded, 0 duplicate, 12 quarantined" in out, out
     assert "Traceback" not in out + first.stderr
 
     warehouse = home / "warehouse.duckdb"
     reasons = dict(query(warehouse, "select source_uri, reason from ops.snapshot_files where status = 'quarantined'"))
     assert set(reasons) == {*MALFORMED, long_name, "papers-listing_captured-20251105.txt", unreadable.name,
                             outside.name, "2026-08-21_captured-20260822T000000Z.json",
-                            "2025-09-30_captured-20250930T090000Z.json"}
+                            "2025-09-30_captured-20250930T090000Z.json", "2025-10-03_captured-20251004T000000Z.json",
+                            "2025-10-03_captured-20251005T000000Z.json", "2025-02-30_captured-20250301T000000Z.json"}
     assert reasons[unreadable.name] == "could not be read (Permission denied)"
     assert reasons[outside.name].startswith("a symbolic link, not a regular file")
     assert reasons["2025-09-30_captured-20250930T090000Z.json"].startswith("a FIFO, not a regular file")
     assert "could not be parsed (ArrowInvalid" in reasons["papers-listing_captured-20251105.txt"]
     assert "column=published_at" in reasons["2026-08-21_captured-20260822T000000Z.json"]
+    path_like = reasons["2025-10-03_captured-20251004T000000Z.json"]
+    assert "regex" in path_like and "expect_compound_columns_to_be_unique" in path_like, path_like
+    assert "expect_column_value_lengths_to_be_between(column=title" in \
+        reasons["2025-10-03_captured-20251005T000000Z.json"]
+    assert "2025-02-30, which is not a date" in reasons["2025-02-30_captured-20250301T000000Z.json"]
+    assert all(len(r) < 600 for r in reasons.values())  # short: no file content beyond a short excerpt
+    assert query(warehouse, "select count(*) from raw.landed_api_papers where arxiv_id like '%/%'")[0][0] == 0
     assert outside.read_bytes()  # the link's target is untouched, and unread: nothing of it was quoted
     assert (home / "quarantine" / outside.name).is_symlink()
     assert not [r for r in reasons.values() if "1985" in r and "published" not in r]
     # the long name is kept under a bounded name, its reason file next to it
     stored = query(warehouse, "select stored_path from ops.snapshot_files where source_uri = ?", [long_name])[0][0]
     assert len(Path(stored).name.encode()) <= 200 and (home / (stored + ".reason.txt")).is_file()
+    assert stored.startswith("quarantine/")  # relative to PAPERS_HOME: a moved home keeps its registry
     assert sorted(os.listdir(landing)) == []
 
     assert mart_differences(warehouse, fixtures_warehouse) == {}

@@ -35,7 +35,7 @@ from orchestration.warehouse.registry import seen_snapshots, status_counts
 from orchestration.warehouse.settings import PapersHome, api_base_url, api_fetch_limits, papers_home
 
 
-API_FETCHES = dg.AssetKey([RAW_DATASET, "api_listing_fetches"])
+API_FETCHES = dg.AssetKey(["api", "listing_fetches"])
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -158,7 +158,7 @@ def _log_fetch(context, got: Fetched) -> None:
 
 @dg.asset(
     key=API_FETCHES,
-    group_name="raw",
+    group_name="api",
     partitions_def=listing_dates,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"python"},
@@ -197,7 +197,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     """Daily Papers listings from the HF API loaded into raw, one partition per listing date.
 
     A backfill over a range is one run: every date of the range is fetched once, in one dlt load.
-    What raw/api_listing_fetches fetched in this run is loaded; when that step is not part of the run
+    What api/listing_fetches fetched in this run is loaded; when that step is not part of the run
     (this asset materialized alone), the dates are fetched here.
     """
     home, run_id = warehouse.home, context.run.run_id
