@@ -198,7 +198,8 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
 
     A backfill over a range is one run: every date of the range is fetched once, in one dlt load.
     What api/listing_fetches fetched in this run is loaded; when that step is not part of the run
-    (this asset materialized alone), the dates are fetched here.
+    (this asset materialized alone), the dates are fetched here first — the warehouse is opened only
+    afterwards, but this step's writer slot is held meanwhile (each date within its deadline).
     """
     home, run_id = warehouse.home, context.run.run_id
     dates = [date.fromisoformat(key) for key in context.partition_keys]
@@ -206,8 +207,8 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     path = _fetched_path(home, run_id)
     fetched = ([Fetched.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
                if path.exists() else
-               fetch_dates(dates, api_base_url(), FetchLimits(**api_fetch_limits()),
-                           progress=lambda got: _log_fetch(context, got)))
+               list(fetch_dates(dates, api_base_url(), FetchLimits(**api_fetch_limits()),
+                                progress=lambda got: _log_fetch(context, got))))
     with warehouse.connect() as con:
         repair(context, con, home, run_id)
         already = frozenset(r[0] for r in con.execute(
