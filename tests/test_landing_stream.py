@@ -192,3 +192,40 @@ def test_taking_turns_reads_no_batch_while_the_pieces_of_a_large_file_wait():
     assert stream.files_in_pieces == 1 and pieces > 2
     assert batches_while_pieces_wait == {1}  # the large file's batch: nothing read after it meanwhile
     assert stream.batches_read == len(paths) and len(found.to_load) + len(found.rejected) == len(paths)
+
+
+def test_batches_are_audited_together_and_only_the_failing_snapshot_is_rejected(tmp_path):
+    """The audit's cost is mostly per call: batches wait until ``audit_rows`` rows are parsed. Grouped
+    or batch by batch, the same snapshot is rejected and the same rows are handed out."""
+    bad = tmp_path / "2025-10-03_captured-20251004T000000Z.json"
+    rows = json.loads((API_FIXTURES[-2]).read_text())
+    rows[0]["paper"]["upvotes"] = -1
+    bad.write_text(json.dumps(rows))
+    bad_sha = hashlib.sha256(bad.read_bytes()).hexdigest()
+    paths = ALL_FIXTURES + [bad]
+
+    def run(audit_rows):
+        calls = []
+
+        def audit(fmt, table):
+            calls.append((fmt, table.num_rows))
+            failing = table.filter(pa.compute.less(table.column("upvotes"), 0)) if fmt == "api_json" else table.slice(0, 0)
+            return {sha: "upvotes below 0" for sha in set(failing.column("snapshot_id").to_pylist())}
+
+        stream = LandingStream(paths, _never_seen, audit=audit, audit_rows=audit_rows, batch_bytes=1)
+        tables = _drain(stream)
+        return calls, tables, stream.finish()
+
+    grouped_calls, grouped_tables, grouped = run(1 << 30)
+    single_calls, single_tables, single = run(0)
+    assert sorted(fmt for fmt, _ in grouped_calls) == ["api_json", "page_text"]  # one call per format
+    assert len(single_calls) > len(grouped_calls)
+    for found in (grouped, single):
+        assert [(f.path, f.reason) for f in found.rejected if f.sha256 == bad_sha] == [(bad, "upvotes below 0")]
+        assert bad not in {f.path for f in found.to_load}
+    assert sorted(f.path for f in grouped.to_load) == sorted(f.path for f in single.to_load)
+    assert sorted(f.path for f in grouped.rejected) == sorted(f.path for f in single.rejected)
+    for fmt in ("api_json", "page_text"):
+        merged = [_sorted(pa.concat_tables(t)) for t in (grouped_tables[fmt], single_tables[fmt])]
+        assert merged[0].equals(merged[1])
+        assert bad_sha not in set(merged[0].column("snapshot_id").to_pylist())
