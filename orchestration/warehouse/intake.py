@@ -91,10 +91,6 @@ DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 #: its output and the table): 2.1 GB for a 327 MB file, 10.3 GiB for a 1.6 GB one.
 DEFAULT_LARGE_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_PIECE_BYTES = 32 * 1024 * 1024
-#: Parsed rows audited together (the raw suites' cost is mostly per call: ~0.4 s for GX to plan a
-#: suite, whatever the rows): batches are parsed until this many rows wait, then audited at once.
-#: About 150 MB of Arrow at the synthetic corpus's ~1.3 kB per paper.
-DEFAULT_AUDIT_ROWS = 100_000
 
 
 def file_sha256(path: Path) -> str:
@@ -171,18 +167,12 @@ class LandingStream:
     """
 
     def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
-                 *, audit: Audit | None = None, audit_rows: int = DEFAULT_AUDIT_ROWS,
+                 *, audit: Audit | None = None,
                  batch_bytes: int = DEFAULT_BATCH_BYTES, large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
                  piece_bytes: int = DEFAULT_PIECE_BYTES, spill_dir: Path | None = None) -> None:
         self.intake = Intake()
         self._lookup_seen = lookup_seen
         self._audit = audit
-        self._audit_rows = audit_rows
-        # parsed batches waiting for the audit (grouped: its cost is mostly per call, not per row)
-        self._unaudited: dict[str, list[pa.Table]] = {}
-        self._unaudited_files: list[tuple[Path, str, FileOutcome]] = []
-        self._unaudited_count = 0
-        self.audits = 0
         self._batches = iter(_batched_by_size(paths, batch_bytes, large_file_bytes))
         self._large_file_bytes = large_file_bytes
         self._piece_bytes = piece_bytes
@@ -250,25 +240,17 @@ class LandingStream:
         return self.intake
 
     def _read_next_batch(self) -> bool:
-        """Read batches until some are audited and pending (or there is nothing left: False)."""
-        while True:
-            batch = next(self._batches, None)
-            if batch is None:
-                return self._audit_waiting()
-            self._read_batch(batch)
-            if not self._unaudited_files:
-                return True
-
-    def _read_batch(self, batch: list[Path]) -> None:
+        batch = next(self._batches, None)
+        if batch is None:
+            return False
         self.batches_read += 1
         readable, bodies = [], []
         for path in batch:  # each file read once: hashed, then parsed; a file that cannot be read is rejected
             problem = not_a_regular_file(path)
             if problem is None and len(batch) == 1 and path.lstat().st_size >= self._large_file_bytes:
-                self._audit_waiting()  # the batches before it first: files end in the order they were read
                 try:
                     self._read_large_file(path)
-                    return
+                    return True
                 except OSError as error:
                     problem = _unreadable(error)
             if problem is None:
@@ -281,6 +263,7 @@ class LandingStream:
             self.intake.rejected.append(RejectedFile(path, unread_id(path), problem))
         digests = [hashlib.sha256(body).hexdigest() for body in bodies]
         self._parse_batch(readable, bodies, digests)
+        return True
 
     def _read_large_file(self, path: Path) -> None:
         """A file too large to hold whole: hashed as a stream, then parsed in pieces (spilled).
@@ -319,42 +302,23 @@ class LandingStream:
             fresh = self._sort_out_duplicates(batch, digests)
         outcomes, tables = parse_bodies([(bodies[n], batch[n], digests[n]) for n in fresh])
         bodies.clear()  # the caller's list: the bodies go before the outcomes are recorded
-        for n, outcome in zip(fresh, outcomes):
-            path, sha = batch[n], digests[n]
-            if isinstance(outcome, str):
-                self.intake.rejected.append(RejectedFile(path, sha, outcome))
-            else:
-                self._unaudited_files.append((path, sha, outcome))
-        for fmt, table in tables.items():
-            self._unaudited.setdefault(fmt, []).append(table)
-            self._unaudited_count += table.num_rows
-        if self._audit is None or self._unaudited_count >= self._audit_rows:
-            self._audit_waiting()
-
-    def _audit_waiting(self) -> bool:
-        """Audit the parsed rows waiting (one call per format), then hand out what passed; returns
-        whether any file was waiting."""
-        if not self._unaudited_files and not self._unaudited:
-            return False
         failed: dict[str, str] = {}
-        for fmt, parts in self._unaudited.items():
-            table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-            parts.clear()
+        for fmt, table in tables.items():
             rejected = self._audit(fmt, table) if self._audit is not None else {}
-            self.audits += self._audit is not None
             if rejected:
                 failed.update(rejected)
                 table = table.filter(pc.invert(pc.is_in(table.column("snapshot_id"),
                                                         pa.array(sorted(rejected), pa.string()))))
             if table.num_rows:
                 self._pending[fmt].append(table)
-        for path, sha, outcome in self._unaudited_files:
-            if sha in failed:
+        for n, outcome in zip(fresh, outcomes):
+            path, sha = batch[n], digests[n]
+            if isinstance(outcome, str):
+                self.intake.rejected.append(RejectedFile(path, sha, outcome))
+            elif sha in failed:
                 self.intake.rejected.append(RejectedFile(path, sha, failed[sha], outcome[0]))
             else:
                 self.intake.to_load.append(LandedFile(path, sha, *outcome))
-        self._unaudited, self._unaudited_files, self._unaudited_count = {}, [], 0
-        return True
 
     def _sort_out_duplicates(self, batch: list[Path], digests: list[str]) -> list[int]:
         """Record the batch's duplicates; return the positions of the fresh files."""
