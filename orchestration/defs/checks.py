@@ -20,7 +20,7 @@ from orchestration.defs.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from orchestration.validation.audit import RAW_SUITES
 from orchestration.validation.runner import validate
-from orchestration.validation.scope import plan_mart_targets, record_watermarks
+from orchestration.validation.scope import _exists, plan_mart_targets, record_watermarks
 from orchestration.warehouse.marts import PUBLIC_MARTS
 
 CHECK_NAME = "great_expectations"
@@ -67,7 +67,7 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
         rows = {table: con.execute(
             "select suite, evaluated, failed, success, failed_expectations, rows, scope "
             "from ops.validation_results where run_id = ? and table_name = ? order by validated_at desc limit 1",
-            [run_id, f"raw.{table}"]).fetchall() if _has_results(con) else [] for table in tables}
+            [run_id, f"raw.{table}"]).fetchall() if _exists(con, "ops.validation_results") else [] for table in tables}
         quarantined = {table: [r[0] for r in con.execute(
             "select source_uri from ops.snapshot_files where run_id = ? and status = 'quarantined' "
             "and reason like 'failed validation (suite ' || ? || ')%' order by source_uri",
@@ -89,11 +89,6 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
                       "expectations_failed": failed, "rows_scope": scope,
                       "quarantined_files": dg.MetadataValue.json(quarantined[table])},
         )
-
-
-def _has_results(con) -> bool:
-    return bool(con.execute("select 1 from information_schema.tables where table_schema = 'ops' "
-                            "and table_name = 'validation_results'").fetchall())
 
 
 @dg.multi_asset_check(
