@@ -137,18 +137,18 @@ def stage_ingest(args: argparse.Namespace) -> dict:
 
     from orchestration.sources.landing import FORMAT_TABLES, landing_source, raw_pipeline
     from orchestration.validation.audit import RawAudit
-    from orchestration.warehouse import intake
-    from orchestration.warehouse.bookkeeping import reconcile, settle_landing
-    from orchestration.warehouse.registry import seen_snapshots
-    from orchestration.warehouse.settings import bound_duckdb, export_warehouse_env, papers_home
+    from orchestration.sources import landing_files as intake
+    from orchestration.ops.bookkeeping import reconcile, settle_landing
+    from orchestration.ops.registry import seen_snapshots
+    from orchestration.config import Settings, bound_duckdb
 
-    home = papers_home(args.home).ensure()
-    export_warehouse_env(home)
+    settings = Settings.load(home=args.home)
+    home = settings.layout.ensure()
     lap("imports")
     run_id = f"bench-{int(STARTED)}"
     paths = intake.list_landing(home.landing)
-    con = bound_duckdb(duckdb.connect(str(home.warehouse)))  # as WarehouseResource.connect
-    # what the landing_raw asset does (orchestration.defs.raw_assets), without Dagster: repair, then files
+    con = bound_duckdb(duckdb.connect(str(home.warehouse)), settings.duckdb_memory_limit)  # as Warehouse.connect
+    # what the landing_raw asset does (orchestration.defs.dlt.assets), without Dagster: repair, then files
     # are read, hashed, parsed and audited in bounded batches while dlt extracts, through one connection
     reconcile(con, home, run_id)
     lap("reconcile")
@@ -220,7 +220,6 @@ def stage_papers(args: argparse.Namespace) -> dict:
     counts are read here too; ``post_run_s`` says how long that took, so that the parent can take it
     out of the wall time it measured.
     """
-    os.environ["PAPERS_HOME"] = str(args.home)
     os.environ["DAGSTER_HOME"] = str(args.dagster_home)
     started = time.perf_counter()
     import orchestration.defs.definitions  # noqa: F401  (what `papers` imports first thing anyway)

@@ -16,8 +16,9 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from orchestration.warehouse.publish import current_release
-from orchestration.warehouse.settings import FIRST_LISTING_DATE, PapersHome, export_warehouse_env, papers_home
+from orchestration.publish import current_release
+from orchestration.config import ConfigError, PapersHome, Settings
+from orchestration.project import FIRST_LISTING_DATE
 
 EXIT_OK, EXIT_VALIDATION_FAILED, EXIT_USAGE, EXIT_PIPELINE_ERROR = 0, 1, 2, 3
 
@@ -42,11 +43,11 @@ def _instance():
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _execute(job_name: str, *, run_config: dict | None = None, tags: dict | None = None):
-    """Run one job of the code location in this process; returns the Dagster result."""
+def _execute(settings: Settings, job_name: str, *, run_config: dict | None = None, tags: dict | None = None):
+    """Run one job of the definitions for ``settings`` in this process; returns the Dagster result."""
     from orchestration.defs.definitions import build_definitions
 
-    defs = build_definitions()
+    defs = build_definitions(settings)
     job = defs.resolve_job_def(job_name)
     return job.execute_in_process(
         run_config={**QUIET_LOGGERS, **(run_config or {})},
@@ -60,7 +61,7 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
     """Print what the runs did; return the exit code."""
     import duckdb
 
-    from orchestration.warehouse.registry import status_counts
+    from orchestration.ops.registry import status_counts
 
     con = duckdb.connect(str(home.warehouse))
     try:
@@ -150,11 +151,12 @@ def _print_failure(result) -> None:
             say(f"error in {event.step_key}: {error.message.strip()}")
 
 
-def _run_and_report(home: PapersHome, job_name: str, *, run_config: dict | None = None,
+def _run_and_report(settings: Settings, job_name: str, *, run_config: dict | None = None,
                     tags: dict | None = None) -> int:
     """Execute one job, print errors and the summary; return the exit code."""
+    home = settings.layout
     started = time.monotonic()
-    result = _execute(job_name, run_config=run_config, tags=tags)
+    result = _execute(settings, job_name, run_config=run_config, tags=tags)
     if not result.success:
         _print_failure(result)
     code = _summarize(home, [result.run_id], result.success)
@@ -162,13 +164,15 @@ def _run_and_report(home: PapersHome, job_name: str, *, run_config: dict | None 
     return code
 
 
-def cmd_run(home: PapersHome) -> int:
+def cmd_run(settings: Settings) -> int:
+    home = settings.layout
     waiting = len([p for p in home.landing.iterdir() if p.is_file()])
     say(f"papers run: {waiting} file(s) waiting in {home.landing}")
-    return _run_and_report(home, "ingest_landing")
+    return _run_and_report(settings, "ingest_landing")
 
 
-def cmd_ingest(home: PapersHome, files: list[str]) -> int:
+def cmd_ingest(settings: Settings, files: list[str]) -> int:
+    home = settings.layout
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
         say(f"papers ingest: no such file: {', '.join(missing)}")
@@ -182,10 +186,10 @@ def cmd_ingest(home: PapersHome, files: list[str]) -> int:
             n += 1
         shutil.copy2(source, target)
     say(f"papers ingest: copied {len(files)} file(s) into {home.landing}")
-    return cmd_run(home)
+    return cmd_run(settings)
 
 
-def cmd_backfill(home: PapersHome, start: date, end: date) -> int:
+def cmd_backfill(settings: Settings, start: date, end: date) -> int:
     if end < start:
         say("papers backfill: --end is before --start")
         return EXIT_USAGE
@@ -197,12 +201,12 @@ def cmd_backfill(home: PapersHome, start: date, end: date) -> int:
     say(f"papers backfill: fetching {start} .. {end} from the API in one run")
     from orchestration.defs.schedules import partition_range_tags
 
-    return _run_and_report(home, "fetch_api", tags=partition_range_tags(start, end))
+    return _run_and_report(settings, "fetch_api", tags=partition_range_tags(start, end))
 
 
-def cmd_rebuild(home: PapersHome) -> int:
+def cmd_rebuild(settings: Settings) -> int:
     say("papers rebuild: rebuilding every dbt model from raw (--full-refresh), validating, publishing")
-    return _run_and_report(home, "build_marts",
+    return _run_and_report(settings, "build_marts",
                            run_config={"ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}})
 
 
@@ -260,33 +264,52 @@ def cmd_status(home: PapersHome) -> int:
     return EXIT_OK
 
 
+def cmd_config(settings: Settings) -> int:
+    width = max(len(name) for name, _, _ in settings.describe())
+    for name, value, origin in settings.describe():
+        say(f"{name:{width}}  {value}    ({origin})")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="papers", description=__doc__,
+    # the common options are accepted before and after the command (`papers --home X status`,
+    # `papers status --home X`)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, help="PAPERS_HOME (default: $PAPERS_HOME, the config file, or ./data)")
+    common.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                        help="settings file (default: $PAPERS_CONFIG, else ./papers.toml when present)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an unexpected error")
+    parser = argparse.ArgumentParser(prog="papers", description=__doc__, parents=[common],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--home", help="PAPERS_HOME (default: $PAPERS_HOME or ./data)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="ingest everything new in landing/, build marts, validate")
-    ingest = commands.add_parser("ingest", help="copy FILEs into landing/, then run")
+    commands.add_parser("run", parents=[common], help="ingest everything new in landing/, build marts, validate")
+    ingest = commands.add_parser("ingest", parents=[common], help="copy FILEs into landing/, then run")
     ingest.add_argument("files", nargs="+", metavar="FILE")
-    backfill = commands.add_parser("backfill", help="fetch API listing dates START..END (inclusive)")
+    backfill = commands.add_parser("backfill", parents=[common], help="fetch API listing dates START..END (inclusive)")
     backfill.add_argument("--start", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     backfill.add_argument("--end", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    commands.add_parser("rebuild", help="rebuild all marts from raw (dbt --full-refresh), validate, publish")
-    commands.add_parser("status", help="what is loaded, quarantined, published, and the last validation")
+    commands.add_parser("rebuild", parents=[common], help="rebuild all marts from raw (dbt --full-refresh), validate, publish")
+    commands.add_parser("status", parents=[common], help="what is loaded, quarantined, published, and the last validation")
+    commands.add_parser("config", parents=[common], help="the effective settings and where each value came from")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.home:
-        os.environ["PAPERS_HOME"] = args.home
-    home = papers_home().ensure()
-    export_warehouse_env(home)
+    try:
+        settings = Settings.load(config_file=getattr(args, "config", None), home=getattr(args, "home", None))
+    except ConfigError as error:
+        say(f"papers: {error}")
+        return EXIT_USAGE
+    if args.command == "config":
+        return cmd_config(settings)
+    home = settings.layout.ensure()
     commands = {
-        "run": lambda: cmd_run(home),
-        "ingest": lambda: cmd_ingest(home, args.files),
-        "backfill": lambda: cmd_backfill(home, args.start, args.end),
-        "rebuild": lambda: cmd_rebuild(home),
+        "run": lambda: cmd_run(settings),
+        "ingest": lambda: cmd_ingest(settings, args.files),
+        "backfill": lambda: cmd_backfill(settings, args.start, args.end),
+        "rebuild": lambda: cmd_rebuild(settings),
         "status": lambda: cmd_status(home),
     }
     try:
@@ -296,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PIPELINE_ERROR
     except Exception as error:  # the last line of defence: a message and an exit code, no traceback
         say(f"papers {args.command}: error: {type(error).__name__}: {error}")
-        if os.environ.get("PAPERS_DEBUG"):
+        if getattr(args, "debug", False):
             raise
         return EXIT_PIPELINE_ERROR
 

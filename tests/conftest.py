@@ -33,7 +33,7 @@ def pytest_configure(config):
     """Parse the dbt project once before the workers start (each would otherwise race to write
     dbt_project/target/manifest.json when it is stale)."""
     if not hasattr(config, "workerinput"):
-        from orchestration.warehouse.dbt_manifest import ensure_manifest
+        from orchestration.dbt_state import ensure_manifest
 
         ensure_manifest()
 

@@ -50,16 +50,16 @@ def arm(step: str) -> None:
 
         _after_calls(Load, "complete_package", 1)
     elif step == "before_registry":
-        from orchestration.defs import raw_assets
+        from orchestration.defs.dlt import assets as raw_assets
 
         _after_calls(raw_assets, "settle_landing", 1)
     elif step == "before_moves":
-        from orchestration.warehouse import bookkeeping
+        from orchestration.ops import bookkeeping
 
         # the settle's own call (reconcile's, at the start of the run, verifies the bytes)
         _after_calls(bookkeeping, "move_pending_files", 1, when=lambda *a, verify=False, **k: not verify)
     elif step == "mid_moves":
-        from orchestration.warehouse import intake
+        from orchestration.ops import filing as intake
 
         _after_calls(intake, "archive", 3)
     else:
@@ -68,7 +68,6 @@ def arm(step: str) -> None:
 
 def crash_run(step: str, home: str) -> None:
     os.environ["LOAD__WORKERS"] = "1"  # dlt's load jobs one after another: the windows are exact
-    os.environ["PAPERS_HOME"] = home
     os.environ.pop("DAGSTER_HOME", None)
     arm(step)
     from orchestration.cli import main

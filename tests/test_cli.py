@@ -50,7 +50,7 @@ def test_sample_data_run_builds_marts_and_rerun_adds_nothing(tmp_path):
 
 
 def mart_contents(warehouse):
-    from orchestration.warehouse.marts import PUBLIC_MARTS
+    from orchestration.project import PUBLIC_MARTS
 
     return {m: sorted(map(repr, query(warehouse, f"select * from marts.{m}"))) for m in PUBLIC_MARTS}
 

@@ -10,23 +10,23 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 from werkzeug import Response
 
-from orchestration.defs.checks import api_raw_checks, landing_raw_checks
+from orchestration.defs.validation.checks import api_raw_checks, landing_raw_checks
 from orchestration.defs.definitions import build_definitions
-from orchestration.defs.raw_assets import hf_api_raw, landing_raw
-from orchestration.defs.resources import WarehouseResource
-from tests.pipeline_runs import FIXTURES, papers_env, query
+from orchestration.defs.dlt.assets import hf_api_raw, landing_raw
+from orchestration.config import Settings
+from orchestration.defs.resources import Warehouse
+from tests.pipeline_runs import FIXTURES, query
 
 PARTITION = "2025-10-03"
 FIXTURE = FIXTURES / "daily_papers" / "2025-10-03_captured-20251003T074927Z.json"
 
 
-def resources(home):
-    return {"warehouse": WarehouseResource(papers_home=str(home)), "dlt": DagsterDltResource()}
+def resources(home, **settings):
+    return {"warehouse": Warehouse(Settings.load(environ={}, home=home, **settings)), "dlt": DagsterDltResource()}
 
 
 def test_definitions_connect_dlt_raw_to_dbt_to_checks(tmp_path):
-    with papers_env(tmp_path):
-        defs = build_definitions(str(tmp_path))
+    defs = build_definitions(Settings.load(environ={}, home=tmp_path))
     graph = defs.resolve_asset_graph()
     keys = graph.get_all_asset_keys()
     raw = {dg.AssetKey(["raw", t]) for t in ("landed_api_papers", "landed_page_cards", "api_fetched_papers")}
@@ -47,13 +47,27 @@ def test_definitions_connect_dlt_raw_to_dbt_to_checks(tmp_path):
     assert graph.get(dg.AssetKey(["raw", "api_fetched_papers"])).partitions_def is not None
 
 
+def test_definitions_follow_the_settings_home_not_the_environment(tmp_path, monkeypatch):
+    """The sensor watches the landing folder of the settings it was built with, whatever
+    $PAPERS_HOME says (one configuration object, passed as a value)."""
+    monkeypatch.setenv("PAPERS_HOME", str(tmp_path / "elsewhere"))
+    home = tmp_path / "chosen"
+    defs = build_definitions(Settings.load(home=home, landing_settle_seconds=0))
+    (home / "landing").mkdir(parents=True)
+    (home / "landing" / FIXTURE.name).write_bytes(FIXTURE.read_bytes())
+    with dg.instance_for_test() as instance:
+        requests = defs.resolve_sensor_def("landing_sensor")(dg.build_sensor_context(instance=instance))
+    assert [r.run_config["ops"]["landing_raw"]["config"]["files"] for r in requests] == [[FIXTURE.name]]
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_materialize_one_api_partition(tmp_path, httpserver):
     body = FIXTURE.read_bytes()
     httpserver.expect_request("/api/daily_papers", query_string={"date": PARTITION, "limit": "100", "p": "0"}) \
         .respond_with_response(Response(body, content_type="application/json"))
     httpserver.expect_request("/api/daily_papers").respond_with_json([])
-    with papers_env(tmp_path, PAPERS_API_BASE_URL=httpserver.url_for("/").rstrip("/")):
-        result = dg.materialize([hf_api_raw, api_raw_checks], partition_key=PARTITION, resources=resources(tmp_path))
+    result = dg.materialize([hf_api_raw, api_raw_checks], partition_key=PARTITION,
+                            resources=resources(tmp_path, api_base_url=httpserver.url_for("/").rstrip("/")))
     assert result.success
     warehouse = tmp_path / "warehouse.duckdb"
     expected = len(json.loads(body))
@@ -67,9 +81,8 @@ def test_materialize_one_api_partition(tmp_path, httpserver):
 def test_materialize_one_landing_file(tmp_path):
     (tmp_path / "landing").mkdir()
     shutil.copy(FIXTURE, tmp_path / "landing" / FIXTURE.name)
-    with papers_env(tmp_path):
-        result = dg.materialize([landing_raw, landing_raw_checks], resources=resources(tmp_path),
-                                run_config={"ops": {"landing_raw": {"config": {"files": [FIXTURE.name]}}}})
+    result = dg.materialize([landing_raw, landing_raw_checks], resources=resources(tmp_path),
+                            run_config={"ops": {"landing_raw": {"config": {"files": [FIXTURE.name]}}}})
     assert result.success
     warehouse = tmp_path / "warehouse.duckdb"
     assert query(warehouse, "select count(*) from raw.landed_api_papers")[0][0] == len(json.loads(FIXTURE.read_text()))

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.warehouse.marts import PUBLIC_MARTS
+from orchestration.project import PUBLIC_MARTS
 from tests.crash_child import run_forked
 from tests.pipeline_runs import API_FIXTURES, MALFORMED, REPO, TEXT_FIXTURES, papers_env, query, run_papers
 

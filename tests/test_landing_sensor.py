@@ -11,11 +11,12 @@ import time
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
-from orchestration.defs.checks import landing_raw_checks
-from orchestration.defs.raw_assets import landing_raw
-from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.sensors import landing_sensor
-from orchestration.warehouse.landing_watch import WatchSettings, plan_batches
+from orchestration.defs.validation.checks import landing_raw_checks
+from orchestration.defs.dlt.assets import landing_raw
+from orchestration.config import Settings
+from orchestration.defs.resources import Warehouse
+from orchestration.defs.sensors import landing_sensor as sensor_for
+from orchestration.sources.landing_plan import WatchSettings, plan_batches
 from tests.pipeline_runs import FIXTURES, papers_env, query
 
 SETTINGS = WatchSettings(max_files=200, settle_seconds=30)
@@ -104,7 +105,8 @@ def test_sensor_definition_returns_batched_requests(tmp_path):
     for name in ("2025-10-03_a.json", "2025-10-04_b.json", "papers-listing_captured-20251104.txt"):
         (landing / name).write_text(name)
         age(landing / name)
-    with papers_env(tmp_path), dg.instance_for_test() as instance:
+    landing_sensor = sensor_for(Settings.load(environ={}, home=tmp_path))
+    with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance)
         requests = landing_sensor(context)
         assert len(requests) == 1
@@ -127,12 +129,13 @@ def test_invalid_listing_date_is_quarantined_not_a_failed_tick(tmp_path):
     early.write_text(json.dumps(data))
     for p in landing.iterdir():
         age(p)
-    with papers_env(tmp_path), dg.instance_for_test() as instance:
-        requests = landing_sensor(dg.build_sensor_context(instance=instance))
+    settings = Settings.load(environ={}, home=tmp_path)
+    with dg.instance_for_test() as instance:
+        requests = sensor_for(settings)(dg.build_sensor_context(instance=instance))
         assert len(requests) == 1  # the tick succeeds and hands the files to a run
         result = dg.materialize(
             [landing_raw, landing_raw_checks], instance=instance, run_config=requests[0].run_config,
-            resources={"warehouse": WarehouseResource(papers_home=str(tmp_path)), "dlt": DagsterDltResource()})
+            resources={"warehouse": Warehouse(settings), "dlt": DagsterDltResource()})
     assert result.success
     rows = dict(query(tmp_path / "warehouse.duckdb", "select source_uri, reason from ops.snapshot_files "
                       "where status = 'quarantined'"))
@@ -149,7 +152,7 @@ def test_rolling_refetch_schedule_covers_the_last_14_dates_in_one_run():
     assert rolling_window(date(2025, 10, 20), 14) == (date(2025, 10, 7), date(2025, 10, 20))
     assert rolling_window(date(2023, 5, 6), 14) == (date(2023, 5, 4), date(2023, 5, 6))
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 10, 20, 7, tzinfo=timezone.utc))
-    request = rolling_refetch_schedule(context)
+    request = rolling_refetch_schedule(Settings.load(environ={}))(context)
     assert request.tags["dagster/asset_partition_range_start"] == "2025-10-07"
     assert request.tags["dagster/asset_partition_range_end"] == "2025-10-20"
 

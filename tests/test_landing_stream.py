@@ -12,7 +12,7 @@ import shutil
 import pyarrow as pa
 
 from orchestration.snapshots import API_PAPERS_SCHEMA
-from orchestration.warehouse.intake import LandingStream, _Spilled
+from orchestration.sources.landing_files import LandingStream, _Spilled
 from tests.pipeline_runs import API_FIXTURES, GOOD_API_NAMES, TEXT_FIXTURES
 
 ALL_FIXTURES = API_FIXTURES + TEXT_FIXTURES

@@ -24,8 +24,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.warehouse import publish as pub
-from orchestration.warehouse.publish import (
+import orchestration.publish as pub
+from orchestration.publish import (
     STORAGE_VERSION,
     STORAGE_VERSION_NUMBER,
     PublishError,

@@ -22,8 +22,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.warehouse import publish as pub
-from orchestration.warehouse.publish import (
+import orchestration.publish as pub
+from orchestration.publish import (
     STORAGE_VERSION_NUMBER,
     PublishError,
     current_release,

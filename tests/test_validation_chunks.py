@@ -252,27 +252,17 @@ def test_row_wise_types():
     assert not _gx.row_wise("expect_column_values_to_be_increasing")
 
 
-def test_chunk_size_setting(monkeypatch):
-    from orchestration.validation.runner import CHUNK_ROWS, chunk_rows_setting
-
-    monkeypatch.delenv("PAPERS_VALIDATION_CHUNK_ROWS", raising=False)
-    assert chunk_rows_setting() == CHUNK_ROWS
-    monkeypatch.setenv("PAPERS_VALIDATION_CHUNK_ROWS", "1000")
-    assert chunk_rows_setting() == 1000
-
-
 def test_ops_failed_expectations_are_json(runs):
     for row in runs[2]["ops"]:
         assert isinstance(json.loads(row[5]), list)
 
 
-def test_release_memory_reports_figures(monkeypatch):
-    from orchestration.defs.memory import release_memory, rss_bytes
+def test_release_memory_reports_figures():
+    from orchestration.memory import release_memory, rss_bytes
 
     assert rss_bytes() > 0
     figures = release_memory()
     assert figures["rss_before_mib"] > 0 and figures["rss_after_mib"] > 0
-    assert "before" not in figures  # the census is for PAPERS_MEMORY_DEBUG only
-    monkeypatch.setenv("PAPERS_MEMORY_DEBUG", "1")
-    figures = release_memory()
+    assert "before" not in figures  # the census is for Settings.memory_debug only
+    figures = release_memory(debug=True)
     assert "pandas_frames" in figures["before"] and "rss_after_gc_mib" in figures

@@ -14,7 +14,7 @@ import pytest
 
 from orchestration.validation.runner import load_suite, validate
 from orchestration.validation.scope import WATERMARKS, plan_mart_targets, record_watermarks
-from orchestration.warehouse.marts import PUBLIC_MARTS
+from orchestration.project import PUBLIC_MARTS
 from tests.test_validation_runner import CARDS, GOOD_A, GOOD_B, build_warehouse, sha
 
 T1 = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)

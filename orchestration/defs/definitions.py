@@ -1,4 +1,4 @@
-"""Wire assets, checks, jobs, sensors and resources into one Definitions object."""
+"""Wire assets, checks, jobs, sensors and resources into one Definitions object for one Settings."""
 
 
 import shutil
@@ -8,37 +8,35 @@ from pathlib import Path
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from orchestration.config import Settings
 from orchestration.defs.automation import automation_sensor
-from orchestration.defs.checks import api_raw_checks, landing_raw_checks, mart_checks
-from orchestration.defs.dbt_assets import InstalledDbtCliResource, dbt_project, warehouse_dbt_models
+from orchestration.defs.dbt.assets import InstalledDbtCliResource, dbt_project, warehouse_dbt_models
+from orchestration.defs.dlt.assets import api_listing_fetches, hf_api_raw, landing_raw
 from orchestration.defs.jobs import build_marts_job, fetch_api_job, ingest_landing_job
-from orchestration.defs.publish_assets import published_marts
-from orchestration.defs.raw_assets import api_listing_fetches, hf_api_raw, landing_raw
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.publish.assets import published_marts_asset
+from orchestration.defs.resources import Warehouse
 from orchestration.defs.schedules import rolling_refetch_schedule
 from orchestration.defs.sensors import landing_sensor
-from orchestration.warehouse.settings import export_warehouse_env, papers_home
+from orchestration.defs.validation.checks import api_raw_checks, landing_raw_checks, mart_checks
 
 # The dbt installed next to this Python (the venv's), also when the venv is not activated.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt")) if Path(sys.executable).with_name("dbt").exists() \
     else (shutil.which("dbt") or "dbt")
 
 
-def build_definitions(home: str | None = None) -> dg.Definitions:
-    """All definitions, with the warehouse under ``home`` (default: $PAPERS_HOME or ./data)."""
-    warehouse_home = papers_home(home)
-    export_warehouse_env(warehouse_home)
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """All definitions, for the deployment ``settings`` describe (its home, API, bounds, schedules)."""
     return dg.Definitions(
-        assets=[landing_raw, api_listing_fetches, hf_api_raw, warehouse_dbt_models, published_marts],
+        assets=[landing_raw, api_listing_fetches, hf_api_raw, warehouse_dbt_models, published_marts_asset(settings)],
         asset_checks=[landing_raw_checks, api_raw_checks, mart_checks],
         jobs=[ingest_landing_job, fetch_api_job, build_marts_job],
-        sensors=[landing_sensor, automation_sensor],
-        schedules=[rolling_refetch_schedule],
+        sensors=[landing_sensor(settings), automation_sensor],
+        schedules=[rolling_refetch_schedule(settings)],
         resources={
-            "warehouse": WarehouseResource(papers_home=str(warehouse_home.root)),
+            "warehouse": Warehouse(settings),
             "dlt": DagsterDltResource(),
             "dbt": InstalledDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                                  dbt_executable=DBT_EXECUTABLE),
+                                           dbt_executable=DBT_EXECUTABLE),
         },
         executor=dg.in_process_executor,
     )

@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from orchestration.defs.dbt_assets import warehouse_dbt_models
-from orchestration.defs.publish_assets import published_marts
-from orchestration.defs.raw_assets import api_listing_fetches, hf_api_raw, landing_raw
+from orchestration.defs.dbt.assets import warehouse_dbt_models
+from orchestration.defs.publish.assets import PUBLISHED_MARTS
+from orchestration.defs.dlt.assets import api_listing_fetches, hf_api_raw, landing_raw
 
 # dbt models, then the publish step that runs only once their blocking checks passed.
-dbt_models = dg.AssetSelection.assets(warehouse_dbt_models) | dg.AssetSelection.assets(published_marts)
+dbt_models = dg.AssetSelection.assets(warehouse_dbt_models) | dg.AssetSelection.assets(PUBLISHED_MARTS)
 
 ingest_landing_job = dg.define_asset_job(
     "ingest_landing",

@@ -1,27 +1,16 @@
 """The landing sensor: stable new files in PAPERS_HOME/landing become a few batched runs.
 
 The sensor never opens the warehouse (a reader would block the writer): its cursor remembers what it
-saw and requested (see ``orchestration.warehouse.landing_watch``). Each run ingests its batch of
+saw and requested (see ``orchestration.sources.landing_plan``). Each run ingests its batch of
 files; listing dates are checked by the run itself, so a bad date quarantines the file instead of
 failing the tick.
 """
 
-import os
-
 import dagster as dg
 
+from orchestration.config import Settings
 from orchestration.defs.jobs import ingest_landing_job
-from orchestration.warehouse.landing_watch import WatchSettings, plan_batches
-from orchestration.warehouse.settings import papers_home
-
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("PAPERS_SENSOR_INTERVAL_SECONDS", "5"))
-
-
-def watch_settings() -> WatchSettings:
-    return WatchSettings(
-        max_files=int(os.environ.get("PAPERS_SENSOR_MAX_FILES_PER_RUN", "5000")),
-        settle_seconds=float(os.environ.get("PAPERS_LANDING_SETTLE_SECONDS", "30")),
-    )
+from orchestration.sources.landing_plan import WatchSettings, plan_batches
 
 
 def batch_run_request(batch) -> dg.RunRequest:
@@ -35,12 +24,19 @@ def batch_run_request(batch) -> dg.RunRequest:
     )
 
 
-@dg.sensor(job=ingest_landing_job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.RUNNING)
-def landing_sensor(context: dg.SensorEvaluationContext):
-    """Turns stable files dropped into PAPERS_HOME/landing into batched ingestion runs."""
-    batches, cursor = plan_batches(papers_home().landing, context.cursor, watch_settings())
-    context.update_cursor(cursor)
-    if not batches:
-        return dg.SkipReason("no new stable files in landing")
-    return [batch_run_request(b) for b in batches]
+def landing_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The sensor watching ``settings.home``'s landing folder."""
+    landing = settings.layout.landing
+    watch = WatchSettings(max_files=settings.sensor_max_files_per_run, settle_seconds=settings.landing_settle_seconds)
+
+    @dg.sensor(job=ingest_landing_job, minimum_interval_seconds=settings.sensor_interval_seconds,
+               default_status=dg.DefaultSensorStatus.RUNNING, name="landing_sensor")
+    def _sensor(context: dg.SensorEvaluationContext):
+        """Turns stable files dropped into PAPERS_HOME/landing into batched ingestion runs."""
+        batches, cursor = plan_batches(landing, context.cursor, watch)
+        context.update_cursor(cursor)
+        if not batches:
+            return dg.SkipReason(f"no new stable files in {landing}")
+        return [batch_run_request(b) for b in batches]
+
+    return _sensor

@@ -1,7 +1,7 @@
 """dlt source for snapshot files dropped into landing/: one resource (raw table) per format.
 
 The files are read, hashed and parsed in bounded batches by a
-:class:`~orchestration.warehouse.intake.LandingStream` while dlt extracts: each resource yields the
+:class:`~orchestration.sources.landing_files.LandingStream` while dlt extracts: each resource yields the
 Arrow table of its format for one batch at a time, so memory does not grow with the number of files.
 Nested data stays as JSON text columns (``max_table_nesting=0``), unnested by dbt.
 """
@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.snapshots import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
-from orchestration.warehouse.intake import LandingStream
+from orchestration.sources.landing_files import LandingStream
 
 LANDED_API_TABLE = "landed_api_papers"
 LANDED_CARDS_TABLE = "landed_page_cards"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +34,9 @@ POSITION_META = "papers_position"  # an expectation's position in its suite (run
 
 
 def import_gx():
-    """Import great_expectations once, with usage statistics off and its logging quiet."""
+    """Import great_expectations once, with its logging quiet (the context turns analytics off: make_context)."""
     global _GX
     if _GX is None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         from great_expectations.execution_engine import pandas_execution_engine
 

@@ -22,12 +22,13 @@ rows). Which mart rows a run validates, and the per-mart watermarks: scope.py.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
+
+from orchestration.config import Settings
 
 from .suites import (
     REPO_ROOT,
@@ -70,14 +71,8 @@ MART_KEYS = {
 MAX_KEYS_IN_REPORT = 20
 # Great Expectations gets the validated rows of a target this many at a time (pandas frames of
 # ~150-250 MiB at this size for the raw table), so that validation memory does not grow with the
-# number of rows a run validates; PAPERS_VALIDATION_CHUNK_ROWS overrides it (0: one frame).
-CHUNK_ROWS = 250_000
-
-
-def chunk_rows_setting() -> int:
-    """PAPERS_VALIDATION_CHUNK_ROWS, else CHUNK_ROWS; 0 (or less) means no chunking."""
-    value = os.environ.get("PAPERS_VALIDATION_CHUNK_ROWS", "").strip()
-    return int(value) if value else CHUNK_ROWS
+# number of rows a run validates (Settings.validation_chunk_rows; 0: one frame).
+CHUNK_ROWS = Settings.__dataclass_fields__["validation_chunk_rows"].default
 
 
 @dataclass
@@ -215,7 +210,7 @@ def validate(
     """Validate each target, record one row per target in ``ops.validation_results`` and
     write a Markdown report to ``report_dir / f"validation-{run_id}.md"``.
 
-    ``chunk_rows`` (default: chunk_rows_setting()): Great Expectations checks at most this many
+    ``chunk_rows`` (default: :data:`CHUNK_ROWS`): Great Expectations checks at most this many
     rows at a time: the target's rows are cut into consecutive ``rowid`` ranges of that many
     validated rows, each fetched and checked as its own frame, and the outcomes of the chunks are
     merged into what one frame of all the rows gives (_gx.merge_outcomes: counts, examples in
@@ -252,7 +247,7 @@ def evaluate(
     from . import _gx
 
     if chunk_rows is None:
-        chunk_rows = chunk_rows_setting()
+        chunk_rows = CHUNK_ROWS
     plans: dict[str, _SuitePlan] = {}
     own = validator is None
     validator = [] if validator is None else validator

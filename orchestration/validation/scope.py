@@ -106,7 +106,7 @@ def taxonomy_md5(con) -> str | None:
 def models_fingerprint() -> str:
     """md5 over the checksums of every dbt model and seed in the manifest ('' without one)."""
     try:
-        from orchestration.warehouse.dbt_manifest import manifest_path
+        from orchestration.dbt_state import manifest_path
 
         nodes = json.loads(manifest_path().read_text(encoding="utf-8")).get("nodes", {})
     except (OSError, ValueError, ImportError):

@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from orchestration.warehouse.settings import DBT_PROJECT_DIR
+from orchestration.project import DBT_PROJECT_DIR
 
 PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "seeds", "macros", "tests")
 
@@ -42,9 +42,8 @@ def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     if manifest_is_stale(project_dir):
         from dbt.cli.main import dbtRunner  # imported only when a parse is needed
 
-        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         result = dbtRunner().invoke(
-            ["parse", "--quiet", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+            ["parse", "--quiet", "--no-send-anonymous-usage-stats", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
              "--target-path", str(manifest_path(project_dir).parent)]
         )
         if not result.success:
@@ -56,13 +55,23 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_FROM_INVOCATION = (PARTIAL_PARSE_FILE, "run_results.json", "dbt.log")
 
 
+def seed_invocation_state(target: Path, invocation_target: Path) -> Path:
+    """A new invocation folder under ``target`` holding the partial-parse state kept there, so the
+    build does not re-parse the project; returns the folder."""
+    invocation_target.mkdir(parents=True, exist_ok=True)
+    state = target / PARTIAL_PARSE_FILE
+    if state.is_file():
+        shutil.copyfile(state, invocation_target / PARTIAL_PARSE_FILE)
+    return invocation_target
+
+
 def keep_invocation_state(invocation_target: Path, target: Path) -> None:
     """After a dbt build, keep its partial-parse state, run results and log in ``target``; drop its folder.
 
-    dagster-dbt runs every invocation in a fresh sub-folder of the target folder, seeded with the
-    target folder's ``partial_parse.msgpack``. dbt discards that state when the profile's connection
-    details differ from the ones it was written with — and the warehouse path differs per
-    PAPERS_HOME — so without this every build re-parses the whole project (~2 s). Files are replaced
+    Every invocation runs in a fresh sub-folder of the target folder (:func:`seed_invocation_state`).
+    dbt discards a partial-parse state written with other connection details or vars — and the
+    warehouse path differs per PAPERS_HOME — so the state is kept per home: without it every build
+    re-parses the whole project (~2 s). Files are replaced
     atomically (a concurrent build reads either the old or the new state; dbt checks it anyway).
     """
     for name in KEPT_FROM_INVOCATION:

@@ -61,10 +61,6 @@ def _malloc_trim() -> bool:
     return True
 
 
-def _debug() -> bool:
-    return os.environ.get("PAPERS_MEMORY_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _census() -> dict[str, Any]:
     """What is still alive that could hold memory (debug only: walks every object)."""
     out: dict[str, Any] = {}
@@ -117,14 +113,13 @@ def _holders(obj, depth: int = 6, ignore: tuple = ()) -> list[str]:
     return chain
 
 
-def release_memory(collect: bool = False) -> dict[str, Any]:
+def release_memory(collect: bool = False, debug: bool = False) -> dict[str, Any]:
     """Release Arrow's unused pool memory and trim glibc's heaps (``collect``: run a full garbage
     collection first).
 
     Returns the RSS before and after (MiB) and the seconds it took; with ``PAPERS_MEMORY_DEBUG``
     also the RSS after each stage and a census of live objects (see module docstring).
     """
-    debug = _debug()
     started = time.perf_counter()
     before = rss_bytes()
     figures: dict[str, Any] = {"rss_before_mib": round(before / _MIB, 1)}
@@ -148,9 +143,10 @@ def release_memory(collect: bool = False) -> dict[str, Any]:
     return figures
 
 
-def log_release(log, where: str, collect: bool = False) -> dict[str, Any]:
-    """:func:`release_memory`, logged at info level through ``log`` (a Dagster logger)."""
-    figures = release_memory(collect)
+def log_release(log, where: str, collect: bool = False, debug: bool = False) -> dict[str, Any]:
+    """:func:`release_memory`, logged at info level through ``log`` (a Dagster logger); ``debug``
+    (Settings.memory_debug) adds a census of what holds memory."""
+    figures = release_memory(collect, debug)
     log.info(f"memory ({where}): RSS {figures['rss_before_mib']:.0f} -> {figures['rss_after_mib']:.0f} MiB "
-             f"in {figures['seconds']:.2f} s" + (f"; {figures}" if _debug() else ""))
+             f"in {figures['seconds']:.2f} s" + (f"; {figures}" if debug else ""))
     return figures

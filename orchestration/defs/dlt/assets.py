@@ -6,6 +6,8 @@ dagster-dlt with a working folder per run, then settle the bookkeeping (registry
 
 
 import shutil
+import tempfile
+from pathlib import Path
 from datetime import date
 
 import dagster as dg
@@ -14,9 +16,9 @@ import duckdb
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from orchestration.defs.memory import log_release
-from orchestration.defs.partitions import listing_dates
-from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
+from orchestration.memory import log_release
+from orchestration.defs.dlt.partitions import listing_dates
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.sources.hf_api import (API_FETCHED_TABLE, FetchLimits, FetchOutcome, Fetched, fetch_dates,
                                           hf_api_source)
 from orchestration.sources.landing import (
@@ -27,12 +29,12 @@ from orchestration.sources.landing import (
     landing_source,
     raw_pipeline,
 )
-from orchestration.warehouse import intake as landing
+from orchestration.sources import landing_files as landing
 from orchestration.validation.audit import RawAudit
-from orchestration.warehouse.bookkeeping import (reconcile, remove_stale_working_folders, settle_fetches,
+from orchestration.ops.bookkeeping import (reconcile, remove_stale_working_folders, settle_fetches,
                                                  settle_landing)
-from orchestration.warehouse.registry import seen_snapshots, status_counts
-from orchestration.warehouse.settings import PapersHome, api_base_url, api_fetch_limits, papers_home
+from orchestration.ops.registry import seen_snapshots, status_counts
+from orchestration.config import PapersHome, Settings
 
 
 API_FETCHES = dg.AssetKey(["api", "listing_fetches"])
@@ -82,9 +84,15 @@ def bootstrap_missing_raw_tables(home: PapersHome, run_id: str, present: set[str
 
 
 def _definition_pipeline(name: str) -> dlt.Pipeline:
-    # Only describes the assets at import time; every run builds its own (see run_pipeline).
+    # Only describes the assets at import time; every run builds its own under PAPERS_HOME (see run_pipeline).
     return dlt.pipeline(pipeline_name=name, destination="duckdb", dataset_name=RAW_DATASET,
-                        pipelines_dir=str(papers_home().dlt_runs / "definitions"))
+                        pipelines_dir=str(Path(tempfile.gettempdir()) / "papers-dlt-definitions"))
+
+
+def _fetch(settings: Settings, dates: list[date], context):
+    limits = FetchLimits(deadline_seconds=settings.api_deadline_seconds,
+                         max_retry_after_seconds=settings.api_max_retry_after_seconds)
+    return fetch_dates(dates, settings.api_base_url, limits, progress=lambda got: _log_fetch(context, got))
 
 
 def _with_metadata(results, extra: dict) -> list[dg.MaterializeResult]:
@@ -107,7 +115,7 @@ class LandingConfig(dg.Config):
     pool=WAREHOUSE_WRITER_POOL,
 )
 def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
-                warehouse: WarehouseResource, config: LandingConfig):
+                warehouse: dg.ResourceParam[Warehouse], config: LandingConfig):
     """Snapshot files from PAPERS_HOME/landing: parsed, loaded to raw, then archived or quarantined."""
     home, run_id = warehouse.home, context.run.run_id
     with warehouse.connect() as con:
@@ -134,7 +142,7 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
     bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
     del stream, found  # the intake's batches: give their memory back before the next steps
-    log_release(context.log, "after the raw load")
+    log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
     yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()})
 
 
@@ -163,7 +171,7 @@ def _log_fetch(context, got: Fetched) -> None:
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"python"},
 )
-def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse]) -> dg.MaterializeResult:
     """Daily Papers listings fetched from the HF API, one partition per listing date, kept in
     PAPERS_HOME/fetched/<run>.jsonl for raw/api_fetched_papers to load in the same run.
 
@@ -176,8 +184,7 @@ def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: WarehouseR
     path.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
     with path.open("w", encoding="utf-8") as out:
-        for got in fetch_dates(dates, api_base_url(), FetchLimits(**api_fetch_limits()),
-                               progress=lambda got: _log_fetch(context, got)):
+        for got in _fetch(warehouse.settings, dates, context):
             out.write(got.to_json() + "\n")
             failed += got.failed
     return dg.MaterializeResult(metadata={"dates": len(dates), "dates_failed": failed})
@@ -193,7 +200,7 @@ def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: WarehouseR
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_WRITER_POOL,
 )
-def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource):
+def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: dg.ResourceParam[Warehouse]):
     """Daily Papers listings from the HF API loaded into raw, one partition per listing date.
 
     A backfill over a range is one run: every date of the range is fetched once, in one dlt load.
@@ -207,8 +214,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     path = _fetched_path(home, run_id)
     fetched = ([Fetched.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
                if path.exists() else
-               list(fetch_dates(dates, api_base_url(), FetchLimits(**api_fetch_limits()),
-                                progress=lambda got: _log_fetch(context, got))))
+               list(_fetch(warehouse.settings, dates, context)))
     with warehouse.connect() as con:
         repair(context, con, home, run_id)
         already = frozenset(r[0] for r in con.execute(
@@ -229,7 +235,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     for fetch in outcomes:
         context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
                          + (f" ({fetch.reason})" if fetch.reason else ""))
-    log_release(context.log, "after the raw load")
+    log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
     yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
 
 

@@ -49,7 +49,8 @@ from typing import Any
 
 import duckdb
 
-from orchestration.warehouse.settings import duckdb_memory_limit
+from orchestration.config import DEFAULT_DUCKDB_MEMORY_LIMIT
+
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ def publish(
     tables: Sequence[str],
     run_id: str,
     keep: int = 3,
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT,
 ) -> PublishResult:
     """Copy ``tables`` (qualified, e.g. ``"marts.papers"``) of ``warehouse`` into a new release and
     atomically point ``published_root`` at it. Raises :class:`PublishError` (nothing published) on
@@ -164,7 +166,7 @@ def publish(
         try:
             building.mkdir()
             previous = _previous_release(published_root)
-            built, db_info = _build(warehouse, building, targets, previous, steps)
+            built, db_info = _build(warehouse, building, targets, previous, steps, memory_limit)
             counts = {q: b.rows for q, b in built.items()}
             with steps("hash"):
                 manifest = _write_manifest(building, name, run_id, published_at, targets, built, db_info)
@@ -329,6 +331,7 @@ def _previous_release(published_root: Path) -> _Previous | None:
 
 def _build(
     warehouse: Path, building: Path, targets: list[_Target], previous: _Previous | None, steps: _Steps,
+    memory_limit: str,
 ) -> tuple[dict[str, _Built], dict[str, Any]]:
     """One connection: the warehouse attached read-only, the new file attached in the 1.x format.
 
@@ -347,9 +350,9 @@ def _build(
         spill.mkdir(exist_ok=True)
         con.execute(f"SET temp_directory = {_lit(spill)}")
         con.execute("SET enable_progress_bar = false")  # long scans at 1M rows would draw one on a tty
-        # bounded like every pipeline connection (settings.duckdb_memory_limit); no row-order
+        # bounded like every pipeline connection (``memory_limit``: Settings.duckdb_memory_limit); no row-order
         # guarantee is needed (marts have none), so DuckDB writes Parquet on every thread
-        con.execute("SET memory_limit = ?", [duckdb_memory_limit()])
+        con.execute("SET memory_limit = ?", [memory_limit])
         con.execute("SET preserve_insertion_order = false")
         con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
         # One transaction on the warehouse: fingerprints and copies see the same snapshot.

@@ -2,6 +2,6 @@
 
 import dagster as dg
 
-from orchestration.warehouse.settings import FIRST_LISTING_DATE
+from orchestration.project import FIRST_LISTING_DATE
 
 listing_dates = dg.DailyPartitionsDefinition(start_date=FIRST_LISTING_DATE, timezone="UTC", end_offset=1)

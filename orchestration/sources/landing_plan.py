@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.warehouse.intake import IGNORED_SUFFIXES, file_sha256, is_candidate, not_a_regular_file
+from orchestration.sources.landing_files import IGNORED_SUFFIXES, file_sha256, is_candidate, not_a_regular_file
 
 LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 

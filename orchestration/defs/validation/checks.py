@@ -15,13 +15,13 @@ import json
 
 import dagster as dg
 
-from orchestration.defs.dbt_assets import model_key
-from orchestration.defs.memory import log_release
-from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
+from orchestration.defs.dbt.assets import model_key
+from orchestration.memory import log_release
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.validation.audit import RAW_SUITES
 from orchestration.validation.runner import validate
 from orchestration.validation.scope import _exists, plan_mart_targets, record_watermarks
-from orchestration.warehouse.marts import PUBLIC_MARTS
+from orchestration.project import PUBLIC_MARTS
 
 CHECK_NAME = "great_expectations"
 
@@ -60,7 +60,7 @@ def _check_result(outcome, key: dg.AssetKey, extra: dict | None = None) -> dg.As
     )
 
 
-def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, tables: list[str]):
+def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, tables: list[str]):
     """The audit this run recorded for each raw table (nothing audited: nothing was parsed)."""
     run_id = context.run.run_id
     with warehouse.connect() as con:
@@ -96,14 +96,14 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
     pool=WAREHOUSE_WRITER_POOL,
     can_subset=True,
 )
-def landing_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+def landing_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]):
     """The audit of the landed files this run parsed."""
     tables = [key.asset_key.path[-1] for key in context.selected_asset_check_keys]
     yield from _report_raw(context, warehouse, tables)
 
 
 @dg.multi_asset_check(specs=[_raw_spec("api_fetched_papers")], pool=WAREHOUSE_WRITER_POOL)
-def api_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+def api_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]):
     """The audit of the listings this run fetched."""
     yield from _report_raw(context, warehouse, ["api_fetched_papers"])
 
@@ -117,7 +117,7 @@ def api_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
     pool=WAREHOUSE_WRITER_POOL,
     can_subset=True,
 )
-def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]):
     """Validate each selected public mart with its suite: the rows affected since its last passing
     validation, and whole-table aggregates (see orchestration/validation/scope.py)."""
     selected = {key.asset_key: key for key in context.selected_asset_check_keys}
@@ -126,9 +126,10 @@ def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
     with warehouse.connect() as con:
         scopes = plan_mart_targets(con, marts)
         outcomes = validate(con, [s.target for s in scopes], run_id=run_id,
-                            report_dir=warehouse.home.reports)
+                            report_dir=warehouse.home.reports,
+                            chunk_rows=warehouse.settings.validation_chunk_rows)
         advanced = set(record_watermarks(con, scopes, outcomes, run_id=run_id))
-    log_release(context.log, "after the mart checks")
+    log_release(context.log, "after the mart checks", debug=warehouse.settings.memory_debug)
     for scope, outcome in zip(scopes, outcomes):
         watermark = scope.new_watermark.isoformat() if scope.new_watermark else None
         yield _check_result(outcome, model_key(scope.mart), {

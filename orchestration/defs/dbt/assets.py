@@ -1,6 +1,8 @@
 """dbt models as Dagster assets: raw sources -> staging -> intermediate -> marts."""
 
 
+import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,10 +13,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging import version
 
 from orchestration.defs.automation import FOLLOW_RAW
-from orchestration.defs.memory import log_release
-from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
-from orchestration.warehouse.dbt_manifest import ensure_manifest, keep_invocation_state
-from orchestration.warehouse.settings import DBT_PROJECT_DIR
+from orchestration.memory import log_release
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
+from orchestration.dbt_state import ensure_manifest, keep_invocation_state, seed_invocation_state
+from orchestration.project import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
@@ -58,15 +60,19 @@ class DbtBuildConfig(dg.Config):
     dagster_dbt_translator=WarehouseDbtTranslator(),
     pool=WAREHOUSE_WRITER_POOL,
 )
-def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: dg.ResourceParam[Warehouse],
                          config: DbtBuildConfig):
     """Builds (runs and tests) the selected dbt models and seeds in the warehouse."""
     # dbt runs its own DuckDB in a subprocess: hand back what the raw load and checks left behind first
-    log_release(context.log, "before dbt")
+    log_release(context.log, "before dbt", debug=warehouse.settings.memory_debug)
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    invocation = dbt.cli(args, context=context)
+    # the deployment's settings reach dbt as --vars (profiles.yml reads them), nothing else
+    args += ["--vars", json.dumps(warehouse.settings.dbt_vars())]
+    kept = warehouse.home.dbt_target
+    target = seed_invocation_state(kept, kept / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}")
+    invocation = dbt.cli(args, context=context, target_path=target)
     yield from invocation.stream()
-    keep_invocation_state(invocation.target_path, warehouse.home.dbt_target)
+    keep_invocation_state(invocation.target_path, kept)
 
 
 def model_key(model_name: str) -> dg.AssetKey:

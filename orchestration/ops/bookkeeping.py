@@ -26,9 +26,10 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.ops import filing
 from orchestration.sources.hf_api import FetchOutcome
-from orchestration.warehouse import intake as landing
-from orchestration.warehouse.registry import (
+from orchestration.sources.landing_files import Intake, file_sha256
+from orchestration.ops.registry import (
     DUPLICATE,
     LOADED,
     QUARANTINED,
@@ -37,7 +38,7 @@ from orchestration.warehouse.registry import (
     record,
     status_counts,
 )
-from orchestration.warehouse.settings import PapersHome
+from orchestration.config import PapersHome
 
 #: raw table -> (source, format) of the snapshots it holds
 RAW_TABLES = {
@@ -53,14 +54,14 @@ def _relative(home: PapersHome, path: Path) -> str:
 
 
 def settle_landing(
-    con: duckdb.DuckDBPyConnection, found: landing.Intake, home: PapersHome, run_id: str
+    con: duckdb.DuckDBPyConnection, found: Intake, home: PapersHome, run_id: str
 ) -> list[SnapshotFileRecord]:
     """Record each file of the intake (where it goes), then move it there: loaded files to
     archive/, rejects to quarantine/ with a reason file, duplicate copies removed."""
     planned: set[Path] = set()
     records: list[SnapshotFileRecord] = []
     for item in found.to_load:
-        target = landing.free_name(home.archive, item.path.name, planned)
+        target = filing.free_name(home.archive, item.path.name, planned)
         records.append(SnapshotFileRecord(
             snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=LOADED,
             rows=item.rows, stored_path=_relative(home, target), format=item.format,
@@ -75,7 +76,7 @@ def settle_landing(
             reason=item.reason, run_id=run_id, file_pending=True,
         ))
     for item in found.rejected:
-        target = landing.free_name(home.quarantine, item.path.name, planned)
+        target = filing.free_name(home.quarantine, item.path.name, planned)
         records.append(SnapshotFileRecord(
             snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=QUARANTINED,
             stored_path=_relative(home, target), format=item.format, reason=item.reason, run_id=run_id,
@@ -95,7 +96,7 @@ def settle_fetches(
         stored = None
         if fetch.status == QUARANTINED and fetch.body is not None:
             name = f"{fetch.listing_date.isoformat()}_captured-{fetch.captured_at:%Y%m%dT%H%M%SZ}.json"
-            stored = _relative(home, landing.write_quarantined_body(
+            stored = _relative(home, filing.write_quarantined_body(
                 fetch.body, name, fetch.reason or "", home.quarantine))
         records.append(SnapshotFileRecord(
             snapshot_id=fetch.snapshot_id, source="api", source_uri=fetch.url, status=fetch.status,
@@ -124,9 +125,9 @@ def move_pending_files(con: duckdb.DuckDBPyConnection, home: PapersHome, *, veri
             if status == DUPLICATE or target is None:
                 source.unlink()
             elif status == QUARANTINED:
-                landing.quarantine(source, reason or "", target)
+                filing.quarantine(source, reason or "", target)
             elif not target.exists():
-                landing.archive(source, target)
+                filing.archive(source, target)
         con.execute("update ops.snapshot_files set file_pending = false where rowid = ?", [rowid])
     return len(pending)
 
@@ -137,7 +138,7 @@ def _same_bytes(path: Path, snapshot_id: str) -> bool:
     if path.is_symlink() or not path.is_file():
         return True
     try:
-        return landing.file_sha256(path) == snapshot_id
+        return file_sha256(path) == snapshot_id
     except OSError:
         return True
 
@@ -206,7 +207,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str) -> 
             stored, pending = None, False
             file = home.landing / uri
             if source == "landing" and file.is_file() and not file.is_symlink() and _same_bytes(file, snapshot_id):
-                stored, pending = _relative(home, landing.free_name(home.archive, uri, planned)), True
+                stored, pending = _relative(home, filing.free_name(home.archive, uri, planned)), True
             records.append(SnapshotFileRecord(
                 snapshot_id=snapshot_id, source=source, source_uri=uri, status=LOADED, rows=rows,
                 stored_path=stored, format=fmt, listing_date=listing_date, captured_at=captured_at,
