@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from orchestration.publish import current_release
+from orchestration.sql import table_exists
 from orchestration.config import ConfigError, PapersHome, Settings
 from orchestration.project import FIRST_LISTING_DATE
 
@@ -85,14 +86,14 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
             else:
                 say(f"  quarantined {name}: {reason}")
         say(f"raw rows:   {rows} added")
-        if _table_exists(con, "marts", "papers"):
+        if table_exists(con, "marts.papers"):
             papers, with_id = con.execute(
                 "select count(*), count(arxiv_id) from marts.papers").fetchone()
             say(f"papers:     {papers} in marts.papers ({with_id} with an arXiv id)")
         validations = con.execute(
             "select suite, table_name, success, failed_expectations from ops.validation_results "
             "where run_id in (select unnest(?)) order by validated_at", [run_ids]
-        ).fetchall() if _table_exists(con, "ops", "validation_results") else []
+        ).fetchall() if table_exists(con, "ops.validation_results") else []
         # a raw suite audits each batch before it is loaded: what broke it was quarantined (listed
         # above) and never loaded; a mart suite that fails blocks publishing
         failed = [v for v in validations if not v[2] and v[1].startswith("marts.")]
@@ -137,11 +138,6 @@ def _as_list(stored) -> list[str]:
         return list(json.loads(stored))
     except (TypeError, ValueError):
         return [str(stored)]
-
-
-def _table_exists(con, schema: str, table: str) -> bool:
-    return bool(con.execute("select 1 from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, table]).fetchall())
 
 
 def _print_failure(result) -> None:
@@ -220,7 +216,7 @@ def cmd_status(home: PapersHome) -> int:
     try:
         say(f"warehouse: {home.warehouse}")
         say(f"landing:   {len(list(home.landing.glob('*')))} file(s) waiting")
-        if _table_exists(con, "ops", "snapshot_files"):
+        if table_exists(con, "ops.snapshot_files"):
             for source, status, files, rows in con.execute(
                 "select source, status, count(*), sum(rows) from ops.snapshot_files "
                 "group by all order by all"
@@ -239,9 +235,9 @@ def cmd_status(home: PapersHome) -> int:
                 for uri, stored, reason in quarantined:
                     say(f"  {uri} -> {stored}\n      {reason}")
         last = []
-        if _table_exists(con, "marts", "papers"):
+        if table_exists(con, "marts.papers"):
             say(f"marts.papers: {con.execute('select count(*) from marts.papers').fetchone()[0]} papers")
-        if _table_exists(con, "ops", "validation_results"):
+        if table_exists(con, "ops.validation_results"):
             last = con.execute(
                 "select run_id, count(*), count(*) filter (where success), max(validated_at) "
                 "from ops.validation_results group by run_id order by max(validated_at) desc limit 1"

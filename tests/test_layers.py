@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1] / "orchestration"
 
 #: layer of each top-level part of the package (lower imports nothing higher)
 LAYERS = {
-    "project": 0, "config": 0, "dbt_state": 0, "memory": 0,
+    "project": 0, "config": 0, "dbt_state": 0, "memory": 0, "sql": 0,
     "snapshots": 1,
     "sources": 2,
     "ops": 3,

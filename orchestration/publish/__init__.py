@@ -50,6 +50,7 @@ from typing import Any
 import duckdb
 
 from orchestration.config import DEFAULT_DUCKDB_MEMORY_LIMIT
+from orchestration.sql import quote_ident, quote_literal
 
 
 log = logging.getLogger(__name__)
@@ -278,14 +279,6 @@ def _parse_tables(tables: Sequence[str]) -> list[_Target]:
     return targets
 
 
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _lit(value: str | os.PathLike[str]) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 @dataclass
 class _Built:
     """What :func:`_build` made of one table."""
@@ -348,13 +341,13 @@ def _build(
     con = duckdb.connect(":memory:")
     try:
         spill.mkdir(exist_ok=True)
-        con.execute(f"SET temp_directory = {_lit(spill)}")
+        con.execute(f"SET temp_directory = {quote_literal(spill)}")
         con.execute("SET enable_progress_bar = false")  # long scans at 1M rows would draw one on a tty
         # bounded like every pipeline connection (``memory_limit``: Settings.duckdb_memory_limit); no row-order
         # guarantee is needed (marts have none), so DuckDB writes Parquet on every thread
         con.execute("SET memory_limit = ?", [memory_limit])
         con.execute("SET preserve_insertion_order = false")
-        con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
+        con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
         # One transaction on the warehouse: fingerprints and copies see the same snapshot.
         con.execute("BEGIN TRANSACTION")
         built: dict[str, _Built] = {}
@@ -362,7 +355,7 @@ def _build(
         with steps("fingerprint"):
             for t in targets:
                 columns[t.qualified] = _columns(con, "src", t)
-                rows, fingerprint = _fingerprint(con, f"src.{_q(t.schema)}.{_q(t.table)}", columns[t.qualified],
+                rows, fingerprint = _fingerprint(con, f"src.{quote_ident(t.schema)}.{quote_ident(t.table)}", columns[t.qualified],
                                                  keep_hashes=_hashes_table(t) if previous else None)
                 built[t.qualified] = _Built(rows, fingerprint)
         _refuse_types_unreadable_by_1x(columns)
@@ -375,7 +368,7 @@ def _build(
                     continue
             with steps("parquet"):
                 con.execute(
-                    f"COPY src.{_q(t.schema)}.{_q(t.table)} TO {_lit(building / t.parquet)} (FORMAT parquet)"
+                    f"COPY src.{quote_ident(t.schema)}.{quote_ident(t.table)} TO {quote_literal(building / t.parquet)} (FORMAT parquet)"
                 )
 
         with steps("duckdb"):
@@ -411,12 +404,12 @@ def _build_duckdb(
     if reuse:
         _copy_file(previous.dir / DUCKDB_FILE, db_path)
         db_path.chmod(0o644)
-        con.execute(f"ATTACH {_lit(db_path)} AS pub")
+        con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
         present = {(s, n) for s, n in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pub'").fetchall()}
         wanted = {(t.schema, t.table) for t in targets}
         for schema, table in sorted(present - wanted):
-            con.execute(f"DROP TABLE pub.{_q(schema)}.{_q(table)}")
+            con.execute(f"DROP TABLE pub.{quote_ident(schema)}.{quote_ident(table)}")
         stale = [t for t in targets if t in changed or (t.schema, t.table) not in present]
         deltas = {t.qualified: d for t in stale if (t.schema, t.table) in present
                   and (d := _apply_delta(con, t, columns[t.qualified])) is not None}
@@ -434,7 +427,7 @@ def _build_duckdb(
         con.execute("DETACH pub")
         db_path.unlink()
         con.execute("BEGIN TRANSACTION")
-    con.execute(f"ATTACH {_lit(db_path)} AS pub (STORAGE_VERSION {_lit(STORAGE_VERSION)})")
+    con.execute(f"ATTACH {quote_literal(db_path)} AS pub (STORAGE_VERSION {quote_literal(STORAGE_VERSION)})")
     _create_tables(con, targets, drop_first=set())
     con.execute("COMMIT")
     total, free = _checkpoint(con)
@@ -451,7 +444,7 @@ def _apply_delta(
     None (replace the table instead) when the columns differ, a hash occurs twice on either side
     (duplicate rows: a set difference would lose them) or more than :data:`MAX_DELTA_FRACTION` of
     the rows differ."""
-    pub_rel, src_rel = f"pub.{_q(t.schema)}.{_q(t.table)}", f"src.{_q(t.schema)}.{_q(t.table)}"
+    pub_rel, src_rel = f"pub.{quote_ident(t.schema)}.{quote_ident(t.table)}", f"src.{quote_ident(t.schema)}.{quote_ident(t.table)}"
     if _columns(con, "pub", t) != columns:
         return None
     new = f"temp.{_hashes_table(t)}"  # (rowid, hash) of the warehouse's rows, kept by the fingerprint
@@ -496,13 +489,13 @@ def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
 
 def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[_Target], *, drop_first: set) -> None:
     for schema in dict.fromkeys(t.schema for t in targets):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{_q(schema)}")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{quote_ident(schema)}")
     for t in targets:
         if (t.schema, t.table) in drop_first:
-            con.execute(f"DROP TABLE pub.{_q(t.schema)}.{_q(t.table)}")
+            con.execute(f"DROP TABLE pub.{quote_ident(t.schema)}.{quote_ident(t.table)}")
         con.execute(
-            f"CREATE TABLE pub.{_q(t.schema)}.{_q(t.table)} AS "
-            f"SELECT * FROM src.{_q(t.schema)}.{_q(t.table)}"
+            f"CREATE TABLE pub.{quote_ident(t.schema)}.{quote_ident(t.table)} AS "
+            f"SELECT * FROM src.{quote_ident(t.schema)}.{quote_ident(t.table)}"
         )
 
 
@@ -514,7 +507,7 @@ def _drop_empty_schemas(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
     ).fetchall()
     for (schema,) in schemas:
         if schema not in keep:
-            con.execute(f"DROP SCHEMA pub.{_q(schema)}")
+            con.execute(f"DROP SCHEMA pub.{quote_ident(schema)}")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, database: str, t: _Target) -> list[tuple[str, str]]:
@@ -535,7 +528,7 @@ def _row_hash_sql(columns: list[tuple[str, str]]) -> str:
     """A 64-bit hash of a row, sensitive to column order. Nested values are hashed through their JSON
     text: DuckDB's ``hash`` of lists ignores where one list ends and the next begins (measured:
     ``(['a','b'], ['c'])`` and ``(['a'], ['b','c'])`` hash alike)."""
-    parts = [f"to_json({_q(c)})" if _NESTED.search(ty.upper()) else _q(c) for c, ty in columns]
+    parts = [f"to_json({quote_ident(c)})" if _NESTED.search(ty.upper()) else quote_ident(c) for c, ty in columns]
     return f"hash({', '.join(parts)})"
 
 
@@ -645,7 +638,7 @@ def _audit(
         )
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"ATTACH {_lit(db_path)} AS pub (READ_ONLY)")
+        con.execute(f"ATTACH {quote_literal(db_path)} AS pub (READ_ONLY)")
         present = {(s, n) for s, n in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pub'").fetchall()}
         extra = present - {(t.schema, t.table) for t in targets}
@@ -654,9 +647,9 @@ def _audit(
         for t in targets:
             if _columns(con, "pub", t) != columns[t.qualified]:
                 raise PublishError(f"{t.qualified}: columns in {DUCKDB_FILE} differ from the warehouse")
-            in_db = con.execute(f"SELECT count(*) FROM pub.{_q(t.schema)}.{_q(t.table)}").fetchall()[0][0]
+            in_db = con.execute(f"SELECT count(*) FROM pub.{quote_ident(t.schema)}.{quote_ident(t.table)}").fetchall()[0][0]
             in_parquet = con.execute(
-                f"SELECT count(*) FROM read_parquet({_lit(building / t.parquet)})"
+                f"SELECT count(*) FROM read_parquet({quote_literal(building / t.parquet)})"
             ).fetchall()[0][0]
             if not in_db == in_parquet == counts[t.qualified]:
                 raise PublishError(

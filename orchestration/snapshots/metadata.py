@@ -10,6 +10,12 @@ _CAPTURED = re.compile(r"captured-(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})
 _LEADING_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 
+def leading_date_text(name: str) -> str | None:
+    """The ``YYYY-MM-DD`` a file name starts with (not checked to be a real date), else ``None``."""
+    match = _LEADING_DATE.match(name)
+    return match.group(0) if match else None
+
+
 def capture_time_from_name(name: str) -> datetime | None:
     """UTC capture time from ``captured-YYYYMMDD`` or ``captured-YYYYMMDDTHHMMSSZ`` in ``name``.
 

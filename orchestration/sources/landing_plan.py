@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.snapshots.metadata import leading_date_text
 from orchestration.sources.landing_files import IGNORED_SUFFIXES, file_sha256, is_candidate, not_a_regular_file
 
-LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class Batch:
 
     @property
     def listing_dates(self) -> tuple[str, str] | None:
-        dates = sorted(m.group(1) for f in self.files if (m := LEADING_DATE.match(f)))
+        dates = sorted(d for f in self.files if (d := leading_date_text(f)))
         return (dates[0], dates[-1]) if dates else None
 
 
@@ -94,7 +93,7 @@ def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = Wa
         if previous and previous[0] == sha and now - previous[1] < settings.retry_seconds:
             requested[path.name] = previous
             continue
-        ready.append((LEADING_DATE.match(path.name).group(1) if LEADING_DATE.match(path.name) else "~",
+        ready.append((leading_date_text(path.name) or "~",
                       path.name, sha))
     ready.sort()
     batches = [

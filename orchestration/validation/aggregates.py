@@ -23,6 +23,8 @@ from typing import Any
 
 from ._gx import EXAMPLES, ExpectationOutcome, _fmt, expectation_name
 
+from orchestration.sql import quote_ident as q
+
 MAX_FAILING_KEYS = 1000  # whole-table checks only; rows checks list every failing key (like GX)
 _IGNORED_KWARGS = {"result_format", "catch_exceptions", "include_config", "batch_id", "meta"}
 ROWS_EXPECTATIONS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
@@ -41,11 +43,6 @@ def supports_rows(exp: dict[str, Any]) -> bool:
             and "ignore_row_if" not in kwargs
     return (isinstance(kwargs.get("column_list"), list) and "column" not in kwargs
             and kwargs.get("ignore_row_if", "all_values_are_missing") in _IGNORE_ROW_IF)
-
-
-def q(identifier: str) -> str:
-    """A double-quoted SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def evaluate(con, table: str, exp: dict[str, Any], *, key_column: str | None,

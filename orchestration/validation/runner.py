@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from orchestration.config import Settings
+from orchestration.sql import quote_ident
 
 from .suites import (
     REPO_ROOT,
@@ -107,7 +108,7 @@ class SuiteTarget:
         if columns is None:
             cols = "*"
         else:  # no column at all: one constant column, so the frame still has the rows
-            cols = ", ".join(_q(c) for c in columns) or '1 as "_row"'
+            cols = ", ".join(quote_ident(c) for c in columns) or '1 as "_row"'
         q = f"select {cols} from {self.table}"
         if rowids is None:
             return f"{q} where {self.where}" if self.where else q
@@ -280,10 +281,6 @@ def record_outcomes(con, outcomes: list[ValidationOutcome], *, run_id: str, repo
         o.report_path = str(path)
     write_report(path, outcomes, run_id=run_id, validated_at=validated_at)
     record_results(con, outcomes, run_id=run_id, validated_at=validated_at)
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 class _SuitePlan:

@@ -47,6 +47,8 @@ from datetime import datetime
 from .runner import MART_KEYS, SuiteTarget
 from .suites import suite_path
 
+from orchestration.sql import table_exists
+
 OBSERVATIONS = "intermediate.int_paper_observations"
 LISTINGS = "intermediate.int_listing_papers"
 AUTHORS = "staging.stg_api_paper_authors"
@@ -83,20 +85,13 @@ class MartScope:
     code_md5: str | None = None
 
 
-def _exists(con, qualified: str) -> bool:
-    schema, table = qualified.split(".", 1)
-    return bool(con.execute(
-        "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table]).fetchall())
-
-
 def _ts(value: datetime) -> str:
     return f"'{value.isoformat()}'::timestamptz"
 
 
 def taxonomy_md5(con) -> str | None:
     """md5 of the taxonomy seed, computed as dbt's macro ``taxonomy_md5`` does."""
-    if not _exists(con, TAXONOMY):
+    if not table_exists(con, TAXONOMY):
         return None
     return con.sql(
         "select md5(coalesce(string_agg(topic || '=' || coalesce(term, ''), '|' "
@@ -124,7 +119,7 @@ def code_md5(mart: str, models: str) -> str:
 
 
 def read_watermarks(con) -> dict[str, tuple[datetime | None, str | None, str | None]]:
-    if not _exists(con, WATERMARKS):
+    if not table_exists(con, WATERMARKS):
         return {}
     cols = {c for (c,) in con.execute(
         "select column_name from information_schema.columns where table_schema = 'ops' "
@@ -137,11 +132,11 @@ def read_watermarks(con) -> dict[str, tuple[datetime | None, str | None, str | N
 
 def plan_mart_targets(con, marts) -> list[MartScope]:
     """One target per mart, restricted to the rows affected since its last validation."""
-    has_obs = _exists(con, OBSERVATIONS)
+    has_obs = table_exists(con, OBSERVATIONS)
     newest = con.sql(f"select max(_batch_at) from {OBSERVATIONS}").fetchall()[0][0] \
         if has_obs else None
     dbt_marks: dict[str, datetime] = {}
-    if _exists(con, DBT_WATERMARKS):
+    if table_exists(con, DBT_WATERMARKS):
         dbt_marks = dict(con.sql(
             f"select model_name, batch_watermark from {DBT_WATERMARKS}").fetchall())
     marks = read_watermarks(con)
@@ -159,7 +154,7 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
         where, scope = None, "all rows"
         if mart in SMALL_MARTS:
             scope = "all rows (small mart)"
-        elif not has_obs or any(not _exists(con, t) for t in _SCOPE_NEEDS.get(mart, ())):
+        elif not has_obs or any(not table_exists(con, t) for t in _SCOPE_NEEDS.get(mart, ())):
             scope = "all rows (no dbt batch bookkeeping to scope by)"
         elif old is None:
             scope = "all rows (first validation: no watermark)"

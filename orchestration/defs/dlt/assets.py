@@ -35,6 +35,7 @@ from orchestration.ops.bookkeeping import (reconcile, remove_stale_working_folde
                                                  settle_landing)
 from orchestration.ops.registry import seen_snapshots, status_counts
 from orchestration.config import PapersHome, Settings
+from orchestration.sql import table_exists
 
 
 API_FETCHES = dg.AssetKey(["api", "listing_fetches"])
@@ -220,7 +221,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         already = frozenset(r[0] for r in con.execute(
             "select snapshot_id from ops.snapshot_files where status = 'loaded' and source = 'api' "
             "and listing_date in (select unnest(?::date[]))", [dates],
-        ).fetchall()) if _has_registry(con) else frozenset()
+        ).fetchall()) if table_exists(con, "ops.snapshot_files") else frozenset()
         audit = RawAudit(con)
         source = hf_api_source(dates, already_loaded=already, outcomes=outcomes, audit=audit, fetched=fetched)
         results = list(dlt.run(context=context, dlt_source=source,
@@ -238,8 +239,3 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
     yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
 
-
-def _has_registry(con) -> bool:
-    return bool(con.execute(
-        "select 1 from information_schema.tables where table_schema = 'ops' and table_name = 'snapshot_files'"
-    ).fetchall())

@@ -20,8 +20,9 @@ from orchestration.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.validation.audit import RAW_SUITES
 from orchestration.validation.runner import validate
-from orchestration.validation.scope import _exists, plan_mart_targets, record_watermarks
+from orchestration.validation.scope import plan_mart_targets, record_watermarks
 from orchestration.project import PUBLIC_MARTS
+from orchestration.sql import table_exists
 
 CHECK_NAME = "great_expectations"
 
@@ -67,7 +68,7 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, ta
         rows = {table: con.execute(
             "select suite, evaluated, failed, success, failed_expectations, rows, scope "
             "from ops.validation_results where run_id = ? and table_name = ? order by validated_at desc limit 1",
-            [run_id, f"raw.{table}"]).fetchall() if _exists(con, "ops.validation_results") else [] for table in tables}
+            [run_id, f"raw.{table}"]).fetchall() if table_exists(con, "ops.validation_results") else [] for table in tables}
         quarantined = {table: [r[0] for r in con.execute(
             "select source_uri from ops.snapshot_files where run_id = ? and status = 'quarantined' "
             "and reason like 'failed validation (suite ' || ? || ')%' order by source_uri",

@@ -1,0 +1,23 @@
+"""Small SQL helpers every layer uses on a DuckDB connection: quoting and table existence."""
+
+from __future__ import annotations
+
+import os
+
+
+def quote_ident(identifier: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def quote_literal(value: str | os.PathLike[str]) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def table_exists(con, qualified: str) -> bool:
+    """Whether ``schema.table`` exists in the connection's current database."""
+    schema, table = qualified.split(".", 1)
+    return bool(con.execute(
+        "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table]).fetchall())
