@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from tests.snapshot_files import parse_snapshot_file
 from orchestration.snapshots import (
     API_PAPERS_SCHEMA,
     SnapshotRejected,
@@ -21,7 +22,6 @@ from orchestration.snapshots import (
     parse_api_json,
     parse_api_pages,
     parse_snapshot,
-    parse_snapshot_file,
     records_to_table,
     sha256_hex,
 )

@@ -18,7 +18,8 @@ import duckdb
 import pytest
 
 from orchestration.validation import _gx
-from orchestration.validation.runner import SuiteTarget, default_targets, render_report, validate
+from orchestration.validation.runner import SuiteTarget, render_report, validate
+from tests.validation_targets import default_targets
 from orchestration.validation.suites import build_suite
 from tests.test_validation_runner import (
     BAD_DATES,

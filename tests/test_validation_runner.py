@@ -18,13 +18,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.validation_targets import default_targets
 from orchestration.validation.runner import (
     SuiteTarget,
-    ValidationFailed,
     ValidationOutcome,
-    default_targets,
     load_suite,
-    summarize,
     validate,
 )
 
@@ -294,24 +292,6 @@ def test_report_written(run):
 def test_gx_is_quiet(run):
     assert "Calculating Metrics" not in run["stderr"]
     assert "%|" not in run["stderr"]
-
-
-def test_summary_and_exception_name_failures(run):
-    text = summarize(run["outcomes"])
-    lines = text.splitlines()
-    assert len(lines) == len(run["outcomes"])
-    assert lines[0].startswith("PASS raw_api_papers on raw.landed_api_papers")
-    assert lines[1].startswith("FAIL raw_api_papers on raw.landed_api_papers")
-    assert "expect_column_values_to_be_between(column=upvotes, min_value=0)" in lines[1]
-    assert lines[2].startswith("SKIP")
-    exc = ValidationFailed(run["outcomes"])
-    msg = str(exc)
-    assert "raw_api_papers on raw.landed_api_papers" in msg
-    assert "expect_column_values_to_be_between(column=upvotes, min_value=0)" in msg
-    assert BAD_UPVOTES in msg
-    assert "papers on broken.papers" in msg
-    assert {o.table for o in exc.failed} == {
-        "raw.landed_api_papers", "broken.api_papers", "broken.papers", "marts.topics_weekly"}
 
 
 def test_second_run_appends(tmp_path):

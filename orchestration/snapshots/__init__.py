@@ -8,7 +8,6 @@ from __future__ import annotations
 from .api_json import api_records, parse_api_json, parse_api_pages, records_to_table
 from .detect import ParsedSnapshot, SnapshotFormat, parse_snapshot, parse_snapshots
 from .errors import SnapshotRejected
-from .files import parse_snapshot_file
 from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sha256_hex
 from .page_text import PageCard, PageCards, cards_to_table, parse_page_text, read_page_cards
 from .schemas import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
@@ -31,7 +30,6 @@ __all__ = [
     "parse_page_text",
     "parse_snapshot",
     "parse_snapshots",
-    "parse_snapshot_file",
     "read_page_cards",
     "records_to_table",
     "sha256_hex",

@@ -11,12 +11,8 @@ rows holding only the columns they reference, at most ``chunk_rows`` rows a fram
 CHUNK_ROWS, ``PAPERS_VALIDATION_CHUNK_ROWS``), whose outcomes are merged into those of one pass
 (see validate): memory does not grow with the number of rows validated. Outcomes carry the split
 (``fetch_seconds``, ``gx_seconds``, ``sql_seconds``), ``chunks`` (frames) and ``scope`` (which
-rows). Which mart rows a run validates, and the per-mart watermarks: scope.py.
-
-    outcomes = validate(con, default_targets(), run_id=run_id, report_dir=home / "reports")
-    print(summarize(outcomes))
-    if not all(o.success for o in outcomes):
-        raise ValidationFailed(outcomes)
+rows). Which mart rows a run validates, and the per-mart watermarks: scope.py; the audit of parsed
+batches before they load: audit.py.
 """
 
 from __future__ import annotations
@@ -49,16 +45,12 @@ __all__ = [
     "SUITES_DIR",
     "SuiteTarget",
     "ValidationOutcome",
-    "ValidationFailed",
-    "default_targets",
     "load_suite",
     "report_path_for",
-    "summarize",
     "suite_names",
     "validate",
 ]
 
-RAW_API_TABLES = ("raw.api_fetched_papers", "raw.landed_api_papers")
 # public mart -> key column reported in failing_keys
 MART_KEYS = {
     "papers": "paper_id",
@@ -144,57 +136,6 @@ class ValidationOutcome:
     keys_by_expectation: list[tuple[str, set[str]]] = field(default_factory=list)
 
 
-class ValidationFailed(Exception):
-    """Raised by callers when any suite failed; the message names suites and expectations."""
-
-    def __init__(self, outcomes: Iterable[ValidationOutcome]) -> None:
-        self.outcomes = list(outcomes)
-        self.failed = [o for o in self.outcomes if not o.success]
-        parts = []
-        for o in self.failed:
-            keys = ""
-            if o.failing_keys:
-                shown = sorted(o.failing_keys)[:5]
-                more = f" (+{len(o.failing_keys) - 5} more)" if len(o.failing_keys) > 5 else ""
-                keys = f" [{o.key_column or 'key'}: {', '.join(shown)}{more}]"
-            parts.append(
-                f"{o.suite} on {o.table}: {'; '.join(o.failed_expectations) or 'failed'}{keys}"
-            )
-        report = next((o.report_path for o in self.outcomes if o.report_path), None)
-        msg = f"validation failed: {len(self.failed)} suite(s): " + " | ".join(parts)
-        if report:
-            msg += f" (report: {report})"
-        super().__init__(msg)
-
-
-def default_targets(
-    *,
-    raw_where: str | None = None,
-    include_raw: bool = True,
-    include_marts: bool = True,
-) -> list[SuiteTarget]:
-    """The standard targets: both raw API tables, the page-card table and every public mart.
-
-    ``raw_where`` restricts the raw tables (e.g. ``"snapshot_id in ('…')"`` or
-    ``"_dlt_load_id in ('…')"``) to what this run added; raw tables that do not exist yet are
-    skipped. Marts are validated whole and must exist.
-    """
-    targets: list[SuiteTarget] = []
-    if include_raw:
-        for table in RAW_API_TABLES:
-            targets.append(
-                SuiteTarget("raw_api_papers", table, raw_where, "snapshot_id", missing_ok=True)
-            )
-        targets.append(
-            SuiteTarget("raw_page_cards", "raw.landed_page_cards", raw_where, "snapshot_id",
-                        missing_ok=True)
-        )
-    if include_marts:
-        for mart, key in MART_KEYS.items():
-            targets.append(SuiteTarget(mart, f"marts.{mart}", None, key))
-    return targets
-
-
 def report_path_for(report_dir: Path, run_id: str) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
     return Path(report_dir) / f"validation-{safe}.md"
@@ -220,7 +161,7 @@ def validate(
     mean), or a target without ``rowid`` (a view), is checked in one frame.
 
     Returns the outcomes (each carries ``report_path``); raises nothing for failed suites:
-    callers decide (``ValidationFailed(outcomes)``).
+    callers decide.
     """
     validated_at = datetime.now(timezone.utc)
     validator: list = []
@@ -535,26 +476,6 @@ def record_results(con, outcomes: list[ValidationOutcome], *, run_id: str,
 
 
 # --------------------------------------------------------------------------- text output
-
-
-def summarize(outcomes: Iterable[ValidationOutcome]) -> str:
-    """One line per suite, e.g. ``FAIL raw_api_papers on raw.landed_api_papers: 1/39 failed…``."""
-    lines = []
-    for o in outcomes:
-        if o.skipped:
-            lines.append(f"SKIP {o.suite} on {o.table}: {o.skipped}")
-            continue
-        status = "PASS" if o.success else "FAIL"
-        line = f"{status} {o.suite} on {o.table}: {o.evaluated - o.failed}/{o.evaluated} " \
-               f"expectations passed, {o.rows} rows"
-        if not o.success:
-            names = [f.split(": ", 1)[0] for f in o.failed_expectations]
-            line += " — failed: " + "; ".join(names)
-            if o.failing_keys:
-                line += f" ({o.key_column}: {', '.join(sorted(o.failing_keys)[:5])}" + \
-                        (" …" if len(o.failing_keys) > 5 else "") + ")"
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def render_report(outcomes: list[ValidationOutcome], *, run_id: str,

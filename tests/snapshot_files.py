@@ -1,11 +1,11 @@
-"""Reading a snapshot file from disk."""
+"""Reading a snapshot file from disk (tests: the pipeline reads files through sources.landing_files)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .detect import ParsedSnapshot, parse_snapshot
+from orchestration.snapshots.detect import ParsedSnapshot, parse_snapshot
 
 
 def parse_snapshot_file(path: Path) -> ParsedSnapshot:
