@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from tests.snapshot_files import parse_snapshot_file
 from orchestration.snapshots import (
     PAGE_CARDS_SCHEMA,
     SnapshotRejected,
     parse_page_text,
     parse_snapshot,
-    parse_snapshot_file,
     read_page_cards,
     sha256_hex,
 )

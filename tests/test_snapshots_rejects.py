@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.snapshot_files import parse_snapshot_file
 from orchestration.snapshots import (
     ParsedSnapshot,
     SnapshotRejected,
     parse_api_json,
     parse_page_text,
     parse_snapshot,
-    parse_snapshot_file,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"

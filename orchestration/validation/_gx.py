@@ -298,8 +298,6 @@ def describe(out: ExpectationOutcome, type_: str) -> ExpectationOutcome:
         out.detail = detail
     elif out.has_observed:
         out.detail = f"observed {_fmt(out.observed)}"
-    elif type_ == "expect_column_to_exist":
-        out.detail = "column is missing"
     return out
 
 

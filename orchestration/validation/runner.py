@@ -72,8 +72,7 @@ CHUNK_ROWS = Settings.__dataclass_fields__["validation_chunk_rows"].default
 class SuiteTarget:
     """Validate the rows of ``{table} [where {where}]`` against ``expectations/{suite}.json``.
 
-    How each expectation is evaluated (suites.evaluation_mode): ``expect_column_to_exist`` from
-    the table's columns; expectations the suite marks ``"meta": {"scope": "table"}`` (key
+    How each expectation is evaluated (suites.evaluation_mode): expectations the suite marks ``"meta": {"scope": "table"}`` (key
     uniqueness, row count) by a DuckDB aggregate over the WHOLE table, ``where`` or not; all the
     others by Great Expectations on ``select <the columns they reference> from {table} where
     {where}`` (see :meth:`query`), as a pandas frame.
@@ -312,16 +311,6 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _
         return _unreadable(target, exc, missing=False, t0=t0)
     present = set(columns)
     results: dict[int, object] = {}
-    # schema: answered from the column list
-    for i, mode in enumerate(plan.modes):
-        if mode == "schema":
-            exp = plan.expectations[i]
-            col = exp["kwargs"]["column"]
-            out = _gx.ExpectationOutcome(
-                name=_gx.expectation_name(exp["type"], dict(exp["kwargs"])), success=col in present)
-            if not out.success:
-                out.detail = "column is missing"
-            results[i] = out
     fetch_s = gx_s = 0.0
     wanted: list[str] = []
     rows = n_chunks = 0

@@ -83,8 +83,6 @@ def build_suite(name_or_doc: str | dict[str, Any]):
 #
 # How each expectation of a suite is evaluated (see runner.validate):
 #
-# - "schema": ``expect_column_to_exist`` is answered from the table's column list (DuckDB
-#   metadata); the column's values are never fetched (papers.summary is ~1.2 kB a row).
 # - "table": expectations about the whole table (``"meta": {"scope": "table"}`` in the suite
 #   file, e.g. a key's uniqueness or the row count) run as one DuckDB aggregate over the
 #   whole table, whatever subset of rows the run validates. Only the types in
@@ -98,8 +96,10 @@ def build_suite(name_or_doc: str | dict[str, Any]):
 #   over all the validated rows, and GX checks the others a chunk of rows at a time: a group
 #   expectation GX would have to see whole (not decided row by row: _gx.row_wise) keeps its
 #   target in one frame.
+#
+# Which columns a table has is not a suite's business: dbt contracts fix every mart's columns and
+# types, and the raw tables are written from fixed Arrow schemas (snapshots/schemas.py).
 
-SCHEMA_EXPECTATIONS = ("expect_column_to_exist",)
 TABLE_EXPECTATIONS = (
     "expect_column_values_to_be_unique",
     "expect_compound_columns_to_be_unique",
@@ -123,10 +123,7 @@ def referenced_columns(exp: dict[str, Any]) -> list[str]:
 
 
 def evaluation_mode(exp: dict[str, Any]) -> str:
-    """'schema', 'table' or 'rows' (see the comment above)."""
-    kwargs = exp.get("kwargs") or {}
-    if exp.get("type") in SCHEMA_EXPECTATIONS and set(kwargs) <= {"column"}:
-        return "schema"
+    """'table' or 'rows' (see the comment above)."""
     scope = (exp.get("meta") or {}).get("scope")
     if scope == "table":
         if exp.get("type") not in TABLE_EXPECTATIONS:
