@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test ui docs manifest sample clean
+.PHONY: setup run test check ui docs manifest sample clean
 
 $(BIN)/papers: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,11 @@ sample: setup ## write the bundled sample snapshots into $(PAPERS_HOME)/landing
 run: setup $(DAGSTER_HOME)/dagster.yaml sample ## the main job on the bundled sample data
 	$(BIN)/papers run
 
-test: setup ## the test suite (offline)
+test: setup ## the test suite (offline): what CI runs
 	$(BIN)/python -m pytest -q
+
+check: setup ## the inner loop: unit and fast integration tests (no dbt build, no dagster dev, no browser)
+	$(BIN)/python -m pytest -q -m "not slow and not dagster_dev and not browser and not pipeline"
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml ## the Dagster UI (sensor + schedule running) on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -3,10 +3,14 @@ it should. Timings are not asserted (that is what `make bench` at 100k-1M record
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = 2_000

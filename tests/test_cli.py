@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 import json
 from datetime import date
@@ -11,6 +13,8 @@ from werkzeug import Response
 
 from orchestration.sample_data import write_samples
 from tests.pipeline_runs import FIXTURES, query, run_papers
+
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
 
 def test_sample_data_run_builds_marts_and_rerun_adds_nothing(tmp_path):

@@ -23,6 +23,8 @@ from orchestration.project import PUBLIC_MARTS
 from tests.crash_child import run_forked
 from tests.pipeline_runs import API_FIXTURES, MALFORMED, REPO, TEXT_FIXTURES, papers_env, query, run_papers
 
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
+
 GOOD_API = [p for p in API_FIXTURES if p.name not in MALFORMED]
 BAD_API = [p for p in API_FIXTURES if p.name in MALFORMED]
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
+
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
 

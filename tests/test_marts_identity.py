@@ -7,10 +7,14 @@ equals (up to case, punctuation and whitespace) an API paper's title, so both mu
 
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 import json
 
 from tests.pipeline_runs import query, run_papers
+
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
 API_BODY = [
     {

@@ -25,6 +25,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
+
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
 FIXTURES = REPO.parent / "shared" / "fixtures"

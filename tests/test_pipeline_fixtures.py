@@ -9,6 +9,8 @@ import pytest
 
 from tests.pipeline_runs import API_FIXTURES, MALFORMED, TEXT_FIXTURES, query
 
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
+
 PUBLIC_MARTS = ["papers", "paper_observations", "authors_count", "authors_daily", "authors",
                 "paper_topics", "topics_daily"]
 

@@ -33,6 +33,8 @@ from orchestration.publish import (
 
 from tests.test_publish import TABLES, _make_warehouse, _tree_digest
 
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
+
 
 @pytest.fixture()
 def home(tmp_path: Path) -> Path:

@@ -32,6 +32,8 @@ from tests.test_validation_runner import (
     insert,
 )
 
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
+
 SPREAD = "raw.spread_api_papers"
 S1, S2, S3, S4 = (f"{n:064x}" for n in (1, 2, 3, 4))
 

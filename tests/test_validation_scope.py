@@ -17,6 +17,8 @@ from orchestration.validation.scope import WATERMARKS, plan_mart_targets, record
 from orchestration.project import PUBLIC_MARTS
 from tests.test_validation_runner import CARDS, GOOD_A, GOOD_B, build_warehouse, sha
 
+pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
+
 T1 = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
 NEW_SNAPSHOT = sha("2024-06-14_captured-20240614T101010Z.json")
 
