@@ -17,7 +17,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='paper_id',
-        on_schema_change='fail',
+        on_schema_change='sync_all_columns',
         post_hook="{{ delete_vanished_papers() }}"
     )
 }}

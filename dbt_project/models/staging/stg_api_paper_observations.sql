@@ -11,7 +11,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='snapshot_id',
-        on_schema_change='fail'
+        on_schema_change='sync_all_columns'
     )
 }}
 
