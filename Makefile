@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test check ui docs manifest sample clean
+.PHONY: setup run test check ui docs manifest sample clean eval-topics train-topics
 
 $(BIN)/papers: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ manifest: setup ## dbt parse (target/manifest.json)
 
 docs: setup ## dbt docs for the marts (dbt_project/target/index.html)
 	cd dbt_project && PAPERS_WAREHOUSE=$(PAPERS_HOME)/warehouse.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+
+eval-topics: setup ## topic quality vs the expert labels (train and holdout splits): agreement, precision, recall, misses
+	env -u DAGSTER_HOME $(BIN)/python -m orchestration.topic_eval
+
+train-topics: setup ## refit the topic term weights on the train split (writes dbt_project/seeds/topic_taxonomy.csv, topics.csv)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[topics]"
+	env -u DAGSTER_HOME $(BIN)/python -m orchestration.topic_train
 
 clean: ## remove the local warehouse and run state (keeps .venv)
 	rm -rf $(PAPERS_HOME) dbt_project/target dbt_project/logs

@@ -7,6 +7,7 @@ Python (not the project's parsers), then compared with the marts built by the re
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import statistics
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
@@ -296,7 +298,8 @@ def test_share_of_day_sums_to_one(con):
 
 
 def test_share_of_day_matches_primary_topics(con):
-    got = {(str(d), t): (p, s) for d, t, p, s in rows(con, "select listing_date, topic, papers, share_of_day from marts.topics_daily")}
+    got = {(str(d), t): (p, s) for d, t, p, s in rows(
+        con, "select listing_date, topic, papers, share_of_day from marts.topics_daily where papers > 0")}
     primary = dict(rows(con, "select paper_id, topic from marts.paper_topics where is_primary"))
     per_date = defaultdict(set)
     for cap in CAPTURES:
@@ -319,14 +322,32 @@ def test_paper_topics_one_primary_and_word_boundaries(con):
     # every paper is in paper_topics (cards included)
     assert rows(con, """select count(*) from marts.papers p
                         anti join marts.paper_topics t using (paper_id)""")[0][0] == 0
-    # primary = most matched terms, ties alphabetical
+    # primary = highest score
     wrong = rows(con, """
-        with ranked as (
-            select paper_id, topic, is_primary,
-                   row_number() over (partition by paper_id order by matched_terms desc, topic) as rn
-            from marts.paper_topics)
-        select count(*) from ranked where is_primary <> (rn = 1)""")[0][0]
+        select count(*) from marts.paper_topics t
+        where is_primary and score < (select max(score) from marts.paper_topics s where s.paper_id = t.paper_id)""")[0][0]
     assert wrong == 0
+
+
+def test_topics_daily_mentions_are_all_topics_of_listed_papers(con):
+    """mentions = papers of the date having the topic among any of their paper_topics rows."""
+    got = {(str(d), t): (m, p, share) for d, t, m, p, share in rows(
+        con, "select listing_date, topic, mentions, papers, mention_share from marts.topics_daily")}
+    topics = defaultdict(set)
+    for pid, topic in rows(con, "select paper_id, topic from marts.paper_topics"):
+        topics[pid].add(topic)
+    per_date = defaultdict(set)
+    for cap in CAPTURES:
+        per_date[cap["listing_date"]].update(str(e["paper"]["id"]) for e in cap["entries"])
+    expected = defaultdict(int)
+    for d, ids in per_date.items():
+        for pid in ids:
+            for topic in topics[pid]:
+                expected[(d, topic)] += 1
+    assert {k: m for k, (m, _, _) in got.items()} == dict(expected)
+    for (d, _), (m, p, share) in got.items():
+        assert m >= p
+        assert share == pytest.approx(m / len(per_date[d]))
 
 
 def test_topics_weekly_shares_and_changes(con):
@@ -365,15 +386,19 @@ def _matching_tokens(text: str) -> list[str]:
 
 def test_paper_topics_match_terms_as_documented(con):
     """Independent oracle for API papers: a term matches when its folded tokens appear consecutively
-    in one field (title, abstract, one ai_keyword) of the paper's latest non-null values;
-    matched_terms = distinct terms per topic; no match = one 'other' row."""
-    taxonomy = defaultdict(set)
-    with (Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "topic_taxonomy.csv").open() as f:
-        next(f)
-        for line in f:
-            topic, term = line.rstrip("\n").split(",", 1)
-            if term.strip():
-                taxonomy[topic].add(term)
+    in one field (title, abstract, one ai_keyword) of the paper's latest non-null values; it earns
+    weight x (title / abstract / keywords field weight per field it is found in); score = the
+    topic's base score + its points; candidates = topics with a term found + `other`; primary =
+    highest score; others (never `other`) kept within secondary_margin of the primary."""
+    seeds = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
+    with (seeds / "topic_taxonomy.csv").open(newline="") as f:
+        taxonomy = defaultdict(dict)
+        for row in csv.DictReader(f):
+            if row["term"].strip():
+                taxonomy[row["topic"]][row["term"]] = float(row["weight"])
+    with (seeds / "topics.csv").open(newline="") as f:
+        base = {row["topic"]: float(row["base_score"]) for row in csv.DictReader(f)}
+    scoring = yaml.safe_load((seeds.parent / "dbt_project.yml").read_text())["vars"]["topic_scoring"]
     term_tokens = {term: _matching_tokens(term) for terms in taxonomy.values() for term in terms}
     latest = {}
     for cap in CAPTURES:  # later captures overwrite, field by field, where they have a value
@@ -390,17 +415,34 @@ def test_paper_topics_match_terms_as_documented(con):
 
     expected = {}
     for pid, fields in latest.items():
-        texts = [fields.get("title") or "", fields.get("summary") or "", *(fields.get("keywords") or [])]
-        tokenized = [_matching_tokens(t) for t in texts]
-        got = {topic: sum(any(matches(toks, term_tokens[term]) for toks in tokenized) for term in terms)
-               for topic, terms in taxonomy.items()}
-        expected[pid] = {(t, n) for t, n in got.items() if n} or {("other", 0)}
-    actual = defaultdict(set)
-    for pid, topic, n in rows(con, "select paper_id, topic, matched_terms from marts.paper_topics"):
+        title, abstract = _matching_tokens(fields.get("title") or ""), _matching_tokens(fields.get("summary") or "")
+        keywords = [_matching_tokens(k) for k in fields.get("keywords") or []]
+        scores = {}
+        for topic, terms in taxonomy.items():
+            found = [weight * (scoring["title_weight"] * matches(title, term_tokens[term])
+                               + scoring["abstract_weight"] * matches(abstract, term_tokens[term])
+                               + scoring["keywords_weight"] * any(matches(k, term_tokens[term]) for k in keywords))
+                     for term, weight in terms.items()
+                     if matches(title, term_tokens[term]) or matches(abstract, term_tokens[term])
+                     or any(matches(k, term_tokens[term]) for k in keywords)]
+            if found:
+                scores[topic] = (len(found), base[topic] + sum(found))
+        scores.setdefault("other", (0, base["other"]))
+        best = max(s for _, s in scores.values())
+        expected[pid] = {t: (n, s == best, s) for t, (n, s) in scores.items()
+                         if s == best or (t != "other" and s >= best - scoring["secondary_margin"] - 1e-9)}
+    actual = defaultdict(dict)
+    for pid, topic, n, primary, score in rows(
+            con, "select paper_id, topic, matched_terms, is_primary, score from marts.paper_topics"):
         if pid in expected:
-            actual[pid].add((topic, n))
+            actual[pid][topic] = (n, primary, score)
+
+    def same(got, want):  # score is stored rounded to 4 decimals
+        return got.keys() == want.keys() and all(
+            got[t][:2] == want[t][:2] and got[t][2] == pytest.approx(want[t][2], abs=1e-3) for t in want)
+
     assert set(actual) == set(expected)
-    wrong = {pid: (actual[pid], expected[pid]) for pid in expected if actual[pid] != expected[pid]}
+    wrong = {pid: (actual[pid], expected[pid]) for pid in expected if not same(actual[pid], expected[pid])}
     assert not wrong, list(wrong.items())[:3]
     # the fixtures exercise multi-word terms and plural folding
     multi = [t for t, toks in term_tokens.items() if len(toks) > 1]

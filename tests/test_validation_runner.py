@@ -150,18 +150,18 @@ def build_warehouse(path: Path) -> None:
     """)
     con.execute("""
         create table marts.paper_topics as select * from (values
-          ('2406.06608', 'language_models', 1, true),
-          ('2503.02130', 'agents', 1, true),
-          ('2503.02130', 'diffusion', 2, false),
-          ('t:llm in a flash', 'other', 0, true)
-        ) t(paper_id, topic, matched_terms, is_primary)
+          ('2406.06608', 'language_models', 1, true, 2.5, 'llm [title] 1.50'),
+          ('2503.02130', 'agents', 1, true, 3.0, 'agent [title+abstract] 2.00'),
+          ('2503.02130', 'diffusion', 2, false, 2.2, 'diffusion [abstract] 0.70, denoising [abstract] 0.50'),
+          ('t:llm in a flash', 'other', 0, true, 0.9, null)
+        ) t(paper_id, topic, matched_terms, is_primary, score, evidence)
     """)
     con.execute("""
         create table marts.topics_daily as select * from (values
-          (date '2024-06-12', 'language_models', 1, 29, 0.5),
-          (date '2024-06-12', 'agents', 1, 1, 0.5),
-          (date '2024-06-12', 'diffusion', 1, 1, 0.5)
-        ) t(listing_date, topic, papers, upvotes, share_of_day)
+          (date '2024-06-12', 'language_models', 1, 29, 0.5, 1, 0.5),
+          (date '2024-06-12', 'agents', 1, 1, 0.5, 1, 0.5),
+          (date '2024-06-12', 'diffusion', 1, 1, 0.5, 1, 0.5)
+        ) t(listing_date, topic, papers, upvotes, share_of_day, mentions, mention_share)
     """)
     # --- a papers mart with a duplicated key -----------------------------------------------
     con.execute("create table broken.papers as select * from marts.papers")

@@ -48,10 +48,10 @@ def con(tmp_path):
                 "('agents', 'agent'), ('language_models', 'llm')) t(topic, term)")
     con.execute("""
         create table marts.topics_weekly as select * from (values
-          (date '2024-06-10', 'agents', 1, 1, 0.5, null, null),
-          (date '2024-06-10', 'language_models', 1, 29, 0.5, null, null)
+          (date '2024-06-10', 'agents', 1, 1, 0.5, null, null, 1, 0.5),
+          (date '2024-06-10', 'language_models', 1, 29, 0.5, null, null, 1, 0.5)
         ) t(week_start, topic, papers, upvotes, share_of_week, papers_change_wow,
-            upvotes_change_wow)""")
+            upvotes_change_wow, mentions, mention_share)""")
     yield con
     con.close()
 
@@ -78,7 +78,7 @@ def new_batch(con, paper_id="2406.06608", at=T1 + timedelta(days=1)):
     con.execute("insert into marts.authors_daily values "
                 "(date '2024-06-14', 1, 31, 31.0, 31.0, 31, 0, 0, 0, 0, 0, 1)")
     con.execute("insert into marts.topics_daily values "
-                "(date '2024-06-14', 'language_models', 1, 40, 1.0)")
+                "(date '2024-06-14', 'language_models', 1, 40, 1.0, 1, 1.0)")
 
 
 FULL_ROWS = {"papers": 3, "paper_observations": 4, "authors_count": 3, "authors_daily": 1,
@@ -175,7 +175,7 @@ def test_duplicate_in_touched_group_caught_by_gx(con, tmp_path):
     check(con, tmp_path, "r1")
     new_batch(con)
     con.execute("insert into marts.topics_daily values "
-                "(date '2024-06-12', 'agents', 1, 1, 0.5)")  # a second (date, topic) row
+                "(date '2024-06-12', 'agents', 1, 1, 0.5, 1, 0.5)")  # a second (date, topic) row
     outcomes, _ = check(con, tmp_path, "r2")
     o = outcomes["topics_daily"]
     assert not o.success

@@ -9,8 +9,8 @@
       * public marts cannot carry extra columns (their contract is fixed), so their watermark lives
         in intermediate.mart_watermarks: one row per mart, written by the mart's post-hook in the
         same transaction as the mart itself (a failed build records nothing, so the next run
-        recomputes what was missed). Topic marts also store an md5 of the taxonomy seed: a changed
-        taxonomy recomputes every listing date.
+        recomputes what was missed). Topic marts also store an md5 of the taxonomy seeds and the
+        scoring vars (macro taxonomy_md5): a changed taxonomy recomputes every listing date.
 
     A missing watermark (first build, table recreated, model renamed) means "everything is new".
 #}
@@ -29,9 +29,16 @@
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
 {%- endmacro %}
 
+{#- md5 of everything topic scoring reads besides the papers: the term weights, the topics' base
+    scores and vars.topic_scoring -#}
 {% macro taxonomy_md5() -%}
-    (select md5(coalesce(string_agg(topic || '=' || coalesce(term, ''), '|' order by topic, term), ''))
-     from {{ ref('topic_taxonomy') }})
+    (select md5(
+        (select coalesce(string_agg(topic || '=' || coalesce(term, '') || '=' || coalesce(cast(weight as varchar), ''),
+                                    '|' order by topic, term), '')
+         from {{ ref('topic_taxonomy') }})
+        || '#' || (select coalesce(string_agg(topic || '=' || coalesce(cast(base_score as varchar), ''), '|' order by topic), '')
+                   from {{ ref('topics') }})
+        || '#' || '{{ tojson(var('topic_scoring')) }}'))
 {%- endmacro %}
 
 {#

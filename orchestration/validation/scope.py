@@ -54,6 +54,7 @@ LISTINGS = "intermediate.int_listing_papers"
 AUTHORS = "staging.stg_api_paper_authors"
 DBT_WATERMARKS = "intermediate.mart_watermarks"
 TAXONOMY = "staging.topic_taxonomy"
+TOPICS = "staging.topics"
 WATERMARKS = "ops.validation_watermarks"
 
 SMALL_MARTS = ("authors_count", "topics_weekly")
@@ -90,12 +91,17 @@ def _ts(value: datetime) -> str:
 
 
 def taxonomy_md5(con) -> str | None:
-    """md5 of the taxonomy seed, computed as dbt's macro ``taxonomy_md5`` does."""
+    """md5 of the taxonomy seeds: terms with their weights, and the topics' base scores."""
     if not table_exists(con, TAXONOMY):
         return None
+    weights = ("coalesce(cast(weight as varchar), '')"
+               if "weight" in {c for (c,) in con.sql(f"select column_name from (describe {TAXONOMY})").fetchall()}
+               else "''")
+    base = (f"(select coalesce(string_agg(topic || '=' || coalesce(cast(base_score as varchar), ''), '|' "
+            f"order by topic), '') from {TOPICS})" if table_exists(con, TOPICS) else "''")
     return con.sql(
-        "select md5(coalesce(string_agg(topic || '=' || coalesce(term, ''), '|' "
-        f"order by topic, term), '')) from {TAXONOMY}").fetchall()[0][0]
+        f"select md5(coalesce(string_agg(topic || '=' || coalesce(term, '') || '=' || {weights}, '|' "
+        f"order by topic, term), '') || '#' || {base}) from {TAXONOMY}").fetchall()[0][0]
 
 
 def models_fingerprint() -> str:

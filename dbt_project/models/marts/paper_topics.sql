@@ -1,14 +1,20 @@
--- Topic assignment by word-boundary term matching (tokenize once, join tokens to term tokens).
+-- Topic assignment by weighted evidence (issue 11), with word-boundary term matching (tokenize
+-- once, join tokens to term tokens).
 -- Text of a paper = its title, abstract and each ai_keyword, tokenized separately (a phrase never
 -- matches across a field boundary). Tokens: lower case, accents stripped, split on every run of
 -- characters other than a-z/0-9, simple plural folding (macro singularize_token), identical for
 -- paper text and taxonomy terms. A multi-word term matches when its tokens appear consecutively.
 --
--- Incremental per paper (delete+insert on paper_id): a run re-matches only the papers observed
--- since this mart's watermark (their text may have changed); a changed taxonomy re-matches all.
--- Rows of paper ids that no longer exist (a `title:` paper merged into an arXiv paper) are
--- deleted by the post-hook.
-
+-- Scoring (seeds topic_taxonomy: topic, term, weight; topics: topic, base_score; field weights and
+-- the secondary margin in vars.topic_scoring of dbt_project.yml):
+--   points(term)        = weight * (title_weight if found in the title + abstract_weight if in the
+--                         abstract + keywords_weight if in any ai_keyword) — each field counts once
+--   score(paper, topic) = base_score(topic) + sum of the points of the topic's terms found
+-- Candidates are the topics with at least one term found, plus `other` (its base score is the bar
+-- every other topic must clear). Primary = highest score; ties go to more title points, then more
+-- matched terms, then the slug. Every other candidate except `other` whose score is at least the
+-- primary's minus secondary_margin is assigned too (is_primary = false).
+--
 {{
     config(
         materialized='incremental',
@@ -25,14 +31,22 @@
 {%- set paper_filter = touched_paper_filter('paper_id', with_taxonomy=true) if is_incremental() else 'true' %}
 {#- the longest taxonomy term, in tokens: multi-word terms are verified element by element #}
 {%- set max_tokens = max_term_tokens(ref('topic_taxonomy')) %}
+{%- set scoring = var('topic_scoring') %}
 
 with
 
 taxonomy as (
 
-    select topic, term
+    select topic, term, weight
     from {{ ref('topic_taxonomy') }}
-    where term is not null and trim(term) <> ''
+    where term is not null and trim(term) <> '' and weight is not null and weight <> 0
+
+),
+
+topics as (
+
+    select topic, base_score
+    from {{ ref('topics') }}
 
 ),
 
@@ -42,10 +56,11 @@ term_tokens as (
     select
         topic,
         term,
+        weight,
         cast(generate_subscripts(raw_tokens, 1) as integer) as token_position,
         unnest(raw_tokens) as raw_token
 
-    from (select topic, term, {{ matching_tokens('term') }} as raw_tokens from taxonomy)
+    from (select topic, term, weight, {{ matching_tokens('term') }} as raw_tokens from taxonomy)
 
 ),
 
@@ -58,6 +73,7 @@ terms as (
     select
         topic,
         term,
+        any_value(weight) as weight,
         cast(count(*) as integer) as n_tokens,
         max(token) filter (where token_position = 1) as first_token,
         list(token order by token_position) as tokens,
@@ -67,13 +83,14 @@ terms as (
         select
             topic,
             term,
+            weight,
             token_position,
             token,
             list_filter(
                 [token, token || 's', left(token, length(token) - 1) || 'ies'],
                 lambda form: {{ singularize_token('form') }} = token
             ) as token_forms
-        from (select topic, term, token_position, {{ singularize_token('raw_token') }} as token from term_tokens)
+        from (select topic, term, weight, token_position, {{ singularize_token('raw_token') }} as token from term_tokens)
     )
     group by topic, term
 
@@ -105,26 +122,33 @@ papers as (
 ),
 
 -- one row per field: 1 = title, 2 = abstract, 3.. = each ai_keyword (never matched across fields);
+-- field_no keeps which;
 -- the abstract is joined as loaded by the key int_paper_attributes keeps (as in `papers`; collapsing
 -- its whitespace would not change its tokens)
 fields as (
 
     select
-        attributes.paper_id,
-        unnest(list_concat(
-            [attributes.title, coalesce(api_abstracts.summary, attributes.card_summary)],
-            attributes.ai_keywords)) as text
+        paper_id,
+        cast(generate_subscripts(texts, 1) as integer) as field_no,
+        unnest(texts) as text
 
-    from attributes
-    left join {{ latest_api_abstracts('attributes') }} as api_abstracts
-        on attributes.paper_id = api_abstracts.paper_id
+    from (
+        select
+            attributes.paper_id,
+            list_concat(
+                [attributes.title, coalesce(api_abstracts.summary, attributes.card_summary)],
+                attributes.ai_keywords) as texts
+        from attributes
+        left join {{ latest_api_abstracts('attributes') }} as api_abstracts
+            on attributes.paper_id = api_abstracts.paper_id
+    )
 
 ),
 
 -- every field tokenized once, kept as a list (raw, not yet plural-folded) ...
 field_tokens as (
 
-    select paper_id, {{ matching_tokens('text') }} as raw_tokens
+    select paper_id, field_no, {{ matching_tokens('text') }} as raw_tokens
     from fields
 
 ),
@@ -135,6 +159,7 @@ paper_tokens as (
 
     select
         paper_id,
+        field_no,
         raw_tokens,
         cast(generate_subscripts(raw_tokens, 1) as integer) as token_position,
         unnest(raw_tokens) as raw_token
@@ -154,8 +179,10 @@ verified as (
 
     select
         paper_tokens.paper_id,
+        paper_tokens.field_no,
         terms.topic,
-        terms.term
+        terms.term,
+        terms.weight
 
     from paper_tokens
     inner join term_starts as terms on paper_tokens.raw_token = terms.raw_first_token
@@ -167,40 +194,92 @@ verified as (
 
 ),
 
+-- one row per (paper, topic, term found): in which fields, and its points
+term_points as (
+
+    select
+        paper_id,
+        topic,
+        term,
+        bool_or(field_no = 1) as in_title,
+        bool_or(field_no = 2) as in_abstract,
+        bool_or(field_no >= 3) as in_keywords,
+        any_value(weight) * (
+            case when bool_or(field_no = 1) then {{ scoring.title_weight }} else 0 end
+            + case when bool_or(field_no = 2) then {{ scoring.abstract_weight }} else 0 end
+            + case when bool_or(field_no >= 3) then {{ scoring.keywords_weight }} else 0 end
+        ) as points,
+        case when bool_or(field_no = 1) then any_value(weight) * {{ scoring.title_weight }} else 0 end as title_points
+
+    from verified
+    group by paper_id, topic, term
+
+),
+
+-- per (paper, topic): the evidence, strongest first, as "term [fields] points"
 topic_matches as (
 
     select
         paper_id,
         topic,
-        cast(count(distinct term) as integer) as matched_terms
+        cast(count(*) as integer) as matched_terms,
+        sum(points) as term_points,
+        sum(title_points) as title_points,
+        string_agg(
+            term || ' ['
+            || concat_ws('+',
+                case when in_title then 'title' end,
+                case when in_abstract then 'abstract' end,
+                case when in_keywords then 'keywords' end)
+            || '] ' || printf('%.2f', points),
+            ', ' order by points desc, term) as evidence
 
-    from verified
+    from term_points
     group by paper_id, topic
+
+),
+
+-- the candidates: topics with evidence, and `other` for every paper (at its base score when none
+-- of its own terms were found)
+candidates as (
+
+    select
+        topic_matches.paper_id,
+        topic_matches.topic,
+        topic_matches.matched_terms,
+        topics.base_score + topic_matches.term_points as score,
+        topic_matches.title_points,
+        topic_matches.evidence
+
+    from topic_matches
+    inner join topics on topic_matches.topic = topics.topic
+
+    union all
+
+    select
+        papers.paper_id,
+        'other' as topic,
+        0 as matched_terms,
+        (select base_score from topics where topic = 'other') as score,
+        0 as title_points,
+        null as evidence
+
+    from papers
+    anti join topic_matches
+        on papers.paper_id = topic_matches.paper_id and topic_matches.topic = 'other'
 
 ),
 
 ranked as (
 
     select
-        paper_id,
-        topic,
-        matched_terms,
-        row_number() over (partition by paper_id order by matched_terms desc, topic asc) = 1 as is_primary
+        *,
+        row_number() over (
+            partition by paper_id
+            order by score desc, title_points desc, matched_terms desc, topic asc) = 1 as is_primary,
+        max(score) over (partition by paper_id) as primary_score
 
-    from topic_matches
-
-),
-
-unmatched as (
-
-    select
-        papers.paper_id,
-        'other' as topic,
-        0 as matched_terms,
-        true as is_primary
-
-    from papers
-    anti join topic_matches on papers.paper_id = topic_matches.paper_id
+    from candidates
 
 ),
 
@@ -210,17 +289,13 @@ final as (
         cast(paper_id as varchar) as paper_id,
         cast(topic as varchar) as topic,
         cast(matched_terms as integer) as matched_terms,
-        cast(is_primary as boolean) as is_primary
+        cast(is_primary as boolean) as is_primary,
+        cast(round(score, 4) as double) as score,
+        cast(evidence as varchar) as evidence
+
     from ranked
-
-    union all
-
-    select
-        cast(paper_id as varchar),
-        cast(topic as varchar),
-        cast(matched_terms as integer),
-        cast(is_primary as boolean)
-    from unmatched
+    where is_primary
+        or (topic <> 'other' and score >= primary_score - {{ scoring.secondary_margin }})
 
 )
 

@@ -1,5 +1,6 @@
--- Per listing date x primary topic: papers listed that date (union over its captures) whose
--- primary topic it is, their latest upvotes, and their share of the date's papers.
+-- Per listing date x topic: papers listed that date (union over its captures) whose primary topic
+-- it is, their latest upvotes, and their share of the date's papers; separately, the papers that
+-- mention the topic among any of their topics (paper_topics, primary or secondary).
 -- Incremental per listing date (delete+insert on listing_date): a run recomputes only the listing
 -- dates of papers observed since this mart's watermark (macro affected_listing_dates; the dbt log
 -- names them); a changed topic taxonomy recomputes every date. `dbt build --full-refresh` recomputes everything.
@@ -58,6 +59,37 @@ by_topic as (
 
 ),
 
+-- any-topic mentions: every topic row of every listed paper
+mentioned as (
+
+    select
+        membership.listing_date,
+        paper_topics.topic,
+        count(*) as mentions
+
+    from membership
+    inner join papers on membership.paper_id = papers.paper_id
+    inner join {{ ref('paper_topics') }} as paper_topics on membership.paper_id = paper_topics.paper_id
+    group by membership.listing_date, paper_topics.topic
+
+),
+
+combined as (
+
+    select
+        coalesce(by_topic.listing_date, mentioned.listing_date) as listing_date,
+        coalesce(by_topic.topic, mentioned.topic) as topic,
+        coalesce(by_topic.papers, 0) as papers,
+        coalesce(by_topic.upvotes, 0) as upvotes,
+        coalesce(mentioned.mentions, 0) as mentions
+
+    from by_topic
+    full outer join mentioned
+        on by_topic.listing_date = mentioned.listing_date
+        and by_topic.topic = mentioned.topic
+
+),
+
 final as (
 
     select
@@ -65,9 +97,11 @@ final as (
         cast(topic as varchar) as topic,
         cast(papers as integer) as papers,
         cast(upvotes as integer) as upvotes,
-        cast(papers / sum(papers) over (partition by listing_date) as double) as share_of_day
+        cast(papers / sum(papers) over (partition by listing_date) as double) as share_of_day,
+        cast(mentions as integer) as mentions,
+        cast(mentions / sum(papers) over (partition by listing_date) as double) as mention_share
 
-    from by_topic
+    from combined
 
 )
 

@@ -1,5 +1,7 @@
 -- Per ISO week (Monday start) x topic, dense: every topic of the taxonomy (incl. `other`) gets a
 -- row for every week that has at least one listed paper, so week-over-week series have no gaps.
+-- papers / upvotes / shares count primary topics; mentions count papers having the topic among any
+-- of their topics (paper_topics, primary or secondary).
 
 with
 
@@ -47,19 +49,37 @@ by_topic as (
 
 ),
 
+mentioned as (
+
+    select
+        membership.week_start,
+        paper_topics.topic,
+        count(*) as mentions
+
+    from membership
+    inner join papers on membership.paper_id = papers.paper_id
+    inner join {{ ref('paper_topics') }} as paper_topics on membership.paper_id = paper_topics.paper_id
+    group by membership.week_start, paper_topics.topic
+
+),
+
 grid as (
 
     select
         weeks.week_start,
         topics.topic,
         coalesce(by_topic.papers, 0) as papers,
-        coalesce(by_topic.upvotes, 0) as upvotes
+        coalesce(by_topic.upvotes, 0) as upvotes,
+        coalesce(mentioned.mentions, 0) as mentions
 
     from weeks
     cross join topics
     left join by_topic
         on weeks.week_start = by_topic.week_start
         and topics.topic = by_topic.topic
+    left join mentioned
+        on weeks.week_start = mentioned.week_start
+        and topics.topic = mentioned.topic
 
 ),
 
@@ -86,7 +106,9 @@ final as (
         cast(upvotes as integer) as upvotes,
         cast(coalesce(papers / nullif(sum(papers) over (partition by week_start), 0), 0) as double) as share_of_week,
         cast(papers - previous_papers as integer) as papers_change_wow,
-        cast(upvotes - previous_upvotes as integer) as upvotes_change_wow
+        cast(upvotes - previous_upvotes as integer) as upvotes_change_wow,
+        cast(mentions as integer) as mentions,
+        cast(coalesce(mentions / nullif(sum(papers) over (partition by week_start), 0), 0) as double) as mention_share
 
     from with_previous
 
