@@ -26,9 +26,11 @@ import argparse
 import contextlib
 import csv
 import io
+import re
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,21 @@ def labelled_files() -> list[Path]:
             SHARED / "fixtures" / "listing_text" / "papers-listing_captured-20251104.txt",
             *sorted((SHARED / "demo" / "daily_papers_2025-10").glob("*.json"))]
 
+
+
+def tokens(text: str | None) -> list[str]:
+    """The tokenizer of topic matching (macros matching_tokens + singularize_token), in Python:
+    NFC, accents stripped, lower case, runs of a-z / 0-9, each plural-folded."""
+    decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFC", text or ""))
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    out = []
+    for tok in re.findall(r"[a-z0-9]+", folded):
+        if len(tok) >= 5 and tok.endswith("ies"):
+            tok = tok[:-3] + "y"
+        elif len(tok) >= 4 and tok.endswith("s") and not tok.endswith(("ss", "us", "is")):
+            tok = tok[:-1]
+        out.append(tok)
+    return out
 
 def build_warehouse(home: Path) -> Path:
     """`papers --home HOME ingest` of the labelled files (in this process); the warehouse path.

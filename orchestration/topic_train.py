@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import re
 import sys
 import tempfile
-import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -42,7 +40,7 @@ import yaml
 from scipy import sparse
 from scipy.optimize import minimize
 
-from orchestration.topic_eval import build_warehouse, labelled_papers
+from orchestration.topic_eval import build_warehouse, labelled_papers, tokens
 
 REPO = Path(__file__).resolve().parents[1]
 CANDIDATES = Path(__file__).with_name("topic_candidates.csv")
@@ -56,19 +54,6 @@ START_WEIGHT = 0.5
 
 def scoring_vars() -> dict[str, float]:
     return yaml.safe_load(DBT_PROJECT.read_text(encoding="utf-8"))["vars"]["topic_scoring"]
-
-
-def tokens(text: str | None) -> list[str]:
-    decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFC", text or ""))
-    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    out = []
-    for tok in re.findall(r"[a-z0-9]+", folded):
-        if len(tok) >= 5 and tok.endswith("ies"):
-            tok = tok[:-3] + "y"
-        elif len(tok) >= 4 and tok.endswith("s") and not tok.endswith(("ss", "us", "is")):
-            tok = tok[:-1]
-        out.append(tok)
-    return out
 
 
 def read_candidates() -> tuple[list[str], list[str], list[tuple[int, int]]]:

@@ -19,6 +19,8 @@ import duckdb
 import pytest
 import yaml
 
+from orchestration.topic_eval import tokens
+
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -369,21 +371,6 @@ def test_card_comment_counts(con):
     assert got == {_norm_title(c["title"]): c["comments"] for c in card_only}
 
 
-def _matching_tokens(text: str) -> list[str]:
-    """The documented tokenizer of topic matching, in plain Python: NFC, accents stripped, lower
-    case, runs of a-z / 0-9, each plural-folded (macro singularize_token)."""
-    decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFC", text))
-    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    out = []
-    for tok in re.findall(r"[a-z0-9]+", folded):
-        if len(tok) >= 5 and tok.endswith("ies"):
-            tok = tok[:-3] + "y"
-        elif len(tok) >= 4 and tok.endswith("s") and not tok.endswith(("ss", "us", "is")):
-            tok = tok[:-1]
-        out.append(tok)
-    return out
-
-
 def test_paper_topics_match_terms_as_documented(con):
     """Independent oracle for API papers: a term matches when its folded tokens appear consecutively
     in one field (title, abstract, one ai_keyword) of the paper's latest non-null values; it earns
@@ -399,7 +386,7 @@ def test_paper_topics_match_terms_as_documented(con):
     with (seeds / "topics.csv").open(newline="") as f:
         base = {row["topic"]: float(row["base_score"]) for row in csv.DictReader(f)}
     scoring = yaml.safe_load((seeds.parent / "dbt_project.yml").read_text())["vars"]["topic_scoring"]
-    term_tokens = {term: _matching_tokens(term) for terms in taxonomy.values() for term in terms}
+    term_tokens = {term: tokens(term) for terms in taxonomy.values() for term in terms}
     latest = {}
     for cap in CAPTURES:  # later captures overwrite, field by field, where they have a value
         for entry in cap["entries"]:
@@ -415,8 +402,8 @@ def test_paper_topics_match_terms_as_documented(con):
 
     expected = {}
     for pid, fields in latest.items():
-        title, abstract = _matching_tokens(fields.get("title") or ""), _matching_tokens(fields.get("summary") or "")
-        keywords = [_matching_tokens(k) for k in fields.get("keywords") or []]
+        title, abstract = tokens(fields.get("title") or ""), tokens(fields.get("summary") or "")
+        keywords = [tokens(k) for k in fields.get("keywords") or []]
         scores = {}
         for topic, terms in taxonomy.items():
             found = [weight * (scoring["title_weight"] * matches(title, term_tokens[term])
@@ -446,4 +433,4 @@ def test_paper_topics_match_terms_as_documented(con):
     assert not wrong, list(wrong.items())[:3]
     # the fixtures exercise multi-word terms and plural folding
     multi = [t for t, toks in term_tokens.items() if len(toks) > 1]
-    assert any(matches(_matching_tokens(f.get("summary") or ""), term_tokens[t]) for f in latest.values() for t in multi)
+    assert any(matches(tokens(f.get("summary") or ""), term_tokens[t]) for f in latest.values() for t in multi)
