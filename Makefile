@@ -23,8 +23,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml $(BIN)/papers
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster instance migrate >/dev/null
 
-sample: setup ## write the bundled sample snapshots into $(PAPERS_HOME)/landing
-	$(BIN)/python -m orchestration.sample_data $(PAPERS_HOME)/landing
+SAMPLE := sample/daily_papers_2025-10
+
+sample: ## copy the bundled real sample (October 2025, sample/README.md) into $(PAPERS_HOME)/landing
+	mkdir -p $(PAPERS_HOME)/landing
+	cp $(SAMPLE)/*.json $(PAPERS_HOME)/landing/
 
 run: setup $(DAGSTER_HOME)/dagster.yaml sample ## the main job on the bundled sample data
 	$(BIN)/papers run
