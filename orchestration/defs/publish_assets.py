@@ -14,6 +14,7 @@ from orchestration.defs.automation import FOLLOW_RAW
 from orchestration.defs.dbt_assets import model_key
 from orchestration.defs.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
+from orchestration.publish.quality import VIEWS as QUALITY_VIEWS
 from orchestration.warehouse.marts import PUBLIC_MARTS
 from orchestration.warehouse.publish import publish
 
@@ -22,7 +23,7 @@ FRESHNESS_HOURS = float(os.environ.get("PAPERS_PUBLISHED_FRESHNESS_HOURS", "26")
 
 @dg.asset(
     key=dg.AssetKey(["published", "marts"]),
-    deps=[model_key(mart) for mart in PUBLIC_MARTS],
+    deps=[model_key(model) for model in (*PUBLIC_MARTS, *QUALITY_VIEWS)],
     group_name="published",
     kinds={"duckdb", "parquet"},
     pool=WAREHOUSE_WRITER_POOL,
