@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test ui docs manifest sample clean
+.PHONY: setup run test ui docs manifest sample clean dashboard
 
 $(BIN)/papers: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: setup ## the test suite (offline)
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml ## the Dagster UI (sensor + schedule running) on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+DASHBOARD_PORT ?= 8501
+dashboard: setup ## the analysts' dashboard (Streamlit) on 127.0.0.1:$(DASHBOARD_PORT), reading $(PAPERS_HOME)/published only
+	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) \
+		--server.headless true --browser.gatherUsageStats false --global.developmentMode false --client.toolbarMode viewer
 
 manifest: setup ## dbt parse (target/manifest.json)
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir .
