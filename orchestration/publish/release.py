@@ -3,7 +3,7 @@
 1. :func:`finish_duckdb_file`, once the release's DuckDB file holds the marts and before it is
    hashed: the ``quality`` schema and the table and column comments (dbt's descriptions).
 2. :func:`write_release_docs`, once the manifest is written and before the release is sealed: the
-   data dictionary (``catalog.json``, ``README.md``).
+   data dictionary (``catalog.json``, ``README.md``), weekly digests and per-topic Atom feeds.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from orchestration.publish.describe import comment_duckdb_file, load_docs
 from orchestration.publish.dictionary import write_dictionary
+from orchestration.publish.digest import write_digests
 from orchestration.publish.quality import quality_docs, quality_views_in, write_quality_schema
 
 
@@ -57,3 +58,4 @@ def _unshare(path: Path) -> None:
 
 def write_release_docs(release_dir: Path, manifest: dict[str, Any], db_file: str) -> None:
     write_dictionary(release_dir, manifest, db_file)
+    write_digests(release_dir, db_file)
