@@ -46,8 +46,9 @@ dashboard: setup ## the analysts' dashboard (Streamlit) on 127.0.0.1:$(DASHBOARD
 manifest: setup ## dbt parse (target/manifest.json)
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir .
 
-docs: setup ## dbt docs for the marts (dbt_project/target/index.html)
-	cd dbt_project && PAPERS_WAREHOUSE=$(PAPERS_HOME)/warehouse.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+docs: setup ## dbt docs as one self-contained page a browser opens from file:// (dbt_project/target/static_index.html)
+	cd dbt_project && PAPERS_WAREHOUSE=$(PAPERS_HOME)/warehouse.duckdb ../$(BIN)/dbt docs generate --static --profiles-dir .
+	@echo "open file://$(CURDIR)/dbt_project/target/static_index.html"
 
 clean: ## remove the local warehouse and run state (keeps .venv)
 	rm -rf $(PAPERS_HOME) dbt_project/target dbt_project/logs
