@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test check ui docs manifest sample clean eval-topics train-topics
+.PHONY: setup run test check ui dashboard docs manifest sample clean eval-topics train-topics
 
 $(BIN)/papers: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml $(BIN)/papers
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster instance migrate >/dev/null
 
-sample: setup ## write the bundled sample snapshots into $(PAPERS_HOME)/landing
-	$(BIN)/python -m orchestration.sample_data $(PAPERS_HOME)/landing
+SAMPLE := sample/daily_papers_2025-10
+
+sample: ## copy the bundled real sample (October 2025, sample/README.md) into $(PAPERS_HOME)/landing
+	mkdir -p $(PAPERS_HOME)/landing
+	cp $(SAMPLE)/*.json $(PAPERS_HOME)/landing/
 
 run: setup $(DAGSTER_HOME)/dagster.yaml sample ## the main job on the bundled sample data
 	$(BIN)/papers run
@@ -38,11 +41,17 @@ check: setup ## the inner loop: unit and fast integration tests (no dbt build, n
 ui: setup $(DAGSTER_HOME)/dagster.yaml ## the Dagster UI (sensor + schedule running) on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+DASHBOARD_PORT ?= 8501
+dashboard: setup ## the analysts' dashboard (Streamlit) on 127.0.0.1:$(DASHBOARD_PORT), reading $(PAPERS_HOME)/published only
+	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) \
+		--server.headless true --browser.gatherUsageStats false --global.developmentMode false --client.toolbarMode viewer
+
 manifest: setup ## dbt parse (target/manifest.json)
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir .
 
-docs: setup ## dbt docs for the marts (dbt_project/target/index.html)
-	cd dbt_project && PAPERS_WAREHOUSE=$(PAPERS_HOME)/warehouse.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+docs: setup ## dbt docs as one self-contained page a browser opens from file:// (dbt_project/target/static_index.html)
+	cd dbt_project && PAPERS_WAREHOUSE=$(PAPERS_HOME)/warehouse.duckdb ../$(BIN)/dbt docs generate --static --profiles-dir .
+	@echo "open file://$(CURDIR)/dbt_project/target/static_index.html"
 
 eval-topics: setup ## topic quality vs the expert labels (train and holdout splits): agreement, precision, recall, misses
 	env -u DAGSTER_HOME $(BIN)/python -m orchestration.topic_eval

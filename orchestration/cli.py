@@ -267,6 +267,30 @@ def cmd_config(settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_digest(home, week: str) -> int:
+    """Print ``digests/<week>.md`` of the release ``published/`` serves."""
+    from orchestration.publish.digest import DIGESTS_DIR, week_name, week_start
+
+    try:
+        week = week_name(week_start(week))
+    except ValueError as error:
+        say(f"papers digest: {error}")
+        return EXIT_USAGE
+    release = current_release(home.published)
+    if not release:
+        say("papers digest: nothing published yet (run `papers run` first)")
+        return EXIT_USAGE
+    folder = Path(release["release_dir"]) / DIGESTS_DIR
+    path = folder / f"{week}.md"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.md")) if folder.is_dir() else []
+        say(f"papers digest: no digest for {week} in {home.published} "
+            f"(weeks: {', '.join(known) if known else 'none'})")
+        return EXIT_USAGE
+    say(path.read_text(encoding="utf-8").rstrip("\n"))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     # the common options are accepted before and after the command (`papers --home X status`,
     # `papers status --home X`)
@@ -288,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("rebuild", parents=[common], help="rebuild all marts from raw (dbt --full-refresh), validate, publish")
     commands.add_parser("status", parents=[common], help="what is loaded, quarantined, published, and the last validation")
     commands.add_parser("config", parents=[common], help="the effective settings and where each value came from")
+    digest = commands.add_parser("digest", parents=[common], help="print the weekly digest of the published release")
+    digest.add_argument("--week", required=True, help="ISO week, e.g. 2025-W42")
     return parser
 
 
@@ -307,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "backfill": lambda: cmd_backfill(settings, args.start, args.end),
         "rebuild": lambda: cmd_rebuild(settings),
         "status": lambda: cmd_status(home),
+        "digest": lambda: cmd_digest(home, args.week),
     }
     try:
         return commands[args.command]()

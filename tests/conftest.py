@@ -8,10 +8,11 @@ the same command again, and records what each run printed and the table counts a
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
-from tests.pipeline_runs import API_FIXTURES, TEXT_FIXTURES, query, run_papers
+from tests.pipeline_runs import API_FIXTURES, FIXTURES, REPO, TEXT_FIXTURES, query, run_papers
 
 COUNTED_TABLES = [
     "raw.landed_api_papers", "raw.landed_page_cards", "marts.papers", "marts.paper_observations",
@@ -56,3 +57,41 @@ def fixtures_ingest(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fixtures_warehouse(fixtures_ingest):
     return fixtures_ingest["warehouse"]
+
+
+#: the real month the dashboard, README, digest and publish-description tests read (in place)
+DEMO = REPO.parent / "shared" / "demo" / "daily_papers_2025-10"
+#: one malformed fixture landed with it, so the quality record holds a quarantined file
+DEMO_BAD_FILE = FIXTURES / "daily_papers" / "2024-06-01_captured-20240601T165731Z.json"
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """PAPERS_HOME after `papers ingest` of the demo month (+ one malformed file), published.
+
+    Built once per test session: the first xdist worker builds it under a lock in the session's
+    shared temp folder, the other reuses it. Tests must not write to it (copy it: `copy_home`)."""
+    import fcntl
+    import os
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # basetemp is <session>/popen-gwN: share <session>
+        shared = shared.parent
+    home = shared / "demo_home"
+    with open(shared / "demo_home.lock", "w") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if not (home / "published" / "manifest.json").exists():
+            shutil.rmtree(home, ignore_errors=True)
+            code, output = run_papers(home, "ingest", *map(str, sorted(DEMO.glob("*.json"))), str(DEMO_BAD_FILE))
+            assert code == 0, output
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return home
+
+
+def copy_home(home, dest):
+    """A private copy of a PAPERS_HOME (warehouse, releases, the `published` link) to publish into."""
+    shutil.copytree(home, dest, symlinks=True, ignore=shutil.ignore_patterns("*.lock", "dagster"))
+    for path in dest.rglob("*"):  # releases are read-only: the copy must be removable by pytest
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    return dest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -16,8 +17,22 @@ TEXT_FIXTURES = sorted((FIXTURES / "listing_text").glob("*.txt"))
 MALFORMED = {"2024-06-01_captured-20240601T165731Z.json", "2024-12-11_captured-20241212T101858Z.json",
              "2025-01-10_captured-20250112T084652Z.json"}
 API_DIR = FIXTURES / "daily_papers"
+#: the real month bundled as the project's sample data (`make sample`), copied from ../shared/demo
+SAMPLE = REPO / "sample" / "daily_papers_2025-10"
+SAMPLE_FILES = sorted(SAMPLE.glob("*.json"))
 #: names of the API fixtures that parse (the rest are MALFORMED on purpose)
 GOOD_API_NAMES = sorted(p.name for p in API_FIXTURES if p.name not in MALFORMED)
+
+
+def land_sample(landing: Path) -> list[Path]:
+    """Copy the bundled sample files into ``landing`` (what `make sample` does); return the copies."""
+    landing.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for source in SAMPLE_FILES:
+        copy = landing / source.name
+        shutil.copyfile(source, copy)
+        copies.append(copy)
+    return copies
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The `papers` command end to end: sample data, a broken snapshot, backfill, status, exit codes."""
+"""The `papers` command end to end: the bundled sample (a real month), a broken snapshot, backfill, status, exit codes."""
 
 from __future__ import annotations
 
@@ -11,29 +11,32 @@ from datetime import date
 import duckdb
 from werkzeug import Response
 
-from orchestration.sample_data import write_samples
-from tests.pipeline_runs import FIXTURES, query, run_papers
+from tests.pipeline_runs import FIXTURES, SAMPLE_FILES, land_sample, query, run_papers
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
 
 def test_sample_data_run_builds_marts_and_rerun_adds_nothing(tmp_path):
-    written = write_samples(tmp_path / "landing")
+    written = land_sample(tmp_path / "landing")
     code, output = run_papers(tmp_path, "run")
     assert code == 0, output
     assert f"{len(written)} loaded, 0 duplicate, 0 quarantined" in output
     warehouse = tmp_path / "warehouse.duckdb"
+    # every paper of the sample's files, one row each, all with their arXiv id
+    records = [r for f in SAMPLE_FILES for r in json.loads(f.read_text())]
+    ids = {r["paper"]["id"] for r in records}
     papers = query(warehouse, "select count(*) from marts.papers")[0][0]
-    assert papers > 40
-    # page cards that repeat an API paper's title merge into it; the rest are page-only papers
-    assert query(warehouse, "select count(*) from marts.papers where arxiv_id is null")[0][0] == 4
+    assert papers == len(ids)
+    assert query(warehouse, "select count(*) from marts.papers where arxiv_id is null")[0][0] == 0
+    assert query(warehouse, "select count(*), count(distinct listing_date) from marts.paper_observations") == [
+        (len(records), len(SAMPLE_FILES))]
 
     # dbt's state of the latest build is kept with the warehouse, its per-run folder dropped
     dbt_target = tmp_path / "dbt" / "target"
     assert sorted(p.name for p in dbt_target.iterdir()) == ["dbt.log", "partial_parse.msgpack", "run_results.json"]
     assert "Unable to do partial parsing" in (dbt_target / "dbt.log").read_text()  # first build: full parse
 
-    write_samples(tmp_path / "landing")
+    land_sample(tmp_path / "landing")
     code, output = run_papers(tmp_path, "run")
     assert code == 0, output
     assert f"0 loaded, {len(written)} duplicate, 0 quarantined" in output
@@ -67,7 +70,7 @@ def published_files(home):
 
 
 def test_failed_validation_leaves_published_byte_identical(tmp_path):
-    write_samples(tmp_path / "landing")
+    land_sample(tmp_path / "landing")
     code, output = run_papers(tmp_path, "run")
     assert code == 0, output
     before = published_files(tmp_path)

@@ -126,7 +126,8 @@ def test_publish_links_a_complete_release(home: Path):
     assert result.tables == {"marts.papers": 25, "marts.authors": 9, "marts.topics_daily": 12}
     assert result.published_at.tzinfo is not None and result.published_at.utcoffset().total_seconds() == 0
     assert result.seconds > 0
-    assert sorted(p.name for p in published.iterdir()) == ["manifest.json", "parquet", "warehouse.duckdb"]
+    assert sorted(p.name for p in published.iterdir()) == [
+        "README.md", "catalog.json", "manifest.json", "parquet", "warehouse.duckdb"]  # + the data dictionary
     assert sorted(p.name for p in (published / "parquet").iterdir()) == [
         "authors.parquet", "papers.parquet", "topics_daily.parquet",
     ]
@@ -197,7 +198,7 @@ def test_parquet_files_have_the_same_rows(home: Path):
 def test_every_published_file_is_read_only(home: Path):
     _publish(home)
     files = [p for p in (home / "published").resolve().rglob("*") if p.is_file()]
-    assert len(files) == 5
+    assert len(files) == 7  # DuckDB file, 3 Parquet files, manifest, catalog.json, README.md
     for path in files:
         assert path.stat().st_mode & 0o777 == 0o444, path
 

@@ -7,7 +7,9 @@ blocking check has passed does the pipeline call :func:`publish`, which
    ``warehouse.duckdb`` (written with ``STORAGE_VERSION 'v1.4.0'`` so DuckDB 1.4 and later 1.x
    readers, which BI tools often bundle, can open it; DuckDB 2.0's default format cannot be read by
    any 1.x), ``parquet/<table>.parquet`` for every table and ``manifest.json`` (run id, UTC time,
-   row counts, sha256 of every file); every file read-only (0444). Incrementally: DuckDB
+   row counts, sha256 of every file), the ``quality`` schema, dbt's descriptions as comments and
+   Parquet metadata and a data dictionary (``describe``, ``quality``, ``release``, ``digest`` in this
+   package); every file read-only (0444). Incrementally: DuckDB
    fingerprints each table (row count, columns, sum of row hashes) and compares with the previous
    release's manifest; an unchanged table's Parquet file is hard-linked from there (files of a
    release are never modified, so sharing an inode is safe) with its sha256 carried over, and the
@@ -50,6 +52,9 @@ from typing import Any
 import duckdb
 
 from orchestration.config import DEFAULT_DUCKDB_MEMORY_LIMIT
+from orchestration.publish.describe import fingerprint_with_docs, parquet_copy_options
+from orchestration.publish.quality import SCHEMA as QUALITY_SCHEMA
+from orchestration.publish.release import finish_duckdb_file, write_release_docs
 from orchestration.sql import quote_ident, quote_literal
 
 
@@ -168,9 +173,14 @@ def publish(
             building.mkdir()
             previous = _previous_release(published_root)
             built, db_info = _build(warehouse, building, targets, previous, steps, memory_limit)
+            with steps("describe"):  # quality schema + dbt's descriptions as comments
+                db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets],
+                                             db_info, release=name, run_id=run_id, published_at=published_at)
             counts = {q: b.rows for q, b in built.items()}
             with steps("hash"):
                 manifest = _write_manifest(building, name, run_id, published_at, targets, built, db_info)
+            with steps("docs"):  # data dictionary
+                write_release_docs(building, manifest, DUCKDB_FILE)
             with steps("seal"):
                 _seal(building)
             if final.exists():
@@ -357,7 +367,7 @@ def _build(
                 columns[t.qualified] = _columns(con, "src", t)
                 rows, fingerprint = _fingerprint(con, f"src.{quote_ident(t.schema)}.{quote_ident(t.table)}", columns[t.qualified],
                                                  keep_hashes=_hashes_table(t) if previous else None)
-                built[t.qualified] = _Built(rows, fingerprint)
+                built[t.qualified] = _Built(rows, fingerprint_with_docs(fingerprint, t.qualified))
         _refuse_types_unreadable_by_1x(columns)
         changed = [t for t in targets if not _same_as_before(previous, t, built[t.qualified])]
 
@@ -368,7 +378,8 @@ def _build(
                     continue
             with steps("parquet"):
                 con.execute(
-                    f"COPY src.{quote_ident(t.schema)}.{quote_ident(t.table)} TO {quote_literal(building / t.parquet)} (FORMAT parquet)"
+                    f"COPY src.{quote_ident(t.schema)}.{quote_ident(t.table)} TO {quote_literal(building / t.parquet)} (FORMAT parquet"
+                    f"{parquet_copy_options(con, f'src.{quote_ident(t.schema)}.{quote_ident(t.table)}', t.qualified)})"
                 )
 
         with steps("duckdb"):
@@ -641,7 +652,8 @@ def _audit(
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub (READ_ONLY)")
         present = {(s, n) for s, n in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pub'").fetchall()}
-        extra = present - {(t.schema, t.table) for t in targets}
+        # the quality schema of a file linked from the previous release is rewritten after the audit
+        extra = present - {(t.schema, t.table) for t in targets} - {p for p in present if p[0] == QUALITY_SCHEMA}
         if extra:
             raise PublishError(f"{DUCKDB_FILE} holds tables not published: {sorted(extra)}")
         for t in targets:

@@ -16,6 +16,7 @@ from orchestration.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.project import PUBLIC_MARTS
 from orchestration.publish import publish
+from orchestration.publish.quality import VIEWS as QUALITY_VIEWS
 
 PUBLISHED_MARTS = dg.AssetKey(["published", "marts"])
 
@@ -26,7 +27,7 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=PUBLISHED_MARTS,
-        deps=[model_key(mart) for mart in PUBLIC_MARTS],
+        deps=[model_key(model) for model in (*PUBLIC_MARTS, *QUALITY_VIEWS)],
         group_name="published",
         kinds={"duckdb", "parquet"},
         pool=WAREHOUSE_WRITER_POOL,

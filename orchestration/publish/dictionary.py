@@ -1,0 +1,92 @@
+"""The release's data dictionary: ``catalog.json`` (for tools) and ``README.md`` (for people).
+
+Both are generated from what the release's DuckDB file holds — its tables, column types and the
+comments set from dbt's descriptions (orchestration/publish/describe.py) — plus the row counts and
+files of the release manifest, so the dictionary describes exactly the release it sits in.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+CATALOG = "catalog.json"
+README = "README.md"
+
+
+def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        tables = con.execute(
+            "SELECT schema_name, table_name, comment, estimated_size FROM duckdb_tables() "
+            "WHERE NOT internal ORDER BY schema_name = 'quality', schema_name, table_name"
+        ).fetchall()
+        columns = con.execute(
+            "SELECT schema_name, table_name, column_name, data_type, comment FROM duckdb_columns() "
+            "WHERE NOT internal ORDER BY schema_name, table_name, column_index"
+        ).fetchall()
+        counts = {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0]
+                  for s, t, _, _ in tables}
+    finally:
+        con.close()
+    files = manifest.get("tables", {})
+    out: dict[str, Any] = {
+        "release": manifest.get("release"),
+        "run_id": manifest.get("run_id"),
+        "published_at": manifest.get("published_at"),
+        "duckdb_file": manifest.get("duckdb", {}).get("path"),
+        "tables": {},
+    }
+    for schema, table, comment, _ in tables:
+        qualified = f"{schema}.{table}"
+        out["tables"][qualified] = {
+            "description": comment or "",
+            "rows": counts[qualified],
+            "parquet": files.get(qualified, {}).get("parquet"),
+            "columns": [
+                {"name": c, "type": ty, "description": desc or ""}
+                for s, t, c, ty, desc in columns if (s, t) == (schema, table)
+            ],
+        }
+    return out
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render_markdown(catalog: dict[str, Any]) -> str:
+    lines = [
+        f"# Data dictionary — release {catalog['release']}",
+        "",
+        f"Published {catalog['published_at']} from run `{catalog['run_id']}`. Open `warehouse.duckdb` "
+        "read-only (DuckDB 1.4 or newer) or read `parquet/<table>.parquet`; the same descriptions are "
+        "the DuckDB file's table and column comments and the Parquet files' metadata. Schema `marts` "
+        "holds the public tables; schema `quality` (DuckDB file only) the pipeline's quality record.",
+        "",
+        "| table | rows | description |",
+        "| --- | --- | --- |",
+    ]
+    for name, table in catalog["tables"].items():
+        first = table["description"].strip().split("\n\n")[0]
+        lines.append(f"| [`{name}`](#{name.replace('.', '')}) | {table['rows']} | {_cell(first)} |")
+    for name, table in catalog["tables"].items():
+        lines += ["", f"## {name}", ""]
+        if table["description"]:
+            lines += [table["description"].strip(), ""]
+        where = f"`parquet/{Path(table['parquet']).name}`" if table["parquet"] else "the DuckDB file only"
+        lines += [f"{table['rows']} rows; in `warehouse.duckdb` and {where}." if table["parquet"]
+                  else f"{table['rows']} rows; in {where}.", "",
+                  "| column | type | description |", "| --- | --- | --- |"]
+        lines += [f"| `{c['name']}` | {c['type']} | {_cell(c['description'])} |" for c in table["columns"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_dictionary(release_dir: Path, manifest: dict[str, Any], db_file: str) -> dict[str, Any]:
+    catalog = build_catalog(release_dir / db_file, manifest)
+    (release_dir / CATALOG).write_text(json.dumps(catalog, indent=2, default=str) + "\n", encoding="utf-8")
+    (release_dir / README).write_text(render_markdown(catalog), encoding="utf-8")
+    return catalog

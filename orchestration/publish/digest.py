@@ -1,0 +1,183 @@
+"""Weekly digests and per-topic Atom feeds, written into every release.
+
+- ``digests/<ISO week>.md`` (e.g. ``2025-W42.md``): for every ISO week in which papers were first
+  listed, the week's top papers by latest upvotes (``marts.papers``), each marked ``settled`` (its
+  latest capture is :data:`SETTLE_DAYS` or more days after its listing date, so its upvotes have
+  mostly stopped rising) or ``provisional``.
+- ``feeds/<topic>.xml``: an Atom 1.0 feed per primary topic (and ``all.xml``) of the top papers of
+  the latest :data:`FEED_WEEKS` weeks, one entry per paper and week.
+
+Everything comes from the release's own DuckDB file, and every date in them from the data (no clock),
+so the same marts give the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import duckdb
+
+#: Upvotes count as settled this many days after the listing date (as in the dashboard).
+SETTLE_DAYS = 7
+#: Papers per week in a digest, and per week and topic in a feed.
+TOP_N = 10
+FEED_WEEKS = 8
+DIGESTS_DIR = "digests"
+FEEDS_DIR = "feeds"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HF_PAPER_URL = "https://hf.barry1.top/papers/"
+ARXIV_URL = "https://arxiv.org/abs/"
+
+NEEDED_COLUMNS = ("arxiv_id", "title", "summary", "upvotes", "first_listed_on", "primary_topic",
+                  "organization", "last_seen_at")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def week_start(week: str) -> date:
+    """Monday of an ISO week written ``YYYY-Www``; ValueError for anything else."""
+    match = _WEEK.match(week)
+    if not match:
+        raise ValueError(f"week {week!r} is not an ISO week like 2025-W42")
+    try:
+        return date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        raise ValueError(f"week {week!r} does not exist") from None
+
+
+def week_name(monday: date) -> str:
+    year, number, _ = monday.isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    arxiv_id: str
+    title: str
+    summary: str
+    upvotes: int
+    first_listed_on: date
+    primary_topic: str
+    organization: str | None
+    settled: bool
+    last_seen_at: datetime
+
+
+TOP_OF_WEEK = f"""
+    select arxiv_id, title, coalesce(summary, ''), upvotes, first_listed_on, primary_topic, organization,
+           last_seen_at >= first_listed_on + interval {SETTLE_DAYS} day as settled, last_seen_at
+    from marts.papers
+    where arxiv_id is not null and upvotes is not null
+      and first_listed_on >= ? and first_listed_on < ?::date + interval 7 day
+      and (? is null or primary_topic = ?)
+    order by upvotes desc, arxiv_id
+    limit ?
+"""
+
+
+def top_of_week(con: duckdb.DuckDBPyConnection, monday: date, topic: str | None = None,
+                limit: int = TOP_N) -> list[Entry]:
+    """The week's top papers (first listed that week) by latest upvotes; ties by arXiv id."""
+    rows = con.execute(TOP_OF_WEEK, [monday, monday, topic, topic, limit]).fetchall()
+    return [Entry(*row) for row in rows]
+
+
+def weeks(con: duckdb.DuckDBPyConnection) -> list[date]:
+    return [d for (d,) in con.execute(
+        "select distinct date_trunc('week', first_listed_on)::date from marts.papers "
+        "where first_listed_on is not null and arxiv_id is not null order by 1").fetchall()]
+
+
+def render_digest(monday: date, entries: list[Entry]) -> str:
+    name, sunday = week_name(monday), monday + timedelta(days=6)
+    settled = sum(e.settled for e in entries)
+    lines = [
+        f"# Daily Papers digest — {name} ({monday:%d %b} – {sunday:%d %b %Y})",
+        "",
+        f"The {len(entries)} most upvoted papers first listed this week, by their latest upvotes. "
+        f"{settled} of them have settled upvotes (latest capture {SETTLE_DAYS}+ days after listing); "
+        "the others are provisional and may still rise.",
+        "",
+    ]
+    for i, e in enumerate(entries, 1):
+        org = f" · {e.organization}" if e.organization else ""
+        lines += [
+            f"{i}. **[{e.title}]({HF_PAPER_URL}{e.arxiv_id})** — {e.upvotes} upvotes "
+            f"({'settled' if e.settled else 'provisional'})",
+            f"   listed {e.first_listed_on} · {e.primary_topic}{org} · [arXiv:{e.arxiv_id}]({ARXIV_URL}{e.arxiv_id})",
+        ]
+    if not entries:
+        lines.append("No paper was first listed this week.")
+    return "\n".join(lines) + "\n"
+
+
+def _iso(moment: datetime | date) -> str:
+    if isinstance(moment, datetime):
+        return moment.isoformat().replace("+00:00", "Z")
+    return f"{moment.isoformat()}T00:00:00Z"
+
+
+def render_feed(topic: str, weekly: list[tuple[date, list[Entry]]]) -> bytes:
+    """An Atom 1.0 feed of the given weeks' top papers (newest week first)."""
+    ET.register_namespace("", ATOM_NS)
+
+    def sub(parent, tag, text=None, **attrs):
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    label = "all topics" if topic == "all" else topic
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    sub(feed, "id", f"urn:daily-papers-warehouse:feed:{topic}")
+    sub(feed, "title", f"Daily Papers — weekly top papers ({label})")
+    entries = [(monday, e) for monday, es in weekly for e in es]
+    updated = max((e.last_seen_at for _, e in entries), default=None)
+    sub(feed, "updated", _iso(updated) if updated else "1970-01-01T00:00:00Z")
+    author = sub(feed, "author")
+    sub(author, "name", "daily-papers-warehouse")
+    sub(feed, "link", rel="alternate", href="https://hf.barry1.top/papers")
+    sub(feed, "generator", "daily-papers-warehouse")
+    for monday, e in entries:
+        entry = sub(feed, "entry")
+        sub(entry, "id", f"urn:daily-papers-warehouse:{week_name(monday)}:{e.arxiv_id}")
+        sub(entry, "title", e.title)
+        sub(entry, "updated", _iso(e.last_seen_at))
+        sub(entry, "published", _iso(e.first_listed_on))
+        sub(entry, "link", rel="alternate", href=f"{HF_PAPER_URL}{e.arxiv_id}")
+        sub(entry, "link", rel="related", href=f"{ARXIV_URL}{e.arxiv_id}")
+        sub(entry, "category", term=e.primary_topic)
+        sub(entry, "summary", f"{week_name(monday)}: {e.upvotes} upvotes "
+                              f"({'settled' if e.settled else 'provisional'}). {e.summary}")
+    ET.indent(feed)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write_digests(release_dir: Path, db_file: str) -> dict[str, int]:
+    """Write every week's digest and every topic's feed into ``release_dir``; counts of each."""
+    con = duckdb.connect(str(release_dir / db_file), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        have = {c for (c,) in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'marts' and table_name = 'papers'"
+        ).fetchall()}
+        if not set(NEEDED_COLUMNS) <= have:  # a release without the papers mart: nothing to digest
+            return {"digests": 0, "feeds": 0}
+        all_weeks = weeks(con)
+        (release_dir / DIGESTS_DIR).mkdir(exist_ok=True)
+        for monday in all_weeks:
+            text = render_digest(monday, top_of_week(con, monday))
+            (release_dir / DIGESTS_DIR / f"{week_name(monday)}.md").write_text(text, encoding="utf-8")
+        recent = sorted(all_weeks, reverse=True)[:FEED_WEEKS]
+        topics = [t for (t,) in con.execute(
+            "select distinct primary_topic from marts.papers where primary_topic is not null order by 1").fetchall()]
+        (release_dir / FEEDS_DIR).mkdir(exist_ok=True)
+        for topic in ["all", *topics]:
+            weekly = [(m, top_of_week(con, m, None if topic == "all" else topic)) for m in recent]
+            (release_dir / FEEDS_DIR / f"{topic}.xml").write_bytes(render_feed(topic, weekly))
+    finally:
+        con.close()
+    return {"digests": len(all_weeks), "feeds": len(topics) + 1}

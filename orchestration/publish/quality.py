@@ -1,0 +1,96 @@
+"""The release's ``quality`` schema: the pipeline's quality record, read-only, next to the marts.
+
+dbt defines the quality views over the ``ops`` tables (``dbt_project/models/quality/``: every file
+seen, the quarantined ones with their reason, every validation and one row per validating run).
+They are views, so at publish time they include this run's mart validations; publishing copies them
+as tables into the release's DuckDB file, plus ``quality.release``: this release, its run and when it
+was published (the last publish time of whatever ``published/`` serves).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.publish.describe import TableDoc, load_docs
+
+SCHEMA = "quality"
+#: The dbt models (views, schema ``quality``) copied into every release.
+VIEWS = ("snapshot_files", "quarantined_files", "validation_results", "validation_runs")
+RELEASE_TABLE = f"{SCHEMA}.release"
+
+#: ``quality.release``: written by the publish step, described here (it is no dbt model).
+RELEASE_DOC = TableDoc(
+    RELEASE_TABLE,
+    "This release: one row naming it, the run that built it and when it was published. The "
+    "published_at of the release `published/` points at is the last publish time.",
+    {
+        "release": "Release folder name under PAPERS_HOME/releases (`<UTC time>-<run id prefix>`).",
+        "run_id": "Dagster run whose validated marts this release holds.",
+        "published_at": "When this release was published (UTC); freshness = now - published_at.",
+        "marts": "Public marts in this release.",
+        "mart_rows": "Rows over all public marts in this release.",
+    },
+)
+
+
+def quality_docs() -> dict[str, TableDoc]:
+    """The quality tables a release holds, with their descriptions (dbt's, and quality.release's)."""
+    docs = {q: d for q, d in load_docs().items() if q.startswith(f"{SCHEMA}.")}
+    docs[RELEASE_TABLE] = RELEASE_DOC
+    return docs
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def quality_views_in(warehouse: Path) -> list[str]:
+    """The quality views dbt built in ``warehouse`` (none in a warehouse dbt never built)."""
+    views = [q for q in quality_docs() if q != RELEASE_TABLE]
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
+        present = {f"{s}.{t}" for s, t in con.execute(
+            "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal"
+        ).fetchall()}
+    finally:
+        con.close()
+    return [q for q in views if q in present]
+
+
+def write_quality_schema(
+    db_path: Path, warehouse: Path, *, release: str, run_id: str, published_at: datetime,
+    marts: list[str],
+) -> list[str]:
+    """(Re)create the ``quality`` tables in the release's DuckDB file ``db_path`` from the
+    warehouse's quality views, and ``quality.release``. Returns the tables written; none when the
+    warehouse has no quality views (a warehouse dbt never built)."""
+    copied = quality_views_in(warehouse)
+    if not copied:
+        return []
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
+        con.execute(f"ATTACH {_lit(db_path)} AS pub")
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{SCHEMA}")
+        for qualified in copied:
+            con.execute(f"CREATE OR REPLACE TABLE pub.{qualified} AS SELECT * FROM src.{qualified}")
+        mart_rows = sum(
+            con.execute(f"SELECT count(*) FROM pub.{m}").fetchall()[0][0] for m in marts
+        )
+        con.execute(
+            f"CREATE OR REPLACE TABLE pub.{RELEASE_TABLE} (release VARCHAR, run_id VARCHAR, "
+            "published_at TIMESTAMPTZ, marts VARCHAR[], mart_rows BIGINT)"
+        )
+        con.execute(f"INSERT INTO pub.{RELEASE_TABLE} VALUES (?, ?, ?, ?, ?)",
+                    [release, run_id, published_at, sorted(marts), mart_rows])
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT pub")
+        con.execute("DETACH pub")
+    finally:
+        con.close()
+    return [*copied, RELEASE_TABLE]
