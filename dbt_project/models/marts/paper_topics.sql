@@ -194,7 +194,9 @@ verified as (
 
 ),
 
--- one row per (paper, topic, term found): in which fields, and its points
+-- one row per (paper, topic, term found): in which fields, and its points. Points are exact
+-- decimals, so their sums (and the ranking and secondary margin on them) do not depend on the
+-- order DuckDB's threads add them in
 term_points as (
 
     select
@@ -204,12 +206,12 @@ term_points as (
         bool_or(field_no = 1) as in_title,
         bool_or(field_no = 2) as in_abstract,
         bool_or(field_no >= 3) as in_keywords,
-        any_value(weight) * (
+        cast(any_value(weight) as decimal(18, 6)) * (
             case when bool_or(field_no = 1) then {{ scoring.title_weight }} else 0 end
             + case when bool_or(field_no = 2) then {{ scoring.abstract_weight }} else 0 end
             + case when bool_or(field_no >= 3) then {{ scoring.keywords_weight }} else 0 end
         ) as points,
-        case when bool_or(field_no = 1) then any_value(weight) * {{ scoring.title_weight }} else 0 end as title_points
+        case when bool_or(field_no = 1) then cast(any_value(weight) as decimal(18, 6)) * {{ scoring.title_weight }} else 0 end as title_points
 
     from verified
     group by paper_id, topic, term
@@ -247,7 +249,7 @@ candidates as (
         topic_matches.paper_id,
         topic_matches.topic,
         topic_matches.matched_terms,
-        topics.base_score + topic_matches.term_points as score,
+        cast(topics.base_score as decimal(18, 6)) + topic_matches.term_points as score,
         topic_matches.title_points,
         topic_matches.evidence
 
@@ -260,7 +262,7 @@ candidates as (
         papers.paper_id,
         'other' as topic,
         0 as matched_terms,
-        (select base_score from topics where topic = 'other') as score,
+        (select cast(base_score as decimal(18, 6)) from topics where topic = 'other') as score,
         0 as title_points,
         null as evidence
 
