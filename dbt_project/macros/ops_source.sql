@@ -4,19 +4,7 @@
     anything was recorded).
 #}
 {% macro ops_source(table_name) %}
-    {%- set relation = source('ops', table_name) -%}
-    {%- set columns = ops_columns(table_name) -%}
-    {%- if execute and adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
-        (
-            select
-            {%- for name, data_type in columns %}
-                cast(null as {{ data_type }}) as {{ name }}{{ "," if not loop.last }}
-            {%- endfor %}
-            limit 0
-        )
-    {%- else -%}
-        {{ relation }}
-    {%- endif -%}
+    {{- return(source_or_empty('ops', table_name, ops_columns(table_name))) -}}
 {% endmacro %}
 
 {% macro ops_columns(table_name) %}

@@ -5,9 +5,17 @@
     source() is always called, so lineage (and dagster-dbt's asset graph) is unchanged.
 #}
 {% macro raw_source(table_name) %}
-    {%- set relation = source('raw', table_name) -%}
-    {%- set columns = raw_columns(table_name) -%}
+    {{- return(source_or_empty('raw', table_name, raw_columns(table_name))) -}}
+{% endmacro %}
+
+{#
+    source_or_empty(source_name, table_name, columns): source(source_name, table_name), or an empty
+    relation of ``columns`` ([(name, type)]) when the table does not exist yet.
+#}
+{% macro source_or_empty(source_name, table_name, columns) %}
+    {%- set relation = source(source_name, table_name) -%}
     {%- if execute and adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+        {%- set empty -%}
         (
             select
             {%- for name, data_type in columns %}
@@ -15,9 +23,10 @@
             {%- endfor %}
             limit 0
         )
-    {%- else -%}
-        {{ relation }}
+        {%- endset -%}
+        {{ return(empty) }}
     {%- endif -%}
+    {{ return(relation) }}
 {% endmacro %}
 
 {% macro raw_columns(table_name) %}
