@@ -1,4 +1,4 @@
-"""Topic quality against expert labels (issue 11): `make eval-topics`.
+"""Topic quality against expert labels: `make eval-topics`.
 
 Builds the marts on the labelled papers — the shared API fixtures (the malformed ones are
 quarantined), the page-text capture and the October 2025 demo captures are ingested with
@@ -138,7 +138,7 @@ class Predicted:
 
 def predictions(con: duckdb.DuckDBPyConnection) -> dict[str, Predicted]:
     columns = {c for (c,) in con.sql("select column_name from (describe marts.paper_topics)").fetchall()}
-    # a warehouse built before issue 11 has neither score nor evidence (its matched_terms stand in)
+    # a warehouse built before weighted scoring has neither score nor evidence (its matched_terms stand in)
     explained = "score, evidence" if {"score", "evidence"} <= columns else "matched_terms, ''"
     rows = con.sql(f"select paper_id, topic, is_primary, {explained} from marts.paper_topics").fetchall()
     topics, primary, evidence = defaultdict(set), {}, defaultdict(dict)

@@ -1,4 +1,4 @@
-"""Fit the topic term weights on the labelled `train` split (issue 11): `make train-topics`.
+"""Fit the topic term weights on the labelled `train` split: `make train-topics`.
 
 Writes `dbt_project/seeds/topic_taxonomy.csv` (topic, term, weight) and the `base_score` column
 of `dbt_project/seeds/topics.csv` (descriptions are kept). The `holdout` split is never read.

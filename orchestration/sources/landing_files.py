@@ -1,9 +1,10 @@
-"""Landing-folder intake: find new files, parse them, and move each to where it ends.
+"""Landing-folder intake: find new files, read and parse them, and decide how each ends.
 
 No Dagster or dlt here. :class:`LandingStream` reads the files of one run in bounded batches and
 hands their parsed Arrow tables to the loader while recording how each file ends — loaded,
-duplicate or rejected; the ``settle_*`` helpers move the files afterwards: loaded files to
-``archive/``, rejects to ``quarantine/`` with a reason file, duplicate copies dropped.
+duplicate or rejected. Nothing is moved here: ``ops.bookkeeping.settle_landing`` records the
+outcomes and ``ops.filing`` moves the files (loaded to ``archive/``, rejects to ``quarantine/``
+with a reason file, duplicate copies dropped).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A file is *stable* — safe to read — when any of these holds:
 - its size and mtime are the same as at the previous look (nobody is writing it);
 - it appeared by an atomic rename from a temporary name (``x.json.part`` -> ``x.json``) seen before;
 - it was last modified more than ``settle_seconds`` ago (moved in from elsewhere, already complete).
-Names starting with ``.`` or ending in ``.tmp``/``.part`` are never read (see ``intake.is_candidate``).
+Names starting with ``.`` or ending in ``.tmp``/``.part`` are never read (see ``landing_files.is_candidate``).
 
 Stable files not requested before are grouped into batches: sorted by listing date (the leading
 ``YYYY-MM-DD`` of the name; page-text files last) and cut every ``max_files`` files, so a folder of dropped
@@ -27,7 +27,7 @@ from orchestration.sources.landing_files import IGNORED_SUFFIXES, file_sha256, i
 
 @dataclass(frozen=True)
 class WatchSettings:
-    max_files: int = 5000         # files per run (a run reads them in bounded batches: see intake)
+    max_files: int = 5000         # files per run (a run reads them in bounded batches: see landing_files)
     settle_seconds: float = 30.0  # older than this (mtime) counts as complete
     retry_seconds: float = 3600.0  # a requested file still in landing after this is requested again (a run
     # that failed is retried by Dagster first: run_retries in dagster.yaml)
