@@ -6,6 +6,7 @@ everyday cost is one ``stat`` per project file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -30,6 +31,22 @@ def _newest_input(project_dir: Path) -> float:
                 if file.is_file():
                     newest = max(newest, file.stat().st_mtime)
     return newest
+
+
+#: what the warehouse's contents depend on (not profiles.yml: where and how dbt connects; not tests/)
+DATA_INPUTS = ("dbt_project.yml", "models", "seeds", "macros")
+
+
+def project_md5(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """md5 over the path and bytes of every file the built tables depend on: a changed model, seed
+    (the topic taxonomy), macro or project var makes the next build a full rebuild."""
+    digest = hashlib.md5()
+    for name in DATA_INPUTS:
+        path = project_dir / name
+        files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+        for file in files:
+            digest.update(str(file.relative_to(project_dir)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:

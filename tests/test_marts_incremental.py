@@ -7,6 +7,8 @@ dbt project is built with `dbt build` into a temporary DuckDB file. Checks:
 * adding one snapshot to a warehouse holding the other fixtures recomputes only the listing dates
   that snapshot touches (the dbt log says which), and the incremental result equals a full build;
 * re-running with nothing new changes no mart row;
+* the window comes from the change ledger exactly as the pipeline's dbt asset takes it
+  (orchestration/ops/ledger.py): each insert here is one dlt load with its own load id;
 * a page-text card whose title equals an API paper's title resolves to that paper, also when the
   API row arrives after the card (the `title:` paper disappears, its observation moves).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -24,6 +27,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from orchestration.dbt_state import project_md5
+from orchestration.ops import ledger
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
@@ -108,15 +114,25 @@ def loadable_api_files() -> list[Path]:
     return files
 
 
+_LOADS = itertools.count(1)
+
+
 def insert(db: Path, table: str, rows: list[tuple]) -> None:
+    """One dlt load: the rows stamped with a new, larger load id (their last column), and the load
+    recorded as complete in raw._dlt_loads."""
+    load_id = f"{1_700_000_000 + next(_LOADS)}.000000"
     con = duckdb.connect(str(db))
     try:
         con.execute("create schema if not exists raw")
         con.execute(f"create table if not exists raw.api_fetched_papers ({API_DDL})")
         con.execute(f"create table if not exists raw.landed_api_papers ({API_DDL})")
         con.execute(f"create table if not exists raw.landed_page_cards ({CARD_DDL})")
+        con.execute("create table if not exists raw._dlt_loads (load_id varchar not null, schema_name varchar, "
+                    "status bigint not null, inserted_at timestamptz not null, schema_version_hash varchar)")
         if rows:
+            rows = [(*row[:-1], load_id) for row in rows]
             con.executemany(f"insert into raw.{table} values ({', '.join('?' * len(rows[0]))})", rows)
+            con.execute("insert into raw._dlt_loads values (?, 'raw', 0, now(), null)", [load_id])
     finally:
         con.close()
 
@@ -124,12 +140,27 @@ def insert(db: Path, table: str, rows: list[tuple]) -> None:
 # ------------------------------------------------------------------ dbt
 
 def dbt_build(db: Path, *extra: str) -> str:
+    """`dbt build` over the change window, as the pipeline's dbt asset runs it: the loads after
+    the ledger's dbt watermark, or a full refresh (asked for, first build, changed project)."""
+    code = project_md5()
+    con = duckdb.connect(str(db))
+    try:
+        window = ledger.plan(con, ledger.DBT, code, full="--full-refresh" in extra)
+    finally:
+        con.close()
+    extra = tuple(a for a in extra if a != "--full-refresh") + (("--full-refresh",) if window.full else ())
     work = db.parent / f"dbt_{db.stem}"
     env = {**os.environ, "PAPERS_WAREHOUSE": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     cmd = [str(DBT), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
-           "--target-path", str(work / "target"), "--log-path", str(work / "logs"), *extra]
+           "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+           "--vars", json.dumps({"loaded_after": window.loaded_after}), *extra]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    con = duckdb.connect(str(db))
+    try:
+        ledger.advance(con, ledger.DBT, window, code, None)
+    finally:
+        con.close()
     return proc.stdout
 
 
@@ -231,15 +262,22 @@ def test_rerun_without_new_data_changes_nothing(incremental_runs):
 
 
 def test_reloading_a_snapshot_adds_no_observation(incremental_runs, tmp_path):
-    """The same snapshot landing twice in raw (re-load / fetched and landed) is one observation."""
+    """The same snapshot landing twice in raw (re-load / fetched and landed) is one observation,
+    and the incremental build equals a full rebuild of the same raw (the fetch wins)."""
     inc = incremental_runs["inc"]
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(inc.read_bytes())
     insert(copy, "landed_api_papers", api_file_rows(incremental_runs["held_back"]))
     insert(copy, "api_fetched_papers", api_file_rows(incremental_runs["held_back"]))
     log = dbt_build(copy)
-    assert recomputed_dates(log, "authors_daily") == "0 listing date(s)"
-    assert snapshot_marts(copy) == incremental_runs["after_second"]
+    listing_date = incremental_runs["held_back"].name[:10]
+    assert recomputed_dates(log, "authors_daily") == f"1 listing date(s): {listing_date}"
+    after = snapshot_marts(copy)
+    assert _without_source_format(after) == _without_source_format(incremental_runs["after_second"])
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    rebuilt.write_bytes(copy.read_bytes())
+    dbt_build(rebuilt, "--full-refresh")
+    assert snapshot_marts(rebuilt) == after
 
 
 def test_snapshot_loaded_twice_into_one_raw_table_gives_one_abstract_per_paper(incremental_runs, tmp_path):
@@ -331,9 +369,9 @@ def test_text_card_merges_with_api_paper_of_same_title(tmp_path):
     insert(db, "landed_api_papers", api_rows([_paper("2502.00040", "A paper only seen as text", 9, 7)],
                                              "snap-api-3", "2025-02-05.json", dt.date(2025, 2, 5), t2))
     log = dbt_build(db)
-    # the new date, plus the date of the other paper whose card sits in the re-keyed card snapshot
-    # (a re-keyed snapshot is re-processed whole; conservative), never the untouched 2025-02-04
-    assert recomputed_dates(log, "authors_daily") == "2 listing date(s): 2025-02-03, 2025-02-05"
+    # only the new date: the other card of the re-keyed snapshot (paper 2502.00010, listed on
+    # 2025-02-03) is re-processed with it but unchanged, so it stays out of the window
+    assert recomputed_dates(log, "authors_daily") == "1 listing date(s): 2025-02-05"
     assert query(db, "select count(*) from marts.papers where paper_id like 'title:%'")[0][0] == 0
     assert query(db, "select count(*) from marts.paper_observations where paper_id like 'title:%'")[0][0] == 0
     row = query(db, "select sources, observations, upvotes, listing_days from marts.papers where paper_id = '2502.00040'")

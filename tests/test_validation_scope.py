@@ -1,8 +1,8 @@
-"""Mart checks validate only the rows affected since each mart's last passing validation.
+"""Mart checks validate only the rows of the loads no passing validation took in yet.
 
-A small DuckDB warehouse (the marts of test_validation_runner plus the dbt bookkeeping tables the
-scopes read) is validated the way ``mart_checks`` does it: plan_mart_targets -> validate ->
-record_watermarks.
+A small DuckDB warehouse (the marts of test_validation_runner plus the dbt tables the scopes read,
+and the change ledger's dbt watermark as a dbt build leaves it) is validated the way
+``mart_checks`` does it: plan_mart_targets -> validate -> record_watermarks.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ import duckdb
 import pytest
 
 from orchestration.validation.runner import load_suite, validate
-from orchestration.validation.scope import WATERMARKS, plan_mart_targets, record_watermarks
+from orchestration.dbt_state import project_md5
+from orchestration.ops import ledger
+from orchestration.validation.scope import plan_mart_targets, record_watermarks
 from orchestration.project import PUBLIC_MARTS
 from tests.test_validation_runner import CARDS, GOOD_A, GOOD_B, build_warehouse, sha
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
 T1 = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
+L1, L2 = "1735732800.000000", "1735819200.000000"  # dlt load ids
 NEW_SNAPSHOT = sha("2024-06-14_captured-20240614T101010Z.json")
 
 
@@ -33,12 +36,13 @@ def con(tmp_path):
     con.execute("""
         create table intermediate.int_paper_observations as
         select paper_id, listing_date, captured_at, snapshot_id, upvotes, num_comments, rank,
-               source_format, ?::timestamptz as _batch_at
-        from marts.paper_observations""", [T1])
+               source_format, ? as _dlt_load_id
+        from marts.paper_observations""", [L1])
     con.execute("""
         create table intermediate.int_listing_papers as
-        select distinct listing_date, paper_id, max(_batch_at) as _batch_at
-        from intermediate.int_paper_observations where listing_date is not null group by all""")
+        select distinct listing_date, paper_id
+        from intermediate.int_paper_observations where listing_date is not null""")
+    dbt_took_in(con, L1)
     con.execute(f"""
         create table staging.stg_api_paper_authors as select * from (values
           ('{GOOD_A}', '2406.06608', 'A. Author'), ('{GOOD_A}', '2503.02130', 'A. Author'),
@@ -65,16 +69,22 @@ def check(con, tmp_path, run_id):
     return {s.mart: o for s, o in zip(scopes, outcomes)}, set(advanced)
 
 
+def dbt_took_in(con, load_id):
+    """The ledger's dbt watermark as a successful build through ``load_id`` records it."""
+    ledger.advance(con, ledger.DBT, ledger.Window("", load_id, True, ""), project_md5(), "dbt")
+
+
 def new_batch(con, paper_id="2406.06608", at=T1 + timedelta(days=1)):
-    """dbt processed one new snapshot listing ``paper_id`` on 2024-06-14."""
+    """dbt processed one new snapshot (load L2) listing ``paper_id`` on 2024-06-14."""
     con.execute("""
         insert into intermediate.int_paper_observations values
           (?, date '2024-06-14', ?, ?, 40, 1, 1, 'api_json', ?)""",
-                [paper_id, at, NEW_SNAPSHOT, at])
+                [paper_id, at, NEW_SNAPSHOT, L2])
+    dbt_took_in(con, L2)
     con.execute("insert into marts.paper_observations values "
                 "(?, date '2024-06-14', ?, ?, 40, 1, 1, 'api_json')", [paper_id, at, NEW_SNAPSHOT])
-    con.execute("insert into intermediate.int_listing_papers values (date '2024-06-14', ?, ?)",
-                [paper_id, at])
+    con.execute("insert into intermediate.int_listing_papers values (date '2024-06-14', ?)",
+                [paper_id])
     con.execute("insert into marts.authors_daily values "
                 "(date '2024-06-14', 1, 31, 31.0, 31.0, 31, 0, 0, 0, 0, 0, 1)")
     con.execute("insert into marts.topics_daily values "
@@ -91,9 +101,10 @@ def test_first_run_without_watermark_validates_everything(con, tmp_path):
                                                         for m, o in outcomes.items()}
     assert {m: o.rows for m, o in outcomes.items()} == FULL_ROWS
     assert all(o.scope.startswith("all rows") for o in outcomes.values())
-    assert outcomes["papers"].scope == "all rows (first validation: no watermark)"
+    assert outcomes["papers"].scope == "all rows: everything (first time: no watermark)"
     assert advanced == {f"marts.{m}" for m in PUBLIC_MARTS}
-    assert con.sql(f"select distinct batch_watermark from {WATERMARKS}").fetchall() == [(T1,)]
+    assert con.sql(f"select distinct loaded_through from {ledger.WATERMARKS} "
+                   "where consumer like 'validation:%'").fetchall() == [(L1,)]
     # recorded in the results table too
     rows = dict(con.sql("select table_name, rows from ops.validation_results "
                         "where run_id = 'r1'").fetchall())
@@ -122,10 +133,10 @@ def test_incremental_run_validates_only_touched_rows(con, tmp_path):
         "authors": 1,              # A. Author (listed on the touched paper)
         "authors_count": 3, "topics_weekly": 2,
     }
-    assert outcomes["papers"].scope.startswith("paper_id of papers observed in dbt batches after")
+    assert outcomes["papers"].scope == f"paper_id of papers observed in loads after {L1}"
     assert outcomes["papers"].columns and "summary" not in outcomes["papers"].columns
-    assert con.sql(f"select distinct batch_watermark from {WATERMARKS}").fetchall() == [
-        (T1 + timedelta(days=1),)]
+    assert con.sql(f"select distinct loaded_through from {ledger.WATERMARKS} "
+                   "where consumer like 'validation:%'").fetchall() == [(L2,)]
     rows = dict(con.sql("select table_name, rows from ops.validation_results "
                         "where run_id = 'r3'").fetchall())
     assert rows["marts.papers"] == 1 and rows["marts.paper_observations"] == 1
@@ -183,17 +194,6 @@ def test_duplicate_in_touched_group_caught_by_gx(con, tmp_path):
                             "topic])") for f in o.failed_expectations)
 
 
-def test_taxonomy_change_revalidates_topic_marts(con, tmp_path):
-    check(con, tmp_path, "r1")
-    con.execute("insert into staging.topic_taxonomy values ('diffusion', 'diffusion')")
-    outcomes, _ = check(con, tmp_path, "r2")
-    assert outcomes["paper_topics"].scope == "all rows (topic taxonomy changed)"
-    assert outcomes["paper_topics"].rows == 4 and outcomes["papers"].rows == 3
-    assert outcomes["authors"].rows == 0 and outcomes["paper_observations"].rows == 0
-    outcomes, _ = check(con, tmp_path, "r3")
-    assert outcomes["paper_topics"].rows == 0
-
-
 def test_without_dbt_bookkeeping_everything_is_validated(con, tmp_path):
     con.execute("drop table intermediate.int_paper_observations")
     for run_id in ("r1", "r2"):
@@ -202,14 +202,14 @@ def test_without_dbt_bookkeeping_everything_is_validated(con, tmp_path):
         assert advanced == set()
 
 
-def test_changed_suite_or_dbt_code_revalidates_everything(con, tmp_path, monkeypatch):
+def test_changed_suite_or_dbt_project_revalidates_everything(con, tmp_path, monkeypatch):
+    """A changed dbt project (a model, or a seed such as the topic taxonomy) or suite."""
     from orchestration.validation import scope
 
     check(con, tmp_path, "r1")
-    monkeypatch.setattr(scope, "models_fingerprint", lambda: "a changed dbt model")
+    monkeypatch.setattr(scope, "project_md5", lambda: "a changed dbt model or taxonomy")
     outcomes, advanced = check(con, tmp_path, "r2")
     assert {m: o.rows for m, o in outcomes.items()} == FULL_ROWS
-    assert outcomes["papers"].scope == (
-        "all rows (suite or dbt models changed since the last validation)")
+    assert outcomes["papers"].scope == "all rows: everything (its code changed since)"
     outcomes, _ = check(con, tmp_path, "r3")
     assert outcomes["papers"].rows == 0

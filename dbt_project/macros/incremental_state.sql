@@ -1,126 +1,66 @@
 {#
-    Incremental bookkeeping.
+    Incremental bookkeeping: the change ledger's window (orchestration/ops/ledger.py).
 
-    Every row written to intermediate.int_paper_observations carries `_batch_at`: the
-    run_started_at of the dbt invocation that (re)processed its snapshot. Downstream incremental
-    models find "what is new" by comparing `_batch_at` with a watermark:
+    Every raw row carries the `_dlt_load_id` of the dlt load that wrote it, and the rows derived
+    from it carry it along (a card's observation: the later of its own load and the load that
+    resolved its title to an arXiv paper, see int_paper_identity). The pipeline passes
+    `--vars '{loaded_after: <load id>}'`, the newest load its last successful build took in; a row
+    is new when its load id is after that. Full rebuilds (first build, changed models / seeds /
+    vars, `papers rebuild`) run with `--full-refresh`. Without the var (dbt run by hand) every row
+    counts as new: the incremental models recompute everything they hold (correct, only slower).
 
-      * internal models keep the watermark in their own rows (max(_batch_at) of {{ this }});
-      * public marts cannot carry extra columns (their contract is fixed), so their watermark lives
-        in intermediate.mart_watermarks: one row per mart, written by the mart's post-hook in the
-        same transaction as the mart itself (a failed build records nothing, so the next run
-        recomputes what was missed). Topic marts also store an md5 of the taxonomy seeds and the
-        scoring vars (macro taxonomy_md5): a changed taxonomy recomputes every listing date.
-
-    A missing watermark (first build, table recreated, model renamed) means "everything is new".
+    Each incremental model recomputes what the new rows touch (whole snapshots, papers, listing
+    dates or author names) and logs it, e.g. `topics_daily: incremental, recomputing 1 listing
+    date(s): 2026-08-21`. The data tests of the large tables check the rows of the window only
+    (`where: "{papers_in_window}"`, expanded by get_where_subquery below): a full build checks everything.
 #}
 
-{% macro create_mart_watermarks() %}
-    create schema if not exists intermediate;
-    create table if not exists intermediate.mart_watermarks (
-        model_name varchar primary key,
-        batch_watermark timestamptz,
-        taxonomy_md5 varchar,
-        recorded_at timestamptz
-    );
-{% endmacro %}
-
-{% macro batch_stamp() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
-{%- endmacro %}
-
-{#- md5 of everything topic scoring reads besides the papers: the term weights, the topics' base
-    scores and vars.topic_scoring -#}
-{% macro taxonomy_md5() -%}
-    (select md5(
-        (select coalesce(string_agg(topic || '=' || coalesce(term, '') || '=' || coalesce(cast(weight as varchar), ''),
-                                    '|' order by topic, term), '')
-         from {{ ref('topic_taxonomy') }})
-        || '#' || (select coalesce(string_agg(topic || '=' || coalesce(cast(base_score as varchar), ''), '|' order by topic), '')
-                   from {{ ref('topics') }})
-        || '#' || '{{ tojson(var('topic_scoring')) }}'))
-{%- endmacro %}
-
-{#
-    Watermarks are looked up when the model compiles (just before it runs) and inlined as
-    timestamptz constants: a constant `_batch_at > ...` filter is pushed into the table scan
-    (row groups of older batches are skipped by their min/max), a scalar subquery is not.
-#}
-{% macro mart_watermark(model_name=none) -%}
-    {%- set sql -%}
-        select max(batch_watermark) from intermediate.mart_watermarks
-        where model_name = '{{ model_name or this.identifier }}'
-    {%- endset -%}
-    {{ timestamptz_constant(sql) }}
-{%- endmacro %}
-
-{# max_batch_at(relation): the newest _batch_at in relation ('-infinity' when empty), as a constant #}
-{% macro max_batch_at(relation) -%}
-    {{ timestamptz_constant("select max(_batch_at) from " ~ relation, inline=(load_relation(relation) is not none) if execute else false) }}
-{%- endmacro %}
-
-{# the single timestamptz value of sql (NULL -> '-infinity') as a constant (a subquery at parse time) #}
-{% macro timestamptz_constant(sql, inline=true) -%}
-    {%- set value_sql = "select cast(coalesce((" ~ sql ~ "), '-infinity'::timestamptz) as varchar)" -%}
-    {%- if execute and inline -%}
-        cast('{{ run_query(value_sql).rows[0][0] }}' as timestamptz)
+{# SQL predicate: `column` (a load id) is in the window #}
+{% macro in_window(column='_dlt_load_id') -%}
+    {%- set after = var('loaded_after', '') -%}
+    {%- if after == '' -%}
+        true
     {%- else -%}
-        ({{ value_sql }})::timestamptz
+        {{ column }} > '{{ after | replace("'", "''") }}'
     {%- endif -%}
 {%- endmacro %}
 
-{# post-hook of an incremental mart: everything up to max(_batch_at) is now incorporated #}
-{% macro record_mart_watermark(with_taxonomy=false) -%}
-    insert or replace into intermediate.mart_watermarks
-    select
-        '{{ this.identifier }}',
-        (select max(_batch_at) from {{ ref('int_paper_observations') }}),
-        {% if with_taxonomy %}{{ taxonomy_md5() }}{% else %}null{% endif %},
-        now()
+{# papers observed in the window #}
+{% macro touched_papers_sql() -%}
+    select distinct paper_id from {{ ref('int_paper_observations') }} where {{ in_window() }}
+{%- endmacro %}
+
+{# test filters: the rows / papers / snapshots of int_paper_observations in the window #}
+{% macro papers_in_window() -%}
+    paper_id in (select paper_id from intermediate.int_paper_observations where {{ in_window() }})
+{%- endmacro %}
+
+{% macro snapshots_in_window() -%}
+    snapshot_id in (select snapshot_id from intermediate.int_paper_observations where {{ in_window() }})
 {%- endmacro %}
 
 {#
-    mart_needs_full_scope(with_taxonomy): true when an incremental mart must recompute everything:
-    no watermark recorded for it yet, or (topic marts) the taxonomy seed changed since.
+    touched_paper_filter(column): SQL predicate for an incremental per-paper model:
+    `column in (papers observed in the window)`. Logs how many papers it recomputes.
 #}
-{% macro mart_needs_full_scope(with_taxonomy=false) %}
-    {%- if not execute -%}
-        {{ return(false) }}
+{% macro touched_paper_filter(column) %}
+    {%- if execute and flags.WHICH in ('run', 'build') -%}
+        {%- set n = run_query("select count(*) from (" ~ touched_papers_sql() ~ ")").rows[0][0] -%}
+        {% do log(this.identifier ~ ": incremental, recomputing " ~ n ~ " paper(s)", info=true) %}
     {%- endif -%}
-    {%- set state_sql -%}
-        select
-            count(*) as has_watermark,
-            {% if with_taxonomy %}
-            coalesce(bool_or(taxonomy_md5 is distinct from {{ taxonomy_md5() }}), true) as taxonomy_changed
-            {% else %}
-            false as taxonomy_changed
-            {% endif %}
-        from intermediate.mart_watermarks
-        where model_name = '{{ this.identifier }}'
-    {%- endset -%}
-    {%- set state = run_query(state_sql).rows[0] -%}
-    {%- if state[0] == 0 or state[1] -%}
-        {% if flags.WHICH in ('run', 'build') %}{% do log(this.identifier ~ ": incremental, recomputing ALL ("
-                  ~ ("taxonomy changed" if state[0] else "no watermark") ~ ")", info=true) %}{% endif %}
-        {{ return(true) }}
-    {%- endif -%}
-    {{ return(false) }}
+    {{ return(column ~ " in (" ~ touched_papers_sql() ~ ")") }}
 {% endmacro %}
 
 {#
-    affected_listing_dates(with_taxonomy): for an incremental per-listing-date mart, the listing
-    dates to recompute = every listing date of every paper observed in a batch newer than the
-    mart's watermark (a new capture changes its own date's membership and the paper's latest
-    upvotes / author count / topic, which all of the paper's dates use). Returns a list of
-    'YYYY-MM-DD' strings, or none for "all dates" (no watermark yet, or the taxonomy changed).
-    Logs what it decided, so the dbt log shows what each run rebuilt.
+    affected_listing_dates(): for an incremental per-listing-date mart, the listing dates to
+    recompute = every listing date of every paper observed in the window (a new capture changes
+    its own date's membership and the paper's latest upvotes / author count / topic, which all of
+    the paper's dates use), as 'YYYY-MM-DD' strings; logged, so the dbt log shows what each run
+    rebuilt. Looked up when the model compiles and inlined (a short constant list).
 #}
-{% macro affected_listing_dates(with_taxonomy=false) %}
+{% macro affected_listing_dates() %}
     {%- if not execute -%}
         {{ return([]) }}
-    {%- endif -%}
-    {%- if mart_needs_full_scope(with_taxonomy) -%}
-        {{ return(none) }}
     {%- endif -%}
     {%- set dates_sql -%}
         with touched_papers as ({{ touched_papers_sql() }})
@@ -135,30 +75,6 @@
     {{ return(dates) }}
 {% endmacro %}
 
-{# papers observed in a batch newer than this mart's watermark #}
-{% macro touched_papers_sql() -%}
-    select distinct paper_id
-    from {{ ref('int_paper_observations') }}
-    where _batch_at > {{ mart_watermark() }}
-{%- endmacro %}
-
-{#
-    touched_paper_filter(column, with_taxonomy): SQL predicate for an incremental per-paper mart:
-    `true` when everything must be recomputed, else `column in (papers observed since the
-    watermark)`. Logs how many papers it recomputes.
-#}
-{% macro touched_paper_filter(column, with_taxonomy=false) %}
-    {%- if not execute -%}
-        {{ return("true") }}
-    {%- endif -%}
-    {%- if mart_needs_full_scope(with_taxonomy) -%}
-        {{ return("true") }}
-    {%- endif -%}
-    {%- set n = run_query("select count(*) from (" ~ touched_papers_sql() ~ ")").rows[0][0] -%}
-    {% if flags.WHICH in ('run', 'build') %}{% do log(this.identifier ~ ": incremental, recomputing " ~ n ~ " paper(s)", info=true) %}{% endif %}
-    {{ return(column ~ " in (" ~ touched_papers_sql() ~ ")") }}
-{% endmacro %}
-
 {# post-hook of per-paper incremental models: drop rows of paper ids that no longer exist. Only a
    `title:` paper can vanish (its card merged into an arXiv paper; API observations are never
    removed), so only `title:` ids are checked, against the `title:` ids still observed. #}
@@ -171,7 +87,7 @@
         )
 {%- endmacro %}
 
-{# SQL predicate restricting `column` to the affected dates (true when dates is none = all) #}
+{# SQL predicate restricting `column` to the affected dates #}
 {% macro listing_date_filter(column, dates) -%}
     {%- if dates is none -%}
         true
@@ -183,34 +99,22 @@
 {%- endmacro %}
 
 {#
-    inlined_in_filter(column, ids_sql, max_inline): SQL predicate `column in (<ids_sql>)`, with the
-    ids looked up when the model compiles and inlined as constants when there are at most
-    max_inline of them (`false` when none). DuckDB then filters the scan itself (only matching
-    rows are read further) instead of reading every column of every row into a semi-join; a long
-    list (e.g. a bulk load) keeps the subquery form.
+    get_where_subquery (dbt's, overridden): a test's `where` config may name the window filters
+    `{rows_in_window}`, `{papers_in_window}` and `{snapshots_in_window}` (dbt renders yml configs
+    before project macros exist, so they are expanded here, when the test compiles).
 #}
-{% macro inlined_in_filter(column, ids_sql, max_inline=500) %}
-    {%- if not execute -%}
-        {{ return(column ~ " in (" ~ ids_sql ~ ")") }}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- set where = where
+            | replace('{rows_in_window}', in_window())
+            | replace('{papers_in_window}', papers_in_window())
+            | replace('{snapshots_in_window}', snapshots_in_window()) -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {% do return(filtered) %}
+    {%- else -%}
+        {% do return(relation) %}
     {%- endif -%}
-    {%- set ids = run_query("select * from (" ~ ids_sql ~ ") order by 1 limit " ~ (max_inline + 1)).columns[0].values() | list -%}
-    {%- if ids | length > max_inline -%}
-        {{ return(column ~ " in (" ~ ids_sql ~ ")") }}
-    {%- elif ids | length == 0 -%}
-        {{ return("false") }}
-    {%- endif -%}
-    {{ return(column ~ " in ('" ~ ids | map('replace', "'", "''") | join("', '") ~ "')") }}
-{% endmacro %}
-
-{#
-    new_snapshots_filter(source_sql, column): for snapshot-incremental models, `column` is one of
-    the snapshots of source_sql not yet in {{ this }} (inlined, see inlined_in_filter: the look-up
-    scans only the two snapshot_id columns).
-#}
-{% macro new_snapshots_filter(source_sql, column='snapshot_id') %}
-    {%- set ids_sql -%}
-        select distinct snapshot_id from {{ source_sql }} as src
-        where snapshot_id not in (select distinct snapshot_id from {{ this }})
-    {%- endset -%}
-    {{ return(inlined_in_filter(column, ids_sql)) }}
-{% endmacro %}
+{%- endmacro %}

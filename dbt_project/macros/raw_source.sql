@@ -37,12 +37,12 @@
         ('author_count', 'integer'), ('published_at', 'timestamptz'), ('upvotes', 'integer'),
         ('num_comments', 'integer'), ('github_repo', 'varchar'), ('github_stars', 'integer'),
         ('project_page', 'varchar'), ('organization', 'varchar'), ('ai_keywords_json', 'varchar'),
-        ('ai_summary', 'varchar'), ('submitted_on_daily_at', 'timestamptz'), ('submitted_by', 'varchar'),
+        ('ai_summary', 'varchar'), ('submitted_on_daily_at', 'timestamptz'), ('submitted_by', 'varchar'), ('_dlt_load_id', 'varchar'),
     ] -%}
     {%- set cards = [
         ('snapshot_id', 'varchar'), ('source_uri', 'varchar'), ('captured_at', 'timestamptz'),
         ('rank', 'integer'), ('title', 'varchar'), ('summary', 'varchar'), ('author_count', 'integer'),
-        ('published_on', 'date'), ('num_comments', 'integer'),
+        ('published_on', 'date'), ('num_comments', 'integer'), ('_dlt_load_id', 'varchar'),
     ] -%}
     {%- if table_name == 'landed_page_cards' -%}
         {{ return(cards) }}

@@ -1,11 +1,11 @@
 {{ config(meta={"dagster": {"ref": {"name": "papers"}}}) }}
 -- Every paper has exactly one primary topic, equal to papers.primary_topic.
--- Checked for the papers of the latest batch (the ones the per-paper marts rewrote; older papers
--- were checked when written); a full build writes every paper in one batch.
+-- Checked for the papers of the change window (the ones the per-paper marts rewrote; older papers
+-- were checked when written); a full build checks every paper.
 with latest_papers as (
     select distinct paper_id
     from {{ ref('int_paper_observations') }}
-    where _batch_at = (select max(_batch_at) from {{ ref('int_paper_observations') }})
+    where {{ in_window() }}
 )
 select papers.paper_id, count(paper_topics.paper_id) as primaries
 from {{ ref('papers') }} as papers

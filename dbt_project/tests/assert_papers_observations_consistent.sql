@@ -1,12 +1,12 @@
 {{ config(meta={"dagster": {"ref": {"name": "papers"}}}) }}
 -- papers.observations equals the paper's rows in paper_observations, and the latest upvotes
 -- equal those of the latest capture that observed upvotes.
--- Checked for the papers of the latest batch (the ones the per-paper marts rewrote; older papers
--- were checked when written), plus all `title:` papers; a full build writes every paper in one batch.
+-- Checked for the papers of the change window (the ones the per-paper marts rewrote; older papers
+-- were checked when written), plus all `title:` papers; a full build checks every paper.
 with latest_papers as (
     select distinct paper_id
     from {{ ref('int_paper_observations') }}
-    where _batch_at = (select max(_batch_at) from {{ ref('int_paper_observations') }})
+    where {{ in_window() }}
     union
     -- plus every `title:` paper: one whose card merged into an arXiv paper must be gone
     select paper_id from {{ ref('papers') }} where starts_with(paper_id, 'title:')

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.ops import filing
+from orchestration.ops.ledger import LOAD_ID, RAW_TABLES
 from orchestration.sources.hf_api import FetchOutcome
 from orchestration.sources.landing_files import Intake, file_sha256
 from orchestration.ops.registry import (
@@ -40,13 +41,6 @@ from orchestration.ops.registry import (
 )
 from orchestration.config import PapersHome
 
-#: raw table -> (source, format) of the snapshots it holds
-RAW_TABLES = {
-    "landed_api_papers": ("landing", "api_json"),
-    "landed_page_cards": ("landing", "page_text"),
-    "api_fetched_papers": ("api", "api_json"),
-}
-LOAD_ID = "_dlt_load_id"
 
 
 def _relative(home: PapersHome, path: Path) -> str:
@@ -229,6 +223,6 @@ def remove_stale_working_folders(home: PapersHome, keep: str) -> None:
 
 
 __all__ = [
-    "RAW_TABLES", "Reconciled", "move_pending_files", "reconcile", "remove_stale_working_folders",
+    "Reconciled", "move_pending_files", "reconcile", "remove_stale_working_folders",
     "settle_fetches", "settle_landing", "status_counts",
 ]

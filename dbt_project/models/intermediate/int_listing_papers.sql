@@ -3,7 +3,7 @@
 -- listing date and never appear here.
 --
 -- Incremental per listing date (delete+insert on listing_date): a run recomputes the dates that
--- received observations newer than the newest batch already incorporated here (max(_batch_at)).
+-- received observations in the change window (macros/incremental_state.sql).
 
 {{
     config(
@@ -22,7 +22,7 @@ affected_dates as (
     select distinct listing_date
     from {{ ref('int_paper_observations') }}
     where listing_date is not null
-        and _batch_at > {{ max_batch_at(this) }}
+        and {{ in_window() }}
 
 ),
 {% endif %}
@@ -46,8 +46,7 @@ membership as (
         cast(count(*) as integer) as captures,
         min(captured_at) as first_captured_at,
         max(captured_at) as last_captured_at,
-        arg_max(rank, {captured_at: captured_at, snapshot_id: snapshot_id}) as latest_rank,
-        max(_batch_at) as _batch_at
+        arg_max(rank, {captured_at: captured_at, snapshot_id: snapshot_id}) as latest_rank
 
     from observations
     group by listing_date, paper_id

@@ -6,10 +6,10 @@
 -- (summary_source_format, summary_snapshot_id, summary_rank: its key in the view
 -- stg_api_paper_abstracts) and, for papers the API gave no abstract, the latest card abstract
 -- (card_summary). The consumers (papers, paper_topics) fetch the text with macro
--- latest_api_abstracts: ~1.2 kB per paper written once fewer (issue 5: this model 23 s -> 5 s at 1M).
+-- latest_api_abstracts: ~1.2 kB per paper written once fewer.
 --
--- Incremental per paper (delete+insert on paper_id): a run recomputes the papers observed in
--- int_paper_observations batches newer than the newest batch incorporated here (_batch_at);
+-- Incremental per paper (delete+insert on paper_id): a run recomputes the papers observed in the
+-- change window (macros/incremental_state.sql);
 -- the post-hook drops paper ids that no longer exist (a `title:` paper merged into an arXiv id).
 
 {{
@@ -29,7 +29,7 @@ touched_papers as (
 
     select distinct paper_id
     from {{ ref('int_paper_observations') }}
-    where _batch_at > {{ max_batch_at(this) }}
+    where {{ in_window() }}
 
 ),
 {% endif %}
@@ -144,8 +144,7 @@ final as (
         api_latest.github_repo,
         api_latest.github_stars,
         api_latest.organization,
-        api_latest.ai_keywords,
-        {{ max_batch_at(ref('int_paper_observations')) }} as _batch_at
+        api_latest.ai_keywords
 
     from paper_ids
     left join api_latest on paper_ids.paper_id = api_latest.paper_id

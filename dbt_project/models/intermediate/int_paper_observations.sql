@@ -4,11 +4,12 @@
 -- best-ranked card is kept, so (paper_id, snapshot_id) is unique.
 --
 -- Incremental, whole snapshots at a time (delete+insert on snapshot_id). A run processes
---   * snapshots not yet here, and
+--   * the snapshots of the change window (macros/incremental_state.sql), and
 --   * page-text snapshots holding a card whose resolved paper_id changed since it was written
 --     (an API row with the card's title arrived: the card now belongs to that arXiv paper).
--- Every row written carries _batch_at = this run's start time; downstream incremental models
--- compare it with their watermark to find what changed (macros/incremental_state.sql).
+-- _dlt_load_id: the row's load; for a card, the later of its own load and the load from which
+-- its identity holds (int_paper_identity), so a re-keyed card counts as new in that window.
+-- Downstream incremental models recompute what the window's rows touch.
 
 {{
     config(
@@ -20,19 +21,8 @@
 }}
 
 {% if is_incremental() %}
-{#- the snapshots to process (new ones, and card snapshots whose paper identity changed), looked
-    up once and inlined as constants (macro inlined_in_filter) #}
-{%- set snapshots_sql %}
-    select snapshot_id
-    from (
-        select distinct snapshot_id from {{ ref('stg_api_paper_observations') }}
-        union
-        select distinct snapshot_id from {{ ref('stg_page_card_observations') }}
-    ) as staged
-    anti join (select distinct snapshot_id from {{ this }}) as done using (snapshot_id)
-
-    union
-
+{#- card snapshots holding a card whose resolved paper_id changed since it was written #}
+{%- set rekeyed_snapshots %}
     select distinct existing.snapshot_id
     from {{ this }} as existing
     inner join {{ ref('int_paper_identity') }} as identity
@@ -40,7 +30,6 @@
     where existing.source_format = 'page_text'
         and existing.paper_id <> identity.paper_id
 {%- endset %}
-{%- set snapshots_filter = inlined_in_filter('#column#', snapshots_sql) %}
 {% endif %}
 
 with
@@ -57,11 +46,12 @@ api as (
         upvotes,
         num_comments,
         rank,
-        source_format
+        source_format,
+        _dlt_load_id
 
     from {{ ref('stg_api_paper_observations') }}
     {% if is_incremental() %}
-    where {{ snapshots_filter | replace('#column#', 'snapshot_id') }}
+    where {{ in_window() }}
     {% endif %}
 
 ),
@@ -78,13 +68,15 @@ cards as (
         cast(null as integer) as upvotes,
         cards.num_comments,
         cards.rank,
-        cards.source_format
+        cards.source_format,
+        greatest(cards._dlt_load_id, identity._dlt_load_id) as _dlt_load_id
 
     from {{ ref('stg_page_card_observations') }} as cards
     inner join {{ ref('int_paper_identity') }} as identity
         on cards.title_norm = identity.title_norm
     {% if is_incremental() %}
-    where {{ snapshots_filter | replace('#column#', 'cards.snapshot_id') }}
+    where {{ in_window('cards._dlt_load_id') }}
+        or cards.snapshot_id in ({{ rekeyed_snapshots }})
     {% endif %}
 
 ),
@@ -99,10 +91,7 @@ unioned as (
 
 deduplicated as (
 
-    select
-        *,
-        {{ batch_stamp() }} as _batch_at
-
+    select *
     from unioned
     qualify row_number() over (partition by paper_id, snapshot_id order by rank) = 1
 

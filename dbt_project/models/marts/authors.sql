@@ -3,9 +3,11 @@
 -- names are whitespace-normalized (trimmed, inner runs collapsed) and otherwise kept as written.
 --
 -- Incremental per author name (delete+insert on author_name): an author's row depends only on the
--- papers listing them, so a run recomputes the names that any paper observed since this mart's
--- watermark lists in ANY of its API observations (a superset of its old and new author lists).
+-- papers listing them, so a run recomputes the names that any paper observed in the change window
+-- lists in ANY of its API observations (a superset of its old and new author lists).
 -- A recomputed name left without papers comes out with papers = 0 and the post-hook deletes it.
+
+-- depends_on: {{ ref('int_paper_observations') }}  (the change window, macro touched_papers_sql)
 
 {{
     config(
@@ -13,10 +15,7 @@
         incremental_strategy='delete+insert',
         unique_key='author_name',
         on_schema_change='fail',
-        post_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where papers = 0{% endif %}",
-            "{{ record_mart_watermark() }}"
-        ]
+        post_hook="{% if is_incremental() %}delete from {{ this }} where papers = 0{% endif %}"
     )
 }}
 
@@ -30,10 +29,6 @@ affected_names as (
     select distinct author_name
     from {{ ref('stg_api_paper_authors') }}
     where author_name is not null and {{ paper_filter }}
-    {% if paper_filter == 'true' %}
-    union
-    select author_name from {{ this }}
-    {% endif %}
 
 ),
 {% endif %}

@@ -1,19 +1,20 @@
 -- Per listing date: team sizes of the papers listed that date (union over its captures).
 -- Incremental per listing date (delete+insert on listing_date): a run recomputes only the listing
--- dates of papers observed since this mart's watermark (macro affected_listing_dates; the dbt log
+-- dates of papers observed in the change window (macro affected_listing_dates; the dbt log
 -- names them). `dbt build --full-refresh` recomputes everything.
+
+-- depends_on: {{ ref('int_paper_observations') }}  (the change window, macro touched_papers_sql)
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='listing_date',
-        on_schema_change='fail',
-        post_hook="{{ record_mart_watermark(with_taxonomy=false) }}"
+        on_schema_change='fail'
     )
 }}
 
-{% set affected_dates = affected_listing_dates(with_taxonomy=false) if is_incremental() else none %}
+{% set affected_dates = affected_listing_dates() if is_incremental() else none %}
 
 with
 

@@ -1,15 +1,14 @@
 -- Public upvote/comment/rank history: one row per paper per capture.
 -- Incremental, whole snapshots at a time (delete+insert on snapshot_id): a run copies the
--- snapshots that int_paper_observations (re)processed after this mart's watermark - new
--- snapshots and card snapshots whose paper identity changed (their old rows are replaced).
+-- snapshots holding rows of the change window (macros/incremental_state.sql) - new snapshots and
+-- card snapshots whose paper identity changed (their old rows are replaced).
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='snapshot_id',
-        on_schema_change='fail',
-        post_hook="{{ record_mart_watermark() }}"
+        on_schema_change='fail'
     )
 }}
 
@@ -19,7 +18,7 @@ observations as (
 
     select * from {{ ref('int_paper_observations') }}
     {% if is_incremental() %}
-    where _batch_at > {{ mart_watermark() }}
+    where {{ snapshots_in_window() }}
     {% endif %}
 
 ),

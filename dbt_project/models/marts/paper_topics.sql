@@ -21,14 +21,11 @@
         incremental_strategy='delete+insert',
         unique_key='paper_id',
         on_schema_change='fail',
-        post_hook=[
-            "{{ delete_vanished_papers() }}",
-            "{{ record_mart_watermark(with_taxonomy=true) }}"
-        ]
+        post_hook="{{ delete_vanished_papers() }}"
     )
 }}
 
-{%- set paper_filter = touched_paper_filter('paper_id', with_taxonomy=true) if is_incremental() else 'true' %}
+{%- set paper_filter = touched_paper_filter('paper_id') if is_incremental() else 'true' %}
 {#- the longest taxonomy term, in tokens: multi-word terms are verified element by element #}
 {%- set max_tokens = max_term_tokens(ref('topic_taxonomy')) %}
 {%- set scoring = var('topic_scoring') %}

@@ -1,9 +1,9 @@
 -- One row per paper (identity rule: see schema.yml / int_paper_identity).
 --
 -- Incremental per paper (delete+insert on paper_id): a run recomputes only the papers observed
--- since this mart's watermark (intermediate.mart_watermarks; every column of a paper depends only
--- on the paper's own observations, attributes and topics); a changed taxonomy (primary_topic)
--- recomputes all. The post-hook deletes paper ids that no longer exist (a `title:` paper merged
+-- in the change window (macros/incremental_state.sql; every column of a paper depends only on the
+-- paper's own observations, attributes and topics); a changed taxonomy (primary_topic) makes the
+-- pipeline rebuild everything (a changed seed is a code change). The post-hook deletes paper ids that no longer exist (a `title:` paper merged
 -- into an arXiv paper).
 
 {{
@@ -12,14 +12,11 @@
         incremental_strategy='delete+insert',
         unique_key='paper_id',
         on_schema_change='fail',
-        post_hook=[
-            "{{ delete_vanished_papers() }}",
-            "{{ record_mart_watermark(with_taxonomy=true) }}"
-        ]
+        post_hook="{{ delete_vanished_papers() }}"
     )
 }}
 
-{%- set paper_filter = touched_paper_filter('paper_id', with_taxonomy=true) if is_incremental() else 'true' %}
+{%- set paper_filter = touched_paper_filter('paper_id') if is_incremental() else 'true' %}
 
 with
 

@@ -2,20 +2,21 @@
 -- it is, their latest upvotes, and their share of the date's papers; separately, the papers that
 -- mention the topic among any of their topics (paper_topics, primary or secondary).
 -- Incremental per listing date (delete+insert on listing_date): a run recomputes only the listing
--- dates of papers observed since this mart's watermark (macro affected_listing_dates; the dbt log
--- names them); a changed topic taxonomy recomputes every date. `dbt build --full-refresh` recomputes everything.
+-- dates of papers observed in the change window (macro affected_listing_dates; the dbt log
+-- names them) `dbt build --full-refresh` recomputes everything.
+
+-- depends_on: {{ ref('int_paper_observations') }}  (the change window, macro touched_papers_sql)
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='listing_date',
-        on_schema_change='fail',
-        post_hook="{{ record_mart_watermark(with_taxonomy=true) }}"
+        on_schema_change='fail'
     )
 }}
 
-{% set affected_dates = affected_listing_dates(with_taxonomy=true) if is_incremental() else none %}
+{% set affected_dates = affected_listing_dates() if is_incremental() else none %}
 
 with
 

@@ -1,14 +1,13 @@
 -- One row per API observation x listed author (authors_json unnested), in listed order.
--- Incremental on snapshot_id: only observations of snapshots not yet unnested here. `_batch_at`
--- marks the rows each build added (tests check those; a warehouse built before the column has
--- NULL there: appended by on_schema_change, never re-tested).
+-- Incremental on snapshot_id: the observations of the change window (macros/incremental_state.sql);
+-- `_dlt_load_id` marks them for the tests' where-config.
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='snapshot_id',
-        on_schema_change='append_new_columns'
+        on_schema_change='fail'
     )
 }}
 
@@ -16,11 +15,11 @@ with
 
 observations as (
 
-    select snapshot_id, arxiv_id, listing_date, captured_at, authors_json
+    select snapshot_id, arxiv_id, listing_date, captured_at, authors_json, _dlt_load_id
     from {{ ref('stg_api_paper_observations') }}
     where authors_json is not null
     {% if is_incremental() %}
-        and {{ new_snapshots_filter("(select snapshot_id from " ~ ref('stg_api_paper_observations') ~ " where authors_json is not null)") }}
+        and {{ in_window() }}
     {% endif %}
 
 ),
@@ -34,6 +33,7 @@ parsed as (
         arxiv_id,
         listing_date,
         captured_at,
+        _dlt_load_id,
         from_json(authors_json, '[{"name": "VARCHAR", "hidden": "BOOLEAN"}]') as authors
 
     from observations
@@ -47,6 +47,7 @@ listed as (
         arxiv_id,
         listing_date,
         captured_at,
+        _dlt_load_id,
         cast(generate_subscripts(authors, 1) as integer) as author_position,
         unnest(authors) as entry
 
@@ -61,6 +62,7 @@ unnested as (
         arxiv_id,
         listing_date,
         captured_at,
+        _dlt_load_id,
         author_position,
         entry.name as raw_name,
         coalesce(entry.hidden, false) as is_hidden
@@ -79,8 +81,7 @@ final as (
         author_position,
         {{ collapse_whitespace('raw_name') }} as author_name,
         is_hidden,
-        -- this dbt invocation: the rows a build added, for the tests' where-config
-        {{ batch_stamp() }} as _batch_at
+        _dlt_load_id
 
     from unnested
 

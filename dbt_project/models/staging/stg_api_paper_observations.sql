@@ -3,8 +3,9 @@
 -- re-load of one) yields one observation; a fetch wins over a landed file.
 -- The abstract is not copied (has_summary only): (source_format, snapshot_id, rank) finds it in
 -- the view stg_api_paper_abstracts.
--- Incremental: a run processes only snapshots not yet here (raw is append-only and a snapshot is
--- loaded whole); delete+insert on snapshot_id, so re-processing a snapshot replaces its rows.
+-- Incremental: a run processes the rows of the change window (loads after the last build: raw is
+-- append-only and a snapshot is loaded whole, in one load); delete+insert on snapshot_id, so
+-- re-processing a snapshot replaces its rows.
 
 {{
     config(
@@ -44,9 +45,7 @@ new_rows as (
     select *
     from unioned
     {% if is_incremental() %}
-    where {{ new_snapshots_filter(
-        "(select snapshot_id from " ~ raw_source('api_fetched_papers') ~ " union all select snapshot_id from "
-        ~ raw_source('landed_api_papers') ~ ")") }}
+    where {{ in_window() }}
     {% endif %}
 
 ),
@@ -91,7 +90,8 @@ renamed as (
         cast(from_json(ai_keywords_json, '["VARCHAR"]') as varchar[]) as ai_keywords,
         ai_summary,
         submitted_on_daily_at,
-        submitted_by
+        submitted_by,
+        _dlt_load_id
 
     from deduplicated
 

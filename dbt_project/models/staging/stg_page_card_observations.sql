@@ -1,5 +1,5 @@
 -- One row per card per page-text capture. Cards have no arXiv id, no upvotes, no listing date.
--- Incremental on snapshot_id (new snapshots only; delete+insert replaces a re-processed one).
+-- Incremental on snapshot_id (the change window's snapshots; delete+insert replaces a re-processed one).
 
 {{
     config(
@@ -16,7 +16,7 @@ source as (
 
     select * from {{ raw_source('landed_page_cards') }}
     {% if is_incremental() %}
-    where {{ new_snapshots_filter(raw_source('landed_page_cards')) }}
+    where {{ in_window() }}
     {% endif %}
 
 ),
@@ -42,7 +42,8 @@ renamed as (
         {{ collapse_whitespace('summary') }} as summary,
         author_count,
         published_on,
-        coalesce(num_comments, 0) as num_comments
+        coalesce(num_comments, 0) as num_comments,
+        _dlt_load_id
 
     from deduplicated
 

@@ -15,7 +15,8 @@ from packaging import version
 from orchestration.defs.automation import FOLLOW_RAW
 from orchestration.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
-from orchestration.dbt_state import ensure_manifest, keep_invocation_state, seed_invocation_state
+from orchestration.dbt_state import ensure_manifest, keep_invocation_state, project_md5, seed_invocation_state
+from orchestration.ops import ledger
 from orchestration.project import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -49,7 +50,7 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 
 
 class DbtBuildConfig(dg.Config):
-    """``full_refresh``: rebuild incremental models from raw (after a model's columns changed)."""
+    """``full_refresh``: rebuild every model from raw (done by itself when the models changed)."""
 
     full_refresh: bool = False
 
@@ -62,17 +63,32 @@ class DbtBuildConfig(dg.Config):
 )
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: dg.ResourceParam[Warehouse],
                          config: DbtBuildConfig):
-    """Builds (runs and tests) the selected dbt models and seeds in the warehouse."""
+    """Builds (runs and tests) the selected dbt models and seeds in the warehouse: the loads after
+    the last build (the change window, orchestration/ops/ledger.py), or everything when the dbt
+    project changed since (a model, a seed such as the topic taxonomy, a var)."""
+    code = project_md5()
+    with warehouse.connect() as con:
+        window = ledger.plan(con, ledger.DBT, code, full=config.full_refresh)
+        published = ledger.read(con, ledger.PUBLISH)
+    if window.empty and published == (window.loaded_through, code):
+        # nothing arrived and the last build is published: no output, so the checks and publish skip too
+        context.log.info("nothing new since the last published build: dbt, validation and publish skipped")
+        return
+    context.log.info(f"dbt takes in {window.reason}")
     # dbt runs its own DuckDB in a subprocess: hand back what the raw load and checks left behind first
     log_release(context.log, "before dbt", debug=warehouse.settings.memory_debug)
-    args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    # the deployment's settings reach dbt as --vars (profiles.yml reads them), nothing else
-    args += ["--vars", json.dumps(warehouse.settings.dbt_vars())]
+    args = ["build", "--full-refresh"] if window.full else ["build"]
+    # the deployment's settings and the window reach dbt as --vars (profiles.yml reads them)
+    args += ["--vars", json.dumps({**warehouse.settings.dbt_vars(), "loaded_after": window.loaded_after})]
     kept = warehouse.home.dbt_target
     target = seed_invocation_state(kept, kept / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}")
     invocation = dbt.cli(args, context=context, target_path=target)
     yield from invocation.stream()
     keep_invocation_state(invocation.target_path, kept)
+    if context.selected_asset_keys == context.assets_def.keys:
+        # every model took the window in (a subset leaves the watermark: the next full build redoes it)
+        with warehouse.connect() as con:
+            ledger.advance(con, ledger.DBT, window, code, context.run.run_id)
 
 
 def model_key(model_name: str) -> dg.AssetKey:

@@ -14,6 +14,7 @@ from orchestration.defs.dbt.assets import model_key
 from orchestration.config import Settings
 from orchestration.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
+from orchestration.ops import ledger
 from orchestration.project import PUBLIC_MARTS
 from orchestration.publish import publish
 from orchestration.publish.quality import VIEWS as QUALITY_VIEWS
@@ -44,6 +45,10 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
         result = publish(home.warehouse, home.published, tables=[f"marts.{m}" for m in PUBLIC_MARTS],
                          run_id=context.run.run_id,
                          memory_limit=warehouse.settings.duckdb_memory_limit)
+        with warehouse.connect() as con:  # the release holds what dbt last built
+            built = ledger.read(con, ledger.DBT)
+            if built:
+                ledger.advance(con, ledger.PUBLISH, ledger.Window("", built[0], False, ""), built[1], context.run.run_id)
         made = result.manifest.get("duckdb", {}).get("made", "")
         reused = sorted(t.split(".")[-1] for t, e in result.manifest.get("tables", {}).items() if e.get("reused"))
         context.log.info(f"published {len(result.tables)} marts to {result.release_dir} in {result.seconds:.2f} s "

@@ -6,8 +6,8 @@ quarantined and never reached raw. The check warns (it does not block: what raw 
 names the quarantined snapshots. Mart checks validate each public mart after dbt builds it: the rows
 affected since the mart's last passing validation (orchestration/validation/scope.py; everything on
 the first run), plus whole-table DuckDB aggregates for the expectations about the whole table (key
-uniqueness, row count). A passing check advances the mart's watermark in
-ops.validation_watermarks; a failing one does not, so the next run validates those rows again.
+uniqueness, row count). A passing check advances the mart's watermark in the change ledger
+(ops.watermarks); a failing one does not, so the next run validates those rows again.
 """
 
 
@@ -132,8 +132,7 @@ def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourcePa
         advanced = set(record_watermarks(con, scopes, outcomes, run_id=run_id))
     log_release(context.log, "after the mart checks", debug=warehouse.settings.memory_debug)
     for scope, outcome in zip(scopes, outcomes):
-        watermark = scope.new_watermark.isoformat() if scope.new_watermark else None
         yield _check_result(outcome, model_key(scope.mart), {
-            "validation_watermark": (watermark if outcome.table in advanced
-                                     else "not advanced"),
+            "validated_through_load": (scope.window.loaded_through if outcome.table in advanced
+                                       else "not advanced"),
         })

@@ -1,0 +1,106 @@
+"""The change ledger: what is new since a consumer last took raw in.
+
+Arrivals are dlt's own ledger: every raw row carries the ``_dlt_load_id`` of the load that wrote it
+(``raw._dlt_loads`` lists the loads dlt completed; :func:`bookkeeping.reconcile` rolls back the rows
+of any other before a run loads), and load ids grow with time. "New since X" is therefore
+``_dlt_load_id > X``.
+
+Each consumer records in ``ops.watermarks`` the newest load it has taken in and the md5 of the code
+it did so with: ``dbt`` (the models and seeds that built the marts), ``validation:<table>`` (a
+mart's suite, and the dbt code its rows were built with) and ``publish`` (the dbt build the last
+release holds). A run with nothing new after the published build does nothing. A consumer without a row, or whose code
+changed since, takes in everything again (:func:`plan`); it advances its row only after it
+succeeded, so what a failed step missed is taken in by the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from orchestration.sql import table_exists
+
+#: raw table -> (source, format) of the snapshots it holds
+RAW_TABLES = {
+    "landed_api_papers": ("landing", "api_json"),
+    "landed_page_cards": ("landing", "page_text"),
+    "api_fetched_papers": ("api", "api_json"),
+}
+#: the column dlt stamps every raw row with: the load that wrote it
+LOAD_ID = "_dlt_load_id"
+
+WATERMARKS = "ops.watermarks"
+DBT = "dbt"
+PUBLISH = "publish"
+
+DDL = f"""
+create schema if not exists ops;
+create table if not exists {WATERMARKS} (
+    consumer        varchar primary key,  -- 'dbt', 'validation:marts.papers', ...
+    loaded_through  varchar not null,     -- the newest _dlt_load_id taken in ('' = none)
+    code_md5        varchar not null,     -- md5 of the code that took it in
+    run_id          varchar,
+    recorded_at     timestamptz not null
+);
+"""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The loads a consumer takes in now: ``_dlt_load_id > loaded_after`` (everything when
+    ``full``), up to ``loaded_through``; ``reason`` says why in words."""
+
+    loaded_after: str
+    loaded_through: str
+    full: bool
+    reason: str
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to take in: no load after the watermark and the code is unchanged."""
+        return not self.full and self.loaded_through <= self.loaded_after
+
+
+def newest_load(con: duckdb.DuckDBPyConnection) -> str:
+    """The newest load that wrote raw rows ('' when none; a load that wrote nothing is not news)."""
+    tables = [t for t in RAW_TABLES if table_exists(con, f"raw.{t}") and con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'raw' "
+        "and table_name = ? and column_name = ?", [t, LOAD_ID]).fetchall()[0][0]]
+    if not tables:
+        return ""
+    newest = " union all ".join(f"select max({LOAD_ID}) as load_id from raw.{t}" for t in tables)
+    return con.execute(f"select coalesce(max(load_id), '') from ({newest})").fetchall()[0][0]
+
+
+def read(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[str, str] | None:
+    """(loaded_through, code_md5) recorded for ``consumer``, or None."""
+    if not table_exists(con, WATERMARKS):
+        return None
+    rows = con.execute(f"select loaded_through, code_md5 from {WATERMARKS} where consumer = ?",
+                       [consumer]).fetchall()
+    return rows[0] if rows else None
+
+
+def plan(con: duckdb.DuckDBPyConnection, consumer: str, code_md5: str, *,
+         through: str | None = None, full: bool = False) -> Window:
+    """The window ``consumer`` takes in now, up to ``through`` (default: the newest load)."""
+    newest = newest_load(con) if through is None else through
+    mark = read(con, consumer)
+    if full:
+        return Window("", newest, True, "everything (asked for)")
+    if mark is None:
+        return Window("", newest, True, "everything (first time: no watermark)")
+    if mark[1] != code_md5:
+        return Window("", newest, True, "everything (its code changed since)")
+    return Window(mark[0], newest, False,
+                  f"loads after {mark[0]}" if mark[0] else "every load")
+
+
+def advance(con: duckdb.DuckDBPyConnection, consumer: str, window: Window, code_md5: str,
+            run_id: str | None) -> None:
+    """Record that ``consumer`` took in everything up to ``window.loaded_through`` with ``code_md5``."""
+    con.execute(DDL)
+    con.execute(
+        f"insert or replace into {WATERMARKS} (consumer, loaded_through, code_md5, run_id, recorded_at) "
+        "values (?, ?, ?, ?, now())", [consumer, window.loaded_through, code_md5, run_id])
