@@ -98,8 +98,11 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
         # above) and never loaded; a mart suite that fails blocks publishing
         failed = [v for v in validations if not v[2] and v[1].startswith("marts.")]
         audited = [v for v in validations if not v[2] and not v[1].startswith("marts.")]
-        say(f"validation: {len(validations) - len(failed) - len(audited)}/{len(validations)} suites passed"
-            + (f" (report: {home.reports})" if validations else ""))
+        if not any(v[1].startswith("marts.") for v in validations) and _nothing_new(con):
+            say("validation: skipped: nothing new since the last published build (dbt and publish too)")
+        else:
+            say(f"validation: {len(validations) - len(failed) - len(audited)}/{len(validations)} suites passed"
+                + (f" (report: {home.reports})" if validations else ""))
         for suite, table, _, _ in audited:
             say(f"  {suite} on {table}: the snapshots that broke it were quarantined, not loaded")
         for suite, table, _, expectations in failed:
@@ -128,6 +131,14 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
         return EXIT_PIPELINE_ERROR
     say("result:     ok")
     return EXIT_OK
+
+
+def _nothing_new(con) -> bool:
+    """The last dbt build is the one published: a run that loaded nothing did nothing else."""
+    from orchestration.ops import ledger
+
+    built = ledger.read(con, ledger.DBT)
+    return built is not None and built == ledger.read(con, ledger.PUBLISH)
 
 
 def _as_list(stored) -> list[str]:
