@@ -24,7 +24,6 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-import orchestration.publish as pub
 from orchestration.publish import (
     STORAGE_VERSION,
     STORAGE_VERSION_NUMBER,
@@ -317,11 +316,11 @@ def test_failure_at_the_swap_removes_the_built_release(home: Path, monkeypatch: 
         return real_replace(src, dst, *a, **kw)
 
     def attempt():
-        monkeypatch.setattr(pub.os, "replace", refuse_link_swap)
+        monkeypatch.setattr(os, "replace", refuse_link_swap)
         try:
             _publish(home, run_id="bad-run")
         finally:
-            monkeypatch.setattr(pub.os, "replace", real_replace)
+            monkeypatch.setattr(os, "replace", real_replace)
 
     err = _assert_failed_publish_changed_nothing(home, attempt)
     assert "simulated failure" in str(err)

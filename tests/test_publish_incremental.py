@@ -27,6 +27,7 @@ from orchestration.publish import (
     STORAGE_VERSION_NUMBER,
     PublishError,
     current_release,
+    duckdb_file,
     publish,
     read_storage_version_number,
 )
@@ -157,7 +158,7 @@ def test_many_small_publishes_keep_the_file_size_bounded(home: Path):
         assert result.manifest["duckdb"]["made"] == "copied"
     _assert_same_contents(home, result.release_dir)
     assert result.manifest["duckdb"]["bytes"] <= 2 * fresh
-    assert result.manifest["duckdb"]["free_blocks"] <= result.manifest["duckdb"]["total_blocks"] * pub.MAX_FREE_FRACTION
+    assert result.manifest["duckdb"]["free_blocks"] <= result.manifest["duckdb"]["total_blocks"] * duckdb_file.MAX_FREE_FRACTION
 
 
 def test_nothing_changed_links_every_file(home: Path):
@@ -252,25 +253,27 @@ def test_release_of_an_older_scheme_is_not_reused(home: Path):
     _assert_same_contents(home, second.release_dir)
 
 
-@pytest.mark.parametrize("where", ["_apply_delta", "_checkpoint", "_audit", "_write_manifest"])
+@pytest.mark.parametrize("owner, where", [
+    (duckdb_file, "_apply_delta"), (duckdb_file, "_checkpoint"), (pub, "audit_release"), (pub, "write_manifest"),
+], ids=["apply_delta", "checkpoint", "audit", "write_manifest"])
 def test_failure_mid_incremental_publish_leaves_published_identical(
-    home: Path, monkeypatch: pytest.MonkeyPatch, where: str,
+    home: Path, monkeypatch: pytest.MonkeyPatch, owner, where: str,
 ):
     first = _publish(home, "good-run")
     link_before = os.readlink(home / "published")
     digest_before = _tree_digest(home / "published")
     _sql(home, "update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0001'")
 
-    real = getattr(pub, where)
+    real = getattr(owner, where)
 
     def boom(*a, **kw):
         real(*a, **kw)
         raise OSError(f"simulated failure in {where}")
 
-    monkeypatch.setattr(pub, where, boom)
+    monkeypatch.setattr(owner, where, boom)
     with pytest.raises(PublishError, match="left unchanged"):
         _publish(home, "bad-run")
-    monkeypatch.setattr(pub, where, real)
+    monkeypatch.setattr(owner, where, real)
 
     assert os.readlink(home / "published") == link_before
     assert _tree_digest(home / "published") == digest_before

@@ -1,0 +1,230 @@
+"""The release's DuckDB file, ``warehouse.duckdb``, readable by DuckDB 1.4 and later.
+
+It is written with ``STORAGE_VERSION 'v1.4.0'`` so DuckDB 1.4 and later 1.x readers, which BI tools
+often bundle, can open it (DuckDB 2.0's default format cannot be read by any 1.x); column types a
+1.x reader cannot read are refused. :func:`build_duckdb_file` makes it: a copy of the previous
+release's file in which changed tables get only the rows that differ (deleted/inserted by row hash)
+or are replaced when much differs, a link to it when nothing changed, or a new file.
+:func:`finish_duckdb_file` then adds the ``quality`` schema and dbt's descriptions as comments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import struct
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.publish.describe import comment_duckdb_file, load_docs
+from orchestration.publish.fingerprints import Previous, hashes_table, row_hash_sql
+from orchestration.publish.quality import quality_docs, quality_views_in, write_quality_schema
+from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
+from orchestration.publish.tables import Columns, Target, table_columns
+from orchestration.sql import quote_ident, quote_literal
+
+log = logging.getLogger(__name__)
+
+#: The storage format the published DuckDB file is written in (``ATTACH … (STORAGE_VERSION …)``).
+STORAGE_VERSION = "v1.4.0"
+#: The version number DuckDB v1.4.x writes in a database file's header for that format (DuckDB's
+#: ``src/storage/version_map.json``: v1.0–v1.1 → 64, v1.2 → 65, v1.3 → 66, v1.4 → 67, v1.5 → 68).
+#: A DuckDB build opens a file only when the header number is within the range it can read, so a
+#: file with 67 opens in DuckDB ≥ 1.4.0; duckdb 2.0's own format is refused by every 1.x.
+STORAGE_VERSION_NUMBER = 67
+#: Column types duckdb 2.0 stores in a v1.4.0 file although DuckDB 1.4 cannot read them: one such
+#: column makes the whole file unopenable for 1.4.4 ("unrecognized enum value 33 for enum
+#: LogicalTypeId"), measured. Publishing refuses them (cast the mart column to TIMESTAMPTZ).
+TYPES_UNREADABLE_BY_1X = ("TIMESTAMPTZ_NS",)
+
+#: A DuckDB file copied from the previous release is written anew instead when more than this share
+#: of its blocks would be free (the space of replaced tables; reused by the next publish).
+MAX_FREE_FRACTION = 0.5
+#: A changed table is patched (rows deleted and inserted) when at most this share of its rows
+#: differ, else replaced as a whole.
+MAX_DELTA_FRACTION = 0.25
+
+
+def read_storage_version_number(path: Path) -> int:
+    """The storage version number in a DuckDB file's main header (8-byte checksum, ``DUCK``,
+    little-endian uint64). Compare with :data:`STORAGE_VERSION_NUMBER`."""
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+    checksum_and_magic = struct.Struct("<8x4sQ")
+    if len(head) < checksum_and_magic.size:
+        raise ValueError(f"{path} is not a DuckDB database file (too short)")
+    magic, version = checksum_and_magic.unpack(head)
+    if magic != b"DUCK":
+        raise ValueError(f"{path} is not a DuckDB database file (magic {magic!r})")
+    return version
+
+
+def refuse_types_unreadable_by_1x(columns: dict[str, Columns]) -> None:
+    pattern = re.compile(r"\b(" + "|".join(TYPES_UNREADABLE_BY_1X) + r")\b")
+    bad = [f"{q}.{c} {ty}" for q, cols in columns.items() for c, ty in cols if pattern.search(ty)]
+    if bad:
+        raise PublishError(
+            f"column type(s) DuckDB 1.x cannot read in a {STORAGE_VERSION} file: {', '.join(bad)}"
+        )
+
+
+def build_duckdb_file(
+    con: duckdb.DuckDBPyConnection, db_path: Path, targets: list[Target], changed: list[Target],
+    previous: Previous | None, columns: dict[str, Columns],
+) -> dict[str, Any]:
+    """The release's DuckDB file: a copy of the previous one in which each changed table gets the
+    rows that differ (deleted and inserted by row hash) or, when much differs, is replaced; or a new
+    file when there is no usable previous one or the copy would carry too much free space. Runs
+    inside the caller's transaction on the warehouse; commits it. Returns how the file was made."""
+    reuse = previous is not None  # tables new to this release are created in the copy
+    if reuse and not changed and set(previous.manifest.get("tables", {})) == {t.qualified for t in targets}:
+        # Nothing changed at all: the previous file is exactly this release's file.
+        if link_or_copy(previous.dir / DUCKDB_FILE, db_path):
+            con.execute("COMMIT")
+            return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [],
+                    "sha256": previous.manifest["duckdb"]["sha256"],
+                    "free_blocks": previous.manifest["duckdb"].get("free_blocks"),
+                    "total_blocks": previous.manifest["duckdb"].get("total_blocks")}
+    if reuse:
+        copy_file(previous.dir / DUCKDB_FILE, db_path)
+        db_path.chmod(0o644)
+        con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
+        present = {(s, n) for s, n in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pub'").fetchall()}
+        wanted = {(t.schema, t.table) for t in targets}
+        for schema, table in sorted(present - wanted):
+            con.execute(f"DROP TABLE pub.{quote_ident(schema)}.{quote_ident(table)}")
+        stale = [t for t in targets if t in changed or (t.schema, t.table) not in present]
+        deltas = {t.qualified: d for t in stale if (t.schema, t.table) in present
+                  and (d := _apply_delta(con, t, columns[t.qualified])) is not None}
+        replace = [t for t in stale if t.qualified not in deltas]
+        _create_tables(con, replace, drop_first=present)
+        _drop_empty_schemas(con, {t.schema for t in targets})
+        con.execute("COMMIT")
+        total, free = _checkpoint(con)
+        if total and free / total <= MAX_FREE_FRACTION:
+            con.execute("DETACH pub")
+            return {"made": "copied", "from": previous.manifest.get("release"),
+                    "replaced": [t.qualified for t in replace], "delta": deltas,
+                    "free_blocks": free, "total_blocks": total}
+        log.info("%s would be %.0f%% free space: writing it anew", DUCKDB_FILE, 100 * free / total)
+        con.execute("DETACH pub")
+        db_path.unlink()
+        con.execute("BEGIN TRANSACTION")
+    con.execute(f"ATTACH {quote_literal(db_path)} AS pub (STORAGE_VERSION {quote_literal(STORAGE_VERSION)})")
+    _create_tables(con, targets, drop_first=set())
+    con.execute("COMMIT")
+    total, free = _checkpoint(con)
+    con.execute("DETACH pub")
+    return {"made": "written", "replaced": [t.qualified for t in targets], "free_blocks": free,
+            "total_blocks": total}
+
+
+def _apply_delta(con: duckdb.DuckDBPyConnection, t: Target, columns: Columns) -> dict[str, int] | None:
+    """Turn the previous release's copy of ``t`` (``pub``) into the warehouse's (``src``) by deleting
+    the rows whose hash the warehouse no longer has and inserting the rows whose hash the copy lacks.
+    None (replace the table instead) when the columns differ, a hash occurs twice on either side
+    (duplicate rows: a set difference would lose them) or more than :data:`MAX_DELTA_FRACTION` of
+    the rows differ."""
+    pub_rel, src_rel = t.relation("pub"), t.relation("src")
+    if table_columns(con, "pub", t) != columns:
+        return None
+    new = f"temp.{hashes_table(t)}"  # (rowid, hash) of the warehouse's rows, kept by the fingerprint
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_old AS SELECT rowid AS r, {row_hash_sql(columns)} AS h "
+                f"FROM {pub_rel}")
+    try:
+        (new_rows, new_distinct, old_rows, old_distinct), = con.execute(
+            f"SELECT (SELECT count(*) FROM {new}), (SELECT count(DISTINCT h) FROM {new}), "
+            "(SELECT count(*) FROM _pub_old), (SELECT count(DISTINCT h) FROM _pub_old)").fetchall()
+        if new_rows != new_distinct or old_rows != old_distinct:
+            return None
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_gone AS SELECT r FROM _pub_old ANTI JOIN {new} USING (h)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_add AS SELECT r FROM {new} ANTI JOIN _pub_old USING (h)")
+        (gone, add), = con.execute(
+            "SELECT (SELECT count(*) FROM _pub_gone), (SELECT count(*) FROM _pub_add)").fetchall()
+        if gone + add > MAX_DELTA_FRACTION * max(new_rows, old_rows, 1):
+            return None
+        # Hashes are unique on both sides: deleting exactly the rows of ``gone`` and inserting exactly
+        # those of ``add`` leaves the copy with the warehouse's rows (up to a 64-bit hash collision).
+        deleted = inserted = 0
+        if gone:
+            deleted = con.execute(f"DELETE FROM {pub_rel} WHERE rowid IN (SELECT r FROM _pub_gone)").fetchall()[0][0]
+        if add:
+            inserted = con.execute(
+                f"INSERT INTO {pub_rel} SELECT * FROM {src_rel} WHERE rowid IN (SELECT r FROM _pub_add)"
+            ).fetchall()[0][0]
+        if (deleted, inserted) != (gone, add):
+            raise PublishError(f"{t.qualified}: delta deleted {deleted} of {gone} rows, inserted {inserted} of {add}")
+        return {"deleted": gone, "inserted": add}
+    finally:
+        for name in ("_pub_old", "_pub_gone", "_pub_add"):
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    con.execute("CHECKPOINT pub")
+    total, free = con.execute(
+        "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pub'"
+    ).fetchall()[0]
+    return total, free
+
+
+def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, drop_first: set) -> None:
+    for schema in dict.fromkeys(t.schema for t in targets):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{quote_ident(schema)}")
+    for t in targets:
+        if (t.schema, t.table) in drop_first:
+            con.execute(f"DROP TABLE {t.relation('pub')}")
+        con.execute(f"CREATE TABLE {t.relation('pub')} AS SELECT * FROM {t.relation('src')}")
+
+
+def _drop_empty_schemas(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
+    schemas = con.execute(
+        "SELECT s.schema_name FROM duckdb_schemas() s WHERE s.database_name = 'pub' AND NOT s.internal "
+        "AND s.schema_name <> 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_tables() t "
+        "WHERE t.database_name = 'pub' AND t.schema_name = s.schema_name)"
+    ).fetchall()
+    for (schema,) in schemas:
+        if schema not in keep:
+            con.execute(f"DROP SCHEMA pub.{quote_ident(schema)}")
+
+
+def finish_duckdb_file(
+    db_path: Path, warehouse: Path, tables: list[str], db_info: dict[str, Any], *,
+    release: str, run_id: str, published_at: datetime,
+) -> dict[str, Any]:
+    """Write the quality schema and every comment (dbt's descriptions) into the release's DuckDB
+    file once it holds the marts and before it is hashed; return the updated ``db_info``.
+
+    A file hard-linked from the previous release (nothing changed: its comments are the current
+    ones, since descriptions are part of each table's fingerprint) is left as it is unless the
+    warehouse has quality views; then it is replaced by a copy first, since the previous release's
+    file must never be modified.
+    """
+    with_quality = bool(quality_views_in(warehouse))
+    if db_info.get("made") == "linked":
+        if not with_quality:
+            return db_info
+        _unshare(db_path)
+        db_info = {k: v for k, v in db_info.items() if k != "sha256"}
+        db_info["made"] = "copied"
+    quality = write_quality_schema(db_path, warehouse, release=release, run_id=run_id,
+                                   published_at=published_at, marts=tables) if with_quality else []
+    docs = {**load_docs(), **quality_docs()}
+    db_info["comments"] = comment_duckdb_file(db_path, [*tables, *quality], docs)
+    if quality:
+        db_info["quality"] = quality
+    return db_info
+
+
+def _unshare(path: Path) -> None:
+    """Replace a hard link by a private copy of the same bytes."""
+    tmp = path.with_name(path.name + ".unshare")
+    shutil.copyfile(path, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)

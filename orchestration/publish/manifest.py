@@ -1,0 +1,108 @@
+"""A release's ``manifest.json``: run id, UTC time, how the DuckDB file was made, and per table the row
+count, fingerprint and Parquet file, with the size and sha256 of every file.
+
+Written for the new release (:func:`write_manifest`), read back for the release ``published`` serves
+(:func:`current_release`, for ``papers status`` and the freshness check) and for the previous release
+whose files may be reused (:func:`previous_release`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.publish.duckdb_file import STORAGE_VERSION, STORAGE_VERSION_NUMBER
+from orchestration.publish.fingerprints import FINGERPRINT_SCHEME, Built, Previous
+from orchestration.publish.releases import DUCKDB_FILE, MANIFEST
+from orchestration.publish.tables import Target
+
+log = logging.getLogger(__name__)
+
+
+def current_release(published_root: Path) -> dict[str, Any] | None:
+    """The manifest of what ``published_root`` serves now (plus ``release_dir``), or None when
+    nothing has been published yet. For ``papers status`` and the freshness check."""
+    published_root = Path(published_root)
+    manifest_path = published_root / MANIFEST
+    try:
+        text = manifest_path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    manifest = json.loads(text)
+    manifest["release_dir"] = str(published_root.resolve())
+    return manifest
+
+
+def previous_release(published_root: Path) -> Previous | None:
+    """The current release if it was written by this scheme (same fingerprints, same storage format
+    and its files as the manifest lists them); None means: build everything from scratch."""
+    if not published_root.is_symlink():
+        return None
+    try:
+        release = published_root.resolve(strict=True)
+        manifest = json.loads((release / MANIFEST).read_text(encoding="utf-8"))
+        db = manifest["duckdb"]
+        if (manifest.get("fingerprint_scheme") != FINGERPRINT_SCHEME
+                or db.get("storage_version") != STORAGE_VERSION
+                or (release / DUCKDB_FILE).stat().st_size != db["bytes"]):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning("previous release not reusable: building every file anew", exc_info=True)
+        return None
+    return Previous(release, manifest)
+
+
+def write_manifest(
+    building: Path, name: str, run_id: str, published_at: datetime, targets: list[Target],
+    built: dict[str, Built], db_info: dict[str, Any],
+) -> dict[str, Any]:
+    """Hashes every file written for this release (two threads: hashlib releases the GIL); files
+    linked from the previous release keep the hash its manifest recorded."""
+    todo = {} if db_info.get("sha256") else {DUCKDB_FILE: building / DUCKDB_FILE}
+    todo.update({t.parquet: building / t.parquet for t in targets if not built[t.qualified].reused_parquet})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        digests = dict(zip(todo, pool.map(_sha256, todo.values()), strict=True))
+    made = {k: v for k, v in db_info.items() if k != "sha256"}
+    manifest = {
+        "release": name,
+        "run_id": run_id,
+        "published_at": published_at.isoformat(),
+        "fingerprint_scheme": FINGERPRINT_SCHEME,
+        "duckdb": {
+            "path": DUCKDB_FILE,
+            "storage_version": STORAGE_VERSION,
+            "storage_version_number": STORAGE_VERSION_NUMBER,
+            "written_by": duckdb.__version__,
+            "sha256": db_info.get("sha256") or digests[DUCKDB_FILE],
+            "bytes": (building / DUCKDB_FILE).stat().st_size,
+            **made,
+        },
+        "tables": {
+            t.qualified: {
+                "rows": built[t.qualified].rows,
+                "parquet": t.parquet,
+                "sha256": built[t.qualified].parquet_sha256 or digests[t.parquet],
+                "bytes": (building / t.parquet).stat().st_size,
+                "fingerprint": built[t.qualified].fingerprint,
+                "reused": built[t.qualified].reused_parquet,
+            }
+            for t in targets
+        },
+    }
+    (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,229 @@
+"""The release lifecycle on disk: ``PAPERS_HOME/releases/<name>/`` folders and the ``published`` link.
+
+A release is built in ``releases/.building-<name>/`` under an exclusive lock (:func:`locked`), sealed
+read-only (:func:`seal`), renamed to ``releases/<name>/`` and swapped in by replacing the
+``published`` symlink with a freshly made one (:meth:`NewRelease.swap_in`: an atomic rename). If
+anything fails before the swap, :meth:`NewRelease.or_nothing` removes what was built and
+``published`` still points at the previous release. Old releases are pruned (:func:`prune`); files
+of a release are never modified, so a new release may share them (:func:`link_or_copy`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: What a release folder holds (besides the data dictionary, digests and feeds).
+MANIFEST = "manifest.json"
+DUCKDB_FILE = "warehouse.duckdb"
+PARQUET_DIR = "parquet"
+RELEASES_DIR = "releases"
+_BUILDING_PREFIX = ".building-"
+_LINK_PREFIX = ".published-"
+_LOCK_FILE = ".publish.lock"
+_FILE_MODE = 0o444
+_DIR_MODE = 0o555
+
+
+class PublishError(RuntimeError):
+    """Publishing did not happen; ``published/`` is exactly as it was."""
+
+
+def releases_root(published_root: Path) -> Path:
+    """Where the releases behind ``published_root`` are kept (``PAPERS_HOME/releases``)."""
+    return Path(published_root).parent / RELEASES_DIR
+
+
+def check_published_root(published_root: Path) -> None:
+    if published_root.is_symlink() or not published_root.exists():
+        return
+    kind = "directory" if published_root.is_dir() else "file"
+    raise PublishError(
+        f"{published_root} is a real {kind}, not the symlink publish maintains: move it away "
+        f"(it is never overwritten); releases go to {releases_root(published_root)}"
+    )
+
+
+@contextlib.contextmanager
+def locked(published_root: Path) -> Iterator[None]:
+    """One publisher at a time (the Dagster pool already serializes runs; this guards the CLI too).
+    Holding the lock, checks ``published_root`` again and removes what a killed publisher left."""
+    releases = releases_root(published_root)
+    releases.mkdir(parents=True, exist_ok=True)
+    with open(releases / _LOCK_FILE, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            check_published_root(published_root)  # again, now that no other publisher can act
+            _remove_leftovers(releases, published_root.parent)
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _remove_leftovers(releases: Path, home: Path) -> None:
+    """Half-built releases and temporary links of a publisher that was killed (we hold the lock)."""
+    for path in releases.glob(f"{_BUILDING_PREFIX}*"):
+        log.warning("removing the leftover of an interrupted publish: %s", path)
+        rmtree(path)
+    for path in home.glob(f"{_LINK_PREFIX}*.tmp"):
+        if path.is_symlink():
+            path.unlink()
+
+
+@dataclass
+class NewRelease:
+    """The release this publish builds: ``releases/.building-<name>/`` until it is swapped in as
+    ``releases/<name>/``, named ``<UTC time>-<run id prefix>``."""
+
+    published_root: Path
+    name: str
+    published_at: datetime
+    renamed: bool = False
+    swapped: bool = False
+
+    @classmethod
+    def now(cls, published_root: Path, run_id: str) -> NewRelease:
+        published_at = datetime.now(UTC)
+        short_id = re.sub(r"[^A-Za-z0-9_-]", "_", run_id[:8])
+        return cls(published_root, f"{published_at.strftime('%Y%m%dT%H%M%S%fZ')}-{short_id}", published_at)
+
+    @property
+    def building(self) -> Path:
+        return releases_root(self.published_root) / f"{_BUILDING_PREFIX}{self.name}"
+
+    @property
+    def final(self) -> Path:
+        return releases_root(self.published_root) / self.name
+
+    @property
+    def _link_tmp(self) -> Path:
+        return self.published_root.parent / f"{_LINK_PREFIX}{self.name}.tmp"
+
+    @contextlib.contextmanager
+    def or_nothing(self) -> Iterator[None]:
+        """Whatever fails before the swap: remove what was built and raise :class:`PublishError`
+        (``published_root`` unchanged); a ``BaseException`` is cleaned up the same way and re-raised."""
+        try:
+            yield
+        except BaseException as exc:
+            if not self.swapped:
+                rmtree(self.final if self.renamed else self.building)
+                with contextlib.suppress(FileNotFoundError):
+                    self._link_tmp.unlink()
+                if isinstance(exc, Exception):
+                    why = str(exc) if isinstance(exc, PublishError) else f"{type(exc).__name__}: {exc}"
+                    if "already attached" in why or "Conflicting lock" in why:
+                        why += (" (close every connection to the warehouse, in this process too, and "
+                                "publish from inside the writer pool)")
+                    raise PublishError(f"publish failed, {self.published_root} left unchanged: {why}") from exc
+            raise
+
+    def swap_in(self) -> None:
+        """Rename the sealed building folder to its final name and point ``published_root`` at it."""
+        home, final = self.published_root.parent, self.final
+        if final.exists():
+            raise PublishError(f"release {final} already exists")
+        os.rename(self.building, final)
+        self.renamed = True
+        _fsync_dir(final.parent)
+        with contextlib.suppress(OSError):
+            final.chmod(_DIR_MODE)
+        os.symlink(os.path.relpath(final, home), self._link_tmp, target_is_directory=True)
+        os.replace(self._link_tmp, self.published_root)  # the commit point: atomic on POSIX
+        self.swapped = True
+        with contextlib.suppress(OSError):
+            _fsync_dir(home)
+
+
+def seal(building: Path) -> None:
+    """fsync every file and make it read-only; the parquet folder too."""
+    for path in sorted(building.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            path.chmod(_FILE_MODE)
+    _fsync_dir(building / PARQUET_DIR)
+    (building / PARQUET_DIR).chmod(_DIR_MODE)
+    _fsync_dir(building)
+
+
+def prune(release: NewRelease, *, keep: int) -> list[Path]:
+    """Remove all but the newest ``keep`` releases (never the current one)."""
+    releases = releases_root(release.published_root)
+    names = sorted(p.name for p in releases.iterdir() if p.is_dir() and not p.name.startswith("."))
+    doomed = [releases / n for n in names[:-keep] if n != release.name]
+    removed = []
+    for path in doomed:
+        try:
+            rmtree(path, strict=True)
+            removed.append(path)
+        except OSError as exc:  # the new release is live already: report, don't fail the publish
+            log.warning("could not prune old release %s: %s", path, exc)
+    return removed
+
+
+def rmtree(path: Path, *, strict: bool = False) -> None:
+    """Remove a tree whose folders may be read-only (0555)."""
+    if not path.exists():
+        return
+    try:
+        for p in [path, *path.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(p.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
+        shutil.rmtree(path)
+    except OSError:
+        if strict:
+            raise
+        log.warning("could not remove %s", path, exc_info=True)
+
+
+def link_or_copy(source: Path, dest: Path) -> bool:
+    """Hard-link a file of the previous release (its files are read-only and never modified: sharing
+    the inode is safe), else copy it; False when neither worked."""
+    try:
+        os.link(source, dest)
+    except OSError as exc:  # another filesystem, or links not allowed: a copy holds the same bytes
+        log.info("cannot hard-link %s (%s): copying it", source, exc)
+        try:
+            copy_file(source, dest)
+        except OSError:
+            with contextlib.suppress(FileNotFoundError):
+                dest.unlink()
+            return False
+    return True
+
+
+def copy_file(source: Path, dest: Path) -> None:
+    """Copy in the kernel (``copy_file_range``: a reflink on filesystems that share extents)."""
+    with open(source, "rb") as src, open(dest, "xb") as dst:
+        remaining = os.fstat(src.fileno()).st_size
+        try:
+            while remaining > 0:
+                n = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                if n == 0:
+                    break
+                remaining -= n
+        except OSError:  # not supported here: a plain copy of what is left
+            pass
+        shutil.copyfileobj(src, dst, 1 << 20)  # nothing, normally
+    if dest.stat().st_size != source.stat().st_size:
+        raise PublishError(f"copy of {source} is incomplete")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

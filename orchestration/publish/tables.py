@@ -1,0 +1,96 @@
+"""The tables a release publishes, and the one connection that reads them from the warehouse.
+
+The warehouse is read through ONE in-memory DuckDB connection that attaches it ``READ_ONLY`` as
+``src`` (:func:`read_warehouse`), in one transaction, so fingerprints and copies see the same
+snapshot: the caller guarantees that no writer holds the file at that moment (the Dagster pool of
+limit 1). The release's DuckDB file is attached to the same connection as ``pub``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.publish.releases import PARQUET_DIR, PublishError, rmtree
+from orchestration.sql import quote_ident, quote_literal
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: A table's columns as (name, type), in order.
+Columns = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One published table, e.g. ``marts.papers``."""
+
+    qualified: str
+    schema: str
+    table: str
+
+    @property
+    def parquet(self) -> str:
+        """Its Parquet file, relative to the release folder."""
+        return f"{PARQUET_DIR}/{self.table}.parquet"
+
+    def relation(self, database: str) -> str:
+        """The table in an attached database (``src``: the warehouse, ``pub``: the release's file)."""
+        return f"{database}.{quote_ident(self.schema)}.{quote_ident(self.table)}"
+
+
+def parse_tables(tables: Sequence[str]) -> list[Target]:
+    if isinstance(tables, str):
+        raise TypeError("tables must be a sequence of qualified names, not one string")
+    if not tables:
+        raise ValueError("no tables to publish")
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for qualified in tables:
+        parts = qualified.split(".")
+        if len(parts) != 2 or not all(_IDENT.match(p) for p in parts):
+            raise ValueError(f"table {qualified!r} is not a qualified name like 'marts.papers'")
+        schema, table = parts
+        if table in seen:
+            raise ValueError(f"table name {table!r} listed twice (parquet files are named by table)")
+        seen.add(table)
+        targets.append(Target(qualified, schema, table))
+    return targets
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, database: str, t: Target) -> Columns:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+        "AND table_name = ? ORDER BY column_index", [database, t.schema, t.table],
+    ).fetchall()
+    if not rows:
+        raise PublishError(f"{t.qualified}: no such table in the "
+                           f"{'warehouse' if database == 'src' else 'published file'}")
+    return [(name, type_) for name, type_ in rows]
+
+
+@contextmanager
+def read_warehouse(warehouse: Path, building: Path, memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection with ``warehouse`` attached read-only as ``src`` and a transaction begun; DuckDB
+    spills next to the ``building`` folder. Detaches the warehouse when the block ends."""
+    spill = building.parent / f"{building.name}.spill"
+    con = duckdb.connect(":memory:")
+    try:
+        spill.mkdir(exist_ok=True)
+        con.execute(f"SET temp_directory = {quote_literal(spill)}")
+        con.execute("SET enable_progress_bar = false")  # long scans at 1M rows would draw one on a tty
+        # bounded like every pipeline connection (``memory_limit``: Settings.duckdb_memory_limit); no row-order
+        # guarantee is needed (marts have none), so DuckDB writes Parquet on every thread
+        con.execute("SET memory_limit = ?", [memory_limit])
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
+        con.execute("BEGIN TRANSACTION")
+        yield con
+        con.execute("DETACH src")
+    finally:
+        con.close()
+        rmtree(spill)
