@@ -152,8 +152,7 @@ def dbt_build(db: Path, *extra: str) -> str:
     work = db.parent / f"dbt_{db.stem}"
     env = {**os.environ, "PAPERS_WAREHOUSE": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     cmd = [str(DBT), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
-           "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-           "--vars", json.dumps({"loaded_after": window.loaded_after}), *extra]
+           "--target-path", str(work / "target"), "--log-path", str(work / "logs"), *extra]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     con = duckdb.connect(str(db))

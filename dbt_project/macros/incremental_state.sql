@@ -3,11 +3,12 @@
 
     Every raw row carries the `_dlt_load_id` of the dlt load that wrote it, and the rows derived
     from it carry it along (a card's observation: the later of its own load and the load that
-    resolved its title to an arXiv paper, see int_paper_identity). The pipeline passes
-    `--vars '{loaded_after: <load id>}'`, the newest load its last successful build took in; a row
-    is new when its load id is after that. Full rebuilds (first build, changed models / seeds /
-    vars, `papers rebuild`) run with `--full-refresh`. Without the var (dbt run by hand) every row
-    counts as new: the incremental models recompute everything they hold (correct, only slower).
+    resolved its title to an arXiv paper, see int_paper_identity). The ledger's `dbt` row in
+    ops.watermarks holds the newest load the last successful build took in (the pipeline records
+    it after the build); a row is new when its load id is after that. Full rebuilds (first build,
+    changed models / seeds / vars, `papers rebuild`) run with `--full-refresh` and take everything.
+    The window is read from the ledger, not passed as a var: a var that changes every run would
+    make dbt re-parse the whole project every run.
 
     Each incremental model recomputes what the new rows touch (whole snapshots, papers, listing
     dates or author names) and logs it, e.g. `topics_daily: incremental, recomputing 1 listing
@@ -15,9 +16,21 @@
     (`where: "{papers_in_window}"`, expanded by get_where_subquery below): a full build checks everything.
 #}
 
+{# the newest load the last successful build took in ('' = everything is new) #}
+{% macro loaded_after() -%}
+    {%- if not execute or flags.FULL_REFRESH -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- if adapter.get_relation(database=target.database, schema='ops', identifier='watermarks') is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set rows = run_query("select loaded_through from ops.watermarks where consumer = 'dbt'").rows -%}
+    {{ return(rows[0][0] if rows else '') }}
+{%- endmacro %}
+
 {# SQL predicate: `column` (a load id) is in the window #}
 {% macro in_window(column='_dlt_load_id') -%}
-    {%- set after = var('loaded_after', '') -%}
+    {%- set after = loaded_after() -%}
     {%- if after == '' -%}
         true
     {%- else -%}

@@ -10,7 +10,9 @@ it did so with: ``dbt`` (the models and seeds that built the marts), ``validatio
 mart's suite, and the dbt code its rows were built with) and ``publish`` (the dbt build the last
 release holds). A run with nothing new after the published build does nothing. A consumer without a row, or whose code
 changed since, takes in everything again (:func:`plan`); it advances its row only after it
-succeeded, so what a failed step missed is taken in by the next one.
+succeeded, so what a failed step missed is taken in by the next one. A full dbt rebuild rewrites
+every mart row, so it drops the validation watermarks (:func:`forget`). dbt reads its own window
+from this table (``macros/incremental_state.sql``).
 """
 
 from __future__ import annotations
@@ -104,3 +106,10 @@ def advance(con: duckdb.DuckDBPyConnection, consumer: str, window: Window, code_
     con.execute(
         f"insert or replace into {WATERMARKS} (consumer, loaded_through, code_md5, run_id, recorded_at) "
         "values (?, ?, ?, ?, now())", [consumer, window.loaded_through, code_md5, run_id])
+
+
+def forget(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
+    """Drop the watermarks of the consumers named ``prefix...``: they take everything in next time
+    (after a full rebuild rewrote every row they had taken in)."""
+    if table_exists(con, WATERMARKS):
+        con.execute(f"delete from {WATERMARKS} where starts_with(consumer, ?)", [prefix])

@@ -78,8 +78,9 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     # dbt runs its own DuckDB in a subprocess: hand back what the raw load and checks left behind first
     log_release(context.log, "before dbt", debug=warehouse.settings.memory_debug)
     args = ["build", "--full-refresh"] if window.full else ["build"]
-    # the deployment's settings and the window reach dbt as --vars (profiles.yml reads them)
-    args += ["--vars", json.dumps({**warehouse.settings.dbt_vars(), "loaded_after": window.loaded_after})]
+    # the deployment's settings reach dbt as --vars (profiles.yml reads them); the window dbt reads
+    # from the ledger itself (macros/incremental_state.sql)
+    args += ["--vars", json.dumps(warehouse.settings.dbt_vars())]
     kept = warehouse.home.dbt_target
     target = seed_invocation_state(kept, kept / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}")
     invocation = dbt.cli(args, context=context, target_path=target)
@@ -89,6 +90,8 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
         # every model took the window in (a subset leaves the watermark: the next full build redoes it)
         with warehouse.connect() as con:
             ledger.advance(con, ledger.DBT, window, code, context.run.run_id)
+            if window.full:  # every mart row was rewritten: validation takes everything in again
+                ledger.forget(con, "validation:")
 
 
 def model_key(model_name: str) -> dg.AssetKey:
