@@ -1,7 +1,7 @@
 {#
     raw_source(table_name): the relation of source('raw', table_name), or - when the pipeline has
     not created that table yet (e.g. no API fetch ever ran, so raw.api_fetched_papers is absent) -
-    an empty relation with the documented columns and types, so every model still builds.
+    an empty relation with the columns and types declared in _sources.yml, so every model still builds.
     source() is always called, so lineage (and dagster-dbt's asset graph) is unchanged.
 #}
 {% macro raw_source(table_name) %}
@@ -29,26 +29,19 @@
     {{ return(relation) }}
 {% endmacro %}
 
+{# raw_columns(table_name): [(name, data_type)] of the raw table as declared in _sources.yml
+   (the graph exists once dbt executes; at parse time the list is not needed) #}
 {% macro raw_columns(table_name) %}
-    {%- set api = [
-        ('snapshot_id', 'varchar'), ('source_uri', 'varchar'), ('listing_date', 'date'),
-        ('captured_at', 'timestamptz'), ('rank', 'integer'), ('arxiv_id', 'varchar'),
-        ('title', 'varchar'), ('summary', 'varchar'), ('authors_json', 'varchar'),
-        ('author_count', 'integer'), ('published_at', 'timestamptz'), ('upvotes', 'integer'),
-        ('num_comments', 'integer'), ('github_repo', 'varchar'), ('github_stars', 'integer'),
-        ('project_page', 'varchar'), ('organization', 'varchar'), ('ai_keywords_json', 'varchar'),
-        ('ai_summary', 'varchar'), ('submitted_on_daily_at', 'timestamptz'), ('submitted_by', 'varchar'), ('_dlt_load_id', 'varchar'),
-    ] -%}
-    {%- set cards = [
-        ('snapshot_id', 'varchar'), ('source_uri', 'varchar'), ('captured_at', 'timestamptz'),
-        ('rank', 'integer'), ('title', 'varchar'), ('summary', 'varchar'), ('author_count', 'integer'),
-        ('published_on', 'date'), ('num_comments', 'integer'), ('_dlt_load_id', 'varchar'),
-    ] -%}
-    {%- if table_name == 'landed_page_cards' -%}
-        {{ return(cards) }}
-    {%- else -%}
-        {{ return(api) }}
+    {%- set columns = [] -%}
+    {%- if not execute -%}
+        {{ return(columns) }}
     {%- endif -%}
+    {%- for node in graph.sources.values() if node.source_name == 'raw' and node.name == table_name -%}
+        {%- for column in node.columns.values() -%}
+            {%- do columns.append((column.name, column.data_type)) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(columns) }}
 {% endmacro %}
 
 {#
