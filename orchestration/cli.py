@@ -62,6 +62,8 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
     """Print what the runs did; return the exit code."""
     import duckdb
 
+    from orchestration.dbt_state import project_md5
+    from orchestration.ops import ledger
     from orchestration.ops.registry import status_counts
 
     con = duckdb.connect(str(home.warehouse))
@@ -98,7 +100,7 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
         # above) and never loaded; a mart suite that fails blocks publishing
         failed = [v for v in validations if not v[2] and v[1].startswith("marts.")]
         audited = [v for v in validations if not v[2] and not v[1].startswith("marts.")]
-        if not any(v[1].startswith("marts.") for v in validations) and _nothing_new(con):
+        if not any(v[1].startswith("marts.") for v in validations) and ledger.published_is_current(con, project_md5()):
             say("validation: skipped: nothing new since the last published build (dbt and publish too)")
         else:
             say(f"validation: {len(validations) - len(failed) - len(audited)}/{len(validations)} suites passed"
@@ -131,14 +133,6 @@ def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
         return EXIT_PIPELINE_ERROR
     say("result:     ok")
     return EXIT_OK
-
-
-def _nothing_new(con) -> bool:
-    """The last dbt build is the one published: a run that loaded nothing did nothing else."""
-    from orchestration.ops import ledger
-
-    built = ledger.read(con, ledger.DBT)
-    return built is not None and built == ledger.read(con, ledger.PUBLISH)
 
 
 def _as_list(stored) -> list[str]:

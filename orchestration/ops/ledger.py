@@ -99,6 +99,13 @@ def plan(con: duckdb.DuckDBPyConnection, consumer: str, code_md5: str, *,
                   f"loads after {mark[0]}" if mark[0] else "every load")
 
 
+def published_is_current(con: duckdb.DuckDBPyConnection, code_md5: str) -> bool:
+    """Nothing arrived since the last dbt build, the project is the one it was built with, and that
+    build is the one published: a run has nothing to do after loading."""
+    window = plan(con, DBT, code_md5)
+    return window.empty and read(con, PUBLISH) == (window.loaded_through, code_md5)
+
+
 def advance(con: duckdb.DuckDBPyConnection, consumer: str, window: Window, code_md5: str,
             run_id: str | None) -> None:
     """Record that ``consumer`` took in everything up to ``window.loaded_through`` with ``code_md5``."""

@@ -69,8 +69,8 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     code = project_md5()
     with warehouse.connect() as con:
         window = ledger.plan(con, ledger.DBT, code, full=config.full_refresh)
-        published = ledger.read(con, ledger.PUBLISH)
-    if window.empty and published == (window.loaded_through, code):
+        current = not config.full_refresh and ledger.published_is_current(con, code)
+    if current:
         # nothing arrived and the last build is published: no output, so the checks and publish skip too
         context.log.info("nothing new since the last published build: dbt, validation and publish skipped")
         return
