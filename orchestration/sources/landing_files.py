@@ -10,9 +10,7 @@ with a reason file, duplicate copies dropped).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
 import stat
 import tempfile
 import time
