@@ -137,6 +137,8 @@ def _rejection(item: ApiBody, error: Exception | None = None) -> SnapshotRejecte
         reason = api_problem(decode_text(item.body), listing_date_known=item.listing_date is not None)
     except SnapshotRejected as rejected:
         return rejected
+    except Exception as bug:  # a value the strict reading does not expect: this body only
+        return unparsable(bug)
     if reason is not None:
         return SnapshotRejected(reason)
     if error is None:
