@@ -6,7 +6,7 @@ Generates (or reuses) a deterministic synthetic corpus of N API-shaped records, 
 stage in its own child process (wall seconds, records/s, peak RSS):
 
 - reference   DuckDB-native SQL building raw.landed_api_papers from the files (read_json + SQL)
-- ingest      the project's landing -> dlt -> raw path (intake.LandingStream, sources.landing), no Dagster
+- ingest      the project's landing -> dlt -> raw path (ingest_landing, as the landing_raw asset), no Dagster
 - end_to_end  `papers run` over all N files: raw -> dbt marts -> validation (-> publish)
 - incremental `papers ingest` of one new 50-record snapshot onto the N-record warehouse (full) and
               onto an empty one (empty)
@@ -400,9 +400,8 @@ def table(results: dict) -> str:
         if r.get("step_peak_rss_gib"):
             lines.append(f"{name} peak RSS by step (GiB): "
                          + ", ".join(f"{k} {v:.2f}" for k, v in r["step_peak_rss_gib"].items()))
-    for size, modes in (results.get("parse") or {}).items():
-        lines.append(f"parse {size} files ({modes['files']:,}), CPU µs/record: "
-                     + ", ".join(f"{m} {v['us_per_record']}" for m, v in modes.items() if m != "files"))
+    if results.get("parse"):
+        lines.append(f"parse ({results['parse']['files']:,} files): {results['parse']['us_per_record']} CPU µs/record")
     if results.get("ingest_profile"):
         lines.append("ingest profile (top by own time):")
         for row in results["ingest_profile"][:12]:

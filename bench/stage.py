@@ -2,7 +2,7 @@
 
     python -m bench.stage reference --corpus DIR --db FILE
     python -m bench.stage ingest    --home DIR [--profile FILE]
-    python -m bench.stage parse     --corpus DIR [--limit N]            (parsers alone, CPU/record)
+    python -m bench.stage parse     --corpus DIR [--limit N]            (the parser alone, CPU/record)
     python -m bench.stage papers    --home DIR --dagster-home DIR -- run | ingest FILE...
     python -m bench.stage steps     --dagster-home DIR --run-id ID      (helper, not measured)
     python -m bench.stage counts    --db FILE                           (helper, not measured)
@@ -117,97 +117,62 @@ def stage_reference(args: argparse.Namespace) -> dict:
 
 
 def stage_ingest(args: argparse.Namespace) -> dict:
-    """What the ``landing_raw`` asset does: LandingStream -> landing_source -> dlt -> settle."""
+    """What the ``landing_raw`` asset does (``ingest_landing``, the function it calls), with dlt run
+    directly instead of through dagster-dlt."""
     profiler = None
     if args.profile:
         import cProfile
 
         profiler = cProfile.Profile()
         profiler.enable()
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    import logging
 
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
+    from orchestration.config import Settings
+    from orchestration.defs.dlt.ingest import ingest_landing
+    from orchestration.defs.resources import Warehouse
 
-    import duckdb
-
-    from orchestration.sources.landing import FORMAT_TABLES, landing_source, raw_pipeline
-    from orchestration.validation.audit import RawAudit
-    from orchestration.sources import landing_files as intake
-    from orchestration.ops.bookkeeping import reconcile, settle_landing
-    from orchestration.ops.registry import seen_snapshots
-    from orchestration.config import Settings, bound_duckdb
-
-    settings = Settings.load(home=args.home)
-    home = settings.layout.ensure()
-    lap("imports")
-    run_id = f"bench-{int(STARTED)}"
-    paths = intake.list_landing(home.landing)
-    con = bound_duckdb(duckdb.connect(str(home.warehouse)), settings.duckdb_memory_limit)  # as Warehouse.connect
-    # what the landing_raw asset does (orchestration.defs.dlt.assets), without Dagster: repair, then files
-    # are read, hashed, parsed and audited in bounded batches while dlt extracts, through one connection
-    reconcile(con, home, run_id)
-    lap("reconcile")
-    audit = RawAudit(con)
-    stream = intake.LandingStream(paths, lambda digests: seen_snapshots(con, digests),
-                                  audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table))
-    pipeline = raw_pipeline("landing", con, home.dlt_runs / run_id)
-    info = pipeline.run(landing_source(stream))
-    found = stream.finish()
-    audit.finish(run_id=run_id, report_dir=home.reports)
-    lap("read + parse + audit + dlt run")
-    trace = pipeline.last_trace
-    dlt_steps = {step.step: round((step.finished_at - step.started_at).total_seconds(), 3)
-                 for step in (trace.steps if trace else []) if step.finished_at and step.started_at}
-    settle_landing(con, found, home, run_id)
-    lap("settle (registry + archive)")
+    warehouse = Warehouse(Settings.load(home=args.home))
+    started = time.perf_counter()
+    with warehouse.connect() as con:
+        run = ingest_landing(con, warehouse.home, f"bench-{int(STARTED)}",
+                             lambda source, pipeline: (pipeline.run(source), pipeline), logging.getLogger("bench"))
+        rows = con.execute(f"select count(*) from {RAW_TABLE}").fetchone()[0]
+    ingest_s = time.perf_counter() - started
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
-    rows = con.execute(f"select count(*) from {RAW_TABLE}").fetchone()[0]
-    con.close()
-    return {"rows": rows, "files_loaded": len(found.to_load), "files_rejected": len(found.rejected),
-            "files_duplicate": len(found.duplicates), "steps_s": timings, "dlt_steps_s": dlt_steps,
+    info, pipeline = run.loaded
+    trace = pipeline.last_trace
+    dlt_steps = {step.step: round((step.finished_at - step.started_at).total_seconds(), 3)
+                 for step in (trace.steps if trace else []) if step.finished_at and step.started_at}
+    return {"rows": rows, "files_loaded": len(run.found.to_load), "files_rejected": len(run.found.rejected),
+            "files_duplicate": len(run.found.duplicates), "ingest_s": round(ingest_s, 3), "dlt_steps_s": dlt_steps,
             "has_failed_jobs": bool(info.has_failed_jobs)}
 
 
-# --- parse: the parsers alone (CPU per record), Python path vs what parse_snapshots does ---------
+# --- parse: the parser alone (CPU per record) -----------------------------------------------------
 
 
 def stage_parse(args: argparse.Namespace) -> dict:
-    """CPU seconds per record of the Python parser and of ``parse_snapshots`` (fast path for large
-    bodies), for small (< FAST_PATH_MIN_BYTES) and large files; not one of the issue's stages."""
-    from orchestration.snapshots import detect, parse_snapshots
+    """CPU seconds per record of ``parse_snapshots`` on the corpus, 64 MiB of files per call (as the
+    landing intake batches them); not one of the issue's stages."""
+    from orchestration.snapshots import parse_snapshots
 
-    files = sorted(Path(args.corpus).glob("*.json"))
-    result = {}
-    for label, chosen in (("small", [p for p in files if p.stat().st_size < detect.FAST_PATH_MIN_BYTES]),
-                          ("large", [p for p in files if p.stat().st_size >= detect.FAST_PATH_MIN_BYTES])):
-        chosen = chosen[: args.limit] if args.limit else chosen
-        if not chosen:
-            continue
-        timings = {}
-        for mode, threshold in (("arrow", 0), ("python", 10**15), ("shipped", detect.FAST_PATH_MIN_BYTES)):
-            detect.FAST_PATH_MIN_BYTES = threshold
-            rows, cpu, batch, size = 0, 0.0, [], 0
-            for path in [*chosen, None]:
-                if path is not None:
-                    body = path.read_bytes()
-                    batch.append((body, path.name, None))
-                    size += len(body)
-                if batch and (path is None or size >= 64 << 20):
-                    started = time.process_time()
-                    outcomes = parse_snapshots(batch)
-                    cpu += time.process_time() - started
-                    rows += sum(o.rows for o in outcomes if hasattr(o, "rows"))
-                    batch, size = [], 0
-            timings[mode] = {"rows": rows, "cpu_s": round(cpu, 3), "us_per_record": round(cpu / max(rows, 1) * 1e6, 1)}
-        result[label] = {"files": len(chosen), **timings}
-    return {"parse": result}
+    files = sorted(Path(args.corpus).glob("*.json"))[: args.limit or None]
+    rows, cpu, batch, size = 0, 0.0, [], 0
+    for path in [*files, None]:
+        if path is not None:
+            body = path.read_bytes()
+            batch.append((body, path.name, None))
+            size += len(body)
+        if batch and (path is None or size >= 64 << 20):
+            started = time.process_time()
+            outcomes = parse_snapshots(batch)
+            cpu += time.process_time() - started
+            rows += sum(o.rows for o in outcomes if hasattr(o, "rows"))
+            batch, size = [], 0
+    return {"parse": {"files": len(files), "rows": rows, "cpu_s": round(cpu, 3),
+                      "us_per_record": round(cpu / max(rows, 1) * 1e6, 1)}}
 
 
 # --- papers: the CLI as a user runs it ----------------------------------------------------------
@@ -365,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", type=Path)
     p = sub.add_parser("parse")
     p.add_argument("--corpus", required=True, type=Path)
-    p.add_argument("--limit", type=int, default=0, help="files per size class (0: all)")
+    p.add_argument("--limit", type=int, default=0, help="files (0: all)")
     p = sub.add_parser("papers")
     p.add_argument("--home", required=True, type=Path)
     p.add_argument("--dagster-home", required=True, type=Path)

@@ -50,9 +50,9 @@ def arm(step: str) -> None:
 
         _after_calls(Load, "complete_package", 1)
     elif step == "before_registry":
-        from orchestration.defs.dlt import assets as raw_assets
+        from orchestration.defs.dlt import ingest
 
-        _after_calls(raw_assets, "settle_landing", 1)
+        _after_calls(ingest, "settle_landing", 1)
     elif step == "before_moves":
         from orchestration.ops import bookkeeping
 

@@ -161,15 +161,25 @@ def test_a_truncated_large_file_is_rejected_whole_and_loads_no_rows(tmp_path):
     assert {t.column("source_uri")[0].as_py() for t in tables["api_json"] if t.num_rows} == {API_FIXTURES[0].name}
 
 
-def test_a_large_file_with_a_paper_for_the_python_parser_takes_the_whole_file_path(tmp_path):
-    # "hidden" missing from an author of the last paper: the Python parser's rule (False)
+def test_a_large_file_with_a_bad_paper_late_in_it_is_rejected_whole(tmp_path):
+    # the last paper's upvotes are a string: the piece holding it is rejected, the file takes the
+    # whole-file path and its reason names the paper's position in the file, not in the piece
     papers = json.loads(API_FIXTURES[-1].read_text())
-    del papers[-1]["paper"]["authors"][0]["hidden"]
-    odd = tmp_path / API_FIXTURES[-1].name
-    odd.write_text(json.dumps(papers), encoding="utf-8")
-    stream, tables, found = _same_as_whole_files([odd], tmp_path, piece_bytes=16384)
-    assert stream.files_in_pieces == 0 and [f.path for f in found.to_load] == [odd]
+    papers[-1]["paper"]["upvotes"] = "many"
+    bad = tmp_path / API_FIXTURES[-1].name
+    bad.write_text(json.dumps(papers), encoding="utf-8")
+    stream, tables, found = _same_as_whole_files([bad], tmp_path, piece_bytes=16384)
+    assert stream.files_in_pieces == 0 and not found.to_load
+    assert [f.reason for f in found.rejected] == [
+        f'element {len(papers) - 1}: paper.upvotes is the JSON string "many", expected an integer']
+    # an author without "hidden" is not hidden: parsed in pieces like any other paper
+    del papers[-1]["paper"]["upvotes"], papers[-1]["paper"]["authors"][0]["hidden"]
+    bad.write_text(json.dumps(papers), encoding="utf-8")
+    stream, tables, found = _same_as_whole_files([bad], tmp_path, piece_bytes=16384)
+    assert stream.files_in_pieces == 1 and [f.path for f in found.to_load] == [bad]
     assert sum(t.num_rows for t in tables["api_json"]) == len(papers)
+    last = pa.concat_tables(tables["api_json"]).to_pylist()[-1]
+    assert json.loads(last["authors_json"])[0]["hidden"] is False and last["upvotes"] is None
 
 
 def test_taking_turns_reads_no_batch_while_the_pieces_of_a_large_file_wait():

@@ -16,14 +16,12 @@ import pytest
 from tests.snapshot_files import parse_snapshot_file
 from orchestration.snapshots import (
     API_PAPERS_SCHEMA,
+    ApiBody,
     SnapshotRejected,
     capture_time_from_name,
     listing_date_from_name,
-    parse_api_json,
-    parse_api_pages,
+    parse_api_bodies,
     parse_snapshot,
-    records_to_table,
-    sha256_hex,
 )
 
 from tests.pipeline_runs import API_DIR, GOOD_API_NAMES, MALFORMED
@@ -39,6 +37,16 @@ def _raw(name: str) -> list[dict[str, Any]]:
 
 def _rows(name: str) -> list[dict[str, Any]]:
     return parse_snapshot_file(API_DIR / name).table.to_pylist()
+
+
+def _table(elements: list[dict[str, Any]], listing_date: date | None = date(2025, 1, 1),
+           captured_at: datetime = CAPTURED, first_rank: int = 1) -> pa.Table:
+    """The parser's table of a body holding ``elements`` (raises its rejection)."""
+    body = json.dumps(elements).encode()
+    [table] = parse_api_bodies([ApiBody(body, "s", "u", captured_at, listing_date, first_rank)])
+    if isinstance(table, SnapshotRejected):
+        raise table
+    return table
 
 
 def _paper(arxiv_id: str = "2503.02130", **paper: Any) -> dict[str, Any]:
@@ -148,13 +156,7 @@ def test_submitted_by_eras() -> None:
 
 def test_submitted_by_falls_back_to_submitted_on_daily_by() -> None:
     element = _paper(submittedOnDailyBy={"user": "someone", "fullname": "Some One"})
-    table = records_to_table(
-        [element],
-        snapshot_id="x",
-        source_uri="u",
-        captured_at=CAPTURED,
-        listing_date=date(2025, 1, 1),
-    )
+    table = _table([element], date(2025, 1, 1))
     assert table.column("submitted_by").to_pylist() == ["someone"]
 
 
@@ -203,13 +205,7 @@ def test_organization_from_top_level_then_paper() -> None:
         _paper("2510.00002", organization={"name": "only-name"}),
         _paper("2510.00003"),
     ]
-    table = records_to_table(
-        elements,
-        snapshot_id="x",
-        source_uri="u",
-        captured_at=CAPTURED,
-        listing_date=date(2025, 10, 1),
-    )
+    table = _table(elements, date(2025, 10, 1))
     assert table.column("organization").to_pylist() == ["Google", "only-name", None]
 
 
@@ -252,33 +248,19 @@ def test_empty_array_is_a_valid_weekend_listing() -> None:
     assert snap.rows == 0
     assert snap.table.schema == API_PAPERS_SCHEMA
     assert snap.listing_date == date(2024, 6, 1)
-    table = parse_api_json(
-        b"[]", snapshot_id="s", source_uri="u", captured_at=CAPTURED, listing_date=None
-    )
+    table = _table([], listing_date=None)
     assert table.num_rows == 0 and table.schema == API_PAPERS_SCHEMA
 
 
 def test_values_are_not_the_parsers_business() -> None:
     element = _paper(upvotes=-3)
-    table = parse_api_json(
-        json.dumps([element]).encode(),
-        snapshot_id="s",
-        source_uri="u",
-        captured_at=CAPTURED,
-        listing_date=date(2025, 1, 1),
-    )
+    table = _table([element], date(2025, 1, 1))
     assert table.column("upvotes").to_pylist() == [-3]
 
 
 def test_missing_optional_fields_default() -> None:
     element = {"paper": {"id": "2501.00001"}}
-    row = parse_api_json(
-        json.dumps([element]).encode(),
-        snapshot_id="s",
-        source_uri="u",
-        captured_at=CAPTURED,
-        listing_date=date(2025, 1, 1),
-    ).to_pylist()[0]
+    row = _table([element], date(2025, 1, 1)).to_pylist()[0]
     assert row["num_comments"] == 0
     assert row["upvotes"] is None and row["authors_json"] is None and row["author_count"] is None
     assert row["title"] is None
@@ -286,51 +268,23 @@ def test_missing_optional_fields_default() -> None:
 
 def test_title_falls_back_to_top_level() -> None:
     element = {"paper": {"id": "2501.00001"}, "title": "Top"}
-    table = records_to_table(
-        [element],
-        snapshot_id="s",
-        source_uri="u",
-        captured_at=CAPTURED,
-        listing_date=date(2025, 1, 1),
-    )
+    table = _table([element], date(2025, 1, 1))
     assert table.column("title").to_pylist() == ["Top"]
 
 
-def test_parse_api_pages_continues_ranks() -> None:
-    pages = [
-        json.dumps([_paper("2501.00001"), _paper("2501.00002")]).encode(),
-        json.dumps([_paper("2501.00003")]).encode(),
-        b"[]",
-    ]
-    table = parse_api_pages(
-        pages,
-        snapshot_id=sha256_hex(b"".join(pages)),
-        source_uri="https://hf.barry1.top/api/daily_papers?date=2025-01-02",
-        captured_at=CAPTURED,
-        listing_date=date(2025, 1, 2),
-    )
+def test_pages_of_one_listing_continue_ranks() -> None:
+    pages = [[_paper("2501.00001"), _paper("2501.00002")], [_paper("2501.00003")], []]
+    items = [ApiBody(json.dumps(page).encode(), "s", "u", CAPTURED, date(2025, 1, 2), first_rank)
+             for page, first_rank in zip(pages, (1, 3, 4))]
+    table = pa.concat_tables(parse_api_bodies(items))
     assert table.schema == API_PAPERS_SCHEMA
     assert table.column("rank").to_pylist() == [1, 2, 3]
     assert table.column("arxiv_id").to_pylist() == ["2501.00001", "2501.00002", "2501.00003"]
-    with pytest.raises(SnapshotRejected, match="page 1"):
-        parse_api_pages(
-            [pages[0], b"1"],
-            snapshot_id="s",
-            source_uri="u",
-            captured_at=CAPTURED,
-            listing_date=date(2025, 1, 2),
-        )
 
 
-def test_records_to_table_first_rank_and_timestamp_types() -> None:
-    table = records_to_table(
-        [_paper(publishedAt="2025-01-01T10:00:00.000Z")],
-        snapshot_id="s",
-        source_uri="u",
-        captured_at=datetime(2025, 1, 2, 9, 0),  # naive: taken as UTC
-        listing_date=date(2025, 1, 2),
-        first_rank=51,
-    )
+def test_first_rank_and_timestamp_types() -> None:
+    table = _table([_paper(publishedAt="2025-01-01T10:00:00.000Z")], date(2025, 1, 2),
+                   captured_at=datetime(2025, 1, 2, 9, 0), first_rank=51)  # naive: taken as UTC
     assert table.column("rank").to_pylist() == [51]
     assert table.schema.field("captured_at").type == pa.timestamp("us", tz="UTC")
     assert table.column("captured_at").to_pylist() == [datetime(2025, 1, 2, 9, tzinfo=UTC)]

@@ -11,9 +11,10 @@ import pytest
 
 from tests.snapshot_files import parse_snapshot_file
 from orchestration.snapshots import (
+    ApiBody,
     ParsedSnapshot,
     SnapshotRejected,
-    parse_api_json,
+    parse_api_bodies,
     parse_page_text,
     parse_snapshot,
 )
@@ -140,10 +141,8 @@ def test_html_reject_even_with_bom_and_leading_space() -> None:
 
 
 def test_direct_parsers_reject_too() -> None:
-    with pytest.raises(SnapshotRejected, match="empty file"):
-        parse_api_json(
-            b"", snapshot_id="s", source_uri="u", captured_at=CAPTURED, listing_date=None
-        )
+    [rejected] = parse_api_bodies([ApiBody(b"", "s", "u", CAPTURED, None)])
+    assert isinstance(rejected, SnapshotRejected) and rejected.reason == "empty file"
     with pytest.raises(SnapshotRejected, match="no listing cards found"):
         parse_page_text(
             b"Daily Papers\n\nNov 4\n", snapshot_id="s", source_uri="u", captured_at=CAPTURED

@@ -20,7 +20,7 @@ import pytest
 from orchestration.validation import _gx
 from orchestration.validation.runner import SuiteTarget, render_report, validate
 from tests.validation_targets import default_targets
-from orchestration.validation.suites import build_suite
+from orchestration.validation.suites import build_suite, evaluation_mode
 from tests.test_validation_runner import (
     BAD_DATES,
     BAD_UPVOTES,
@@ -234,7 +234,7 @@ def test_merged_chunk_outcomes_equal_gx_on_the_whole_frame():
                                    key_column="k").expectations
                      for i in range(0, len(df), size)]
             for n, exp in enumerate(SUITE["expectations"]):
-                merged = _gx.merge_outcomes([p[n] for p in parts], exp["type"], exp["kwargs"])
+                merged = _gx.merge_outcomes([p[n] for p in parts], exp["kwargs"])
                 one = whole[n]
                 assert (merged.name, merged.success, merged.line, merged.failing_keys) == (
                     one.name, one.success, one.line, one.failing_keys), (size, one.name)
@@ -246,13 +246,19 @@ def test_merged_chunk_outcomes_equal_gx_on_the_whole_frame():
     assert whole[-1].line.startswith("expect_column_values_to_be_between(column=nope, min_value=0): error")
 
 
-def test_row_wise_types():
-    assert _gx.row_wise("expect_column_values_to_be_between")
-    assert _gx.row_wise("expect_column_pair_values_a_to_be_greater_than_b")
-    assert not _gx.row_wise("expect_column_values_to_be_unique")
-    assert not _gx.row_wise("expect_compound_columns_to_be_unique")
-    assert not _gx.row_wise("expect_column_max_to_be_between")
-    assert not _gx.row_wise("expect_column_values_to_be_increasing")
+def test_gx_gets_only_expectations_decided_row_by_row():
+    def mode(type_, **kwargs):
+        return evaluation_mode({"type": type_, "kwargs": {"column": "a", **kwargs}})
+
+    assert mode("expect_column_values_to_be_between", min_value=0) == "rows"
+    assert evaluation_mode({"type": "expect_column_pair_values_a_to_be_greater_than_b",
+                            "kwargs": {"column_A": "a", "column_B": "b"}}) == "rows"
+    assert mode("expect_column_values_to_be_unique") == "rows"  # DuckDB over the validated rows
+    for type_ in ("expect_column_max_to_be_between", "expect_column_values_to_be_increasing"):
+        with pytest.raises(ValueError, match="not checked row by row"):
+            mode(type_)
+    with pytest.raises(ValueError, match="not checked row by row"):  # uniqueness DuckDB cannot take
+        mode("expect_column_values_to_be_unique", mostly=0.5, ignore_row_if="never")
 
 
 def test_ops_failed_expectations_are_json(runs):

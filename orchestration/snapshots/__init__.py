@@ -5,7 +5,7 @@ No dagster or dlt imports here: stdlib and pyarrow only.
 
 from __future__ import annotations
 
-from .api_json import api_records, parse_api_json, parse_api_pages, records_to_table
+from .api import ApiBody, parse_api_bodies
 from .detect import ParsedSnapshot, SnapshotFormat, parse_snapshot, parse_snapshots
 from .errors import SnapshotRejected
 from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sha256_hex
@@ -14,23 +14,21 @@ from .schemas import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
 
 __all__ = [
     "API_PAPERS_SCHEMA",
+    "ApiBody",
     "PAGE_CARDS_SCHEMA",
     "PageCard",
     "PageCards",
     "ParsedSnapshot",
     "SnapshotFormat",
     "SnapshotRejected",
-    "api_records",
     "as_utc",
     "capture_time_from_name",
     "cards_to_table",
     "listing_date_from_name",
-    "parse_api_json",
-    "parse_api_pages",
+    "parse_api_bodies",
     "parse_page_text",
     "parse_snapshot",
     "parse_snapshots",
     "read_page_cards",
-    "records_to_table",
     "sha256_hex",
 ]

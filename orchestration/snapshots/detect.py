@@ -10,24 +10,14 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .api_arrow import ApiBody, api_tables_arrow
-from .api_json import api_records, records_to_table
+from .api import ApiBody, parse_api_bodies
+from .api_reasons import api_problem, load_json
 from .decoding import decode_text
-from .errors import SnapshotRejected, preview
-from .json_body import load_json
+from .errors import SnapshotRejected, preview, unparsable
 from .metadata import as_utc, capture_time_from_name, invalid_leading_date, listing_date_from_name, sha256_hex
 from .page_text import cards_to_table, read_page_cards
 
 SnapshotFormat = Literal["api_json", "page_text"]
-
-#: API bodies from this size on go through the columnar fast path (snapshots.api_arrow). Every
-#: body does: the bodies of one call share one reader call and one set of Arrow kernels, so even
-#: 50-record bodies parse faster than with the Python parser when many arrive together (100k
-#: records in 50-record files: Arrow 28.5 µs/record, Python 33.4), and no per-row Python object is
-#: built — the Python parser (json.loads -> dicts) builds ~10x the body in memory. Alone, a small
-#: body costs ~1 ms more on the fast path; the Python parser remains the fallback for bodies the
-#: fast path cannot vouch for, and the source of every rejection reason.
-FAST_PATH_MIN_BYTES = 0
 
 _JSON_SCALAR_STARTS = frozenset('"-0123456789')
 _JSON_LITERALS = frozenset({"true", "false", "null"})
@@ -67,11 +57,9 @@ def parse_snapshots(
     """:func:`parse_snapshot` of many ``(body, name, mtime)`` at once, in order: each a parsed
     snapshot or the :class:`SnapshotRejected` it raises (same tables, same reasons).
     ``snapshot_ids``: the bodies' sha256 when the caller already computed them (not hashed again).
-
-    API bodies of :data:`FAST_PATH_MIN_BYTES` or more (all) go through the columnar fast path together
-    (one pyarrow read and one set of Arrow kernels per batch instead of per file).
+    The API bodies are parsed together (:func:`.api.parse_api_bodies`).
     """
-    outcomes: list[ParsedSnapshot | SnapshotRejected | _Api] = []
+    outcomes: list[ParsedSnapshot | SnapshotRejected | ApiBody] = []
     for n, (body, name, mtime) in enumerate(files):
         try:
             known = snapshot_ids[n] if snapshot_ids is not None else None
@@ -80,42 +68,14 @@ def parse_snapshots(
             outcomes.append(rejected)
         except Exception as error:  # a parser bug or a value no parser expects: this file only
             outcomes.append(unparsable(error))
-    api = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, _Api)]
-    large = [k for k, (_, o) in enumerate(api) if len(o.fast.body) >= FAST_PATH_MIN_BYTES]
-    tables: list[pa.Table | None] = [None] * len(api)
-    try:
-        batched = api_tables_arrow([api[k][1].fast for k in large])
-    except Exception:  # one body broke the batched read: each file takes the per-file path below
-        batched = [None] * len(large)
-    for k, table in zip(large, batched):
-        tables[k] = table
-    for (i, pending), table in zip(api, tables):
-        try:
-            outcomes[i] = _finish_api(pending, table)
-        except SnapshotRejected as rejected:
-            outcomes[i] = rejected
-        except Exception as error:
-            outcomes[i] = unparsable(error)
+    api = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, ApiBody)]
+    for (i, item), table in zip(api, parse_api_bodies([item for _, item in api])):
+        outcomes[i] = table if isinstance(table, SnapshotRejected) else _api_snapshot(item, table)
     return outcomes  # type: ignore[return-value]
 
 
-def unparsable(error: BaseException) -> SnapshotRejected:
-    """The rejection of a file whose parsing raised something other than a rejection."""
-    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return SnapshotRejected(f"could not be parsed ({type(error).__name__}"
-                            + (f": {preview(detail, 120)})" if detail else ")"))
-
-
-@dataclass(frozen=True)
-class _Api:
-    """An API-looking body waiting for the (batched) fast path, with what the Python path needs."""
-
-    text: str
-    fast: ApiBody
-
-
 def _detect(body: bytes, *, name: str, mtime: datetime | None,
-            snapshot_id: str | None = None) -> ParsedSnapshot | _Api:
+            snapshot_id: str | None = None) -> ParsedSnapshot | ApiBody:
     snapshot_id = snapshot_id or sha256_hex(body)
     captured_at = _capture_time(name, mtime)
     text = decode_text(body)
@@ -131,9 +91,9 @@ def _detect(body: bytes, *, name: str, mtime: datetime | None,
         if bad_date:
             raise SnapshotRejected(f"the file name starts with {bad_date}, which is not a date: name API "
                                    "files after their listing date (YYYY-MM-DD)")
-        return _Api(text, ApiBody(body, snapshot_id, name, captured_at, listing_date_from_name(name)))
-    if _is_json_scalar(head):
-        api_records(load_json(text))  # always raises: a lone scalar is never the API's shape
+        return ApiBody(body, snapshot_id, name, captured_at, listing_date_from_name(name))
+    if _is_json_scalar(head):  # a lone scalar is never the API's shape
+        raise SnapshotRejected(api_problem(text) or "a lone JSON value, not a snapshot")
     cards = read_page_cards(text, capture_year=captured_at.year)
     table = cards_to_table(
         cards.cards, snapshot_id=snapshot_id, source_uri=name, captured_at=captured_at
@@ -150,17 +110,7 @@ def _detect(body: bytes, *, name: str, mtime: datetime | None,
     )
 
 
-def _finish_api(pending: _Api, table: pa.Table | None) -> ParsedSnapshot:
-    """The parsed API snapshot: the fast path's table, else the Python parser's (or its rejection)."""
-    meta = pending.fast
-    if table is None:
-        table = records_to_table(
-            api_records(load_json(pending.text)),
-            snapshot_id=meta.snapshot_id,
-            source_uri=meta.source_uri,
-            captured_at=meta.captured_at,
-            listing_date=meta.listing_date,
-        )
+def _api_snapshot(meta: ApiBody, table: pa.Table) -> ParsedSnapshot:
     listing_date = meta.listing_date
     if listing_date is None:
         listing_dates = set(pc.unique(table.column("listing_date")).to_pylist())

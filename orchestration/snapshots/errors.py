@@ -24,3 +24,10 @@ def preview(text: str, limit: int = 40) -> str:
     text = " ".join(text.split())
     text = text if len(text) <= limit else text[:limit] + "..."
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def unparsable(error: BaseException) -> SnapshotRejected:
+    """The rejection of a file whose parsing raised something other than a rejection."""
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return SnapshotRejected(f"could not be parsed ({type(error).__name__}"
+                            + (f": {preview(detail, 120)})" if detail else ")"))

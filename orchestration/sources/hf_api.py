@@ -28,7 +28,7 @@ import dlt
 import pyarrow as pa
 import requests
 
-from orchestration.snapshots import API_PAPERS_SCHEMA, SnapshotRejected, api_records, records_to_table
+from orchestration.snapshots import API_PAPERS_SCHEMA, ApiBody, SnapshotRejected, parse_api_bodies
 from orchestration.snapshots.errors import preview
 
 API_FETCHED_TABLE = "api_fetched_papers"
@@ -184,15 +184,18 @@ class _BadBody(SnapshotRejected):
         self.body = body
 
 
-def listing_rows(pages: list) -> list:
-    """The paper objects of all pages; a page that is not the API's shape rejects the fetch."""
-    rows: list = []
-    for number, page in enumerate(pages):
-        try:
-            rows.extend(api_records(page))
-        except SnapshotRejected as rejected:
-            raise SnapshotRejected(f"page p={number}: {rejected.reason}") from None
-    return rows
+def listing_table(pages: list, snapshot_id: str, url: str, captured_at: datetime, listing_date: date) -> pa.Table:
+    """The rows of all pages, ranks continued across pages; a page that is not the API's shape
+    rejects the fetch (:class:`SnapshotRejected` naming the page)."""
+    items, rank = [], 1
+    for page in pages:
+        items.append(ApiBody(json.dumps(page).encode(), snapshot_id, url, captured_at, listing_date, rank))
+        rank += len(page) if isinstance(page, list) else 0
+    tables = parse_api_bodies(items)
+    for number, table in enumerate(tables):
+        if isinstance(table, SnapshotRejected):
+            raise SnapshotRejected(f"page p={number}: {table.reason}")
+    return pa.concat_tables(tables) if tables else API_PAPERS_SCHEMA.empty_table()
 
 
 @dataclass(frozen=True)
@@ -298,8 +301,7 @@ def _outcome(got: Fetched, already_loaded: frozenset[str], audit) -> tuple[Fetch
         return FetchOutcome(status="duplicate", rows=0, reason="listing unchanged since an earlier fetch",
                             **common), None
     try:
-        table = records_to_table(listing_rows(got.pages), snapshot_id=snapshot_id, source_uri=got.url,
-                                 captured_at=got.captured_at, listing_date=got.listing_date)
+        table = listing_table(got.pages, snapshot_id, got.url, got.captured_at, got.listing_date)
     except SnapshotRejected as rejected:
         return FetchOutcome(status="quarantined", rows=0, reason=rejected.reason, body=body, **common), None
     problems = audit(API_FETCHED_TABLE, table) if audit is not None else {}

@@ -10,9 +10,7 @@ with a reason file, duplicate copies dropped).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
 import stat
 import tempfile
 import time
@@ -25,9 +23,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.snapshots import (API_PAPERS_SCHEMA, ParsedSnapshot, SnapshotRejected, as_utc,
-                                     capture_time_from_name, listing_date_from_name, parse_snapshots)
-from orchestration.snapshots.api_arrow import ApiBody, api_tables_arrow
+from orchestration.snapshots import (API_PAPERS_SCHEMA, ApiBody, ParsedSnapshot, SnapshotRejected, as_utc,
+                                     capture_time_from_name, listing_date_from_name, parse_api_bodies,
+                                     parse_snapshots)
 from orchestration.project import FIRST_LISTING_DATE
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
@@ -151,7 +149,7 @@ class LandingStream:
 
     Each batch (about ``batch_bytes`` of files) is read, hashed once, checked for duplicates (same
     bytes as a snapshot seen before — one ``lookup_seen`` query per batch — or earlier in this run),
-    parsed together (large API bodies share the columnar fast path) and turned into one table per
+    parsed together (the API bodies share the columnar parser's reader calls) and turned into one table per
     format; the bodies are dropped before the next batch is read. :meth:`tables` hands out the
     tables of one format, reading batches on demand, so a loader consuming both formats holds about
     one batch at a time however many files wait. :attr:`intake` records how every file read so far
@@ -270,7 +268,7 @@ class LandingStream:
         """A file too large to hold whole: hashed as a stream, then parsed in pieces (spilled).
 
         Anything the pieces cannot vouch for (not an API array of papers split at paper boundaries,
-        a piece the columnar path leaves to the Python parser, a rejection) gets the whole-file path,
+        a piece the parser rejects) gets the whole-file path,
         so outcomes, rows and rejection reasons are those of :func:`parse_bodies`.
         """
         sha = file_sha256(path)
@@ -405,26 +403,22 @@ def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
     """The rows of a large API file, parsed in pieces of about ``piece_bytes`` into ``spill_path``,
     or None when only the whole-file path can vouch for the outcome.
 
-    Each piece is a run of whole papers of the file's array, parsed alone on the columnar path
-    (ranks continued): the rows are those of the whole file, since that path gives per-row values
-    identical to the Python parser's or none at all (:mod:`orchestration.snapshots.api_arrow`).
+    Each piece is a run of whole papers of the file's array, parsed alone (ranks continued): the
+    rows are those of the whole file, since the parser reads each paper on its own
+    (:mod:`orchestration.snapshots.api`).
     """
     name = path.name
     listing_date = listing_date_from_name(name)
     spilled = _Spilled(spill_path, capture_time_from_name(name) or as_utc(_mtime(path)), listing_date)
-    rank = API_PAPERS_SCHEMA.get_field_index("rank")
     done = False
     try:
         with pa.OSFile(str(spill_path), "wb") as sink, pa.ipc.new_stream(sink, API_PAPERS_SCHEMA) as writer:
             for piece in _api_array_pieces(path, piece_bytes):
-                table = None if piece is None else _piece_table(piece, sha, name, spilled.captured_at,
-                                                                 listing_date)
+                table = None if piece is None else _piece_table(
+                    ApiBody(piece, sha, name, spilled.captured_at, listing_date, spilled.rows + 1))
                 del piece
                 if table is None:
                     return None
-                if spilled.rows:
-                    table = table.set_column(rank, API_PAPERS_SCHEMA.field(rank), pc.add_checked(
-                        table.column(rank), pa.scalar(spilled.rows, pa.int32())))
                 problems = audit("api_json", table) if audit is not None else {}
                 if problems:
                     raise _PieceRejected(problems.get(sha) or next(iter(problems.values())))
@@ -441,16 +435,16 @@ def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
     return spilled
 
 
-def _piece_table(piece: bytes, sha: str, name: str, captured_at: datetime,
-                 listing_date: date | None) -> pa.Table | None:
-    """The columnar path's table of one piece (None: not UTF-8 text, or left to the Python parser)."""
-    if b"\x00" in piece:
+def _piece_table(piece: ApiBody) -> pa.Table | None:
+    """The table of one piece (None: not UTF-8 text, or rejected: the whole file decides)."""
+    if b"\x00" in piece.body:
         return None
     try:
-        piece.decode("utf-8")
+        piece.body.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return api_tables_arrow([ApiBody(piece, sha, name, captured_at, listing_date)])[0]
+    table = parse_api_bodies([piece])[0]
+    return None if isinstance(table, SnapshotRejected) else table
 
 
 def _api_array_pieces(path: Path, piece_bytes: int) -> Iterator[bytes | None]:

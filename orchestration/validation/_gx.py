@@ -105,8 +105,6 @@ class ExpectationOutcome:
     missing_count: int | None = None  # None: GX reported no missing count (e.g. not_null)
     partial: list[Any] = field(default_factory=list, repr=False)  # first unexpected values, raw
     errors: list[str] = field(default_factory=list)
-    observed: Any = None
-    has_observed: bool = False
 
     @property
     def line(self) -> str:
@@ -122,21 +120,18 @@ class SuiteRun:
 
 
 class Validator:
-    """One GX context per ``validate`` call, one dataframe asset for every frame it validates.
+    """One GX context (made on first use) and one dataframe asset for every frame it validates.
 
-    GX keeps every frame it was given: the datasource's execution engine caches each batch's data
-    (``BatchManager``: one entry per asset, never evicted), and ``gx.get_context`` registers the
-    context as the process-wide current project, so nothing of it is ever freed (a 1M-row raw
-    check left ~0.6 GiB of pandas frame in the Dagster process for the rest of the run). ``run``
-    drops the frame from the engine's caches once validated, and :meth:`close` unregisters the
-    context: call it (or use the validator as a context manager) when done.
+    GX keeps every frame it was given: the datasource's execution engine caches the batch's data
+    (``BatchManager``, in a reference cycle only a full garbage collection would break), so ``run``
+    drops the frame from the engine's caches once validated: memory does not grow with the
+    number of frames (there is no public GX call that releases a batch's data). The context is
+    the process-wide current project while it runs; :meth:`close` unregisters it: call it (or use
+    the validator as a context manager) when done.
     """
 
     def __init__(self) -> None:
-        self.context = make_context()
-        self._datasource = self.context.data_sources.add_pandas(name="duckdb_frames")
-        self._batch_def = self._datasource.add_dataframe_asset(name="frame") \
-            .add_batch_definition_whole_dataframe("whole")
+        self.context = self._datasource = self._batch_def = None
 
     def __enter__(self) -> "Validator":
         return self
@@ -145,27 +140,29 @@ class Validator:
         self.close()
 
     def _forget_frames(self) -> None:
-        engine = getattr(self._datasource, "_execution_engine", None)
-        manager = getattr(engine, "batch_manager", None) if engine is not None else None
+        manager = getattr(getattr(self._datasource, "_execution_engine", None), "batch_manager", None)
         if manager is not None:
             manager.batch_data_cache.clear()
             manager.reset_batch_cache()
 
     def close(self) -> None:
         """Drop GX's references to the frames and the context (the process-wide project)."""
-        self._forget_frames()
-        try:
-            from great_expectations.data_context.data_context.context_factory import (
-                project_manager,
-            )
+        if self.context is not None:
+            from great_expectations.data_context import set_context
 
-            if project_manager.get_current_project() is self.context:
-                project_manager.set_project(None)
-        except Exception:  # noqa: BLE001 - no current project, or GX moved it: nothing to undo
-            pass
+            self._forget_frames()
+            set_context(None)
         self.context = self._datasource = self._batch_def = None
 
     def run(self, suite, df, *, key_column: str | None = None) -> SuiteRun:
+        if self.context is None:
+            self.context = make_context()
+            self._datasource = self.context.data_sources.add_pandas(name="duckdb_frames")
+            self._batch_def = self._datasource.add_dataframe_asset(name="frame") \
+                .add_batch_definition_whole_dataframe("whole")
+        from great_expectations.data_context import set_context
+
+        set_context(self.context)  # another validator may have closed meanwhile
         try:
             return self._run(suite, df, key_column=key_column)
         finally:
@@ -249,8 +246,6 @@ def _outcome(r, key_column: str | None) -> ExpectationOutcome:
         out.element_count = res.get("element_count")
         out.missing_count = res.get("missing_count")
         out.partial = list(res.get("partial_unexpected_list") or [])[:EXAMPLES]
-    if "observed_value" in res:
-        out.observed, out.has_observed = res["observed_value"], True
     if key_column and not out.errors:
         # also when this frame passed: merged with other chunks, the expectation may fail
         # (``mostly``); describe() drops the keys of a passing outcome
@@ -259,7 +254,7 @@ def _outcome(r, key_column: str | None) -> ExpectationOutcome:
                 v = item.get(key_column)
                 if not _is_missing(v):
                     out.failing_keys.add(str(v))
-    return describe(out, type_)
+    return describe(out)
 
 
 def _percent(out: ExpectationOutcome) -> float | None:
@@ -274,7 +269,7 @@ def _percent(out: ExpectationOutcome) -> float | None:
     return n / considered * 100 if considered > 0 else None
 
 
-def describe(out: ExpectationOutcome, type_: str) -> ExpectationOutcome:
+def describe(out: ExpectationOutcome) -> ExpectationOutcome:
     """Fill ``detail`` and ``examples`` of a failed outcome from its figures (in place)."""
     out.detail, out.examples = "", []
     if out.success:
@@ -296,48 +291,10 @@ def describe(out: ExpectationOutcome, type_: str) -> ExpectationOutcome:
         if out.examples:
             detail += ", e.g. " + ", ".join(_fmt(x) for x in out.examples)
         out.detail = detail
-    elif out.has_observed:
-        out.detail = f"observed {_fmt(out.observed)}"
     return out
 
 
-# Map expectations whose verdict on a row does not depend on the other rows can be evaluated
-# chunk by chunk (merge_outcomes); these map expectations look at other rows (duplicates,
-# neighbours) and cannot.
-_NOT_ROW_WISE = frozenset({
-    "expect_column_values_to_be_unique",
-    "expect_compound_columns_to_be_unique",
-    "expect_multicolumn_values_to_be_unique",
-    "expect_column_values_to_be_increasing",
-    "expect_column_values_to_be_decreasing",
-})
-
-
-def row_wise(type_: str) -> bool:
-    """True when GX decides ``type_`` row by row (a column / column-pair / multicolumn map
-    expectation that does not compare rows): its outcomes on chunks of a frame merge into the
-    outcome on the whole frame. Aggregate expectations (``observed_value``: a column's max,
-    mean, distinct values…) are not."""
-    if type_ in _NOT_ROW_WISE:
-        return False
-    import_gx()
-    from great_expectations.expectations.expectation import (
-        ColumnMapExpectation,
-        ColumnPairMapExpectation,
-        MulticolumnMapExpectation,
-    )
-    from great_expectations.expectations.registry import get_expectation_impl
-
-    try:
-        impl = get_expectation_impl(type_)
-    except Exception:  # noqa: BLE001 - unknown type: GX will report it; do not chunk
-        return False
-    return issubclass(impl, (ColumnMapExpectation, ColumnPairMapExpectation,
-                             MulticolumnMapExpectation))
-
-
-def merge_outcomes(parts: list[ExpectationOutcome], type_: str,
-                   kwargs: dict[str, Any] | None = None) -> ExpectationOutcome:
+def merge_outcomes(parts: list[ExpectationOutcome], kwargs: dict[str, Any] | None = None) -> ExpectationOutcome:
     """The outcome of one row-wise expectation on a frame, from its outcomes on consecutive
     chunks of that frame (in frame order): what GX reports on the whole frame.
 
@@ -347,27 +304,20 @@ def merge_outcomes(parts: list[ExpectationOutcome], type_: str,
     """
     if len(parts) == 1:
         return parts[0]
-    out = ExpectationOutcome(name=parts[0].name, success=all(p.success for p in parts))
+    out = ExpectationOutcome(name=parts[0].name, success=False)
     out.errors = list(dict.fromkeys(e for p in parts for e in p.errors))
-    counted = [p for p in parts if p.unexpected_count is not None]
-    if out.errors:
-        out.success = False
-    elif len(counted) == len(parts):
+    if not out.errors:
         out.unexpected_count = sum(p.unexpected_count or 0 for p in parts)
         out.element_count = sum(p.element_count or 0 for p in parts)
         missing = [p.missing_count for p in parts]
         out.missing_count = None if any(m is None for m in missing) else sum(missing)
         considered = out.element_count - (out.missing_count or 0)
         mostly = (kwargs or {}).get("mostly")
-        if out.unexpected_count == 0 or considered <= 0:
-            out.success = True  # GX: vacuously true without rows to consider
-        else:
-            mostly = 1.0 if mostly is None else float(mostly)
-            out.success = (considered - out.unexpected_count) / considered >= mostly
+        mostly = 1.0 if mostly is None else float(mostly)
+        # GX: vacuously true without rows to consider
+        out.success = out.unexpected_count == 0 or considered <= 0 or (
+            (considered - out.unexpected_count) / considered >= mostly)
         out.partial = [x for p in parts for x in p.partial][:EXAMPLES]
-    else:  # not GX map figures (not chunked by the runner): keep the first failure's figures
-        failed = next((p for p in parts if not p.success), parts[0])
-        out.observed, out.has_observed = failed.observed, failed.has_observed
     for p in parts:
         out.failing_keys |= p.failing_keys
-    return describe(out, type_)
+    return describe(out)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .runner import SuiteTarget, ValidationOutcome, close_validator, evaluate, record_outcomes
+from ._gx import Validator
+from .runner import SuiteTarget, ValidationOutcome, evaluate, record_outcomes
 
 #: raw table -> its suite
 RAW_SUITES = {
@@ -45,7 +46,7 @@ class RawAudit:
 
     def __init__(self, con) -> None:
         self._con = con
-        self._validator: list = []
+        self._validator = Validator()
         self._tallies: dict[str, _Tally] = {}
 
     def __call__(self, raw_table: str, table: pa.Table) -> dict[str, str]:
@@ -79,7 +80,7 @@ class RawAudit:
         return reasons
 
     def finish(self, *, run_id: str, report_dir: Path) -> list[ValidationOutcome]:
-        close_validator(self._validator)
+        self._validator.close()
         outcomes = []
         for raw_table, t in self._tallies.items():
             if not t.snapshots:

@@ -17,6 +17,7 @@ batches before they load: audit.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -40,13 +41,14 @@ from .suites import (
 if TYPE_CHECKING:
     import duckdb
 
+    from . import _gx
+
 __all__ = [
     "REPO_ROOT",
     "SUITES_DIR",
     "SuiteTarget",
     "ValidationOutcome",
     "load_suite",
-    "report_path_for",
     "suite_names",
     "validate",
 ]
@@ -135,11 +137,6 @@ class ValidationOutcome:
     keys_by_expectation: list[tuple[str, set[str]]] = field(default_factory=list)
 
 
-def report_path_for(report_dir: Path, run_id: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    return Path(report_dir) / f"validation-{safe}.md"
-
-
 def validate(
     con: "duckdb.DuckDBPyConnection",
     targets: list[SuiteTarget],
@@ -156,18 +153,13 @@ def validate(
     validated rows, each fetched and checked as its own frame, and the outcomes of the chunks are
     merged into what one frame of all the rows gives (_gx.merge_outcomes: counts, examples in
     table order, failing keys). Rows-scope uniqueness runs in DuckDB over all the validated rows
-    (aggregates.py). A suite with an expectation GX does not decide row by row (e.g. a column's
-    mean), or a target without ``rowid`` (a view), is checked in one frame.
+    (aggregates.py). A target without ``rowid`` (a view) is checked in one frame.
 
     Returns the outcomes (each carries ``report_path``); raises nothing for failed suites:
     callers decide.
     """
     validated_at = datetime.now(timezone.utc)
-    validator: list = []
-    try:
-        outcomes = evaluate(con, targets, chunk_rows=chunk_rows, validator=validator)
-    finally:
-        close_validator(validator)
+    outcomes = evaluate(con, targets, chunk_rows=chunk_rows)
     record_outcomes(con, outcomes, run_id=run_id, report_dir=report_dir, validated_at=validated_at)
     return outcomes
 
@@ -177,49 +169,36 @@ def evaluate(
     targets: list[SuiteTarget],
     *,
     chunk_rows: int | None = None,
-    validator: list | None = None,
+    validator: "_gx.Validator | None" = None,
 ) -> list[ValidationOutcome]:
     """The outcome of each target, recorded nowhere (:func:`validate` records them).
 
-    ``validator``: a list holding the GX context to reuse across calls (created on first need,
-    lazily: it costs seconds); the caller closes it with :func:`close_validator`. Without it, a
-    context is made and closed within this call.
+    ``validator``: the GX validator to reuse across calls (its context is made on first need: it
+    costs seconds); the caller closes it. Without it, one is made and closed within this call.
     """
     from . import _gx
 
-    if chunk_rows is None:
-        chunk_rows = CHUNK_ROWS
-    plans: dict[str, _SuitePlan] = {}
-    own = validator is None
-    validator = [] if validator is None else validator
-    outcomes: list[ValidationOutcome] = []
-    try:
-        for target in targets:
-            if target.suite not in plans:
-                plans[target.suite] = _SuitePlan(target.suite)
-            outcomes.append(_validate_one(con, target, plans[target.suite], validator, _gx,
-                                          chunk_rows))
-    finally:
-        if own:
-            close_validator(validator)
-    return outcomes
-
-
-def close_validator(validator: list) -> None:
-    """Close the GX context held by ``validator`` (GX would keep it, and every frame it saw, alive)."""
-    for v in validator:
-        v.close()
-    validator.clear()
+    plans = {name: _SuitePlan(name) for name in dict.fromkeys(t.suite for t in targets)}
+    with _gx.Validator() if validator is None else contextlib.nullcontext(validator) as gx_validator:
+        return [_validate_one(con, target, plans[target.suite], gx_validator,
+                              CHUNK_ROWS if chunk_rows is None else chunk_rows) for target in targets]
 
 
 def record_outcomes(con, outcomes: list[ValidationOutcome], *, run_id: str, report_dir: Path,
                     validated_at: datetime | None = None) -> None:
-    """Write the outcomes to the run's report and to ``ops.validation_results``."""
+    """Record the outcomes in ``ops.validation_results`` and in the run's report: a section
+    appended to ``validation-<run>.md`` (a run validates in several steps, e.g. raw checks before
+    dbt and mart checks after)."""
     validated_at = validated_at or datetime.now(timezone.utc)
-    path = report_path_for(report_dir, run_id)
+    path = Path(report_dir) / ("validation-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+                               + ".md")
     for o in outcomes:
         o.report_path = str(path)
-    write_report(path, outcomes, run_id=run_id, validated_at=validated_at)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exists = path.is_file() and path.stat().st_size > 0
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(("\n" if exists else "") + render_report(outcomes, run_id=run_id, validated_at=validated_at,
+                                                          header=not exists))
     record_results(con, outcomes, run_id=run_id, validated_at=validated_at)
 
 
@@ -233,14 +212,12 @@ class _SuitePlan:
 
         self.doc = load_suite(name)
         self.expectations = [dict(e) for e in self.doc["expectations"]]
-        self.modes = [evaluation_mode(e) for e in self.expectations]
         self.modes = ["rows_sql" if m == "rows" and aggregates.supports_rows(e) else m
-                      for m, e in zip(self.modes, self.expectations)]
+                      for m, e in ((evaluation_mode(e), e) for e in self.expectations)]
         self.rows_idx = [i for i, m in enumerate(self.modes) if m == "rows"]
         self.rows_columns = list(dict.fromkeys(
             c for i in self.rows_idx for c in referenced_columns(self.expectations[i])))
         self._gx_suite = None
-        self._chunkable: bool | None = None
 
     def gx_suite(self):
         """The GX suite of the 'rows' expectations only (built on first use), each expectation's
@@ -256,15 +233,6 @@ class _SuitePlan:
                     for i in self.rows_idx],
             })
         return self._gx_suite
-
-    def chunkable(self) -> bool:
-        """Whether GX may check the rows a chunk at a time: every 'rows' expectation is decided
-        row by row (_gx.row_wise); else a target is checked in one frame, whatever its size."""
-        if self._chunkable is None:
-            from ._gx import row_wise
-
-            self._chunkable = all(row_wise(self.expectations[i]["type"]) for i in self.rows_idx)
-        return self._chunkable
 
 
 def _has_rowid(con, table: str) -> bool:
@@ -296,24 +264,22 @@ def _chunks(con, target: SuiteTarget, chunk_rows: int, rowid: bool
     return rows, list(zip(firsts, [*firsts[1:], None]))
 
 
-def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _gx,
-                  chunk_rows: int):
+def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator, chunk_rows: int) -> ValidationOutcome:
     import duckdb
 
-    from . import aggregates
+    from . import _gx, aggregates
 
     t0 = time.perf_counter()
     try:
         columns = list(con.sql(f"select * from {target.table} limit 0").columns)
-    except duckdb.CatalogException as exc:
-        return _unreadable(target, exc, missing=True, t0=t0)
     except duckdb.Error as exc:
-        return _unreadable(target, exc, missing=False, t0=t0)
-    present = set(columns)
-    results: dict[int, object] = {}
-    fetch_s = gx_s = 0.0
-    wanted: list[str] = []
-    rows = n_chunks = 0
+        return _unreadable(target, exc, missing=isinstance(exc, duckdb.CatalogException), t0=t0)
+    wanted = [c for c in columns if c in plan.rows_columns or c == target.key_column] if plan.rows_idx else []
+    out = ValidationOutcome(suite=target.suite, table=target.table, evaluated=len(plan.expectations), failed=0,
+                            success=True, failed_expectations=[], rows=0, key_column=target.key_column,
+                            scope=target.scope or ("rows where " + target.where if target.where else "all rows"),
+                            columns=wanted)
+    results: dict[int, _gx.ExpectationOutcome] = {}
     try:
         rowid = _has_rowid(con, target.table)
         # table: DuckDB aggregates over the whole table; rows_sql: over the validated rows
@@ -321,95 +287,53 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator: list, _
             if mode in ("table", "rows_sql"):
                 results[i] = aggregates.evaluate(
                     con, target.table, plan.expectations[i], key_column=target.key_column,
-                    columns=columns, rows=mode == "rows_sql", rows_where=target.where,
-                    rowid=rowid)
-        t_sql = time.perf_counter() - t0
-        # rows: GX on the validated rows, only the columns the expectations reference, a chunk
-        # of rows at a time
-        if plan.rows_idx:
-            refs = set(plan.rows_columns)
-            all_present = refs <= present
-            wanted = [c for c in columns if c in refs or c == target.key_column]
-            t1 = time.perf_counter()
-            rows, chunks = _chunks(con, target, chunk_rows, rowid)
-            if chunks is not None and not plan.chunkable():
-                chunks = None
-            fetch_s = time.perf_counter() - t1
-            if rows == 0 and all_present:
-                # nothing to validate: every per-row expectation holds vacuously (as GX says)
-                for i in plan.rows_idx:
-                    exp = plan.expectations[i]
-                    results[i] = _gx.ExpectationOutcome(
-                        name=_gx.expectation_name(exp["type"], dict(exp.get("kwargs") or {})),
-                        success=True)
-            else:
-                parts: dict[int, list] = {i: [] for i in plan.rows_idx}
-                rows, n_chunks = 0, len(chunks or [None])
-                for bounds in chunks or [None]:
-                    t1 = time.perf_counter()
-                    df = _gx.frame_from_duckdb(con, target.query(wanted, bounds))
-                    rows += len(df)
-                    t2 = time.perf_counter()
-                    fetch_s += t2 - t1
-                    if not validator:
-                        validator.append(_gx.Validator())
-                    run = validator[0].run(plan.gx_suite(), df, key_column=target.key_column)
-                    del df  # the Validator keeps no reference: the frame goes now
-                    for i, out in zip(plan.rows_idx, run.expectations):
-                        parts[i].append(out)
-                    gx_s += time.perf_counter() - t2
-                for i in plan.rows_idx:
-                    exp = plan.expectations[i]
-                    results[i] = _gx.merge_outcomes(parts[i], exp["type"], exp.get("kwargs"))
-        else:
-            t1 = time.perf_counter()
-            rows = con.sql(f"select count(*) from {target.table}"
-                           + (f" where {target.where}" if target.where else "")).fetchall()[0][0]
-            fetch_s = time.perf_counter() - t1
+                    columns=columns, rows=mode == "rows_sql", rows_where=target.where, rowid=rowid)
+        out.sql_seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        out.rows, chunks = _chunks(con, target, chunk_rows if plan.rows_idx else 0, rowid)
+        out.fetch_seconds = time.perf_counter() - t1
+        if plan.rows_idx and out.rows == 0 and set(plan.rows_columns) <= set(columns):
+            # nothing to validate: every per-row expectation holds vacuously (as GX says)
+            for i in plan.rows_idx:
+                exp = plan.expectations[i]
+                results[i] = _gx.ExpectationOutcome(
+                    name=_gx.expectation_name(exp["type"], dict(exp.get("kwargs") or {})), success=True)
+        elif plan.rows_idx:
+            # GX on the validated rows, only the columns the expectations reference, a chunk at a time
+            parts: dict[int, list] = {i: [] for i in plan.rows_idx}
+            for bounds in chunks or [None]:
+                t1 = time.perf_counter()
+                df = _gx.frame_from_duckdb(con, target.query(wanted, bounds))
+                t2 = time.perf_counter()
+                out.fetch_seconds += t2 - t1
+                run = validator.run(plan.gx_suite(), df, key_column=target.key_column)
+                del df  # the Validator keeps no reference: the frame goes now
+                for i, part in zip(plan.rows_idx, run.expectations):
+                    parts[i].append(part)
+                out.gx_seconds += time.perf_counter() - t2
+                out.chunks += 1
+            for i in plan.rows_idx:
+                results[i] = _gx.merge_outcomes(parts[i], plan.expectations[i].get("kwargs"))
     except duckdb.Error as exc:
         return _unreadable(target, exc, missing=False, t0=t0)
-    ordered = [results[i] for i in range(len(plan.expectations))]
-    failed = [e for e in ordered if not e.success]
-    keys: set[str] = set()
-    for e in failed:
-        keys |= e.failing_keys
-    return ValidationOutcome(
-        suite=target.suite,
-        table=target.table,
-        evaluated=len(ordered),
-        failed=len(failed),
-        success=not failed,
-        failed_expectations=[e.line for e in failed],
-        rows=int(rows),
-        failing_keys=keys,
-        key_column=target.key_column,
-        seconds=time.perf_counter() - t0,
-        scope=target.scope or ("rows where " + target.where if target.where else "all rows"),
-        fetch_seconds=fetch_s,
-        gx_seconds=gx_s,
-        sql_seconds=t_sql,
-        columns=wanted,
-        chunks=n_chunks,
-        keys_by_expectation=[(e.name, set(e.failing_keys)) for e in failed],
-    )
+    failed = [results[i] for i in range(len(plan.expectations)) if not results[i].success]
+    out.failed, out.success = len(failed), not failed
+    out.failed_expectations = [e.line for e in failed]
+    out.failing_keys = set().union(*(e.failing_keys for e in failed))
+    out.keys_by_expectation = [(e.name, set(e.failing_keys)) for e in failed]
+    out.seconds = time.perf_counter() - t0
+    return out
 
 
-def _unreadable(target: SuiteTarget, exc: Exception, *, missing: bool, t0: float):
+def _unreadable(target: SuiteTarget, exc: Exception, *, missing: bool, t0: float) -> ValidationOutcome:
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if missing and target.missing_ok:
-        return ValidationOutcome(
-            suite=target.suite, table=target.table, evaluated=0, failed=0, success=True,
-            failed_expectations=[], rows=0, key_column=target.key_column,
-            skipped=f"table does not exist yet ({first_line})",
-            seconds=time.perf_counter() - t0, scope=target.scope or "all rows",
-        )
+    skip = missing and target.missing_ok
     what = "table_exists" if missing else "table_readable"
     return ValidationOutcome(
-        suite=target.suite, table=target.table, evaluated=1, failed=1, success=False,
-        failed_expectations=[f"{what}(table={target.table}): {first_line}"], rows=0,
-        key_column=target.key_column, seconds=time.perf_counter() - t0,
-        scope=target.scope or "all rows",
-    )
+        suite=target.suite, table=target.table, evaluated=int(not skip), failed=int(not skip), success=skip,
+        failed_expectations=[] if skip else [f"{what}(table={target.table}): {first_line}"], rows=0,
+        key_column=target.key_column, skipped=f"table does not exist yet ({first_line})" if skip else None,
+        seconds=time.perf_counter() - t0, scope=target.scope or "all rows")
 
 
 # --------------------------------------------------------------------------- ops table
@@ -506,16 +430,3 @@ def render_report(outcomes: list[ValidationOutcome], *, run_id: str,
     if skipped:
         out += [""] + [f"- skipped {o.suite} on `{o.table}`: {o.skipped}" for o in skipped]
     return "\n".join(out) + "\n"
-
-
-def write_report(path: Path, outcomes: list[ValidationOutcome], *, run_id: str,
-                 validated_at: datetime) -> Path:
-    """Write the report, or append a section when this run already has one (a run validates
-    in several steps, e.g. raw checks before dbt and mart checks after)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    exists = path.is_file() and path.stat().st_size > 0
-    text = render_report(outcomes, run_id=run_id, validated_at=validated_at, header=not exists)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(("\n" if exists else "") + text)
-    return path

@@ -87,15 +87,13 @@ def build_suite(name_or_doc: str | dict[str, Any]):
 #   file, e.g. a key's uniqueness or the row count) run as one DuckDB aggregate over the
 #   whole table, whatever subset of rows the run validates. Only the types in
 #   ``TABLE_EXPECTATIONS`` can be marked so.
-# - "rows": everything else runs in Great Expectations on the validated rows (the target's
-#   ``where``), fetched with only the columns these expectations reference. An expectation
-#   about groups of rows (e.g. ``expect_compound_columns_to_be_unique``) left here is correct
-#   on a subset only when the subset holds complete groups: the mart scopes in scope.py select
-#   whole keys (every row of a touched paper / listing date / snapshot / author name).
-#   The runner evaluates the rows-scope uniqueness types (aggregates.ROWS_EXPECTATIONS) in DuckDB
-#   over all the validated rows, and GX checks the others a chunk of rows at a time: a group
-#   expectation GX would have to see whole (not decided row by row: _gx.row_wise) keeps its
-#   target in one frame.
+# - "rows": everything else runs on the validated rows (the target's ``where``), fetched with only
+#   the columns these expectations reference: uniqueness (``aggregates.ROWS_EXPECTATIONS``) as a
+#   DuckDB aggregate over all of them, the others in Great Expectations a chunk of rows at a time.
+#   GX gets only ``ROW_EXPECTATIONS``, which decide each row on its own, so the outcomes of the
+#   chunks add up to the outcome on all the rows (_gx.merge_outcomes). A uniqueness expectation
+#   left here is correct on a subset only when the subset holds complete groups: the mart scopes
+#   in scope.py select whole keys (every row of a touched paper / listing date / snapshot / author).
 #
 # Which columns a table has is not a suite's business: dbt contracts fix every mart's columns and
 # types, and the raw tables are written from fixed Arrow schemas (snapshots/schemas.py).
@@ -104,6 +102,14 @@ TABLE_EXPECTATIONS = (
     "expect_column_values_to_be_unique",
     "expect_compound_columns_to_be_unique",
     "expect_table_row_count_to_be_between",
+)
+ROW_EXPECTATIONS = (
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_match_regex",
+    "expect_column_value_lengths_to_be_between",
+    "expect_column_pair_values_a_to_be_greater_than_b",
 )
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 _COLUMN_LIST_KWARGS = ("column_list",)
@@ -134,4 +140,11 @@ def evaluation_mode(exp: dict[str, Any]) -> str:
         return "table"
     if scope not in (None, "rows"):
         raise ValueError(f"{exp.get('type')}: unknown meta.scope {scope!r} (rows | table)")
+    from .aggregates import supports_rows
+
+    if exp.get("type") not in ROW_EXPECTATIONS and not supports_rows(exp):
+        raise ValueError(
+            f"{exp.get('type')}: not checked row by row; rows-scope expectations are "
+            f"{', '.join(ROW_EXPECTATIONS)} and uniqueness (a whole-table property: meta.scope 'table')"
+        )
     return "rows"

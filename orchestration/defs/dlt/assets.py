@@ -21,19 +21,11 @@ from orchestration.defs.dlt.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.sources.hf_api import (API_FETCHED_TABLE, FetchLimits, FetchOutcome, Fetched, fetch_dates,
                                           hf_api_source)
-from orchestration.sources.landing import (
-    FORMAT_TABLES,
-    LANDED_API_TABLE,
-    LANDED_CARDS_TABLE,
-    RAW_DATASET,
-    landing_source,
-    raw_pipeline,
-)
-from orchestration.sources import landing_files as landing
+from orchestration.sources.landing import LANDED_API_TABLE, LANDED_CARDS_TABLE, RAW_DATASET, landing_source, raw_pipeline
+from orchestration.defs.dlt.ingest import ingest_landing, repair
 from orchestration.validation.audit import RawAudit
-from orchestration.ops.bookkeeping import (reconcile, remove_stale_working_folders, settle_fetches,
-                                                 settle_landing)
-from orchestration.ops.registry import seen_snapshots, status_counts
+from orchestration.ops.bookkeeping import settle_fetches
+from orchestration.ops.registry import status_counts
 from orchestration.config import PapersHome, Settings
 from orchestration.sql import table_exists
 
@@ -120,39 +112,16 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
     """Snapshot files from PAPERS_HOME/landing: parsed, loaded to raw, then archived or quarantined."""
     home, run_id = warehouse.home, context.run.run_id
     with warehouse.connect() as con:
-        repair(context, con, home, run_id)
-        paths = landing.list_landing(home.landing, config.files or None)
-        audit = RawAudit(con)
-        # Files are read, parsed and audited in bounded batches while dlt extracts (one connection for
-        # all): a snapshot that breaks its raw suite is rejected before anything is written.
-        stream = landing.LandingStream(paths, lambda digests: seen_snapshots(con, digests),
-                                       audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table))
-        results = list(dlt.run(context=context, dlt_source=landing_source(stream),
-                               dlt_pipeline=run_pipeline("landing", home, run_id, con)))
-        found = stream.finish()
-        audit.finish(run_id=run_id, report_dir=home.reports)
-        context.log.info(
-            f"landing: {found.files} file(s) in {stream.batches_read} batch(es): {len(found.to_load)} loaded, "
-            f"{len(found.duplicates)} duplicate, {len(found.rejected)} rejected"
-        )
-        for item in found.rejected:
-            context.log.warning(f"quarantining {item.path.name}: {item.reason}")
-        settle_landing(con, found, home, run_id)
+        run = ingest_landing(con, home, run_id, lambda source, pipeline: list(dlt.run(
+            context=context, dlt_source=source, dlt_pipeline=pipeline)), context.log, config.files or None)
         counts = status_counts(con, run_id)
         present = _raw_tables(con)
     bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
-    del stream, found  # the intake's batches: give their memory back before the next steps
+    results = run.loaded
+    del run  # the intake's batches: give their memory back before the next steps
     log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
     yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()})
-
-
-def repair(context, con, home: PapersHome, run_id: str) -> None:
-    """What an interrupted run left behind is repaired before anything new is loaded."""
-    repaired = reconcile(con, home, run_id)
-    remove_stale_working_folders(home, keep=run_id)
-    if repaired.anything:
-        context.log.warning(f"recovered from an interrupted run: {repaired.describe()}")
 
 
 def _fetched_path(home: PapersHome, run_id: str):
@@ -217,7 +186,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
                if path.exists() else
                list(_fetch(warehouse.settings, dates, context)))
     with warehouse.connect() as con:
-        repair(context, con, home, run_id)
+        repair(context.log, con, home, run_id)
         already = frozenset(r[0] for r in con.execute(
             "select snapshot_id from ops.snapshot_files where status = 'loaded' and source = 'api' "
             "and listing_date in (select unnest(?::date[]))", [dates],

@@ -1,29 +1,21 @@
-"""Columnar fast path for API JSON bodies: pyarrow's JSON reader + Arrow compute, no per-row Python.
+"""The parser of API JSON bodies: pyarrow's JSON reader + Arrow compute, no per-row Python.
 
-:func:`api_table_arrow` builds the same table as :func:`~.api_json.records_to_table` (schema
-:data:`API_PAPERS_SCHEMA`, identical values) for bodies in the API's shape. It returns ``None`` —
-"use the Python parser" — whenever it cannot vouch for an identical result, which is also how every
-rejection keeps its exact reason: the Python parser produces it. In particular it returns ``None`` when
+:func:`parse_api_bodies` turns bodies (bare arrays of paper objects, as ``/api/daily_papers``
+returns them) into tables of :data:`API_PAPERS_SCHEMA`, or a :class:`SnapshotRejected` per body it
+cannot take. The reason of a rejection comes from :func:`.api_reasons.api_problem`, a strict reading
+of the decoded JSON that names the element and field at fault; it also checks, before they are read,
+the bodies the reader would take too leniently (``NaN``/``Infinity`` outside strings, which the
+reader skips in ignored fields; brackets nested deeper than :data:`MAX_DEPTH`).
 
-- the reader fails (not JSON, not an array of objects, a field of another JSON type than the API's:
-  pyarrow's reader never converts between JSON types, e.g. ``"upvotes": "12"`` or ``2.0`` fail);
-- the body holds ``NaN``/``Infinity`` anywhere (the Python parser rejects those constants; the
-  reader would skip them in ignored fields), or is nested deeper than :data:`MAX_DEPTH`;
-- a value needs a rule the Python parser applies row by row: a null element or ``paper``, a
-  missing/blank/unusual ``paper.id``, a missing or null ``hidden``, a null keyword, a timestamp
-  other than ``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff][Z|±HH:MM]``, an integer outside 32 bits, a row
-  without a listing date, a top-level ``organization`` that is a string…
+Per value, as the API's JSON means it: an integer field takes a JSON number with an integral value
+in 32 bits (``2.0`` is 2); a timestamp is ISO-8601 (the common ``…T…Z`` / ``±HH:MM`` forms are cast
+in Arrow, any other form ``datetime.fromisoformat`` reads is converted in Python); a missing author
+``hidden`` flag is false (an explicit ``null`` is rejected); ``title``, ``summary``, ``organization``
+and ``submitted_by`` fall back from the paper to the element as ``a or b`` does on strings.
 
-Rows are never dropped or altered: it is the whole body or ``None``. Names and keywords that JSON
-must escape are rendered by ``json.dumps`` itself (only those strings). Tests compare both paths on
-every loadable fixture, on edge cases and on random mutations.
-
-Speed (this machine, CPU per record): pyarrow's reader parses these string-heavy documents at about
-the speed of CPython's ``json`` (~300–400 MB/s); what the fast path saves is the per-row Python work,
-and what it costs is a fixed ~1 ms of Arrow kernels per call. So it pays from a few hundred records
-per body (a 6,667-record body: ~25–37 µs/record against 40–55 for the Python parser, whose garbage
-collector works harder on big documents) and loses on 50-record bodies (43 against 28): see
-``detect.FAST_PATH_MIN_BYTES``. Several bodies can share one call (:func:`api_tables_arrow`).
+Bodies are read together, one reader call and one set of Arrow kernels per batch of up to
+:data:`BATCH_BYTES` (one line of the reader's input per body); a body that fails is isolated by
+splitting its batch, so one bad body never costs the others.
 """
 
 from __future__ import annotations
@@ -41,17 +33,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from .api_reasons import api_problem
+from .decoding import decode_text
+from .errors import SnapshotRejected, preview, unparsable
 from .metadata import as_utc
 from .schemas import API_PAPERS_SCHEMA, TIMESTAMP_UTC
 
-__all__ = ["MAX_DEPTH", "ApiBody", "api_table_arrow", "api_tables_arrow"]
+__all__ = ["BATCH_BYTES", "MAX_DEPTH", "ApiBody", "parse_api_bodies"]
 
-#: Bodies whose brackets nest deeper than this take the Python path (which rejects very deep
-#: documents: RecursionError), counting brackets inside strings too (a conservative bound).
+#: Bodies whose brackets nest deeper than this (brackets inside strings counted too) are decoded
+#: by the strict reading first, which rejects documents too deep for it.
 MAX_DEPTH = 200
+#: JSON per reader call: bounds the memory of one batch (the reader's input plus its Arrow output).
+BATCH_BYTES = 64 << 20
 
 _S = pa.string()
-_I = pa.int64()
+_N = pa.float64()  # a JSON number; integer columns take the integral ones (cast checks it)
 _ORGANIZATION = pa.struct([("name", _S), ("fullname", _S)])
 #: The API fields the raw table reads, typed as the API sends them; other fields are skipped.
 _ELEMENT = pa.struct([
@@ -61,9 +58,9 @@ _ELEMENT = pa.struct([
         ("summary", _S),
         ("authors", pa.list_(pa.struct([("name", _S), ("hidden", pa.bool_())]))),
         ("publishedAt", _S),
-        ("upvotes", _I),
+        ("upvotes", _N),
         ("githubRepo", _S),
-        ("githubStars", _I),
+        ("githubStars", _N),
         ("projectPage", _S),
         ("organization", _ORGANIZATION),
         ("ai_keywords", pa.list_(_S)),
@@ -73,76 +70,83 @@ _ELEMENT = pa.struct([
     ])),
     ("title", _S),
     ("summary", _S),
-    ("numComments", _I),
+    ("numComments", _N),
     ("organization", _ORGANIZATION),
     ("submittedBy", pa.struct([("name", _S)])),
 ])
 _DOCUMENT = pa.schema([pa.field("a", pa.list_(_ELEMENT))])
-_PARSE_COMPACT = pj.ParseOptions(explicit_schema=_DOCUMENT, unexpected_field_behavior="ignore",
-                                 newlines_in_values=False)
-_PARSE_MULTILINE = pj.ParseOptions(explicit_schema=_DOCUMENT, unexpected_field_behavior="ignore",
-                                   newlines_in_values=True)
+_PARSE = {newlines: pj.ParseOptions(explicit_schema=_DOCUMENT, unexpected_field_behavior="ignore",
+                                    newlines_in_values=newlines) for newlines in (False, True)}
 
 _BOM = "\ufeff".encode()
+_FIRST_TOKEN = re.compile(rb"[ \t\r\n]*\[")
+_CONSTANT = re.compile(rb"[:\[,][ \t\r\n]*-?(?:NaN|Infinity)")
+_NULL_HIDDEN = re.compile(rb'"hidden"[ \t\r\n]*:[ \t\r\n]*null')
+_BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but brackets: deleted
+_OPEN_TWO_CLOSE_ZERO = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 _EARLIEST = pa.scalar(datetime(1, 1, 2), pa.timestamp("us")).value  # µs since the epoch
 _LATEST = pa.scalar(datetime(9999, 12, 30), pa.timestamp("us")).value
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-# Python's datetime.fromisoformat and Arrow's cast agree on these (3 or 6 fraction digits).
-_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?(Z|[+-]\d{2}:\d{2})?$"
-# Ids the fast path takes verbatim: arXiv-like, never blank (Python's str.strip() is Unicode-wide).
-_ARXIV_ID = r"^[0-9A-Za-z][0-9A-Za-z./_-]*$"
+# The ISO-8601 form Arrow casts as datetime.fromisoformat reads it (others are read in Python).
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?(Z|[+-]\d{2}:\d{2})$"
+# Ids that are blank to Python's str.strip() (every character str.isspace() holds true for).
+_BLANK = "^[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
 # Characters json.dumps escapes (ensure_ascii=False): quote, backslash, control characters.
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 
 class _Fallback(Exception):
-    """The fast path cannot vouch for an identical result: use the Python parser."""
+    """The body is not the API's shape in a way only the strict reading can name."""
 
 
 @dataclass(frozen=True)
 class ApiBody:
-    """One API body and the metadata its rows carry (as :func:`~.api_json.records_to_table` takes it)."""
+    """One API body (UTF-8) and the metadata its rows carry; its ranks start at ``first_rank``."""
 
     body: bytes
     snapshot_id: str
     source_uri: str
     captured_at: datetime
-    listing_date: date | None
+    listing_date: date | None  # None: per row, the date of paper.submittedOnDailyAt
+    first_rank: int = 1
 
 
-def api_table_arrow(
-    body: bytes,
-    *,
-    snapshot_id: str,
-    source_uri: str,
-    captured_at: datetime,
-    listing_date: date | None,
-) -> pa.Table | None:
-    """The raw API papers table of ``body`` (UTF-8, already validated), or None: use the Python path."""
-    return api_tables_arrow([ApiBody(body, snapshot_id, source_uri, captured_at, listing_date)])[0]
-
-
-def api_tables_arrow(items: Sequence[ApiBody]) -> list[pa.Table | None]:
-    """:func:`api_table_arrow` of many bodies at once: one reader call and one set of Arrow kernels
-    per batch (up to :data:`BATCH_BYTES` of JSON), one line of the reader's input per body.
-
-    A body the fast path cannot take is isolated by splitting the batch (results stay per body).
-    """
-    results: list[pa.Table | None] = [None] * len(items)
-    bodies = {i: _eligible(item.body) for i, item in enumerate(items)}
-    pending = [i for i, body in bodies.items() if body is not None]
+def parse_api_bodies(items: Sequence[ApiBody]) -> list[pa.Table | SnapshotRejected]:
+    """The raw API papers table of each body, or why it is rejected (in order)."""
+    results: list[pa.Table | SnapshotRejected | None] = [None] * len(items)
+    bodies: dict[int, bytes] = {}
+    for i, item in enumerate(items):
+        body = item.body.removeprefix(_BOM)
+        if _FIRST_TOKEN.match(body) is None or _max_depth(body) > MAX_DEPTH or (
+                (b"NaN" in body or b"Infinity" in body) and _CONSTANT.search(body)):
+            results[i] = _rejection(item)  # never an array, or the strict reading decides first
+            if results[i] is not None:
+                continue
+        bodies[i] = body
     # a pretty-printed body spans lines: the reader needs its (slower) newlines-in-values mode
-    multiline = [i for i in pending if b"\n" in bodies[i] or b"\r" in bodies[i]]
-    spanning = set(multiline)
-    compact = [i for i in pending if i not in spanning]
-    for group, newlines in ((compact, False), (multiline, True)):
-        for batch in _batches(group, bodies):
+    multiline = {i for i, body in bodies.items() if b"\n" in body or b"\r" in body}
+    for newlines in (False, True):
+        for batch in _batches([i for i in bodies if (i in multiline) == newlines], bodies):
             _solve(items, bodies, batch, newlines, results)
-    return results
+    return results  # type: ignore[return-value]
 
 
-#: JSON per reader call: bounds the memory of one batch (the reader's input plus its Arrow output).
-BATCH_BYTES = 64 << 20
+def _rejection(item: ApiBody, error: Exception | None = None) -> SnapshotRejected | None:
+    """Why ``item`` is rejected: the strict reading's reason, else what the reader said (None:
+    no error and the strict reading takes the body)."""
+    try:
+        reason = api_problem(decode_text(item.body), listing_date_known=item.listing_date is not None)
+    except SnapshotRejected as rejected:
+        return rejected
+    except Exception as bug:  # a value the strict reading does not expect: this body only
+        return unparsable(bug)
+    if reason is not None:
+        return SnapshotRejected(reason)
+    if error is None:
+        return None
+    if not isinstance(error, (_Fallback, pa.ArrowException, ValueError, OverflowError)):
+        return unparsable(error)
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return SnapshotRejected("not the API's shape" + (f" ({preview(detail, 120)})" if detail else ""))
 
 
 def _batches(indices: list[int], bodies: dict[int, bytes]) -> list[list[int]]:
@@ -157,26 +161,17 @@ def _batches(indices: list[int], bodies: dict[int, bytes]) -> list[list[int]]:
     return batches
 
 
-def _eligible(body: bytes) -> bytes | None:
-    """The body without BOM when the fast path may try it, else None."""
-    if body.startswith(_BOM):
-        body = body[len(_BOM):]
-    if _FIRST_TOKEN.match(body) is None or b"NaN" in body or b"Infinity" in body:
-        return None
-    if _max_depth(body) > MAX_DEPTH:
-        return None
-    return body
-
-
 def _solve(items: Sequence[ApiBody], bodies: dict[int, bytes], batch: list[int], newlines: bool,
-           results: list[pa.Table | None]) -> None:
+           results: list) -> None:
     try:
         table, counts = _batch_table([items[i] for i in batch], [bodies[i] for i in batch], newlines)
-    except (_Fallback, pa.ArrowException, ValueError):
-        if len(batch) > 1:  # find the body (or bodies) to leave to the Python parser
+    except Exception as error:
+        if len(batch) > 1:  # find the body (or bodies) at fault
             middle = len(batch) // 2
             _solve(items, bodies, batch[:middle], newlines, results)
             _solve(items, bodies, batch[middle:], newlines, results)
+        else:
+            results[batch[0]] = _rejection(items[batch[0]], error)
         return
     offset = 0
     for i, count in zip(batch, counts):
@@ -189,13 +184,12 @@ def _batch_table(items: Sequence[ApiBody], bodies: Sequence[bytes], newlines: bo
     document = b"\n".join(b'{"a":' + body + b"}" for body in bodies)
     # one block = one chunk: no copy to combine chunks (threads did not pay off on 2 cores)
     read = pj.ReadOptions(use_threads=False, block_size=len(document) + 1)
-    column = pj.read_json(io.BytesIO(document), read_options=read,
-                          parse_options=_PARSE_MULTILINE if newlines else _PARSE_COMPACT).column("a")
+    column = pj.read_json(io.BytesIO(document), read_options=read, parse_options=_PARSE[newlines]).column("a")
     lists = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     if len(lists) != len(items) or lists.null_count:
         raise _Fallback
     counts = pc.list_value_length(lists).to_pylist()
-    return _table(lists, items), counts
+    return _table(lists, items, bodies), counts
 
 
 def _max_depth(body: bytes) -> int:
@@ -205,30 +199,23 @@ def _max_depth(body: bytes) -> int:
     return max(map(operator.sub, itertools.accumulate(steps), itertools.count(1)), default=0)
 
 
-_FIRST_TOKEN = re.compile(rb"[ \t\r\n]*\[")
-_BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but brackets: deleted
-_OPEN_TWO_CLOSE_ZERO = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
-
-
-def _table(lists: pa.ListArray, items: Sequence[ApiBody]) -> pa.Table:
+def _table(lists: pa.ListArray, items: Sequence[ApiBody], bodies: Sequence[bytes]) -> pa.Table:
     """The rows of all bodies (list ``i`` of ``lists`` is the array of ``items[i]``)."""
     elements: pa.StructArray = _sliced(lists).values
     n = len(elements)
     if n == 0:
         return API_PAPERS_SCHEMA.empty_table()
-    if elements.null_count:
-        raise _Fallback  # a null element: rejected by the Python path
     paper = _field(elements, "paper")
-    if paper.null_count:
-        raise _Fallback  # no 'paper' object (or null)
+    if elements.null_count or paper.null_count:
+        raise _Fallback  # a null element, or no 'paper' object
     arxiv_id = _field(paper, "id")
-    if arxiv_id.null_count or not _all(pc.match_substring_regex(arxiv_id, _ARXIV_ID)):
+    if arxiv_id.null_count or _any(pc.match_substring_regex(arxiv_id, _BLANK)):
         raise _Fallback
 
     # per row: which body it comes from, and its position there
     parents = pc.list_parent_indices(lists)
     starts = pc.take(lists.offsets, parents)
-    rank = pc.add(pc.subtract(pa.array(range(n), pa.int64()), pc.subtract(starts, lists.offsets[0])), 1)
+    position = pc.subtract(pa.array(range(n), pa.int64()), pc.subtract(starts, lists.offsets[0]))
 
     def per_body(values: list, type_: pa.DataType) -> pa.Array:
         return pc.take(pa.array(values, type_), parents)
@@ -237,7 +224,7 @@ def _table(lists: pa.ListArray, items: Sequence[ApiBody]) -> pa.Table:
     named = per_body([item.listing_date for item in items], pa.date32())
     listing = pc.coalesce(named, pc.cast(submitted_on_daily_at, pa.date32()))
     if listing.null_count:
-        raise _Fallback  # no listing date for a row: rejected by the Python path
+        raise _Fallback  # no listing date for a row
 
     authors = _field(paper, "authors")
     keywords = _field(paper, "ai_keywords")
@@ -246,17 +233,17 @@ def _table(lists: pa.ListArray, items: Sequence[ApiBody]) -> pa.Table:
         "source_uri": per_body([item.source_uri for item in items], _S),
         "listing_date": listing,
         "captured_at": per_body([as_utc(item.captured_at) for item in items], TIMESTAMP_UTC),
-        "rank": pc.cast(rank, pa.int32()),
+        "rank": pc.cast(pc.add(position, per_body([item.first_rank for item in items], pa.int64())), pa.int32()),
         "arxiv_id": arxiv_id,
         "title": _first_truthy(_field(paper, "title"), _field(elements, "title")),
         "summary": _first_truthy(_field(paper, "summary"), _field(elements, "summary")),
-        "authors_json": _authors_json(authors),
+        "authors_json": _authors_json(authors, bodies),
         "author_count": pc.cast(pc.list_value_length(authors), pa.int32()),
         "published_at": _timestamps(_field(paper, "publishedAt")),
-        "upvotes": _int32(_field(paper, "upvotes")),
-        "num_comments": _int32(pc.fill_null(_field(elements, "numComments"), 0)),
+        "upvotes": pc.cast(_field(paper, "upvotes"), pa.int32()),
+        "num_comments": pc.cast(pc.fill_null(_field(elements, "numComments"), 0), pa.int32()),
         "github_repo": _field(paper, "githubRepo"),
-        "github_stars": _int32(_field(paper, "githubStars")),
+        "github_stars": pc.cast(_field(paper, "githubStars"), pa.int32()),
         "project_page": _field(paper, "projectPage"),
         "organization": _first_truthy(_organization(_field(elements, "organization")),
                                       _organization(_field(paper, "organization"))),
@@ -275,10 +262,6 @@ def _table(lists: pa.ListArray, items: Sequence[ApiBody]) -> pa.Table:
 def _field(struct: pa.StructArray, name: str) -> pa.Array:
     """A child of a struct array with the parent's nulls applied (a null parent = a null child)."""
     return pc.struct_field(struct, name)
-
-
-def _all(mask: pa.Array) -> bool:
-    return bool(pc.all(mask).as_py()) if len(mask) else True
 
 
 def _any(mask: pa.Array) -> bool:
@@ -300,24 +283,18 @@ def _organization(organizations: pa.StructArray) -> pa.Array:
     return _first_truthy(_field(organizations, "fullname"), _field(organizations, "name"))
 
 
-def _int32(values: pa.Array) -> pa.Array:
-    if values.null_count < len(values):
-        low, high = pc.min_max(values).values()
-        if low.as_py() < _INT32_MIN or high.as_py() > _INT32_MAX:
-            raise _Fallback  # rejected by the Python path (not a 32-bit integer)
-    return pc.cast(values, pa.int32())
-
-
 def _timestamps(values: pa.Array) -> pa.Array:
-    if values.null_count < len(values) and not _all(
-        pc.fill_null(pc.match_substring_regex(values, _TIMESTAMP), True)
-    ):
-        raise _Fallback  # another ISO-8601 form (or not one): the Python path decides
-    stamps = pc.cast(values, TIMESTAMP_UTC)
+    """ISO-8601 strings as UTC timestamps: the common form cast in Arrow, the others in Python."""
+    common = pc.fill_null(pc.match_substring_regex(values, _TIMESTAMP), True)
+    stamps = pc.cast(pc.if_else(common, values, pa.scalar(None, _S)), TIMESTAMP_UTC)
     if stamps.null_count < len(stamps):
         low, high = pc.min_max(stamps).values()
         if low.value < _EARLIEST or high.value > _LATEST:
             raise _Fallback  # beyond what Python's datetime holds in UTC
+    other = pc.invert(common)
+    if _any(other):  # ValueError / OverflowError: not a timestamp Python reads either
+        parsed = [as_utc(datetime.fromisoformat(s)) for s in pc.filter(values, other).to_pylist()]
+        stamps = pc.replace_with_mask(stamps, other, pa.array(parsed, TIMESTAMP_UTC))
     return stamps
 
 
@@ -342,17 +319,17 @@ def _json_lists(lists: pa.ListArray, items: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("[", joined, "]", "")
 
 
-def _authors_json(authors: pa.ListArray) -> pa.Array:
+def _authors_json(authors: pa.ListArray, bodies: Sequence[bytes]) -> pa.Array:
     """``json.dumps([{"name": ..., "hidden": ...}, ...], ensure_ascii=False)`` per paper."""
     authors = _sliced(authors)
     entries: pa.StructArray = authors.values
     if entries.null_count:
-        raise _Fallback  # an author that is null: rejected by the Python path
+        raise _Fallback  # an author that is null
     names, hidden = entries.field("name"), entries.field("hidden")
-    if hidden.null_count:
-        raise _Fallback  # "hidden" missing (Python: False) or null (Python: rejected)
+    if hidden.null_count and any(_NULL_HIDDEN.search(body) for body in bodies):
+        raise _Fallback  # "hidden": null (a missing flag is false)
     name_json = pc.fill_null(_quoted(names), "null")
-    hidden_json = pc.if_else(hidden, "true", "false")
+    hidden_json = pc.if_else(pc.fill_null(hidden, False), "true", "false")
     items = pc.binary_join_element_wise('{"name": ', name_json, ', "hidden": ', hidden_json, "}", "")
     return _json_lists(authors, items)
 
@@ -361,7 +338,7 @@ def _keywords_json(keywords: pa.ListArray) -> pa.Array:
     """``json.dumps(ai_keywords, ensure_ascii=False)`` per paper."""
     keywords = _sliced(keywords)
     if keywords.values.null_count:
-        raise _Fallback  # a null keyword: rejected by the Python path
+        raise _Fallback  # a null keyword
     return _json_lists(keywords, _quoted(keywords.values))
 
 
