@@ -20,7 +20,7 @@ from orchestration.memory import log_release
 from orchestration.defs.dlt.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.sources.hf_api import (API_FETCHED_TABLE, FetchLimits, FetchOutcome, Fetched, fetch_dates,
-                                          hf_api_source)
+                                          hf_api_source, redact)
 from orchestration.sources.landing import (
     FORMAT_TABLES,
     LANDED_API_TABLE,
@@ -51,6 +51,7 @@ class RawTableTranslator(DagsterDltTranslator):
             key=dg.AssetKey([RAW_DATASET, table]),
             deps=[API_FETCHES] if table == API_FETCHED_TABLE else [],
             kinds={"dlt", "duckdb"},
+            metadata={**spec.metadata, "dagster/table_name": f"{RAW_DATASET}.{table}"},
         )
 
 
@@ -90,15 +91,31 @@ def _definition_pipeline(name: str) -> dlt.Pipeline:
                         pipelines_dir=str(Path(tempfile.gettempdir()) / "papers-dlt-definitions"))
 
 
-def _fetch(settings: Settings, dates: list[date], context):
+def _fetch(warehouse: Warehouse, dates: list[date], context):
+    settings = warehouse.settings
     limits = FetchLimits(deadline_seconds=settings.api_deadline_seconds,
                          max_retry_after_seconds=settings.api_max_retry_after_seconds)
-    return fetch_dates(dates, settings.api_base_url, limits, progress=lambda got: _log_fetch(context, got))
+    warehouse.report(context.log, f"api: fetching {len(dates)} listing date(s) from {redact(settings.api_base_url)}")
+    return fetch_dates(dates, settings.api_base_url, limits, progress=_FetchProgress(warehouse, context))
 
 
-def _with_metadata(results, extra: dict) -> list[dg.MaterializeResult]:
-    return [dg.MaterializeResult(asset_key=r.asset_key, metadata={**(r.metadata or {}), **extra})
-            for r in results]
+def _raw_row_counts(con) -> dict[str, int]:
+    return {table: con.execute(f'select count(*) from {RAW_DATASET}."{table}"').fetchone()[0]
+            for table in _raw_tables(con) if not table.startswith("_dlt")}
+
+
+def _with_metadata(results, extra: dict, row_counts: dict[str, int]) -> list[dg.MaterializeResult]:
+    """dlt's results with the table's real name (``raw.<table>``, dlt would say ``duckdb.<source>.<table>``),
+    its row count and ``extra``."""
+    described = []
+    for r in results:
+        table = r.asset_key.path[-1]
+        table_metadata = {"dagster/table_name": f"{RAW_DATASET}.{table}"}
+        if table in row_counts:
+            table_metadata["dagster/row_count"] = row_counts[table]
+        described.append(dg.MaterializeResult(asset_key=r.asset_key,
+                                              metadata={**(r.metadata or {}), **table_metadata, **extra}))
+    return described
 
 
 class LandingConfig(dg.Config):
@@ -122,16 +139,24 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
     with warehouse.connect() as con:
         repair(context, con, home, run_id)
         paths = landing.list_landing(home.landing, config.files or None)
+        warehouse.report(context.log, f"landing: reading {len(paths)} file(s)")
         audit = RawAudit(con)
+
+        def batch_read(number: int, files: int, intake) -> None:
+            warehouse.report(context.log, f"landing: batch {number} read ({files} file(s); so far "
+                                          f"{len(intake.to_load)} new, {len(intake.duplicates)} duplicate, "
+                                          f"{len(intake.rejected)} rejected)")
+
         # Files are read, parsed and audited in bounded batches while dlt extracts (one connection for
         # all): a snapshot that breaks its raw suite is rejected before anything is written.
         stream = landing.LandingStream(paths, lambda digests: seen_snapshots(con, digests),
-                                       audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table))
+                                       audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table),
+                                       on_batch=batch_read)
         results = list(dlt.run(context=context, dlt_source=landing_source(stream),
                                dlt_pipeline=run_pipeline("landing", home, run_id, con)))
         found = stream.finish()
         audit.finish(run_id=run_id, report_dir=home.reports)
-        context.log.info(
+        warehouse.report(context.log,
             f"landing: {found.files} file(s) in {stream.batches_read} batch(es): {len(found.to_load)} loaded, "
             f"{len(found.duplicates)} duplicate, {len(found.rejected)} rejected"
         )
@@ -140,11 +165,13 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
         settle_landing(con, found, home, run_id)
         counts = status_counts(con, run_id)
         present = _raw_tables(con)
+        row_counts = _raw_row_counts(con)
     bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
     del stream, found  # the intake's batches: give their memory back before the next steps
     log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
-    yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()})
+    _tag_quarantines(context, counts["quarantined"])
+    yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()}, row_counts)
 
 
 def repair(context, con, home: PapersHome, run_id: str) -> None:
@@ -159,10 +186,23 @@ def _fetched_path(home: PapersHome, run_id: str):
     return home.fetched / f"{run_id}.jsonl"
 
 
-def _log_fetch(context, got: Fetched) -> None:
-    state = ("failed: " + (got.problem or "") if got.failed else
-             f"{len(got.pages)} page(s)" if got.pages is not None else "rejected body: " + (got.problem or ""))
-    context.log.info(f"{got.listing_date}: fetched, {state}")
+class _FetchProgress:
+    """One progress line per fetched date; dates that fail like the one before are only logged (an
+    unreachable API gives one line, not one per date)."""
+
+    def __init__(self, warehouse: Warehouse, context) -> None:
+        self.warehouse, self.context, self.last_problem = warehouse, context, None
+
+    def __call__(self, got: Fetched) -> None:
+        state = ("not fetched: " + (got.problem or "") if got.failed else
+                 f"fetched, {len(got.pages)} page(s)" if got.pages is not None else
+                 "fetched, rejected body: " + (got.problem or ""))
+        line = f"api: {got.listing_date} {state}"
+        if got.failed and got.problem == self.last_problem:
+            self.context.log.info(line)
+        else:
+            self.warehouse.report(self.context.log, line)
+        self.last_problem = got.problem if got.failed else None
 
 
 @dg.asset(
@@ -185,7 +225,7 @@ def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: dg.Resourc
     path.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
     with path.open("w", encoding="utf-8") as out:
-        for got in _fetch(warehouse.settings, dates, context):
+        for got in _fetch(warehouse, dates, context):
             out.write(got.to_json() + "\n")
             failed += got.failed
     return dg.MaterializeResult(metadata={"dates": len(dates), "dates_failed": failed})
@@ -215,7 +255,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     path = _fetched_path(home, run_id)
     fetched = ([Fetched.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
                if path.exists() else
-               list(_fetch(warehouse.settings, dates, context)))
+               list(_fetch(warehouse, dates, context)))
     with warehouse.connect() as con:
         repair(context, con, home, run_id)
         already = frozenset(r[0] for r in con.execute(
@@ -230,12 +270,36 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         settle_fetches(con, outcomes, home, run_id)
         counts = status_counts(con, run_id)
         present = _raw_tables(con)
+        row_counts = _raw_row_counts(con)
     bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
     path.unlink(missing_ok=True)
     for fetch in outcomes:
         context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
                          + (f" ({fetch.reason})" if fetch.reason else ""))
+    failed = [fetch for fetch in outcomes if fetch.failed]
+    warehouse.report(context.log, f"api: {len(outcomes)} listing date(s): {counts['loaded']} loaded, "
+                                  f"{counts['duplicate']} duplicate, {counts['quarantined'] - len(failed)} quarantined, "
+                                  f"{len(failed)} not fetched")
+    _tag_quarantines(context, counts["quarantined"] - len(failed), len(failed))
+    if outcomes and len(failed) == len(outcomes):
+        # nothing came: building the marts again would only validate what they already hold
+        raise dg.Failure(description=f"no listing date could be fetched ({len(failed)} tried): "
+                                     + failed[0].reason.removeprefix("fetch failed: "),
+                         metadata={"dates_not_fetched": len(failed)})
     log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
-    yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
+    yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}},
+                              row_counts)
+
+
+def _tag_quarantines(context, quarantined: int, not_fetched: int = 0) -> None:
+    """Mark the run itself (its tags show in the run list and on the run page) when it quarantined
+    files or could not fetch dates: the run succeeds, but someone should look."""
+    tags = {}
+    if quarantined:
+        tags["papers/quarantined"] = str(quarantined)
+    if not_fetched:
+        tags["papers/not_fetched"] = str(not_fetched)
+    if tags:
+        context.instance.add_run_tags(context.run.run_id, tags)
 
