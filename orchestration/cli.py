@@ -367,6 +367,31 @@ def cmd_rebuild(settings: Settings, options: Options) -> int:
                            run_config={"ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}})
 
 
+def cmd_backup(home: PapersHome, dest: str, wait: float) -> int:
+    from orchestration.ops.backup import BackupError, backup
+
+    try:
+        made = backup(home, Path(dest).expanduser().resolve(), wait_seconds=wait)
+    except BackupError as error:
+        _write(f"papers backup: {error}")
+        return EXIT_USAGE
+    say(f"papers backup: {home.root} -> {made.folder}: {made.files} file(s), {made.bytes / 1e6:.1f} MB "
+        f"in {made.seconds:.1f} s")
+    return EXIT_OK
+
+
+def cmd_restore(home: PapersHome, source: str) -> int:
+    from orchestration.ops.backup import BackupError, restore
+
+    try:
+        manifest = restore(Path(source).expanduser().resolve(), home)
+    except BackupError as error:
+        _write(f"papers restore: {error}")
+        return EXIT_USAGE
+    say(f"papers restore: {source} (made {manifest['made_at']} from {manifest['home']}) -> {home.root}")
+    return EXIT_OK
+
+
 def cmd_init(settings: Settings) -> int:
     home = settings.layout
     existed = home.root.is_dir()
@@ -515,6 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("config", parents=[common], help="the effective settings and where each value came from")
     digest = commands.add_parser("digest", parents=[common], help="print the weekly digest of the published release")
     digest.add_argument("--week", required=True, help="ISO week, e.g. 2025-W42")
+    backup = commands.add_parser("backup", parents=[common], help="a consistent copy of the home in the new folder DEST")
+    backup.add_argument("dest", metavar="DEST")
+    backup.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                        help="how long to wait for a run to release the warehouse (default 60)")
+    restore = commands.add_parser("restore", parents=[common], help="make the backup SRC the (empty) home")
+    restore.add_argument("source", metavar="SRC")
     return parser
 
 
@@ -557,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
         "rebuild": lambda: cmd_rebuild(settings, options),
         "status": lambda: cmd_status(home),
         "digest": lambda: cmd_digest(home, args.week),
+        "backup": lambda: cmd_backup(home, args.dest, args.wait),
+        "restore": lambda: cmd_restore(home, args.source),
     }
     try:
         return commands[args.command]()

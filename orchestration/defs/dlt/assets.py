@@ -34,7 +34,7 @@ from orchestration.validation.audit import RawAudit
 from orchestration.ops.bookkeeping import (reconcile, remove_stale_working_folders, settle_fetches,
                                                  settle_landing)
 from orchestration.ops.registry import seen_snapshots, status_counts
-from orchestration.config import PapersHome, Settings
+from orchestration.config import PapersHome
 from orchestration.sql import table_exists
 
 
