@@ -42,8 +42,6 @@ def rolling_refetch_schedule(settings: Settings) -> dg.ScheduleDefinition:
                              "it here.")
     def _schedule(context: dg.ScheduleEvaluationContext):
         start, end = rolling_window(context.scheduled_execution_time.date(), days)
-        # an unreachable API fails the run; retrying it at once would fail the same way
-        return dg.RunRequest(tags={**partition_range_tags(start, end), "papers/trigger": "rolling_refetch",
-                                   "dagster/retry_on_asset_or_op_failure": "false"})
+        return dg.RunRequest(tags={**partition_range_tags(start, end), "papers/trigger": "rolling_refetch"})
 
     return _schedule
