@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test check ui dashboard docs manifest sample clean eval-topics train-topics
+.PHONY: setup init run test check ui dashboard docs manifest sample clean eval-topics train-topics
 
 $(BIN)/papers: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,10 @@ test: setup ## the test suite (offline): what CI runs
 check: setup ## the inner loop: unit and fast integration tests (no dbt build, no dagster dev, no browser)
 	$(BIN)/python -m pytest -q -m "not slow and not dagster_dev and not browser and not pipeline"
 
-ui: setup $(DAGSTER_HOME)/dagster.yaml ## the Dagster UI (sensor + schedule running) on 127.0.0.1:3000
+init: setup ## create $(PAPERS_HOME) and its folders (landing/ and the rest)
+	$(BIN)/papers init
+
+ui: init $(DAGSTER_HOME)/dagster.yaml ## the Dagster UI (sensor + schedule running) on 127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 DASHBOARD_PORT ?= 8501

@@ -1,15 +1,19 @@
 """The ``papers`` command: run the pipeline, ingest files, backfill API dates, show status.
 
-Exit codes (scripts can trust them): 0 ok; 1 validation failed (bad data was blocked);
-2 usage error; 3 the pipeline itself failed (e.g. API unreachable, dbt error).
+Exit codes (scripts can trust them): 0 ok (also: nothing to do); 1 validation failed (bad data was
+blocked); 2 usage error (a bad argument or setting); 3 the pipeline itself failed (e.g. API
+unreachable, dbt error); 4 with ``--strict``: the run went through but quarantined files.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import io
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -21,16 +25,28 @@ from orchestration.sql import table_exists
 from orchestration.config import ConfigError, PapersHome, Settings
 from orchestration.project import FIRST_LISTING_DATE
 
-EXIT_OK, EXIT_VALIDATION_FAILED, EXIT_USAGE, EXIT_PIPELINE_ERROR = 0, 1, 2, 3
+EXIT_OK, EXIT_VALIDATION_FAILED, EXIT_USAGE, EXIT_PIPELINE_ERROR, EXIT_QUARANTINED = 0, 1, 2, 3, 4
+
+#: where :func:`say` writes: the standard output ``main`` was called with (runs send everything
+#: the libraries print to the home's log meanwhile; see :func:`_captured`)
+_out = sys.stdout
+#: ``--json``: the progress lines are not printed, the summary is one JSON object
+_quiet = False
 
 
 def say(message: str) -> None:
+    if _quiet:
+        return
+    _write(message)
+
+
+def _write(message: str) -> None:
+    global _out
     try:
-        print(message, flush=True)
+        print(message, file=_out, flush=True)
     except BrokenPipeError:
         # the reader went away (`papers status | head`): keep working, send the rest nowhere
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _out = open(os.devnull, "w")
 
 
 def _instance():
@@ -41,98 +57,188 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
-QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def _execute(settings: Settings, job_name: str, *, run_config: dict | None = None, tags: dict | None = None):
+class _PlainLog(io.TextIOBase):
+    """A text stream that appends to the home's log without terminal colour codes."""
+
+    encoding = "utf-8"
+
+    def __init__(self, file) -> None:
+        self._file = file
+
+    def write(self, text: str) -> int:
+        self._file.write(ANSI.sub("", text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _captured(home: PapersHome, command: str, debug: bool):
+    """What Dagster, dlt, dbt and warnings print goes to ``logs/papers.log`` (with ``--debug``: to
+    the terminal, as it comes)."""
+    if debug:
+        yield None
+        return
+    path = home.logs / "papers.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as file:
+        file.write(f"\n=== papers {command} at {datetime.now(timezone.utc).isoformat(timespec='seconds')} ===\n")
+        log = _PlainLog(file)
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield path
+
+
+def _execute(settings: Settings, job_name: str, *, debug: bool, run_config: dict | None = None,
+             tags: dict | None = None):
     """Run one job of the definitions for ``settings`` in this process; returns the Dagster result."""
-    from orchestration.defs.definitions import build_definitions
+    with _captured(settings.layout, job_name, debug):
+        from orchestration.defs.definitions import build_definitions
 
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(job_name)
-    return job.execute_in_process(
-        run_config={**QUIET_LOGGERS, **(run_config or {})},
-        instance=_instance(),
-        tags=tags,
-        raise_on_error=False,
-    )
+        defs = build_definitions(settings, progress=say)
+        job = defs.resolve_job_def(job_name)
+        # Dagster's own log (every event, errors with their traceback) goes where _captured sends it
+        loggers = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        return job.execute_in_process(
+            run_config={**loggers, **(run_config or {})},
+            instance=_instance(),
+            tags=tags,
+            raise_on_error=False,
+        )
 
 
-def _summarize(home: PapersHome, run_ids: list[str], result_ok: bool) -> int:
-    """Print what the runs did; return the exit code."""
+def _summary(home: PapersHome, run_id: str, failure: str | None) -> dict:
+    """What a run did, from the registry, the validation results and the release it left."""
     import duckdb
 
     from orchestration.dbt_state import project_md5
     from orchestration.ops import ledger
-    from orchestration.ops.registry import status_counts
 
-    con = duckdb.connect(str(home.warehouse))
+    summary: dict = {"run_id": run_id, "failure": failure}
+    con = duckdb.connect(str(home.warehouse), read_only=True) if home.warehouse.exists() else None
     try:
-        counts = dict.fromkeys(("loaded", "duplicate", "quarantined"), 0)
-        rows = 0
-        for run_id in run_ids:
-            for status, n in status_counts(con, run_id).items():
-                counts[status] += n
-            rows += con.execute("select coalesce(sum(rows), 0) from ops.snapshot_files "
-                                "where run_id = ? and status = 'loaded'", [run_id]).fetchone()[0]
-        say(f"files:      {counts['loaded']} loaded, {counts['duplicate']} duplicate, "
-            f"{counts['quarantined']} quarantined")
-        unfetched = 0
-        for name, reason in con.execute(
-            "select source_uri, reason from ops.snapshot_files where run_id in (select unnest(?)) "
-            "and status = 'quarantined' order by source_uri", [run_ids]
-        ).fetchall():
-            if reason.startswith("fetch failed: "):
-                unfetched += 1
-                say(f"  not fetched {name}: {reason.removeprefix('fetch failed: ')}")
-            else:
-                say(f"  quarantined {name}: {reason}")
-        say(f"raw rows:   {rows} added")
-        if table_exists(con, "marts.papers"):
-            papers, with_id = con.execute(
-                "select count(*), count(arxiv_id) from marts.papers").fetchone()
-            say(f"papers:     {papers} in marts.papers ({with_id} with an arXiv id)")
+        rows = con.execute(
+            "select source, source_uri, listing_date, status, rows, reason from ops.snapshot_files "
+            "where run_id = ? order by listing_date, source_uri", [run_id]
+        ).fetchall() if con is not None and table_exists(con, "ops.snapshot_files") else []
+        for source, key in (("landing", "files"), ("api", "fetches")):
+            mine = [r for r in rows if r[0] == source]
+            if not mine:
+                continue
+            unfetched = [r for r in mine if (r[5] or "").startswith("fetch failed: ")]
+            counts = {status: sum(1 for r in mine if r[3] == status and r not in unfetched)
+                      for status in ("loaded", "duplicate", "quarantined")}
+            if source == "api":
+                counts["not_fetched"] = len(unfetched)
+            summary[key] = counts
+        summary["quarantined"] = [{"name": uri, "reason": reason} for _, uri, _, status, _, reason in rows
+                                  if status == "quarantined" and not (reason or "").startswith("fetch failed: ")]
+        summary["not_fetched"] = [{"listing_date": str(day), "url": uri, "reason": reason.removeprefix("fetch failed: ")}
+                                  for _, uri, day, _, _, reason in rows if (reason or "").startswith("fetch failed: ")]
+        summary["raw_rows_added"] = sum(r[4] or 0 for r in rows if r[3] == "loaded")
+        if con is not None and table_exists(con, "marts.papers"):
+            papers, with_id = con.execute("select count(*), count(arxiv_id) from marts.papers").fetchone()
+            summary["papers"] = {"count": papers, "with_arxiv_id": with_id}
         validations = con.execute(
             "select suite, table_name, success, failed_expectations from ops.validation_results "
-            "where run_id in (select unnest(?)) order by validated_at", [run_ids]
-        ).fetchall() if table_exists(con, "ops.validation_results") else []
-        # a raw suite audits each batch before it is loaded: what broke it was quarantined (listed
-        # above) and never loaded; a mart suite that fails blocks publishing
-        failed = [v for v in validations if not v[2] and v[1].startswith("marts.")]
-        audited = [v for v in validations if not v[2] and not v[1].startswith("marts.")]
-        if not any(v[1].startswith("marts.") for v in validations) and ledger.published_is_current(con, project_md5()):
-            say("validation: skipped: nothing new since the last published build (dbt and publish too)")
-        else:
-            say(f"validation: {len(validations) - len(failed) - len(audited)}/{len(validations)} suites passed"
-                + (f" (report: {home.reports})" if validations else ""))
-        for suite, table, _, _ in audited:
-            say(f"  {suite} on {table}: the snapshots that broke it were quarantined, not loaded")
-        for suite, table, _, expectations in failed:
-            say(f"  FAILED {suite} on {table}:")
-            for expectation in _as_list(expectations):
-                say(f"    - {expectation}")
+            "where run_id = ? order by validated_at", [run_id]
+        ).fetchall() if con is not None and table_exists(con, "ops.validation_results") else []
+        # no mart was validated because nothing arrived since the published build (dbt skipped too)
+        skipped = (failure is None and con is not None and not any(v[1].startswith("marts.") for v in validations)
+                   and ledger.published_is_current(con, project_md5()))
     finally:
-        con.close()
+        if con is not None:
+            con.close()
+    # a raw suite audits each batch before it is loaded: what broke it was quarantined (listed above)
+    # and never loaded; a mart suite that fails blocks publishing
+    summary["validation"] = {
+        "skipped": skipped,
+        "suites": len(validations),
+        "passed": sum(1 for v in validations if v[2]),
+        "raw_audits_that_quarantined": [{"suite": s, "table": t} for s, t, ok, _ in validations
+                                        if not ok and not t.startswith("marts.")],
+        "failed": [{"suite": s, "table": t, "expectations": _as_list(e)} for s, t, ok, e in validations
+                   if not ok and t.startswith("marts.")],
+        "report": str(home.reports) if validations else None,
+    }
     release = current_release(home.published)
-    published_now = bool(release and release.get("run_id") in run_ids)
-    if published_now:
-        say(f"published:  {home.published} -> {Path(release['release_dir']).name}")
+    summary["published"] = ({"now": bool(release.get("run_id") == run_id), "release": Path(release["release_dir"]).name,
+                             "run_id": release["run_id"], "published_at": release["published_at"]}
+                            if release else None)
+    return summary
+
+
+def _outcome(summary: dict, strict: bool) -> tuple[int, str]:
+    """The exit code and the one-line result of a summary."""
+    failed = summary["validation"]["failed"]
+    if failed:
+        return EXIT_VALIDATION_FAILED, ("validation FAILED — bad data was blocked: "
+                                        + ", ".join(f["table"] for f in failed) + " (see above)")
+    if summary["failure"]:
+        return EXIT_PIPELINE_ERROR, f"FAILED: {summary['failure']}"
+    if summary["not_fetched"]:
+        return EXIT_PIPELINE_ERROR, (f"{len(summary['not_fetched'])} listing date(s) could not be fetched (see above; "
+                                     "the others were loaded, and the next fetch of these tries again)")
+    if summary["quarantined"] and strict:
+        return EXIT_QUARANTINED, f"{len(summary['quarantined'])} file(s) quarantined (--strict)"
+    return EXIT_OK, "ok" + (f", {len(summary['quarantined'])} file(s) quarantined (see above)"
+                            if summary["quarantined"] else "")
+
+
+def _dates(days: list[str]) -> str:
+    return days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} dates)"
+
+
+def _render(home: PapersHome, summary: dict) -> None:
+    """The summary as lines: counts, what went wrong and why, the release, the result."""
+    if "files" in summary:
+        c = summary["files"]
+        say(f"files:      {c['loaded']} loaded, {c['duplicate']} duplicate, {c['quarantined']} quarantined")
+    if "fetches" in summary:
+        c = summary["fetches"]
+        say(f"fetches:    {c['loaded']} loaded, {c['duplicate']} duplicate, {c['quarantined']} quarantined, "
+            f"{c['not_fetched']} not fetched")
+    for item in summary["quarantined"]:
+        say(f"  quarantined {item['name']}: {item['reason']}")
+    by_reason: dict[str, list[str]] = {}
+    for item in summary["not_fetched"]:
+        by_reason.setdefault(item["reason"], []).append(item["listing_date"])
+    for reason, days in by_reason.items():
+        say(f"  not fetched {_dates(days)}: {reason}")
+    if "files" in summary or "fetches" in summary:
+        say(f"raw rows:   {summary['raw_rows_added']} added")
+    if "papers" in summary:
+        say(f"papers:     {summary['papers']['count']} in marts.papers "
+            f"({summary['papers']['with_arxiv_id']} with an arXiv id)")
+    v = summary["validation"]
+    if v["skipped"]:
+        say("validation: skipped: nothing new since the last published build (dbt and publish too)")
+    elif v["suites"]:
+        say(f"validation: {v['passed']}/{v['suites']} suites passed (report: {v['report']})")
+    else:
+        say("validation: not run" + (" (the run stopped before it)" if summary["failure"] else ""))
+    for audit in v["raw_audits_that_quarantined"]:
+        say(f"  {audit['suite']} on {audit['table']}: the snapshots that broke it were quarantined, not loaded")
+    for failed in v["failed"]:
+        say(f"  FAILED {failed['suite']} on {failed['table']}:")
+        for expectation in failed["expectations"]:
+            say(f"    - {expectation}")
+    release = summary["published"]
+    if release and release["now"]:
+        say(f"published:  {home.published} -> {release['release']}")
     elif release:
         say(f"published:  unchanged, still serves run {release['run_id']} of {release['published_at']}")
     else:
         say("published:  nothing published yet")
-    if failed:
-        say("result:     validation FAILED — bad data was blocked (see above)")
-        return EXIT_VALIDATION_FAILED
-    if unfetched:
-        say(f"result:     {unfetched} listing date(s) could not be fetched (see above; the others were "
-            "loaded, and the next fetch of these tries again)")
-        return EXIT_PIPELINE_ERROR
-    if not result_ok:
-        say("result:     pipeline FAILED (see the errors above)")
-        return EXIT_PIPELINE_ERROR
-    say("result:     ok")
-    return EXIT_OK
 
 
 def _as_list(stored) -> list[str]:
@@ -145,38 +251,94 @@ def _as_list(stored) -> list[str]:
         return [str(stored)]
 
 
-def _print_failure(result) -> None:
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def _failure(result) -> str | None:
+    """The cause of a failed run in one line: the first failed step and its error, unwrapped."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
-            say(f"error in {event.step_key}: {error.message.strip()}")
+            # a user-code error arrives wrapped ("Error occurred while executing op ..."): its cause says it
+            while error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
+                error = error.cause
+            message = error.message.strip()
+            if error.cls_name in ("Failure", "DagsterAssetCheckFailedError"):
+                message = message.split(": ", 1)[-1]
+            return f"{event.step_key}: {_one_line(message)}"
+    return None if result.success else "the run failed (see the log)"
 
 
-def _run_and_report(settings: Settings, job_name: str, *, run_config: dict | None = None,
-                    tags: dict | None = None) -> int:
-    """Execute one job, print errors and the summary; return the exit code."""
+class Options:
+    """What every command that runs the pipeline takes besides its own arguments."""
+
+    def __init__(self, args) -> None:
+        self.debug = bool(getattr(args, "debug", False))
+        self.json = bool(getattr(args, "json", False))
+        self.strict = bool(getattr(args, "strict", False))
+
+
+def _run_and_report(settings: Settings, options: Options, command: str, job_name: str, *,
+                    run_config: dict | None = None, tags: dict | None = None) -> int:
+    """Execute one job, print one line per phase, then the summary; return the exit code."""
     home = settings.layout
     started = time.monotonic()
-    result = _execute(settings, job_name, run_config=run_config, tags=tags)
-    if not result.success:
-        _print_failure(result)
-    code = _summarize(home, [result.run_id], result.success)
-    say(f"took:       {time.monotonic() - started:.1f} s (run {result.run_id})")
+    result = _execute(settings, job_name, debug=options.debug, run_config=run_config, tags=tags)
+    summary = _summary(home, result.run_id, _failure(result))
+    code, outcome = _outcome(summary, options.strict)
+    seconds = round(time.monotonic() - started, 1)
+    log = None if options.debug else str(home.logs / "papers.log")
+    if options.json:
+        _write(json.dumps({"command": command, **summary, "exit_code": code, "result": outcome,
+                           "seconds": seconds, "log": log}))
+        return code
+    _render(home, summary)
+    say(f"result:     {outcome}")
+    say(f"took:       {seconds} s (run {result.run_id}" + (f"; log: {log})" if log else ")"))
     return code
 
 
-def cmd_run(settings: Settings) -> int:
-    home = settings.layout
-    waiting = len([p for p in home.landing.iterdir() if p.is_file()])
-    say(f"papers run: {waiting} file(s) waiting in {home.landing}")
-    return _run_and_report(settings, "ingest_landing")
+def _nothing_to_do(options: Options, command: str, message: str) -> int:
+    if options.json:
+        _write(json.dumps({"command": command, "exit_code": EXIT_OK, "result": "nothing to do", "why": message}))
+    else:
+        say(f"papers {command}: nothing to do: {message}")
+    return EXIT_OK
 
 
-def cmd_ingest(settings: Settings, files: list[str]) -> int:
+def cmd_run(settings: Settings, options: Options, command: str = "run") -> int:
     home = settings.layout
-    missing = [f for f in files if not Path(f).is_file()]
-    if missing:
-        say(f"papers ingest: no such file: {', '.join(missing)}")
+    waiting = len([p for p in home.landing.iterdir() if not p.name.startswith(".")])
+    if not waiting:
+        return _nothing_to_do(options, command, f"no file waiting in {home.landing} (drop snapshot files there, "
+                                                "or fetch listing dates with `papers backfill`)")
+    say(f"papers {command}: {waiting} file(s) waiting in {home.landing}")
+    return _run_and_report(settings, options, command, "ingest_landing")
+
+
+def _unreadable(name: str) -> str | None:
+    """Why ``name`` cannot be ingested as a file, in plain words (None: it can)."""
+    path = Path(name)
+    if not path.exists():
+        return f"{name}: no such file"
+    if path.is_dir():
+        return f"{name}: is a directory (give the files in it: {name.rstrip('/')}/*)"
+    if not path.is_file():
+        return f"{name}: not a regular file"
+    try:
+        with path.open("rb") as file:
+            file.read(1)
+    except OSError as error:
+        return f"{name}: cannot be read ({error.strerror or error})"
+    return None
+
+
+def cmd_ingest(settings: Settings, options: Options, files: list[str]) -> int:
+    home = settings.layout
+    problems = [problem for problem in map(_unreadable, files) if problem]
+    if problems:
+        _write("papers ingest: " + "; ".join(problems))
         return EXIT_USAGE
     for name in files:
         source = Path(name)
@@ -187,40 +349,84 @@ def cmd_ingest(settings: Settings, files: list[str]) -> int:
             n += 1
         shutil.copy2(source, target)
     say(f"papers ingest: copied {len(files)} file(s) into {home.landing}")
-    return cmd_run(settings)
+    return cmd_run(settings, options, "ingest")
 
 
-def cmd_backfill(settings: Settings, start: date, end: date) -> int:
+def cmd_backfill(settings: Settings, options: Options, start: date, end: date) -> int:
     if end < start:
-        say("papers backfill: --end is before --start")
+        _write(f"papers backfill: --end {end} is before --start {start}")
         return EXIT_USAGE
     first, last = date.fromisoformat(FIRST_LISTING_DATE), datetime.now(timezone.utc).date() + timedelta(days=1)
     if start < first or end > last:
-        say(f"papers backfill: listing dates run from {first} (the first listing) to {last} (tomorrow, UTC); "
-            f"{start if start < first else end} is outside")
+        _write(f"papers backfill: listing dates run from {first} (the first listing) to {last} (tomorrow, UTC); "
+               f"{start if start < first else end} is outside")
         return EXIT_USAGE
     say(f"papers backfill: fetching {start} .. {end} from the API in one run")
-    from orchestration.defs.schedules import partition_range_tags
+    with _captured(settings.layout, "backfill", options.debug):  # importing the definitions warns
+        from orchestration.defs.schedules import partition_range_tags
 
-    return _run_and_report(settings, "fetch_api", tags=partition_range_tags(start, end))
+    return _run_and_report(settings, options, "backfill", "fetch_api", tags=partition_range_tags(start, end))
 
 
-def cmd_rebuild(settings: Settings) -> int:
+def cmd_rebuild(settings: Settings, options: Options) -> int:
+    if not settings.layout.warehouse.exists():
+        return _nothing_to_do(options, "rebuild", f"no warehouse yet at {settings.layout.warehouse}")
     say("papers rebuild: rebuilding every dbt model from raw (--full-refresh), validating, publishing")
-    return _run_and_report(settings, "build_marts",
+    return _run_and_report(settings, options, "rebuild", "build_marts",
                            run_config={"ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}})
+
+
+def cmd_backup(home: PapersHome, dest: str, wait: float) -> int:
+    from orchestration.ops.backup import BackupError, backup
+
+    try:
+        made = backup(home, Path(dest).expanduser().resolve(), wait_seconds=wait)
+    except BackupError as error:
+        _write(f"papers backup: {error}")
+        return EXIT_USAGE
+    say(f"papers backup: {home.root} -> {made.folder}: {made.files} file(s), {made.bytes / 1e6:.1f} MB "
+        f"in {made.seconds:.1f} s")
+    return EXIT_OK
+
+
+def cmd_restore(home: PapersHome, source: str) -> int:
+    from orchestration.ops.backup import BackupError, restore
+
+    try:
+        manifest = restore(Path(source).expanduser().resolve(), home)
+    except BackupError as error:
+        _write(f"papers restore: {error}")
+        return EXIT_USAGE
+    say(f"papers restore: {source} (made {manifest['made_at']} from {manifest['home']}) -> {home.root}")
+    return EXIT_OK
+
+
+def cmd_init(settings: Settings) -> int:
+    home = settings.layout
+    existed = home.root.is_dir()
+    try:
+        home.ensure()
+    except OSError as error:
+        _write(f"papers init: cannot create the home's folders in {home.root}: {error.strerror or error}")
+        return EXIT_USAGE
+    say(f"papers init: {'ready' if existed else 'created'} {home.root}: "
+        + ", ".join(f"{name}/" for name in home.FOLDERS))
+    say(f"next: drop snapshot files into {home.landing} and run `papers run`, "
+        "or fetch listing dates with `papers backfill --start YYYY-MM-DD --end YYYY-MM-DD`")
+    return EXIT_OK
 
 
 def cmd_status(home: PapersHome) -> int:
     import duckdb
 
     if not home.warehouse.exists():
-        say(f"no warehouse yet at {home.warehouse}; run `papers run` first")
+        say(f"no warehouse yet at {home.warehouse}: `papers init` creates the home; drop snapshot files into "
+            f"{home.landing} and `papers run`, or `papers backfill`")
         return EXIT_OK
     con = duckdb.connect(str(home.warehouse), read_only=True)
     try:
         say(f"warehouse: {home.warehouse}")
-        say(f"landing:   {len(list(home.landing.glob('*')))} file(s) waiting")
+        say(f"landing:   {len(list(home.landing.glob('*'))) if home.landing.is_dir() else 0} file(s) waiting")
         if table_exists(con, "ops.snapshot_files"):
             for source, status, files, rows in con.execute(
                 "select source, status, count(*), sum(rows) from ops.snapshot_files "
@@ -296,59 +502,114 @@ def cmd_digest(home, week: str) -> int:
     return EXIT_OK
 
 
+class _UsageError(Exception):
+    """A bad argument: one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block) and lets ``main`` exit 2."""
+
+    def error(self, message: str):
+        raise _UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD, e.g. 2025-10-01)") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     # the common options are accepted before and after the command (`papers --home X status`,
     # `papers status --home X`)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, help="PAPERS_HOME (default: $PAPERS_HOME, the config file, or ./data)")
     common.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
                         help="settings file (default: $PAPERS_CONFIG, else ./papers.toml when present)")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the full traceback of an unexpected error")
-    parser = argparse.ArgumentParser(prog="papers", description=__doc__, parents=[common],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", parents=[common], help="ingest everything new in landing/, build marts, validate")
-    ingest = commands.add_parser("ingest", parents=[common], help="copy FILEs into landing/, then run")
+                        help="print what Dagster, dbt and dlt print (instead of logs/papers.log) and the full "
+                             "traceback of an unexpected error")
+    runs = _Parser(add_help=False)  # the commands that run the pipeline
+    runs.add_argument("--json", action="store_true", help="print the summary as one JSON object (no progress lines)")
+    runs.add_argument("--strict", action="store_true",
+                      help=f"exit {EXIT_QUARANTINED} when the run quarantined files (else 0)")
+    parser = _Parser(prog="papers", description=__doc__, parents=[common],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("init", parents=[common], help="create the home's folders (landing/ and the rest)")
+    commands.add_parser("run", parents=[common, runs], help="ingest everything new in landing/, build marts, validate")
+    ingest = commands.add_parser("ingest", parents=[common, runs], help="copy FILEs into landing/, then run")
     ingest.add_argument("files", nargs="+", metavar="FILE")
-    backfill = commands.add_parser("backfill", parents=[common], help="fetch API listing dates START..END (inclusive)")
-    backfill.add_argument("--start", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    backfill.add_argument("--end", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    commands.add_parser("rebuild", parents=[common], help="rebuild all marts from raw (dbt --full-refresh), validate, publish")
+    backfill = commands.add_parser("backfill", parents=[common, runs], help="fetch API listing dates START..END (inclusive)")
+    backfill.add_argument("--start", required=True, type=_date, help="YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, type=_date, help="YYYY-MM-DD")
+    commands.add_parser("rebuild", parents=[common, runs], help="rebuild all marts from raw (dbt --full-refresh), validate, publish")
     commands.add_parser("status", parents=[common], help="what is loaded, quarantined, published, and the last validation")
     commands.add_parser("config", parents=[common], help="the effective settings and where each value came from")
     digest = commands.add_parser("digest", parents=[common], help="print the weekly digest of the published release")
     digest.add_argument("--week", required=True, help="ISO week, e.g. 2025-W42")
+    backup = commands.add_parser("backup", parents=[common], help="a consistent copy of the home in the new folder DEST")
+    backup.add_argument("dest", metavar="DEST")
+    backup.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                        help="how long to wait for a run to release the warehouse (default 60)")
+    restore = commands.add_parser("restore", parents=[common], help="make the backup SRC the (empty) home")
+    restore.add_argument("source", metavar="SRC")
     return parser
 
 
+#: the commands that write to the home (the others only read it and create nothing)
+WRITERS = ("init", "run", "ingest", "backfill", "rebuild")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    global _out, _quiet
+    _out, _quiet = sys.stdout, False
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as error:
+        _write(str(error))
+        return EXIT_USAGE
     try:
         settings = Settings.load(config_file=getattr(args, "config", None), home=getattr(args, "home", None))
     except ConfigError as error:
-        say(f"papers: {error}")
+        _write(f"papers: {error}")
         return EXIT_USAGE
     if args.command == "config":
         return cmd_config(settings)
-    home = settings.layout.ensure()
+    home = settings.layout
+    if home.root.exists() and not home.root.is_dir():
+        _write(f"papers: the home {home.root} is not a directory")
+        return EXIT_USAGE
+    if args.command in WRITERS and args.command != "init":
+        try:
+            home.ensure()
+        except OSError as error:
+            _write(f"papers: cannot create the home's folders in {home.root}: {error.strerror or error}")
+            return EXIT_USAGE
+    options = Options(args)
+    _quiet = options.json
     commands = {
-        "run": lambda: cmd_run(settings),
-        "ingest": lambda: cmd_ingest(settings, args.files),
-        "backfill": lambda: cmd_backfill(settings, args.start, args.end),
-        "rebuild": lambda: cmd_rebuild(settings),
+        "init": lambda: cmd_init(settings),
+        "run": lambda: cmd_run(settings, options),
+        "ingest": lambda: cmd_ingest(settings, options, args.files),
+        "backfill": lambda: cmd_backfill(settings, options, args.start, args.end),
+        "rebuild": lambda: cmd_rebuild(settings, options),
         "status": lambda: cmd_status(home),
         "digest": lambda: cmd_digest(home, args.week),
+        "backup": lambda: cmd_backup(home, args.dest, args.wait),
+        "restore": lambda: cmd_restore(home, args.source),
     }
     try:
         return commands[args.command]()
     except KeyboardInterrupt:
-        say("papers: interrupted")
+        _write("papers: interrupted")
         return EXIT_PIPELINE_ERROR
     except Exception as error:  # the last line of defence: a message and an exit code, no traceback
-        say(f"papers {args.command}: error: {type(error).__name__}: {error}")
-        if getattr(args, "debug", False):
+        if options.debug:
             raise
+        _write(f"papers {args.command}: error: {type(error).__name__}: {_one_line(str(error))} "
+               "(`--debug` shows the traceback)")
         return EXIT_PIPELINE_ERROR
 
 

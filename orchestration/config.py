@@ -80,9 +80,19 @@ class PapersHome:
         ``run_results.json`` and ``dbt.log`` of the latest successful build."""
         return self.root / "dbt" / "target"
 
+    @property
+    def logs(self) -> Path:
+        """``papers.log``: what the libraries of each ``papers`` command printed (Dagster's, dlt's and
+        dbt's output), appended; the terminal gets one line per phase and the summary."""
+        return self.root / "logs"
+
+    #: the folders :meth:`ensure` creates (``papers init`` prints them)
+    FOLDERS = ("landing", "quarantine", "archive", "reports", "logs", "dlt")
+
     def ensure(self) -> PapersHome:
-        for folder in (self.root, self.landing, self.quarantine, self.archive, self.reports, self.dlt_runs):
-            folder.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name in self.FOLDERS:
+            (self.root / name).mkdir(exist_ok=True)
         return self
 
 
@@ -109,6 +119,8 @@ class Settings:
         "help": "files per sensor run (each run reads its files in bounded 64 MB batches, a file of 64 MB or more in 32 MB pieces): 12,000 files dropped at once make 3 runs"})
     landing_settle_seconds: float = field(default=30.0, metadata={
         "help": "a file modified longer ago than this counts as complete at first sight"})
+    refetch_enabled: bool = field(default=True, metadata={
+        "help": "whether the rolling re-fetch schedule starts running (it needs the network to reach `api_base_url`; `false` on an offline machine). Applies while the schedule was never started or stopped by hand in the UI, which the instance remembers"})
     refetch_cron: str = field(default="0 * * * *", metadata={
         "help": "when the rolling re-fetch of recent API dates runs (UTC cron)"})
     refetch_days: int = field(default=14, metadata={

@@ -22,7 +22,7 @@ COUNTED_TABLES = [
 
 
 def run_id_of(output: str) -> str | None:
-    found = re.findall(r"\(run ([0-9a-f-]{36})\)", output)
+    found = re.findall(r"\(run ([0-9a-f-]{36})[;)]", output)
     return found[-1] if found else None
 
 

@@ -190,8 +190,7 @@ def test_a_backfill_keeps_the_good_dates_and_reports_the_bad(tmp_path, httpserve
     code, output = run_papers(tmp_path, "backfill", "--start", "2024-06-12", "--end", "2024-06-13",
                               PAPERS_API_BASE_URL=base)
     assert code == 3, output
-    assert "not fetched " + base + "/api/daily_papers?date=2024-06-13: HTTP 503; the API asked to retry after " \
-           "3600 s" in output
+    assert "\n  not fetched 2024-06-13: HTTP 503; the API asked to retry after 3600 s" in output
     assert "1 listing date(s) could not be fetched" in output
     warehouse = tmp_path / "warehouse.duckdb"
     assert query(warehouse, "select count(*) from marts.papers")[0][0] == 16  # the good date, published

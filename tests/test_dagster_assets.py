@@ -92,3 +92,38 @@ def test_materialize_one_landing_file(tmp_path):
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert dg.AssetKey(["raw", "landed_api_papers"]) in materialized
     assert all(c.passed for c in result.get_asset_check_evaluations())
+
+
+def test_a_run_that_quarantines_says_so_on_the_run_and_the_check(tmp_path):
+    from tests.pipeline_runs import MALFORMED
+
+    bad = next(p for p in sorted((FIXTURES / "daily_papers").glob("*.json")) if p.name in MALFORMED)
+    (tmp_path / "landing").mkdir()
+    for source in (FIXTURE, bad):
+        shutil.copy(source, tmp_path / "landing" / source.name)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([landing_raw, landing_raw_checks], resources=resources(tmp_path), instance=instance)
+        assert result.success  # the good file is loaded: the run goes on, marked
+        assert instance.get_run_by_id(result.run_id).tags["papers/quarantined"] == "1"
+    checks = {c.asset_key.path[-1]: c for c in result.get_asset_check_evaluations()}
+    warned = checks["landed_api_papers"]
+    assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.description.startswith(f"1 quarantined: {bad.name} (")
+    assert [q["file"] for q in warned.metadata["quarantined_files"].value] == [bad.name]
+    assert checks["landed_page_cards"].passed
+    # the raw table's real name in the warehouse, and its rows
+    materialization = next(e for e in result.get_asset_materialization_events()
+                           if e.asset_key == dg.AssetKey(["raw", "landed_api_papers"])).materialization
+    assert materialization.metadata["dagster/table_name"].value == "raw.landed_api_papers"
+    assert materialization.metadata["dagster/row_count"].value == len(json.loads(FIXTURE.read_text()))
+    spec_metadata = landing_raw.specs_by_key[dg.AssetKey(["raw", "landed_api_papers"])].metadata
+    assert spec_metadata["dagster/table_name"] == "raw.landed_api_papers"
+
+
+def test_the_refetch_schedule_says_it_needs_the_network_and_follows_its_setting(tmp_path):
+    on = build_definitions(Settings.load(environ={}, home=tmp_path)).resolve_schedule_def("rolling_refetch_schedule")
+    assert on.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert "Needs the network" in on.description and "refetch_enabled = false" in on.description
+    off = build_definitions(Settings.load(environ={"PAPERS_REFETCH_ENABLED": "false"}, home=tmp_path)) \
+        .resolve_schedule_def("rolling_refetch_schedule")
+    assert off.default_status == dg.DefaultScheduleStatus.STOPPED

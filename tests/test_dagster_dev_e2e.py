@@ -477,13 +477,18 @@ def test_a_bad_day_heals_itself(dev, api, first_drop, on_failure_dump):
     for name in (KILLED_DROP, AFTER_KILL_DROP, DROPPED):
         assert not (landing / name).exists() and not (dev.papers_home / "quarantine" / name).exists()
 
-    # the dripping date failed at its deadline, and never held the writer: landing runs went on
+    # the dripping date failed at its deadline, and never held the writer: landing runs went on; a
+    # fetch run that got no date fails (marts untouched), naming the cause, and is not run again
     found = wait_for_runs_done(dev, [fetch], timeout=FETCH_DEADLINE_SECONDS + 180)
-    assert_succeeded(dev, found)
+    assert found[fetch]["status"] == "FAILURE"
+    assert found[fetch]["tags"]["papers/not_fetched"] == "1"
     messages = "\n".join(run_messages(dev, fetch))
-    assert f"{DRIP_DATE}: fetched, failed: the body did not arrive within the {FETCH_DEADLINE_SECONDS} s deadline" \
+    assert f"api: {DRIP_DATE} not fetched: the body did not arrive within the {FETCH_DEADLINE_SECONDS} s deadline" \
         in messages, messages[-3000:]
     assert f"{DRIP_DATE}: quarantined, 0 rows" in messages
+    # (the step's error, "no listing date could be fetched (1 tried): …", is its failure event's error, not a message)
+    assert "api: 1 listing date(s): 0 loaded, 0 duplicate, 0 quarantined, 1 not fetched" in messages
+    assert not [r for r in runs(dev, pipelineName="fetch_api") if r["tags"].get("dagster/parent_run_id") == fetch]
     fetch_step = [s for s in step_stats(dev, fetch) if s["stepKey"] == "api__listing_fetches"][0]
     assert fetch_step["endTime"] - fetch_step["startTime"] < FETCH_DEADLINE_SECONDS + 15
     # a landing step took the writer while the fetch step was waiting on the API (the killed run's,

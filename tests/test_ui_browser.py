@@ -135,3 +135,75 @@ def test_asset_graph_shows_raw_dbt_and_check_nodes(tmp_path, record_property, ca
     with capsys.disabled():
         print(f"\n[browser] screenshots: {', '.join(str(p) for p in screenshots)}")
     assert not page_errors, f"JavaScript errors on the page: {page_errors}"
+
+
+def test_a_quarantining_run_is_marked_and_marts_show_row_counts(tmp_path, capsys):
+    """Drop a good file and a malformed one: the sensor's run succeeds, and its run page shows the
+    quarantine tag and the raw check's warning naming the file; `marts/papers` shows its row count."""
+    require_browser()
+    import json
+    import shutil
+    import time
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.dagster_dev import graphql
+    from tests.pipeline_runs import API_DIR, MALFORMED, SAMPLE_FILES
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    good = SAMPLE_FILES[0]
+    bad = next(p for p in sorted(API_DIR.glob("*.json")) if p.name in MALFORMED)
+    papers = len({r["paper"]["id"] for r in json.loads(good.read_text())})
+    before = descendants(os.getpid())
+    page_errors: list[str] = []
+    with running_dagster_dev(tmp_path / "papers_home", tmp_path / "dagster_home") as dev:
+        landing = dev.papers_home / "landing"
+        for source in (good, bad):
+            shutil.copyfile(source, landing / f"{source.name}.part")
+            os.rename(landing / f"{source.name}.part", landing / source.name)
+        deadline = time.monotonic() + 600
+        query = "{ runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }"
+        while True:  # the sensor may put the two files in one run or two (grouped by listing date)
+            runs = [r for r in graphql(dev.url, query)["runsOrError"]["results"] if r["jobName"] == "ingest_landing"]
+            marked = [r for r in runs if {"key": "papers/quarantined", "value": "1"} in r["tags"]]
+            if (marked and not any(landing.iterdir())
+                    and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)):
+                break
+            assert time.monotonic() < deadline, f"no run quarantined {bad.name}: {runs}\n" + dev.log_tail()
+            time.sleep(2)
+        [run] = marked
+        assert all(r["status"] == "SUCCESS" for r in runs), dev.log_tail()
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+                try:
+                    context = browser.new_context(viewport={"width": 1920, "height": 1200})
+                    context.add_init_script("window.localStorage.setItem('communityNux', '1')")
+                    page = context.new_page()
+                    page.set_default_timeout(UI_TIMEOUT_MS)
+                    page.on("pageerror", lambda err: page_errors.append(str(err)))
+
+                    # the run's log, filtered to warnings (the page's level filter), says which file and why
+                    page.goto(f"{dev.url}/runs/{run['runId']}?levels=warning")
+                    expect(page.get_by_text(f"quarantining {bad.name}").first).to_be_visible()
+                    page.screenshot(path=str(tmp_path / "run.png"))
+                    page.get_by_text("View tags and config").click()
+                    expect(page.get_by_text("papers/quarantined").first).to_be_visible()
+
+                    page.goto(f"{dev.url}/assets/marts/papers")
+                    expect(page.get_by_text("Row count").first).to_be_visible()
+                    expect(page.get_by_text(str(papers), exact=True).first).to_be_visible()
+                    page.screenshot(path=str(tmp_path / "papers.png"))
+                finally:
+                    browser.close()
+        except AssertionError:
+            print(dev.log_tail(60))
+            raise
+    leftovers = descendants(os.getpid()) - before
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not leftovers, f"processes left running after the browser test: {sorted(leftovers)}"
+    assert not page_errors, f"JavaScript errors on the page: {page_errors}"
+    with capsys.disabled():
+        print(f"\n[browser] screenshots: {tmp_path / 'run.png'}, {tmp_path / 'papers.png'}")

@@ -3,6 +3,7 @@
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -24,8 +25,9 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt")) if Path(sys.executab
     else (shutil.which("dbt") or "dbt")
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """All definitions, for the deployment ``settings`` describe (its home, API, bounds, schedules)."""
+def build_definitions(settings: Settings, progress: Callable[[str], None] | None = None) -> dg.Definitions:
+    """All definitions, for the deployment ``settings`` describe (its home, API, bounds, schedules);
+    ``progress`` receives the runs' one-line progress reports (see :class:`Warehouse`)."""
     return dg.Definitions(
         assets=[landing_raw, api_listing_fetches, hf_api_raw, warehouse_dbt_models, published_marts_asset(settings)],
         asset_checks=[landing_raw_checks, api_raw_checks, mart_checks],
@@ -33,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[landing_sensor(settings), automation_sensor],
         schedules=[rolling_refetch_schedule(settings)],
         resources={
-            "warehouse": Warehouse(settings),
+            "warehouse": Warehouse(settings, progress),
             "dlt": DagsterDltResource(),
             "dbt": InstalledDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                                            dbt_executable=DBT_EXECUTABLE),

@@ -20,8 +20,11 @@ fetch_api_job = dg.define_asset_job(
     "fetch_api",
     selection=dg.AssetSelection.assets(api_listing_fetches, hf_api_raw) | dbt_models,
     description="Fetch API listing dates (a date range is one run; no writer slot held while fetching) -> raw -> "
-                "dbt marts (once per run) -> published.",
+                "dbt marts (once per run) -> published. A run that could fetch no date fails, naming the cause.",
     executor_def=dg.in_process_executor,
+    # each date's fetch already retries within its deadline: a run that failed at a step is not
+    # started again (a run whose worker died still is)
+    tags={"dagster/retry_on_asset_or_op_failure": "false"},
 )
 
 build_marts_job = dg.define_asset_job(

@@ -1,6 +1,6 @@
 """The warehouse resource: the deployment's settings, PAPERS_HOME and its DuckDB file."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import duckdb
@@ -15,15 +15,24 @@ class Warehouse:
     """PAPERS_HOME and the warehouse file in it (one writer at a time: see WAREHOUSE_WRITER_POOL).
 
     Assets take it as ``warehouse: dg.ResourceParam[Warehouse]``; it carries the :class:`Settings`
-    the definitions were built with.
+    the definitions were built with, and ``progress``: where the one-line progress of each phase
+    and batch goes besides the run's log (the ``papers`` command prints it; ``None`` under Dagster's
+    daemon and UI, where the run's log is the place).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
         self.settings = settings
+        self.progress = progress
 
     @property
     def home(self) -> PapersHome:
         return self.settings.layout.ensure()
+
+    def report(self, log, message: str) -> None:
+        """One line of progress: to the run's log (``context.log``) and to ``progress``."""
+        log.info(message)
+        if self.progress is not None:
+            self.progress(message)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

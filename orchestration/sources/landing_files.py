@@ -168,8 +168,10 @@ class LandingStream:
     def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
                  *, audit: Audit | None = None,
                  batch_bytes: int = DEFAULT_BATCH_BYTES, large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
-                 piece_bytes: int = DEFAULT_PIECE_BYTES, spill_dir: Path | None = None) -> None:
+                 piece_bytes: int = DEFAULT_PIECE_BYTES, spill_dir: Path | None = None,
+                 on_batch: Callable[[int, int, Intake], None] | None = None) -> None:
         self.intake = Intake()
+        self._on_batch = on_batch  # called after each batch: (batch number, its files, the intake so far)
         self._lookup_seen = lookup_seen
         self._audit = audit
         self._batches = iter(_batched_by_size(paths, batch_bytes, large_file_bytes))
@@ -243,13 +245,19 @@ class LandingStream:
         if batch is None:
             return False
         self.batches_read += 1
+        self._read_batch(batch)
+        if self._on_batch is not None:
+            self._on_batch(self.batches_read, len(batch), self.intake)
+        return True
+
+    def _read_batch(self, batch: list[Path]) -> None:
         readable, bodies = [], []
         for path in batch:  # each file read once: hashed, then parsed; a file that cannot be read is rejected
             problem = not_a_regular_file(path)
             if problem is None and len(batch) == 1 and path.lstat().st_size >= self._large_file_bytes:
                 try:
                     self._read_large_file(path)
-                    return True
+                    return
                 except OSError as error:
                     problem = _unreadable(error)
             if problem is None:
@@ -262,7 +270,6 @@ class LandingStream:
             self.intake.rejected.append(RejectedFile(path, unread_id(path), problem))
         digests = [hashlib.sha256(body).hexdigest() for body in bodies]
         self._parse_batch(readable, bodies, digests)
-        return True
 
     def _read_large_file(self, path: Path) -> None:
         """A file too large to hold whole: hashed as a stream, then parsed in pieces (spilled).

@@ -2,7 +2,9 @@
 
 
 import json
+import sys
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,19 +74,37 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
         current = not config.full_refresh and ledger.published_is_current(con, code)
     if current:
         # nothing arrived and the last build is published: no output, so the checks and publish skip too
-        context.log.info("nothing new since the last published build: dbt, validation and publish skipped")
+        warehouse.report(context.log, "dbt: nothing new since the last published build (dbt, validation and "
+                                      "publish skipped)")
         return
-    context.log.info(f"dbt takes in {window.reason}")
     # dbt runs its own DuckDB in a subprocess: hand back what the raw load and checks left behind first
     log_release(context.log, "before dbt", debug=warehouse.settings.memory_debug)
     args = ["build", "--full-refresh"] if window.full else ["build"]
     # the deployment's settings reach dbt as --vars (profiles.yml reads them); the window dbt reads
     # from the ledger itself (macros/incremental_state.sql)
     args += ["--vars", json.dumps(warehouse.settings.dbt_vars())]
+    # dbt's log file (dbt.log next to run_results.json) is plain text; colours only for a terminal
+    args += ["--log-format-file", "text", "--no-use-colors-file"]
+    if not sys.stdout.isatty():
+        args.append("--no-use-colors")
     kept = warehouse.home.dbt_target
     target = seed_invocation_state(kept, kept / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}")
-    invocation = dbt.cli(args, context=context, target_path=target)
-    yield from invocation.stream()
+    warehouse.report(context.log, "dbt: building " + ("every model from raw (--full-refresh): " if window.full
+                                                      else "the models: ") + window.reason)
+    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    # dbt holds the DuckDB file while it runs: the models' row counts and columns are read once it
+    # has exited (dagster-dbt's fetch_row_counts() would query the file from here meanwhile)
+    events = list(invocation.stream())
+    if invocation.is_successful():
+        with warehouse.connect() as con:
+            events = [_with_table_metadata(con, invocation.manifest, event) for event in events]
+    yield from events
+    statuses = Counter(r.get("status") for r in _run_results(invocation.target_path))
+    done = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    if not invocation.is_successful():
+        warehouse.report(context.log, f"dbt: FAILED ({done}; log: {invocation.target_path / 'dbt.log'})")
+        raise dg.Failure(description=f"dbt build failed: {_first_dbt_error(invocation.target_path)} "
+                                     f"(log: {invocation.target_path / 'dbt.log'})")
     keep_invocation_state(invocation.target_path, kept)
     if context.selected_asset_keys == context.assets_def.keys:
         # every model took the window in (a subset leaves the watermark: the next full build redoes it)
@@ -92,6 +112,44 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             ledger.advance(con, ledger.DBT, window, code, context.run.run_id)
             if window.full:  # every mart row was rewritten: validation takes everything in again
                 ledger.forget(con, "validation:")
+    warehouse.report(context.log, f"dbt: {sum(statuses.values())} models, seeds and tests done ({done}; "
+                                  f"log: {kept / 'dbt.log'})")
+
+
+def _with_table_metadata(con, manifest: Mapping[str, Any], event):
+    """A model's materialization with its table name, row count and columns as DuckDB has them."""
+    if not isinstance(event, (dg.Output, dg.AssetMaterialization)) or "unique_id" not in event.metadata:
+        return event
+    node = manifest["nodes"].get(event.metadata["unique_id"].text)
+    if not node or node.get("resource_type") not in ("model", "seed"):
+        return event
+    schema, name = node["schema"], node.get("alias") or node["name"]
+    described = {name_: info.get("description") or None for name_, info in node.get("columns", {}).items()}
+    columns = [dg.TableColumn(column, data_type, description=described.get(column))
+               for column, data_type in con.execute(
+                   "select column_name, data_type from information_schema.columns "
+                   "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall()]
+    # the metadata keys Dagster's UI shows as the table's name, row count and columns
+    metadata = {"dagster/table_name": f"{schema}.{name}", "dagster/column_schema": dg.TableSchema(columns=columns),
+                "dagster/row_count": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]}
+    return event.with_metadata({**event.metadata, **metadata})
+
+
+def _run_results(target) -> list[dict]:
+    path = target / "run_results.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("results", []) if path.is_file() else []
+
+
+def _first_dbt_error(target) -> str:
+    """The first failed node of a dbt build and its message, in one line (else the log's last error)."""
+    for result in _run_results(target):
+        if result.get("status") in ("error", "fail", "runtime error"):
+            message = " ".join(str(result.get("message") or "").split())
+            return f"{result.get('unique_id')}: {message[:300]}"
+    log = target / "dbt.log"
+    errors = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+              if "[error]" in line.lower() or "error" in line.lower()] if log.is_file() else []
+    return " ".join(errors[-1].split())[:300] if errors else "see the log"
 
 
 def model_key(model_name: str) -> dg.AssetKey:

@@ -20,13 +20,13 @@ from orchestration.memory import log_release
 from orchestration.defs.dlt.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.sources.hf_api import (API_FETCHED_TABLE, FetchLimits, FetchOutcome, Fetched, fetch_dates,
-                                          hf_api_source)
+                                          hf_api_source, redact)
 from orchestration.sources.landing import LANDED_API_TABLE, LANDED_CARDS_TABLE, RAW_DATASET, landing_source, raw_pipeline
 from orchestration.defs.dlt.ingest import ingest_landing, repair
 from orchestration.validation.audit import RawAudit
 from orchestration.ops.bookkeeping import settle_fetches
 from orchestration.ops.registry import status_counts
-from orchestration.config import PapersHome, Settings
+from orchestration.config import PapersHome
 from orchestration.sql import table_exists
 
 
@@ -43,6 +43,7 @@ class RawTableTranslator(DagsterDltTranslator):
             key=dg.AssetKey([RAW_DATASET, table]),
             deps=[API_FETCHES] if table == API_FETCHED_TABLE else [],
             kinds={"dlt", "duckdb"},
+            metadata={**spec.metadata, "dagster/table_name": f"{RAW_DATASET}.{table}"},
         )
 
 
@@ -82,15 +83,31 @@ def _definition_pipeline(name: str) -> dlt.Pipeline:
                         pipelines_dir=str(Path(tempfile.gettempdir()) / "papers-dlt-definitions"))
 
 
-def _fetch(settings: Settings, dates: list[date], context):
+def _fetch(warehouse: Warehouse, dates: list[date], context):
+    settings = warehouse.settings
     limits = FetchLimits(deadline_seconds=settings.api_deadline_seconds,
                          max_retry_after_seconds=settings.api_max_retry_after_seconds)
-    return fetch_dates(dates, settings.api_base_url, limits, progress=lambda got: _log_fetch(context, got))
+    warehouse.report(context.log, f"api: fetching {len(dates)} listing date(s) from {redact(settings.api_base_url)}")
+    return fetch_dates(dates, settings.api_base_url, limits, progress=_FetchProgress(warehouse, context))
 
 
-def _with_metadata(results, extra: dict) -> list[dg.MaterializeResult]:
-    return [dg.MaterializeResult(asset_key=r.asset_key, metadata={**(r.metadata or {}), **extra})
-            for r in results]
+def _raw_row_counts(con) -> dict[str, int]:
+    return {table: con.execute(f'select count(*) from {RAW_DATASET}."{table}"').fetchone()[0]
+            for table in _raw_tables(con) if not table.startswith("_dlt")}
+
+
+def _with_metadata(results, extra: dict, row_counts: dict[str, int]) -> list[dg.MaterializeResult]:
+    """dlt's results with the table's real name (``raw.<table>``, dlt would say ``duckdb.<source>.<table>``),
+    its row count and ``extra``."""
+    described = []
+    for r in results:
+        table = r.asset_key.path[-1]
+        table_metadata = {"dagster/table_name": f"{RAW_DATASET}.{table}"}
+        if table in row_counts:
+            table_metadata["dagster/row_count"] = row_counts[table]
+        described.append(dg.MaterializeResult(asset_key=r.asset_key,
+                                              metadata={**(r.metadata or {}), **table_metadata, **extra}))
+    return described
 
 
 class LandingConfig(dg.Config):
@@ -113,25 +130,41 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
     home, run_id = warehouse.home, context.run.run_id
     with warehouse.connect() as con:
         run = ingest_landing(con, home, run_id, lambda source, pipeline: list(dlt.run(
-            context=context, dlt_source=source, dlt_pipeline=pipeline)), context.log, config.files or None)
+            context=context, dlt_source=source, dlt_pipeline=pipeline)), context.log, config.files or None,
+            report=lambda line: warehouse.report(context.log, line))
         counts = status_counts(con, run_id)
         present = _raw_tables(con)
+        row_counts = _raw_row_counts(con)
     bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
     results = run.loaded
     del run  # the intake's batches: give their memory back before the next steps
     log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
-    yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()})
+    _tag_quarantines(context, counts["quarantined"])
+    yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()}, row_counts)
 
 
 def _fetched_path(home: PapersHome, run_id: str):
     return home.fetched / f"{run_id}.jsonl"
 
 
-def _log_fetch(context, got: Fetched) -> None:
-    state = ("failed: " + (got.problem or "") if got.failed else
-             f"{len(got.pages)} page(s)" if got.pages is not None else "rejected body: " + (got.problem or ""))
-    context.log.info(f"{got.listing_date}: fetched, {state}")
+class _FetchProgress:
+    """One progress line per fetched date; dates that fail like the one before are only logged (an
+    unreachable API gives one line, not one per date)."""
+
+    def __init__(self, warehouse: Warehouse, context) -> None:
+        self.warehouse, self.context, self.last_problem = warehouse, context, None
+
+    def __call__(self, got: Fetched) -> None:
+        state = ("not fetched: " + (got.problem or "") if got.failed else
+                 f"fetched, {len(got.pages)} page(s)" if got.pages is not None else
+                 "fetched, rejected body: " + (got.problem or ""))
+        line = f"api: {got.listing_date} {state}"
+        if got.failed and got.problem == self.last_problem:
+            self.context.log.info(line)
+        else:
+            self.warehouse.report(self.context.log, line)
+        self.last_problem = got.problem if got.failed else None
 
 
 @dg.asset(
@@ -154,7 +187,7 @@ def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: dg.Resourc
     path.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
     with path.open("w", encoding="utf-8") as out:
-        for got in _fetch(warehouse.settings, dates, context):
+        for got in _fetch(warehouse, dates, context):
             out.write(got.to_json() + "\n")
             failed += got.failed
     return dg.MaterializeResult(metadata={"dates": len(dates), "dates_failed": failed})
@@ -184,7 +217,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     path = _fetched_path(home, run_id)
     fetched = ([Fetched.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
                if path.exists() else
-               list(_fetch(warehouse.settings, dates, context)))
+               list(_fetch(warehouse, dates, context)))
     with warehouse.connect() as con:
         repair(context.log, con, home, run_id)
         already = frozenset(r[0] for r in con.execute(
@@ -199,12 +232,36 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         settle_fetches(con, outcomes, home, run_id)
         counts = status_counts(con, run_id)
         present = _raw_tables(con)
+        row_counts = _raw_row_counts(con)
     bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
     path.unlink(missing_ok=True)
     for fetch in outcomes:
         context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
                          + (f" ({fetch.reason})" if fetch.reason else ""))
+    failed = [fetch for fetch in outcomes if fetch.failed]
+    warehouse.report(context.log, f"api: {len(outcomes)} listing date(s): {counts['loaded']} loaded, "
+                                  f"{counts['duplicate']} duplicate, {counts['quarantined'] - len(failed)} quarantined, "
+                                  f"{len(failed)} not fetched")
+    _tag_quarantines(context, counts["quarantined"] - len(failed), len(failed))
+    if outcomes and len(failed) == len(outcomes):
+        # nothing came: building the marts again would only validate what they already hold
+        raise dg.Failure(description=f"no listing date could be fetched ({len(failed)} tried): "
+                                     + failed[0].reason.removeprefix("fetch failed: "),
+                         metadata={"dates_not_fetched": len(failed)})
     log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
-    yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
+    yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}},
+                              row_counts)
+
+
+def _tag_quarantines(context, quarantined: int, not_fetched: int = 0) -> None:
+    """Mark the run itself (its tags show in the run list and on the run page) when it quarantined
+    files or could not fetch dates: the run succeeds, but someone should look."""
+    tags = {}
+    if quarantined:
+        tags["papers/quarantined"] = str(quarantined)
+    if not_fetched:
+        tags["papers/not_fetched"] = str(not_fetched)
+    if tags:
+        context.instance.add_run_tags(context.run.run_id, tags)
 

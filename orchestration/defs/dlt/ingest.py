@@ -41,19 +41,28 @@ def repair(log, con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str) -
 
 
 def ingest_landing(con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str, load: Load, log,
-                   files: Iterable[str] | None = None) -> LandingIngest:
-    """Load the landing files (all, or the named ones) into raw through ``con`` and settle them."""
+                   files: Iterable[str] | None = None,
+                   report: Callable[[str], None] | None = None) -> LandingIngest:
+    """Load the landing files (all, or the named ones) into raw through ``con`` and settle them.
+    ``report`` gets one line of progress per batch (default: the log)."""
+    report = report or log.info
     repair(log, con, home, run_id)
+    paths = landing.list_landing(home.landing, files)
+    report(f"landing: reading {len(paths)} file(s)")
     audit = RawAudit(con)
+
+    def batch_read(number: int, count: int, intake: landing.Intake) -> None:
+        report(f"landing: batch {number} read ({count} file(s); so far {len(intake.to_load)} new, "
+               f"{len(intake.duplicates)} duplicate, {len(intake.rejected)} rejected)")
+
     # a snapshot that breaks its raw suite is rejected before anything is written
-    stream = landing.LandingStream(landing.list_landing(home.landing, files),
-                                   lambda digests: seen_snapshots(con, digests),
-                                   audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table))
+    stream = landing.LandingStream(paths, lambda digests: seen_snapshots(con, digests),
+                                   audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table), on_batch=batch_read)
     loaded = load(landing_source(stream), raw_pipeline("landing", con, home.dlt_runs / run_id))
     found = stream.finish()
     audit.finish(run_id=run_id, report_dir=home.reports)
-    log.info(f"landing: {found.files} file(s) in {stream.batches_read} batch(es): {len(found.to_load)} loaded, "
-             f"{len(found.duplicates)} duplicate, {len(found.rejected)} rejected")
+    report(f"landing: {found.files} file(s) in {stream.batches_read} batch(es): {len(found.to_load)} loaded, "
+           f"{len(found.duplicates)} duplicate, {len(found.rejected)} rejected")
     for item in found.rejected:
         log.warning(f"quarantining {item.path.name}: {item.reason}")
     settle_landing(con, found, home, run_id)

@@ -53,6 +53,8 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
         reused = sorted(t.split(".")[-1] for t, e in result.manifest.get("tables", {}).items() if e.get("reused"))
         context.log.info(f"published {len(result.tables)} marts to {result.release_dir} in {result.seconds:.2f} s "
                          f"(DuckDB file {made}; Parquet reused: {', '.join(reused) or 'none'})")
+        warehouse.report(context.log, f"publish: {len(result.tables)} marts -> {result.release_dir.name} "
+                                      f"in {result.seconds:.1f} s")
         return dg.MaterializeResult(metadata={
             "release": dg.MetadataValue.path(str(result.release_dir)),
             "published_at": result.published_at.isoformat(),

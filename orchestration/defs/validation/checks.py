@@ -3,7 +3,7 @@
 Raw checks report the audit of the run's parsed batches: the raw suites' row rules ran on every
 batch before it was loaded (orchestration/validation/audit.py), so a snapshot that broke them was
 quarantined and never reached raw. The check warns (it does not block: what raw holds passed) and
-names the quarantined snapshots. Mart checks validate each public mart after dbt builds it: the rows
+names every snapshot the run quarantined for that table, whatever the reason (a parse error too). Mart checks validate each public mart after dbt builds it: the rows
 affected since the mart's last passing validation (orchestration/validation/scope.py; everything on
 the first run), plus whole-table DuckDB aggregates for the expectations about the whole table (key
 uniqueness, row count). A passing check advances the mart's watermark in the change ledger
@@ -61,34 +61,49 @@ def _check_result(outcome, key: dg.AssetKey, extra: dict | None = None) -> dg.As
     )
 
 
+#: which quarantined arrivals each raw table's check names: (source, formats); a landed file of no
+#: recognised format is reported with the API files
+QUARANTINE_SCOPE = {"landed_api_papers": ("landing", ("api_json", None)),
+                    "landed_page_cards": ("landing", ("page_text",)),
+                    "api_fetched_papers": ("api", ("api_json", None))}
+
+
+def _quarantined(con, run_id: str, table: str) -> list[dict]:
+    """What this run quarantined (or could not fetch) that was meant for ``table``, with the reasons."""
+    if not table_exists(con, "ops.snapshot_files"):
+        return []
+    source, formats = QUARANTINE_SCOPE[table]
+    rows = con.execute(
+        "select source_uri, format, reason from ops.snapshot_files where run_id = ? and status = 'quarantined' "
+        "and source = ? order by source_uri", [run_id, source]).fetchall()
+    return [{"file": uri, "reason": reason} for uri, fmt, reason in rows if fmt in formats]
+
+
 def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, tables: list[str]):
-    """The audit this run recorded for each raw table (nothing audited: nothing was parsed)."""
+    """The audit this run recorded for each raw table, and what it quarantined: a WARN naming the
+    files (and dates not fetched) whenever there are any, whatever the reason."""
     run_id = context.run.run_id
     with warehouse.connect() as con:
         rows = {table: con.execute(
             "select suite, evaluated, failed, success, failed_expectations, rows, scope "
             "from ops.validation_results where run_id = ? and table_name = ? order by validated_at desc limit 1",
             [run_id, f"raw.{table}"]).fetchall() if table_exists(con, "ops.validation_results") else [] for table in tables}
-        quarantined = {table: [r[0] for r in con.execute(
-            "select source_uri from ops.snapshot_files where run_id = ? and status = 'quarantined' "
-            "and reason like 'failed validation (suite ' || ? || ')%' order by source_uri",
-            [run_id, RAW_SUITES[table]]).fetchall()] for table in tables}
+        quarantined = {table: _quarantined(con, run_id, table) for table in tables}
     for table in tables:
         key = dg.AssetKey(["raw", table])
-        if not rows[table]:
-            yield dg.AssetCheckResult(asset_key=key, check_name=CHECK_NAME, passed=True,
-                                      description="nothing parsed for this table in this run",
-                                      metadata={"rows_validated": 0})
-            continue
-        suite, evaluated, failed, success, expectations, n, scope = rows[table][0]
+        suite, evaluated, failed, success, expectations, n, scope = rows[table][0] if rows[table] else (
+            RAW_SUITES[table], 0, 0, True, "[]", 0, "nothing parsed for this table in this run")
+        held = quarantined[table]
+        problems = ([f"{len(held)} quarantined: " + "; ".join(f"{q['file']} ({q['reason']})" for q in held)]
+                    if held else []) + ([f"suite: {'; '.join(json.loads(expectations))}"] if not success else [])
         yield dg.AssetCheckResult(
-            asset_key=key, check_name=CHECK_NAME, passed=bool(success),
+            asset_key=key, check_name=CHECK_NAME, passed=bool(success) and not held,
             severity=dg.AssetCheckSeverity.WARN,
-            description=("all expectations met" if success else
-                         f"{len(quarantined[table])} file(s) quarantined: " + "; ".join(json.loads(expectations))),
+            description=(" | ".join(problems)[:2000] if problems else
+                         "all expectations met" if rows[table] else "nothing parsed for this table in this run"),
             metadata={"suite": suite, "rows_validated": n, "expectations_evaluated": evaluated,
                       "expectations_failed": failed, "rows_scope": scope,
-                      "quarantined_files": dg.MetadataValue.json(quarantined[table])},
+                      "quarantined_files": dg.MetadataValue.json(held)},
         )
 
 
@@ -124,6 +139,7 @@ def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourcePa
     selected = {key.asset_key: key for key in context.selected_asset_check_keys}
     marts = [m for m in PUBLIC_MARTS if model_key(m) in selected]
     run_id = context.run.run_id
+    warehouse.report(context.log, f"validation: checking {len(marts)} mart(s) with Great Expectations")
     with warehouse.connect() as con:
         scopes = plan_mart_targets(con, marts)
         outcomes = validate(con, [s.target for s in scopes], run_id=run_id,
@@ -131,6 +147,9 @@ def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourcePa
                             chunk_rows=warehouse.settings.validation_chunk_rows)
         advanced = set(record_watermarks(con, scopes, outcomes, run_id=run_id))
     log_release(context.log, "after the mart checks", debug=warehouse.settings.memory_debug)
+    failed = [o.table for o in outcomes if not o.success]
+    warehouse.report(context.log, f"validation: {len(outcomes) - len(failed)}/{len(outcomes)} mart suite(s) passed"
+                                  + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     for scope, outcome in zip(scopes, outcomes):
         yield _check_result(outcome, model_key(scope.mart), {
             "validated_through_load": (scope.window.loaded_through if outcome.table in advanced
