@@ -24,7 +24,7 @@ def test_first_run_validates_every_mart_in_full(fixtures_ingest):
     for mart in PER_KEY_MARTS + SMALL_MARTS:
         n, scope, ok = first[mart]
         assert ok and scope.startswith("all rows"), (mart, scope)
-        # PER_KEY_MARTS: "all rows: everything (first time: no watermark)"
+        # PER_KEY_MARTS: "all rows (first time: no watermark)"
         assert n == query(warehouse, f"select count(*) from marts.{mart}")[0][0] > 0
     marks = query(warehouse, "select consumer, loaded_through from ops.watermarks")
     assert {t for t, _ in marks} >= {f"validation:marts.{m}" for m in PER_KEY_MARTS} | {"dbt"}

@@ -101,7 +101,7 @@ def test_first_run_without_watermark_validates_everything(con, tmp_path):
                                                         for m, o in outcomes.items()}
     assert {m: o.rows for m, o in outcomes.items()} == FULL_ROWS
     assert all(o.scope.startswith("all rows") for o in outcomes.values())
-    assert outcomes["papers"].scope == "all rows: everything (first time: no watermark)"
+    assert outcomes["papers"].scope == "all rows (first time: no watermark)"
     assert advanced == {f"marts.{m}" for m in PUBLIC_MARTS}
     assert con.sql(f"select distinct loaded_through from {ledger.WATERMARKS} "
                    "where consumer like 'validation:%'").fetchall() == [(L1,)]
@@ -210,6 +210,6 @@ def test_changed_suite_or_dbt_project_revalidates_everything(con, tmp_path, monk
     monkeypatch.setattr(scope, "project_md5", lambda: "a changed dbt model or taxonomy")
     outcomes, advanced = check(con, tmp_path, "r2")
     assert {m: o.rows for m, o in outcomes.items()} == FULL_ROWS
-    assert outcomes["papers"].scope == "all rows: everything (its code changed since)"
+    assert outcomes["papers"].scope == "all rows (its code changed since)"
     outcomes, _ = check(con, tmp_path, "r3")
     assert outcomes["papers"].rows == 0

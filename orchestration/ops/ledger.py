@@ -90,11 +90,11 @@ def plan(con: duckdb.DuckDBPyConnection, consumer: str, code_md5: str, *,
     newest = newest_load(con) if through is None else through
     mark = read(con, consumer)
     if full:
-        return Window("", newest, True, "everything (asked for)")
+        return Window("", newest, True, "asked for")
     if mark is None:
-        return Window("", newest, True, "everything (first time: no watermark)")
+        return Window("", newest, True, "first time: no watermark")
     if mark[1] != code_md5:
-        return Window("", newest, True, "everything (its code changed since)")
+        return Window("", newest, True, "its code changed since")
     return Window(mark[0], newest, False,
                   f"loads after {mark[0]}" if mark[0] else "every load")
 

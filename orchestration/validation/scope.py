@@ -93,7 +93,7 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
         elif window is None:
             scope = "all rows (no dbt build recorded to scope by)"
         elif window.full:
-            scope = f"all rows: {window.reason}"
+            scope = f"all rows ({window.reason})"
         else:
             where, scope = _touched_where(mart, window.loaded_after)
         scopes.append(MartScope(

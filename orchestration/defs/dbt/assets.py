@@ -89,8 +89,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
         args.append("--no-use-colors")
     kept = warehouse.home.dbt_target
     target = seed_invocation_state(kept, kept / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}")
-    warehouse.report(context.log, "dbt: building " + ("every model from raw (--full-refresh): " if window.full
-                                                      else "the models: ") + window.reason)
+    warehouse.report(context.log, f"dbt: building {'every model' if window.full else 'the models'} ({window.reason})")
     invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     # dbt holds the DuckDB file while it runs: the models' row counts and columns are read once it
     # has exited (dagster-dbt's fetch_row_counts() would query the file from here meanwhile)
