@@ -3,9 +3,10 @@ pipeline, `papers ingest` of the fixture, page-text and demo captures) and score
 `make eval-topics` scores them. A taxonomy edit (seeds topic_taxonomy / topics, vars.topic_scoring)
 that makes topics worse fails here.
 
-FLOORS are the figures measured when the scorer of issue 11 landed, minus 3 points. The issue's
-targets (held-back split: primary 85 %, precision 80 % at recall 85 %) are NOT reached yet: raise
-the floors as the taxonomy improves.
+FLOORS are the figures of the shipped taxonomy (`make train-topics`: fitted term weights, the
+secondary rule chosen by cross-validation on train), minus 3 points. The issue's targets (held-back
+split: primary 85 %, precision 80 % at recall 85 %) are NOT reached: primary agreement and recall
+are short (README, "Topics"). Raise the floors as the taxonomy improves.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from orchestration.topic_eval import build_warehouse, evaluate
 
 # split -> (primary agreement, topic-set precision, recall), measured minus 0.03
 FLOORS = {
-    "train": (0.706 - 0.03, 0.701 - 0.03, 0.689 - 0.03),
-    "holdout": (0.661 - 0.03, 0.661 - 0.03, 0.683 - 0.03),
+    "train": (0.733 - 0.03, 0.847 - 0.03, 0.713 - 0.03),
+    "holdout": (0.678 - 0.03, 0.842 - 0.03, 0.683 - 0.03),
 }
 
 

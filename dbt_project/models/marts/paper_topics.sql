@@ -5,15 +5,19 @@
 -- characters other than a-z/0-9, simple plural folding (macro singularize_token), identical for
 -- paper text and taxonomy terms. A multi-word term matches when its tokens appear consecutively.
 --
--- Scoring (seeds topic_taxonomy: topic, term, weight; topics: topic, base_score; field weights and
--- the secondary margin in vars.topic_scoring of dbt_project.yml):
---   points(term)        = weight * (title_weight if found in the title + abstract_weight if in the
---                         abstract + keywords_weight if in any ai_keyword) — each field counts once
+-- Scoring (seeds topic_taxonomy: topic, term, weight; topics: topic, base_score; field weights, the
+-- abstract count cap and the secondary rule in vars.topic_scoring of dbt_project.yml):
+--   points(term)        = weight * (title_weight if found in the title
+--                                   + abstract_weight * its occurrences in the abstract, at most
+--                                     abstract_count_cap
+--                                   + keywords_weight if in any ai_keyword)
+--                         a negative weight is evidence against the topic
 --   score(paper, topic) = base_score(topic) + sum of the points of the topic's terms found
--- Candidates are the topics with at least one term found, plus `other` (its base score is the bar
--- every other topic must clear). Primary = highest score; ties go to more title points, then more
--- matched terms, then the slug. Every other candidate except `other` whose score is at least the
--- primary's minus secondary_margin is assigned too (is_primary = false).
+-- Candidates are the topics with at least one term found, plus `other` (its score is the bar every
+-- other topic must clear). Primary = highest score; ties go to more title points, then more matched
+-- terms, then the slug. Every other candidate except `other` whose score is at least the primary's
+-- minus secondary_margin AND at least `other`'s score plus secondary_over_other is assigned too
+-- (is_primary = false).
 --
 {{
     config(
@@ -191,9 +195,9 @@ verified as (
 
 ),
 
--- one row per (paper, topic, term found): in which fields, and its points. Points are exact
--- decimals, so their sums (and the ranking and secondary margin on them) do not depend on the
--- order DuckDB's threads add them in
+-- one row per (paper, topic, term found): in which fields, how often in the abstract, and its
+-- points. Points are exact decimals, so their sums (and the ranking and secondary rules on them) do
+-- not depend on the order DuckDB's threads add them in
 term_points as (
 
     select
@@ -201,11 +205,11 @@ term_points as (
         topic,
         term,
         bool_or(field_no = 1) as in_title,
-        bool_or(field_no = 2) as in_abstract,
+        cast(least(count(*) filter (where field_no = 2), {{ scoring.abstract_count_cap }}) as integer) as abstract_count,
         bool_or(field_no >= 3) as in_keywords,
         cast(any_value(weight) as decimal(18, 6)) * (
             case when bool_or(field_no = 1) then {{ scoring.title_weight }} else 0 end
-            + case when bool_or(field_no = 2) then {{ scoring.abstract_weight }} else 0 end
+            + {{ scoring.abstract_weight }} * least(count(*) filter (where field_no = 2), {{ scoring.abstract_count_cap }})
             + case when bool_or(field_no >= 3) then {{ scoring.keywords_weight }} else 0 end
         ) as points,
         case when bool_or(field_no = 1) then cast(any_value(weight) as decimal(18, 6)) * {{ scoring.title_weight }} else 0 end as title_points
@@ -228,7 +232,7 @@ topic_matches as (
             term || ' ['
             || concat_ws('+',
                 case when in_title then 'title' end,
-                case when in_abstract then 'abstract' end,
+                case when abstract_count = 1 then 'abstract' when abstract_count > 1 then 'abstract x' || abstract_count end,
                 case when in_keywords then 'keywords' end)
             || '] ' || printf('%.2f', points),
             ', ' order by points desc, term) as evidence
@@ -276,7 +280,8 @@ ranked as (
         row_number() over (
             partition by paper_id
             order by score desc, title_points desc, matched_terms desc, topic asc) = 1 as is_primary,
-        max(score) over (partition by paper_id) as primary_score
+        max(score) over (partition by paper_id) as primary_score,
+        max(score) filter (where topic = 'other') over (partition by paper_id) as other_score
 
     from candidates
 
@@ -294,7 +299,9 @@ final as (
 
     from ranked
     where is_primary
-        or (topic <> 'other' and score >= primary_score - {{ scoring.secondary_margin }})
+        or (topic <> 'other'
+            and score >= primary_score - {{ scoring.secondary_margin }}
+            and score >= other_score + {{ scoring.secondary_over_other }})
 
 )
 
