@@ -307,14 +307,37 @@ def _nothing_to_do(options: Options, command: str, message: str) -> int:
     return EXIT_OK
 
 
+def _unpublished(home: PapersHome) -> str | None:
+    """Why the warehouse holds something the published release does not (None: it is current) —
+    loads an interrupted or failed run left unbuilt or unpublished, or a changed dbt project."""
+    import duckdb
+
+    from orchestration.dbt_state import project_md5
+    from orchestration.ops import ledger
+
+    if not home.warehouse.exists():
+        return None
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    try:
+        if not ledger.newest_load(con) or ledger.published_is_current(con, project_md5()):
+            return None
+        return ledger.plan(con, ledger.DBT, project_md5()).reason
+    finally:
+        con.close()
+
+
 def cmd_run(settings: Settings, options: Options, command: str = "run") -> int:
     home = settings.layout
     waiting = len([p for p in home.landing.iterdir() if not p.name.startswith(".")])
-    if not waiting:
+    if waiting:
+        say(f"papers {command}: {waiting} file(s) waiting in {home.landing}")
+        return _run_and_report(settings, options, command, "ingest_landing")
+    why = _unpublished(home)
+    if why is None:
         return _nothing_to_do(options, command, f"no file waiting in {home.landing} (drop snapshot files there, "
                                                 "or fetch listing dates with `papers backfill`)")
-    say(f"papers {command}: {waiting} file(s) waiting in {home.landing}")
-    return _run_and_report(settings, options, command, "ingest_landing")
+    say(f"papers {command}: no file waiting; the warehouse holds loads not yet published: building them")
+    return _run_and_report(settings, options, command, "build_marts")
 
 
 def _unreadable(name: str) -> str | None:

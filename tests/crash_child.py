@@ -12,6 +12,9 @@ between two writes:
 - ``before_registry``: the load complete, nothing recorded in ``ops.snapshot_files``.
 - ``before_moves``: the arrivals recorded, no file moved out of landing yet.
 - ``mid_moves``: two files archived, the rest still in landing.
+- ``after_dbt``: every file settled, dbt built the marts, the build not recorded (``ops.watermarks``),
+  nothing validated or published.
+- ``before_publish``: the marts built and validated, not published.
 """
 
 from __future__ import annotations
@@ -58,6 +61,14 @@ def arm(step: str) -> None:
 
         # the settle's own call (reconcile's, at the start of the run, verifies the bytes)
         _after_calls(bookkeeping, "move_pending_files", 1, when=lambda *a, verify=False, **k: not verify)
+    elif step == "after_dbt":
+        from orchestration.defs.dbt import assets
+
+        _after_calls(assets, "keep_invocation_state", 1)
+    elif step == "before_publish":
+        from orchestration.defs.publish import assets
+
+        _after_calls(assets, "publish", 1)
     elif step == "mid_moves":
         from orchestration.ops import filing as intake
 

@@ -130,6 +130,26 @@ def test_a_crash_at_any_step_then_a_run_gives_the_marts_of_a_clean_run(tmp_path,
     assert code == 0 and "0 loaded, 1 duplicate, 0 quarantined" in output, output
 
 
+def test_a_run_killed_after_its_files_were_settled_is_finished_by_the_next_run(tmp_path, fixtures_warehouse):
+    """Killed once dbt has built (build not recorded), then again once validation passed (nothing
+    published): every file is archived by then, so the next `papers run` finds none waiting — it
+    still builds, validates and publishes what the warehouse holds, and the marts are a clean run's."""
+    home = tmp_path / "home"
+    drop(home / "landing", [*API_FIXTURES, *TEXT_FIXTURES])
+    crash_at("after_dbt", home)
+    assert not os.listdir(home / "landing")
+    crash_at("before_publish", home)  # the rerun of the unrecorded build, killed later
+    assert not (home / "published" / "manifest.json").exists()
+
+    code, output = run_papers(home, "run")
+    assert code == 0, output
+    assert output.startswith("papers run: no file waiting; the warehouse holds loads not yet published"), output
+    assert "published:  " in output and "unchanged" not in output
+    assert mart_differences(home / "warehouse.duckdb", fixtures_warehouse) == {}
+    code, output = run_papers(home, "run")
+    assert code == 0 and output.startswith("papers run: nothing to do: no file waiting"), output
+
+
 def _without_read_override():
     """As root, a file with no read permission is still readable: drop the capabilities that allow
     it, so the child meets the PermissionError any other user would."""
