@@ -10,6 +10,8 @@ stage in its own child process (wall seconds, records/s, peak RSS):
 - end_to_end  `papers run` over all N files: raw -> dbt marts -> validation (-> publish)
 - incremental `papers ingest` of one new 50-record snapshot onto the N-record warehouse (full) and
               onto an empty one (empty)
+- idle        `papers run` again on the N-record warehouse with nothing new (a scheduled run on a
+              quiet day), from a cold process: it imports only what it needs
 - one_file    `papers ingest` of one more snapshot onto a small warehouse, as a user runs it, broken
               down (imports, definitions/run setup, dlt, dbt, validation, publish) from Dagster's events
 
@@ -39,7 +41,7 @@ from bench import corpus as corpus_mod
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 RESULT_PREFIX = "BENCH_RESULT "
-STAGES = ("reference", "ingest", "end_to_end", "incremental", "one_file")
+STAGES = ("reference", "ingest", "end_to_end", "incremental", "idle", "one_file")
 EXTRA_STAGES = ("parse",)  # not run by default: --stages ...,parse
 GIB = 1024 ** 3
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -193,14 +195,15 @@ def dagster_home(folder: Path, log: Path) -> Path:
     return folder
 
 
-def papers(home: Path, dhome: Path, command: list[str], log: Path) -> dict:
+def papers(home: Path, dhome: Path, command: list[str], log: Path, cold: bool = False) -> dict:
     """`papers COMMAND` in a fresh child process, with its step breakdown and table counts.
 
     The child reads its run's Dagster events and the table counts after the command returned; that
     bookkeeping time (``post_run_s``) is taken out of the wall time.
     """
     env = {"PAPERS_HOME": str(home), "DAGSTER_HOME": str(dhome)}
-    result = run_child(["papers", "--home", str(home), "--dagster-home", str(dhome), "--", *command], log, env)
+    result = run_child(["papers", "--home", str(home), "--dagster-home", str(dhome), *(["--cold"] if cold else []),
+                        "--", *command], log, env)
     result["wall_s"] = round(result["wall_s"] - result.get("post_run_s", 0.0), 3)
     result["breakdown_s"] = breakdown(result)
     timeline = result.pop("_timeline", [])
@@ -304,6 +307,13 @@ def run(records: int, seed: int, workdir: Path, stages: list[str], keep: bool, p
             r = stage_results["incremental_full"] = papers(full_home, full_dagster, ["ingest", str(extra[0])], log)
             check("incremental_full.exit_code", 0, r.get("exit_code", r.get("returncode")))
             check("incremental_full.raw_rows", records + corpus_mod.PER_FILE, count(r))
+        if "idle" in stages and full_dagster is not None:
+            say("stage idle (papers run again, nothing new) ...")
+            before = count(stage_results.get("incremental_full") or stage_results["end_to_end"])
+            r = stage_results["idle"] = papers(full_home, full_dagster, ["run"], log, cold=True)
+            check("idle.exit_code", 0, r.get("exit_code", r.get("returncode")))
+            check("idle.raw_rows", before, count(r))
+            check("idle.no_run", None, (r.get("steps") or {}).get("run_id"))
         small_home, small_dagster = run_dir / "small", None
         if "incremental" in stages:
             say("stage incremental (onto an empty warehouse) ...")
@@ -361,7 +371,7 @@ def summarize(results: dict) -> None:
     results.update({
         "reference_s": wall("reference"), "ingest_s": wall("ingest"), "end_to_end_s": wall("end_to_end"),
         "incremental_empty_s": wall("incremental_empty"), "incremental_full_s": wall("incremental_full"),
-        "one_file_s": wall("one_file"),
+        "one_file_s": wall("one_file"), "idle_s": wall("idle"),
         "peak_rss_gib": max((max(r["maxrss_gib"], r["tree_rss_gib"]) for r in s.values()), default=None),
         "rss_gib": {name: {"max_process": r["maxrss_gib"], "tree_sampled": r["tree_rss_gib"]}
                     for name, r in s.items()},
@@ -381,12 +391,12 @@ def table(results: dict) -> str:
     lines = [f"{'stage':<20}{'wall s':>10}{'records':>12}{'records/s':>12}{'peak RSS GiB':>14}  rows ok",
              "-" * 76]
     per_stage_records = {"incremental_full": corpus_mod.PER_FILE, "incremental_empty": corpus_mod.PER_FILE,
-                         "one_file": corpus_mod.PER_FILE}
+                         "one_file": corpus_mod.PER_FILE, "idle": 0}
     for name, r in results["stages"].items():
         recs = per_stage_records.get(name, n)
         ok = all(c["ok"] for k, c in results["checks"].items() if k.split(".")[0] == name)
         rss = max(r["maxrss_gib"], r["tree_rss_gib"])
-        lines.append(f"{name:<20}{r['wall_s']:>10.1f}{recs:>12,}{recs / r['wall_s']:>12,.0f}{rss:>14.2f}  "
+        lines.append(f"{name:<20}{r['wall_s']:>10.1f}{recs:>12,}{recs / max(r['wall_s'], 1e-9):>12,.0f}{rss:>14.2f}  "
                      f"{'yes' if ok else 'NO'}")
     lines.append("-" * 76)
     for name, value in results["ratios"].items():

@@ -19,8 +19,8 @@ RECORDS = 2_000
 def test_bench_harness_tiny(tmp_path: Path) -> None:
     output = tmp_path / "latest.json"
     # incremental (two more `papers` runs, ~30 s each) is left out to keep this test short; one_file
-    # then lands onto the end_to_end warehouse and exercises the same code path.
-    stages = "reference,ingest,end_to_end,one_file"
+    # then lands onto the end_to_end warehouse and exercises the same code path; idle reruns it.
+    stages = "reference,ingest,end_to_end,idle,one_file"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--records", str(RECORDS), "--stages", stages,
          "--workdir", str(tmp_path / "work"), "--output", str(output)],
@@ -38,7 +38,10 @@ def test_bench_harness_tiny(tmp_path: Path) -> None:
     assert results["stages"]["end_to_end"]["counts"]["raw.landed_api_papers"] == RECORDS
     assert results["stages"]["end_to_end"]["counts"]["marts.papers"] == RECORDS
     assert results["stages"]["one_file"]["counts"]["raw.landed_api_papers"] == RECORDS + 50
-    for key in ("reference_s", "ingest_s", "end_to_end_s", "one_file_s", "peak_rss_gib"):
+    # nothing new: no Dagster run, nothing written
+    assert results["stages"]["idle"]["steps"] == {"run_id": None}
+    assert results["stages"]["idle"]["counts"] == results["stages"]["end_to_end"]["counts"]
+    for key in ("reference_s", "ingest_s", "end_to_end_s", "one_file_s", "idle_s", "peak_rss_gib"):
         assert results[key] is not None and results[key] > 0, key
     assert results["breakdown_s"]["one_file"]["dlt"] > 0
 
