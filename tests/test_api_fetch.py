@@ -153,3 +153,23 @@ def test_every_wait_is_bounded_and_one_bad_date_does_not_stop_the_others(httpser
     with pipeline.sql_client() as client:
         assert client.execute_sql("select count(*), min(source_uri) from api_fetched_papers")[0] == \
             (len(good), base.replace("user:s3cret@", "***@") + "/api/daily_papers?date=2025-10-03")
+
+
+def test_dates_after_one_that_could_not_connect_are_not_tried(httpserver):
+    """Offline (no connection can be made), the first date waits out its retries; the others are not
+    tried and say why. A date the API answers badly (HTTP 500) does not stop the others."""
+    dead = "http://127.0.0.1:9"  # nothing listens: the connection is refused
+    limits = FetchLimits(deadline_seconds=3, backoff_seconds=0.05, max_attempts=2)
+    days = [date(2025, 10, d) for d in (1, 2, 3)]
+    fetched = list(fetch_dates(days, dead, limits))
+    assert all(f.failed for f in fetched)
+    assert fetched[0].problem == "connection refused after 2 attempts"
+    assert [f.problem for f in fetched[1:]] == [
+        "not tried: the API could not be reached for 2025-10-01 (connection refused after 2 attempts)"] * 2
+
+    httpserver.expect_request("/api/daily_papers").respond_with_handler(
+        lambda request: Response("boom", status=500) if request.args["date"] == "2025-10-01"
+        else Response("[]", content_type="application/json"))
+    fetched = list(fetch_dates(days, httpserver.url_for("/").rstrip("/"), limits))
+    assert [f.failed for f in fetched] == [True, False, False]
+    assert fetched[0].problem == "HTTP 500 after 2 attempts"

@@ -486,7 +486,7 @@ def test_a_bad_day_heals_itself(dev, api, first_drop, on_failure_dump):
     assert f"api: {DRIP_DATE} not fetched: the body did not arrive within the {FETCH_DEADLINE_SECONDS} s deadline" \
         in messages, messages[-3000:]
     assert f"{DRIP_DATE}: quarantined, 0 rows" in messages
-    # (the step's error, "no listing date could be fetched (1 tried): …", is its failure event's error, not a message)
+    # (the step's error, "no listing date could be fetched (1 asked for): …", is its failure event's error, not a message)
     assert "api: 1 listing date(s): 0 loaded, 0 duplicate, 0 quarantined, 1 not fetched" in messages
     assert not [r for r in runs(dev, pipelineName="fetch_api") if r["tags"].get("dagster/parent_run_id") == fetch]
     fetch_step = [s for s in step_stats(dev, fetch) if s["stepKey"] == "api__listing_fetches"][0]

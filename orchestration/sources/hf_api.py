@@ -51,7 +51,12 @@ class FetchLimits:
 
 
 class FetchFailed(Exception):
-    """One date could not be fetched (the reason is a sentence)."""
+    """One date could not be fetched (the reason is a sentence); ``unreachable``: no connection to
+    the API could be made (the host name did not resolve, the connection was refused or timed out)."""
+
+    def __init__(self, reason: str, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -127,14 +132,15 @@ def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits,
                             raise FetchFailed(f"the body is larger than {limits.max_body_bytes} bytes")
                     return bytes(body)
         except _Retry as retry:
-            problem = str(retry)
+            problem, unreachable = str(retry), False
         except requests.exceptions.RequestException as error:
             problem = _network_problem(error)
+            unreachable = isinstance(error, requests.exceptions.ConnectionError)
         if attempt == limits.max_attempts:
-            raise FetchFailed(f"{problem} after {attempt} attempts")
+            raise FetchFailed(f"{problem} after {attempt} attempts", unreachable)
         if time.monotonic() + wait >= deadline:
             raise FetchFailed(f"{problem}; no time left for another attempt within the "
-                              f"{limits.deadline_seconds:.0f} s deadline")
+                              f"{limits.deadline_seconds:.0f} s deadline", unreachable)
         time.sleep(wait)
     raise AssertionError("unreachable")
 
@@ -230,16 +236,27 @@ class Fetched:
 
 def fetch_dates(listing_dates: Sequence[date], base_url: str, limits: FetchLimits = FetchLimits(),
                 progress: Callable[[Fetched], None] | None = None) -> Iterator[Fetched]:
-    """Fetch each date in turn (each within its own deadline); a date that fails does not stop the others."""
+    """Fetch each date in turn (each within its own deadline); a date that fails does not stop the
+    others — unless no connection to the API could be made at all: the dates after it are then not
+    tried (offline, each would wait out its own retries), and say so."""
+    unreachable: str | None = None  # why a date could not connect, once one could not
     with requests.Session() as session:
         session.headers["Accept"] = "application/json"
         for listing_date in listing_dates:
             common = dict(listing_date=listing_date, url=listing_url(base_url, listing_date),
                           captured_at=datetime.now(timezone.utc))
+            if unreachable is not None:
+                fetched = Fetched(problem=unreachable, failed=True, **common)
+                if progress is not None:
+                    progress(fetched)
+                yield fetched
+                continue
             try:
                 fetched = Fetched(pages=fetch_listing(session, base_url.rstrip("/"), listing_date, limits), **common)
             except FetchFailed as failed:
                 fetched = Fetched(problem=str(failed), failed=True, **common)
+                if failed.unreachable:
+                    unreachable = f"not tried: the API could not be reached for {listing_date} ({failed})"
             except _BadBody as bad:
                 fetched = Fetched(bad_body=bad.body, problem=bad.reason, **common)
             if progress is not None:

@@ -149,8 +149,8 @@ def _fetched_path(home: PapersHome, run_id: str):
 
 
 class _FetchProgress:
-    """One progress line per fetched date; dates that fail like the one before are only logged (an
-    unreachable API gives one line, not one per date)."""
+    """One progress line per fetched date; dates that fail like the one before, or were not tried
+    because the API could not be reached, are only logged (an unreachable API gives one line)."""
 
     def __init__(self, warehouse: Warehouse, context) -> None:
         self.warehouse, self.context, self.last_problem = warehouse, context, None
@@ -160,7 +160,7 @@ class _FetchProgress:
                  f"fetched, {len(got.pages)} page(s)" if got.pages is not None else
                  "fetched, rejected body: " + (got.problem or ""))
         line = f"api: {got.listing_date} {state}"
-        if got.failed and got.problem == self.last_problem:
+        if got.failed and (got.problem == self.last_problem or (got.problem or "").startswith("not tried:")):
             self.context.log.info(line)
         else:
             self.warehouse.report(self.context.log, line)
@@ -246,7 +246,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     _tag_quarantines(context, counts["quarantined"] - len(failed), len(failed))
     if outcomes and len(failed) == len(outcomes):
         # nothing came: building the marts again would only validate what they already hold
-        raise dg.Failure(description=f"no listing date could be fetched ({len(failed)} tried): "
+        raise dg.Failure(description=f"no listing date could be fetched ({len(failed)} asked for): "
                                      + failed[0].reason.removeprefix("fetch failed: "),
                          metadata={"dates_not_fetched": len(failed)})
     log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
