@@ -106,7 +106,7 @@ class Settings:
     api_base_url: str = field(default="https://hf.barry1.top", metadata={
         "help": "where `/api/daily_papers` is fetched from (tests point it at a local server)"})
     api_deadline_seconds: float = field(default=120.0, metadata={
-        "help": "everything one listing date's fetch may take: every page, retry and wait (429, 5xx and connection errors are retried up to 5 times with backoff)"})
+        "help": "everything one listing date's fetch may take: every page, retry and wait (429, 5xx and connection errors are retried up to 5 times with backoff). When no connection can be made at all (the host name does not resolve, the connection is refused), the run's later dates are not tried: each says `not tried: the API could not be reached for <date> (…)`"})
     api_max_retry_after_seconds: float = field(default=60.0, metadata={
         "help": "a `Retry-After` up to this is waited for; a longer one fails the date at once"})
     duckdb_memory_limit: str = field(default=DEFAULT_DUCKDB_MEMORY_LIMIT, metadata={
