@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,12 +36,31 @@ def table_counts(warehouse) -> dict[str, int]:
 
 
 def pytest_configure(config):
-    """Parse the dbt project once before the workers start (each would otherwise race to write
-    dbt_project/target/manifest.json when it is stale)."""
+    """Before the workers start: share one bytecode cache, and parse the dbt project once (each
+    worker would otherwise race to write dbt_project/target/manifest.json when it is stale).
+
+    Every Python process of the session (the xdist workers, each dbt build, `dagster dev` and its run
+    workers, Streamlit) inherits this environment: compiled modules are written to and read from
+    ``<venv>/pycache``, also where PYTHONDONTWRITEBYTECODE is set, instead of each process compiling
+    dagster, dbt and Great Expectations from source again."""
     if not hasattr(config, "workerinput"):
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(sys.prefix) / "pycache"))
         from orchestration.dbt_state import ensure_manifest
 
         ensure_manifest()
+
+
+#: the markers of the longest modules: they start first (`--no-loadscope-reorder` keeps the collection
+#: order), so the short modules fill in at the end and the two xdist workers finish together
+LONG_FIRST = ("dagster_dev", "pipeline", "browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    def tier(item):
+        return next((i for i, name in enumerate(LONG_FIRST) if item.get_closest_marker(name)), len(LONG_FIRST))
+
+    items.sort(key=tier)  # stable: files and tests keep their order within a tier
 
 
 def built_once(tmp_path_factory, name: str, build) -> Path:
