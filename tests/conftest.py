@@ -7,8 +7,13 @@ the same command again, and records what each run printed and the table counts a
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import re
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,17 +36,59 @@ def table_counts(warehouse) -> dict[str, int]:
 
 
 def pytest_configure(config):
-    """Parse the dbt project once before the workers start (each would otherwise race to write
-    dbt_project/target/manifest.json when it is stale)."""
+    """Before the workers start: share one bytecode cache, and parse the dbt project once (each
+    worker would otherwise race to write dbt_project/target/manifest.json when it is stale).
+
+    Every Python process of the session (the xdist workers, each dbt build, `dagster dev` and its run
+    workers, Streamlit) inherits this environment: compiled modules are written to and read from
+    ``<venv>/pycache``, also where PYTHONDONTWRITEBYTECODE is set, instead of each process compiling
+    dagster, dbt and Great Expectations from source again."""
     if not hasattr(config, "workerinput"):
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(sys.prefix) / "pycache"))
         from orchestration.dbt_state import ensure_manifest
 
         ensure_manifest()
 
 
-@pytest.fixture(scope="session")
-def fixtures_ingest(tmp_path_factory):
-    home = tmp_path_factory.mktemp("fixtures_home")
+#: the markers of the longest modules: they start first (`--no-loadscope-reorder` keeps the collection
+#: order), so the short modules fill in at the end and the two xdist workers finish together
+LONG_FIRST = ("dagster_dev", "pipeline", "browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    def tier(item):
+        return next((i for i, name in enumerate(LONG_FIRST) if item.get_closest_marker(name)), len(LONG_FIRST))
+
+    items.sort(key=tier)  # stable: files and tests keep their order within a tier
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """``<session temp>/<name>``, made by ``build(folder)`` once per test session.
+
+    The xdist workers share the session's temp folder: the first to ask builds under a file lock, the
+    others wait for it and reuse the result (a ``.done`` marker says it is complete; a failed build
+    leaves none, so the next one to ask builds again)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # basetemp is <session>/popen-gwN: share <session>
+        shared = shared.parent
+    folder, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                build(folder)
+                done.touch()
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return folder
+
+
+def ingest_fixtures_twice(home: Path) -> None:
+    """`papers ingest` of the 13 shared fixture files, then again; what each printed and the state
+    after each go to ``home/runs.json``."""
     files = [str(p) for p in API_FIXTURES + TEXT_FIXTURES]
     runs = {}
     for name in ("first", "second"):
@@ -51,6 +98,14 @@ def fixtures_ingest(tmp_path_factory):
         runs[f"tables_after_{name}"] = table_counts(home / "warehouse.duckdb")
         runs[f"files_after_{name}"] = {folder: sorted(p.name for p in (home / folder).iterdir())
                                        for folder in ("landing", "archive", "quarantine")}
+    (home / "runs.json").write_text(json.dumps(runs))
+
+
+@pytest.fixture(scope="session")
+def fixtures_ingest(tmp_path_factory):
+    """The two `papers ingest` runs of the shared fixtures (built once per session: read only)."""
+    home = built_once(tmp_path_factory, "fixtures_home", ingest_fixtures_twice)
+    runs = json.loads((home / "runs.json").read_text())
     return {"home": home, "warehouse": home / "warehouse.duckdb", **runs}
 
 
@@ -65,27 +120,17 @@ DEMO = REPO.parent / "shared" / "demo" / "daily_papers_2025-10"
 DEMO_BAD_FILE = FIXTURES / "daily_papers" / "2024-06-01_captured-20240601T165731Z.json"
 
 
+def ingest_demo(home: Path) -> None:
+    code, output = run_papers(home, "ingest", *map(str, sorted(DEMO.glob("*.json"))), str(DEMO_BAD_FILE))
+    assert code == 0, output
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory):
     """PAPERS_HOME after `papers ingest` of the demo month (+ one malformed file), published.
 
-    Built once per test session: the first xdist worker builds it under a lock in the session's
-    shared temp folder, the other reuses it. Tests must not write to it (copy it: `copy_home`)."""
-    import fcntl
-    import os
-
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # basetemp is <session>/popen-gwN: share <session>
-        shared = shared.parent
-    home = shared / "demo_home"
-    with open(shared / "demo_home.lock", "w") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        if not (home / "published" / "manifest.json").exists():
-            shutil.rmtree(home, ignore_errors=True)
-            code, output = run_papers(home, "ingest", *map(str, sorted(DEMO.glob("*.json"))), str(DEMO_BAD_FILE))
-            assert code == 0, output
-        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-    return home
+    Built once per test session (`built_once`). Tests must not write to it (copy it: `copy_home`)."""
+    return built_once(tmp_path_factory, "demo_home", ingest_demo)
 
 
 def copy_home(home, dest):
