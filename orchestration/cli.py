@@ -309,7 +309,8 @@ def _nothing_to_do(options: Options, command: str, message: str) -> int:
 
 def _unpublished(home: PapersHome) -> str | None:
     """Why the warehouse holds something the published release does not (None: it is current) —
-    loads an interrupted or failed run left unbuilt or unpublished, or a changed dbt project."""
+    loads a run left unbuilt or unpublished (interrupted after its files were archived, or its
+    validation failed), or a changed dbt project. Raises ``duckdb.IOException`` while a run holds it."""
     import duckdb
 
     from orchestration.dbt_state import project_md5
@@ -317,27 +318,39 @@ def _unpublished(home: PapersHome) -> str | None:
 
     if not home.warehouse.exists():
         return None
+    code = project_md5()
     con = duckdb.connect(str(home.warehouse), read_only=True)
     try:
-        if not ledger.newest_load(con) or ledger.published_is_current(con, project_md5()):
+        if not ledger.newest_load(con) or ledger.published_is_current(con, code):
             return None
-        return ledger.plan(con, ledger.DBT, project_md5()).reason
+        return ledger.plan(con, ledger.DBT, code).reason
     finally:
         con.close()
 
 
 def cmd_run(settings: Settings, options: Options, command: str = "run") -> int:
+    import duckdb
+
+    from orchestration.sources.landing_files import list_landing
+
     home = settings.layout
-    waiting = len([p for p in home.landing.iterdir() if not p.name.startswith(".")])
+    waiting = len(list_landing(home.landing))
     if waiting:
         say(f"papers {command}: {waiting} file(s) waiting in {home.landing}")
         return _run_and_report(settings, options, command, "ingest_landing")
-    why = _unpublished(home)
+    try:
+        why = _unpublished(home)
+    except duckdb.IOException as error:
+        _write(f"papers {command}: the warehouse {home.warehouse} is in use by another process "
+               f"({_one_line(str(error))[:200]}); try again when it is done")
+        return EXIT_PIPELINE_ERROR
     if why is None:
         return _nothing_to_do(options, command, f"no file waiting in {home.landing} (drop snapshot files there, "
                                                 "or fetch listing dates with `papers backfill`)")
-    say(f"papers {command}: no file waiting; the warehouse holds loads not yet published: building them")
-    return _run_and_report(settings, options, command, "build_marts")
+    # the ingest job with no file still repairs what an interrupted load left before dbt builds
+    say(f"papers {command}: no file waiting; the warehouse holds what is not published yet ({why}): "
+        "building, validating, publishing it")
+    return _run_and_report(settings, options, command, "ingest_landing")
 
 
 def _unreadable(name: str) -> str | None:

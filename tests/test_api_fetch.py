@@ -173,3 +173,44 @@ def test_dates_after_one_that_could_not_connect_are_not_tried(httpserver):
     fetched = list(fetch_dates(days, httpserver.url_for("/").rstrip("/"), limits))
     assert [f.failed for f in fetched] == [True, False, False]
     assert fetched[0].problem == "HTTP 500 after 2 attempts"
+
+
+def test_a_server_that_answers_badly_is_not_an_unreachable_api(httpserver):
+    """A server that accepts and closes the connection, or sends headers then stalls its body, was
+    reached: the date fails (within its deadline) and the next dates are still tried."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def close_each():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    threading.Thread(target=close_each, daemon=True).start()
+    limits = FetchLimits(deadline_seconds=3, backoff_seconds=0.05, max_attempts=2, read_timeout_seconds=0.5)
+    days = [date(2025, 10, 1), date(2025, 10, 2)]
+    try:
+        fetched = list(fetch_dates(days, f"http://127.0.0.1:{listener.getsockname()[1]}", limits))
+    finally:
+        listener.close()
+    assert [f.failed for f in fetched] == [True, True]
+    assert not any(f.problem.startswith("not tried") for f in fetched), [f.problem for f in fetched]
+
+    def stall():
+        yield b"["
+        time.sleep(2)
+        yield b"]"
+
+    httpserver.expect_request("/api/daily_papers").respond_with_handler(
+        lambda request: Response(stall(), content_type="application/json") if request.args["date"] == "2025-10-01"
+        else Response("[]", content_type="application/json"))
+    fetched = list(fetch_dates(days, httpserver.url_for("/").rstrip("/"), limits))
+    assert [f.failed for f in fetched] == [True, False]
+    assert "timed out" in fetched[0].problem, fetched[0].problem

@@ -143,7 +143,7 @@ def test_a_run_killed_after_its_files_were_settled_is_finished_by_the_next_run(t
 
     code, output = run_papers(home, "run")
     assert code == 0, output
-    assert output.startswith("papers run: no file waiting; the warehouse holds loads not yet published"), output
+    assert output.startswith("papers run: no file waiting; the warehouse holds what is not published yet"), output
     assert "published:  " in output and "unchanged" not in output
     assert mart_differences(home / "warehouse.duckdb", fixtures_warehouse) == {}
     code, output = run_papers(home, "run")

@@ -64,6 +64,29 @@ def test_a_failed_step_does_not_advance(con):
     assert ledger.plan(con, "dbt", "c") == window
 
 
+def test_rows_of_a_load_dlt_did_not_complete_are_not_arrivals(con):
+    load(con, "1700000001.0")
+    con.execute("insert into raw.landed_api_papers values ('s2', '1700000002.0')")  # no _dlt_loads row
+    assert ledger.newest_load(con) == "1700000001.0"
+
+
+def test_published_is_current_only_for_the_very_build_published(con):
+    load(con, "1700000001.0")
+    assert not ledger.published_is_current(con, "c")  # nothing built
+    ledger.advance(con, "dbt", ledger.plan(con, "dbt", "c"), "c", "run-1")
+    assert not ledger.published_is_current(con, "c")  # built, not published
+    ledger.record_published(con)
+    assert ledger.published_is_current(con, "c")
+    assert not ledger.published_is_current(con, "c2")  # the project changed since
+    # a rebuild of the same loads (run-2) whose validation failed: the release holds run-1's build
+    ledger.advance(con, "dbt", ledger.plan(con, "dbt", "c", full=True), "c", "run-2")
+    assert not ledger.published_is_current(con, "c")
+    ledger.record_published(con)
+    assert ledger.published_is_current(con, "c")
+    load(con, "1700000002.0")
+    assert not ledger.published_is_current(con, "c")  # a new load
+
+
 def test_project_md5_follows_models_seeds_macros_and_vars_only(tmp_path):
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))

@@ -42,7 +42,7 @@ create table if not exists {WATERMARKS} (
     consumer        varchar primary key,  -- 'dbt', 'validation:marts.papers', ...
     loaded_through  varchar not null,     -- the newest _dlt_load_id taken in ('' = none)
     code_md5        varchar not null,     -- md5 of the code that took it in
-    run_id          varchar,
+    run_id          varchar,              -- the run that took it in (publish: the run of the dbt build it holds)
     recorded_at     timestamptz not null
 );
 """
@@ -65,21 +65,28 @@ class Window:
 
 
 def newest_load(con: duckdb.DuckDBPyConnection) -> str:
-    """The newest load that wrote raw rows ('' when none; a load that wrote nothing is not news)."""
+    """The newest completed load that wrote raw rows ('' when none; a load that wrote nothing is not
+    news, and the rows of one dlt did not complete are not arrivals: the next load rolls them back)."""
     tables = [t for t in RAW_TABLES if table_exists(con, f"raw.{t}") and con.execute(
         "select count(*) from information_schema.columns where table_schema = 'raw' "
         "and table_name = ? and column_name = ?", [t, LOAD_ID]).fetchall()[0][0]]
-    if not tables:
+    if not tables or not table_exists(con, "raw._dlt_loads"):
         return ""
-    newest = " union all ".join(f"select max({LOAD_ID}) as load_id from raw.{t}" for t in tables)
+    newest = " union all ".join(f"select max({LOAD_ID}) as load_id from raw.{t} where {LOAD_ID} in "
+                                "(select load_id from raw._dlt_loads)" for t in tables)
     return con.execute(f"select coalesce(max(load_id), '') from ({newest})").fetchall()[0][0]
 
 
 def read(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[str, str] | None:
     """(loaded_through, code_md5) recorded for ``consumer``, or None."""
+    mark = _row(con, consumer)
+    return mark[:2] if mark else None
+
+
+def _row(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[str, str, str | None] | None:
     if not table_exists(con, WATERMARKS):
         return None
-    rows = con.execute(f"select loaded_through, code_md5 from {WATERMARKS} where consumer = ?",
+    rows = con.execute(f"select loaded_through, code_md5, run_id from {WATERMARKS} where consumer = ?",
                        [consumer]).fetchall()
     return rows[0] if rows else None
 
@@ -101,9 +108,17 @@ def plan(con: duckdb.DuckDBPyConnection, consumer: str, code_md5: str, *,
 
 def published_is_current(con: duckdb.DuckDBPyConnection, code_md5: str) -> bool:
     """Nothing arrived since the last dbt build, the project is the one it was built with, and that
-    build is the one published: a run has nothing to do after loading."""
-    window = plan(con, DBT, code_md5)
-    return window.empty and read(con, PUBLISH) == (window.loaded_through, code_md5)
+    very build (its run) is the one published: a run has nothing to do after loading."""
+    built = _row(con, DBT)
+    return plan(con, DBT, code_md5).empty and built is not None and _row(con, PUBLISH) == built
+
+
+def record_published(con: duckdb.DuckDBPyConnection) -> None:
+    """The release just published holds the last dbt build: ``publish`` takes its row (load,
+    code and the run that built it)."""
+    built = _row(con, DBT)
+    if built:
+        advance(con, PUBLISH, Window("", built[0], False, ""), built[1], built[2])
 
 
 def advance(con: duckdb.DuckDBPyConnection, consumer: str, window: Window, code_md5: str,

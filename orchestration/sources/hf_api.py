@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import dlt
 import pyarrow as pa
 import requests
+import urllib3
 
 from orchestration.snapshots import API_PAPERS_SCHEMA, ApiBody, SnapshotRejected, parse_api_bodies
 from orchestration.snapshots.errors import preview
@@ -52,7 +53,8 @@ class FetchLimits:
 
 class FetchFailed(Exception):
     """One date could not be fetched (the reason is a sentence); ``unreachable``: no connection to
-    the API could be made (the host name did not resolve, the connection was refused or timed out)."""
+    the API could be made at any attempt (the host name did not resolve, the connection was refused
+    or its set-up timed out) — not a server that answered, reset or failed TLS."""
 
     def __init__(self, reason: str, unreachable: bool = False) -> None:
         super().__init__(reason)
@@ -90,6 +92,7 @@ def listing_url(base_url: str, listing_date: date) -> str:
 def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits, deadline: float) -> bytes:
     """The body of one page, within ``deadline`` (a monotonic time), retried as :class:`FetchLimits` says."""
     host = urlsplit(url).netloc
+    connected = False  # some attempt reached the server
     for attempt in range(1, limits.max_attempts + 1):
         wait = limits.backoff_seconds * 2 ** (attempt - 1)
         left = deadline - time.monotonic()
@@ -101,6 +104,7 @@ def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits,
                 with session.get(target, params=params, stream=True, allow_redirects=False,
                                  timeout=(min(limits.connect_timeout_seconds, left),
                                           min(limits.read_timeout_seconds, left))) as response:
+                    connected = True
                     if response.is_redirect:
                         location = requests.compat.urljoin(target, response.headers.get("Location", ""))
                         if urlsplit(location).netloc != host or hops >= 3:
@@ -133,9 +137,10 @@ def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits,
                     return bytes(body)
         except _Retry as retry:
             problem, unreachable = str(retry), False
-        except requests.exceptions.RequestException as error:
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as error:
+            # (reading the body raises urllib3's own errors: a stalled or cut-off body)
             problem = _network_problem(error)
-            unreachable = isinstance(error, requests.exceptions.ConnectionError)
+            unreachable = not connected and _no_connection(error)
         if attempt == limits.max_attempts:
             raise FetchFailed(f"{problem} after {attempt} attempts", unreachable)
         if time.monotonic() + wait >= deadline:
@@ -147,6 +152,14 @@ def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits,
 
 class _Retry(Exception):
     pass
+
+
+def _no_connection(error: Exception) -> bool:
+    """No connection was made: the name did not resolve, the connection was refused, or its set-up
+    timed out (``requests`` wraps urllib3's reason in the error's first argument)."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return (isinstance(error, requests.exceptions.ConnectTimeout)
+            or isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)))
 
 
 def _network_problem(error: Exception) -> str:

@@ -317,6 +317,9 @@ def merge_outcomes(parts: list[ExpectationOutcome], kwargs: dict[str, Any] | Non
         # GX: vacuously true without rows to consider
         out.success = out.unexpected_count == 0 or considered <= 0 or (
             (considered - out.unexpected_count) / considered >= mostly)
+        # a part that failed without counts to merge (GX reports them for every row-wise
+        # expectation) keeps the whole failed rather than passing on the others' counts
+        out.success = out.success and all(p.success or p.unexpected_count is not None for p in parts)
         out.partial = [x for p in parts for x in p.partial][:EXAMPLES]
     for p in parts:
         out.failing_keys |= p.failing_keys

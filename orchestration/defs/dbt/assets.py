@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+import duckdb
 from functools import cached_property
 
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
@@ -124,13 +125,18 @@ def _with_table_metadata(con, manifest: Mapping[str, Any], event):
         return event
     schema, name = node["schema"], node.get("alias") or node["name"]
     described = {name_: info.get("description") or None for name_, info in node.get("columns", {}).items()}
-    columns = [dg.TableColumn(column, data_type, description=described.get(column))
-               for column, data_type in con.execute(
-                   "select column_name, data_type from information_schema.columns "
-                   "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall()]
-    # the metadata keys Dagster's UI shows as the table's name, row count and columns
-    metadata = {"dagster/table_name": f"{schema}.{name}", "dagster/column_schema": dg.TableSchema(columns=columns),
-                "dagster/row_count": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]}
+    try:
+        columns = [dg.TableColumn(column, data_type, description=described.get(column))
+                   for column, data_type in con.execute(
+                       "select column_name, data_type from information_schema.columns "
+                       "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall()]
+        # the metadata keys Dagster's UI shows as the table's name, row count (tables only: counting
+        # a view would run its query) and columns
+        metadata = {"dagster/table_name": f"{schema}.{name}", "dagster/column_schema": dg.TableSchema(columns=columns)}
+        if node.get("config", {}).get("materialized") != "view":
+            metadata["dagster/row_count"] = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+    except duckdb.Error:  # the build succeeded: its event goes out without the extra metadata
+        return event
     return event.with_metadata({**event.metadata, **metadata})
 
 

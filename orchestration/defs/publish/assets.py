@@ -46,9 +46,7 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
                          run_id=context.run.run_id,
                          memory_limit=warehouse.settings.duckdb_memory_limit)
         with warehouse.connect() as con:  # the release holds what dbt last built
-            built = ledger.read(con, ledger.DBT)
-            if built:
-                ledger.advance(con, ledger.PUBLISH, ledger.Window("", built[0], False, ""), built[1], context.run.run_id)
+            ledger.record_published(con)
         made = result.manifest.get("duckdb", {}).get("made", "")
         reused = sorted(t.split(".")[-1] for t, e in result.manifest.get("tables", {}).items() if e.get("reused"))
         context.log.info(f"published {len(result.tables)} marts to {result.release_dir} in {result.seconds:.2f} s "
