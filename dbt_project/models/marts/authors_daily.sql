@@ -5,14 +5,7 @@
 
 -- depends_on: {{ ref('int_paper_observations') }}  (the change window, macro touched_papers_sql)
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='listing_date',
-        on_schema_change='fail'
-    )
-}}
+{{ config(materialized='incremental', unique_key='listing_date') }}
 
 {% set affected_dates = affected_listing_dates() if is_incremental() else none %}
 
