@@ -7,33 +7,12 @@
 
 {{ config(materialized='incremental', unique_key='listing_date') }}
 
-{% set affected_dates = affected_listing_dates() if is_incremental() else none %}
-
 with
 
-membership as (
-
-    select listing_date, paper_id
-    from {{ ref('int_listing_papers') }}
-    where {{ listing_date_filter('listing_date', affected_dates) }}
-
-),
-
-papers as (
-
-    select paper_id, author_count
-    from {{ ref('papers') }}
-
-),
-
+-- the papers listed on the dates this run computes (macro listed_papers)
 listed as (
 
-    select
-        membership.listing_date,
-        papers.author_count
-
-    from membership
-    inner join papers on membership.paper_id = papers.paper_id
+    {{ listed_papers(['author_count']) }}
 
 ),
 
