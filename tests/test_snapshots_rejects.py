@@ -25,9 +25,8 @@ NAME = "2025-01-22_captured-20250122T041609Z.json"
 CAPTURED = datetime(2025, 11, 4, tzinfo=UTC)
 
 
-def _reject_file(tmp_path: Path, body: bytes, name: str = NAME) -> str:
-    path = tmp_path / name
-    path.write_bytes(body)
+def _rejection(path: Path) -> str:
+    """The reason the snapshot file at ``path`` is rejected for (it must be)."""
     with pytest.raises(SnapshotRejected) as info:
         parse_snapshot_file(path)
     reason = info.value.reason
@@ -35,28 +34,29 @@ def _reject_file(tmp_path: Path, body: bytes, name: str = NAME) -> str:
     return reason
 
 
+def _reject_file(tmp_path: Path, body: bytes, name: str = NAME) -> str:
+    path = tmp_path / name
+    path.write_bytes(body)
+    return _rejection(path)
+
+
 # --- the three malformed real files -------------------------------------------------------
 
 
 def test_literal_one_is_rejected() -> None:
-    with pytest.raises(SnapshotRejected) as info:
-        parse_snapshot_file(API_DIR / "2024-06-01_captured-20240601T165731Z.json")
-    assert info.value.reason == "body is the JSON number 1, expected an array of paper objects"
+    reason = _rejection(API_DIR / "2024-06-01_captured-20240601T165731Z.json")
+    assert reason == "body is the JSON number 1, expected an array of paper objects"
 
 
 def test_python_repr_strings_are_rejected() -> None:
-    with pytest.raises(SnapshotRejected) as info:
-        parse_snapshot_file(API_DIR / "2024-12-11_captured-20241212T101858Z.json")
-    reason = info.value.reason
+    reason = _rejection(API_DIR / "2024-12-11_captured-20241212T101858Z.json")
     assert "array elements are strings" in reason
     assert "Python repr" in reason
     assert "element 0" in reason and "{'paper'" in reason
 
 
 def test_envelope_is_rejected_naming_its_keys() -> None:
-    with pytest.raises(SnapshotRejected) as info:
-        parse_snapshot_file(API_DIR / "2025-01-10_captured-20250112T084652Z.json")
-    reason = info.value.reason
+    reason = _rejection(API_DIR / "2025-01-10_captured-20250112T084652Z.json")
     assert "['count', 'data', 'date', 'status']" in reason
     assert "envelope" in reason
     assert "bare array" in reason

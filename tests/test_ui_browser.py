@@ -68,9 +68,43 @@ def asset_node(page, name: str):
                         "/ancestor::*[.//*[contains(text(), 'Asset checks')]][1]").first
 
 
+@contextlib.contextmanager
+def ui_page(dev, page_errors: list[str]):
+    """A headless Chromium page (1920x1200) for the Dagster UI of ``dev``; the page's JavaScript
+    errors are appended to ``page_errors``. A failed assertion prints the tail of dev's log."""
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1920, "height": 1200})
+                # the one-time "Join the Dagster community" dialog would cover the graph
+                context.add_init_script("window.localStorage.setItem('communityNux', '1')")
+                page = context.new_page()
+                page.set_default_timeout(UI_TIMEOUT_MS)
+                page.on("pageerror", lambda err: page_errors.append(str(err)))
+                yield page
+            finally:
+                browser.close()
+    except AssertionError:
+        print(dev.log_tail(60))
+        raise
+
+
+def assert_no_leftovers(before: set[int]) -> None:
+    """Playwright's driver and Chromium are children of this process: none may outlive the test
+    (those not in ``before`` are killed)."""
+    leftovers = descendants(os.getpid()) - before
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not leftovers, f"processes left running after the browser test: {sorted(leftovers)}"
+
+
 def test_asset_graph_shows_raw_dbt_and_check_nodes(tmp_path, record_property, capsys):
     require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_TIMEOUT_MS)
 
@@ -78,56 +112,36 @@ def test_asset_graph_shows_raw_dbt_and_check_nodes(tmp_path, record_property, ca
     screenshots = []
     page_errors: list[str] = []
     with running_dagster_dev(tmp_path / "papers_home", tmp_path / "dagster_home") as dev:
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-                try:
-                    context = browser.new_context(viewport={"width": 1920, "height": 1200})
-                    # the one-time "Join the Dagster community" dialog would cover the graph
-                    context.add_init_script("window.localStorage.setItem('communityNux', '1')")
-                    page = context.new_page()
-                    page.set_default_timeout(UI_TIMEOUT_MS)
-                    page.on("pageerror", lambda err: page_errors.append(str(err)))
+        with ui_page(dev, page_errors) as page:
+            # 1. the asset graph: raw (dlt) nodes, their dbt children, check rows, kinds
+            page.goto(graph_url(dev.url, 'group:"raw"+', ["raw", "staging"]))
+            for name in RAW_NODES + DBT_NODES:
+                expect(page.get_by_text(name, exact=True).first).to_be_visible()
+            for name in RAW_NODES + DBT_NODES:
+                node = asset_node(page, name)
+                expect(node.get_by_text("Asset checks")).to_be_visible()
+                expect(node.get_by_text("Passed")).to_be_visible()  # "0 / N Passed": N checks
+            expect(page.get_by_text("dlt", exact=True).first).to_be_visible()
+            expect(page.get_by_text("dbt", exact=True).first).to_be_visible()
+            graph_png = tmp_path / "asset_graph.png"
+            page.screenshot(path=str(graph_png))
+            screenshots.append(graph_png)
 
-                    # 1. the asset graph: raw (dlt) nodes, their dbt children, check rows, kinds
-                    page.goto(graph_url(dev.url, 'group:"raw"+', ["raw", "staging"]))
-                    for name in RAW_NODES + DBT_NODES:
-                        expect(page.get_by_text(name, exact=True).first).to_be_visible()
-                    for name in RAW_NODES + DBT_NODES:
-                        node = asset_node(page, name)
-                        expect(node.get_by_text("Asset checks")).to_be_visible()
-                        expect(node.get_by_text("Passed")).to_be_visible()  # "0 / N Passed": N checks
-                    expect(page.get_by_text("dlt", exact=True).first).to_be_visible()
-                    expect(page.get_by_text("dbt", exact=True).first).to_be_visible()
-                    graph_png = tmp_path / "asset_graph.png"
-                    page.screenshot(path=str(graph_png))
-                    screenshots.append(graph_png)
+            # 2. a raw node's check row leads to its checks: the Great Expectations suite
+            asset_node(page, "api_fetched_papers").get_by_text("Passed").click()
+            page.wait_for_url("**/assets/raw/api_fetched_papers?view=checks**")
+            expect(page.get_by_text("great_expectations").first).to_be_visible()
+            expect(page.get_by_text("expectations/raw_api_papers.json").first).to_be_visible()
+            checks_png = tmp_path / "asset_checks.png"
+            page.screenshot(path=str(checks_png))
+            screenshots.append(checks_png)
 
-                    # 2. a raw node's check row leads to its checks: the Great Expectations suite
-                    asset_node(page, "api_fetched_papers").get_by_text("Passed").click()
-                    page.wait_for_url("**/assets/raw/api_fetched_papers?view=checks**")
-                    expect(page.get_by_text("great_expectations").first).to_be_visible()
-                    expect(page.get_by_text("expectations/raw_api_papers.json").first).to_be_visible()
-                    checks_png = tmp_path / "asset_checks.png"
-                    page.screenshot(path=str(checks_png))
-                    screenshots.append(checks_png)
+            # 3. the public marts carry their GX suite as a check too
+            page.goto(f"{dev.url}/assets/marts/papers?view=checks")
+            page.get_by_text("great_expectations", exact=True).first.click()  # among the dbt tests
+            expect(page.get_by_text("expectations/papers.json").first).to_be_visible()
 
-                    # 3. the public marts carry their GX suite as a check too
-                    page.goto(f"{dev.url}/assets/marts/papers?view=checks")
-                    page.get_by_text("great_expectations", exact=True).first.click()  # among the dbt tests
-                    expect(page.get_by_text("expectations/papers.json").first).to_be_visible()
-                finally:
-                    browser.close()
-        except AssertionError:
-            print(dev.log_tail(60))
-            raise
-
-    # Playwright's driver and Chromium are children of this process: none may outlive the test
-    leftovers = descendants(os.getpid()) - before
-    for pid in leftovers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    assert not leftovers, f"processes left running after the browser test: {sorted(leftovers)}"
+    assert_no_leftovers(before)
 
     for path in screenshots:
         assert path.stat().st_size > 10_000, path
@@ -145,7 +159,7 @@ def test_a_quarantining_run_is_marked_and_marts_show_row_counts(tmp_path, capsys
     import shutil
     import time
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tests.dagster_dev import graphql
     from tests.pipeline_runs import API_DIR, MALFORMED, SAMPLE_FILES
@@ -173,37 +187,19 @@ def test_a_quarantining_run_is_marked_and_marts_show_row_counts(tmp_path, capsys
             time.sleep(2)
         [run] = marked
         assert all(r["status"] == "SUCCESS" for r in runs), dev.log_tail()
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-                try:
-                    context = browser.new_context(viewport={"width": 1920, "height": 1200})
-                    context.add_init_script("window.localStorage.setItem('communityNux', '1')")
-                    page = context.new_page()
-                    page.set_default_timeout(UI_TIMEOUT_MS)
-                    page.on("pageerror", lambda err: page_errors.append(str(err)))
+        with ui_page(dev, page_errors) as page:
+            # the run's log, filtered to warnings (the page's level filter), says which file and why
+            page.goto(f"{dev.url}/runs/{run['runId']}?levels=warning")
+            expect(page.get_by_text(f"quarantining {bad.name}").first).to_be_visible()
+            page.screenshot(path=str(tmp_path / "run.png"))
+            page.get_by_text("View tags and config").click()
+            expect(page.get_by_text("papers/quarantined").first).to_be_visible()
 
-                    # the run's log, filtered to warnings (the page's level filter), says which file and why
-                    page.goto(f"{dev.url}/runs/{run['runId']}?levels=warning")
-                    expect(page.get_by_text(f"quarantining {bad.name}").first).to_be_visible()
-                    page.screenshot(path=str(tmp_path / "run.png"))
-                    page.get_by_text("View tags and config").click()
-                    expect(page.get_by_text("papers/quarantined").first).to_be_visible()
-
-                    page.goto(f"{dev.url}/assets/marts/papers")
-                    expect(page.get_by_text("Row count").first).to_be_visible()
-                    expect(page.get_by_text(str(papers), exact=True).first).to_be_visible()
-                    page.screenshot(path=str(tmp_path / "papers.png"))
-                finally:
-                    browser.close()
-        except AssertionError:
-            print(dev.log_tail(60))
-            raise
-    leftovers = descendants(os.getpid()) - before
-    for pid in leftovers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    assert not leftovers, f"processes left running after the browser test: {sorted(leftovers)}"
+            page.goto(f"{dev.url}/assets/marts/papers")
+            expect(page.get_by_text("Row count").first).to_be_visible()
+            expect(page.get_by_text(str(papers), exact=True).first).to_be_visible()
+            page.screenshot(path=str(tmp_path / "papers.png"))
+    assert_no_leftovers(before)
     assert not page_errors, f"JavaScript errors on the page: {page_errors}"
     with capsys.disabled():
         print(f"\n[browser] screenshots: {tmp_path / 'run.png'}, {tmp_path / 'papers.png'}")

@@ -100,15 +100,28 @@
         )
 {%- endmacro %}
 
-{# SQL predicate restricting `column` to the affected dates #}
-{% macro listing_date_filter(column, dates) -%}
-    {%- if dates is none -%}
-        true
-    {%- elif dates | length == 0 -%}
-        false
-    {%- else -%}
-        {{ column }} in ({% for d in dates %}date '{{ d }}'{{ ", " if not loop.last }}{% endfor %})
-    {%- endif -%}
+{#
+    listed_papers(columns): for a per-listing-date mart, one row per (listing_date, paper_id) of
+    int_listing_papers with the paper's `columns` of the mart `papers`; in an incremental run only
+    the listing dates it recomputes (affected_listing_dates), in a full build every date.
+#}
+{% macro listed_papers(columns) -%}
+    {%- set dates = affected_listing_dates() if is_incremental() else none -%}
+    select
+        membership.listing_date,
+        membership.paper_id,
+        {%- for column in columns %}
+        papers.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+
+    from {{ ref('int_listing_papers') }} as membership
+    inner join {{ ref('papers') }} as papers on membership.paper_id = papers.paper_id
+    {%- if dates is not none %}
+    where
+        {%- if dates | length == 0 %} false
+        {%- else %} membership.listing_date in ({% for d in dates %}date '{{ d }}'{{ ", " if not loop.last }}{% endfor %})
+        {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 {#

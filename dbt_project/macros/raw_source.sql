@@ -58,3 +58,12 @@
         rowid
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    api_raw_tables(): the raw tables of API rows, as (source_format, table_name): rows the pipeline
+    fetched from the API (`api_fetch`) and rows of landed API snapshot files (`api_file`). Both have
+    the columns of _sources.yml's api_fetched_papers; staging reads them as one union.
+#}
+{% macro api_raw_tables() %}
+    {{- return([('api_fetch', 'api_fetched_papers'), ('api_file', 'landed_api_papers')]) -}}
+{% endmacro %}

@@ -5,14 +5,7 @@
 -- Incremental per listing date (delete+insert on listing_date): a run recomputes the dates that
 -- received observations in the change window (macros/incremental_state.sql).
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='listing_date',
-        on_schema_change='fail'
-    )
-}}
+{{ config(materialized='incremental', unique_key='listing_date') }}
 
 with
 

@@ -1,4 +1,5 @@
--- Descriptive attributes of each paper: the latest non-null value over its API observations,
+-- Descriptive attributes of each paper: the latest non-null value over its API observations (macro
+-- latest_non_null),
 -- falling back to its page-text cards for papers (or fields) the API never gave.
 -- "Latest" = greatest (captured_at, snapshot_id), so ties between captures resolve deterministically.
 --
@@ -15,7 +16,6 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='paper_id',
         on_schema_change='sync_all_columns',
         post_hook="{{ delete_vanished_papers() }}"
@@ -27,9 +27,7 @@ with
 {% if is_incremental() %}
 touched_papers as (
 
-    select distinct paper_id
-    from {{ ref('int_paper_observations') }}
-    where {{ in_window() }}
+    {{ touched_papers_sql() }}
 
 ),
 {% endif %}
@@ -87,19 +85,13 @@ api_latest as (
 
     select
         arxiv_id as paper_id,
-        arg_max(title, _recency) filter (where title is not null) as title,
         -- the abstract's observation, not the abstract: a ~1 kB string per aggregate state made
         -- this model ~5x slower
         arg_max(snapshot_id, _recency) filter (where has_summary) as summary_snapshot_id,
         arg_max(source_format, _recency) filter (where has_summary) as summary_source_format,
         arg_max(rank, _recency) filter (where has_summary) as summary_rank,
-        arg_max(published_on, _recency) filter (where published_on is not null) as published_on,
-        arg_max(author_count, _recency) filter (where author_count is not null) as author_count,
         arg_max(snapshot_id, _recency) as latest_snapshot_id,
-        arg_max(github_repo, _recency) filter (where github_repo is not null) as github_repo,
-        arg_max(github_stars, _recency) filter (where github_stars is not null) as github_stars,
-        arg_max(organization, _recency) filter (where organization is not null) as organization,
-        arg_max(ai_keywords, _recency) filter (where ai_keywords is not null) as ai_keywords
+        {{ latest_non_null(['title', 'published_on', 'author_count', 'github_repo', 'github_stars', 'organization', 'ai_keywords']) }}
 
     from api_observations
     group by arxiv_id
@@ -110,10 +102,7 @@ card_latest as (
 
     select
         paper_id,
-        arg_max(title, _recency) filter (where title is not null) as title,
-        arg_max(summary, _recency) filter (where summary is not null) as summary,
-        arg_max(published_on, _recency) filter (where published_on is not null) as published_on,
-        arg_max(author_count, _recency) filter (where author_count is not null) as author_count
+        {{ latest_non_null(['title', 'summary', 'published_on', 'author_count']) }}
 
     from card_observations
     group by paper_id

@@ -11,14 +11,7 @@
 -- its identity holds (int_paper_identity), so a re-keyed card counts as new in that window.
 -- Downstream incremental models recompute what the window's rows touch.
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='snapshot_id',
-        on_schema_change='fail'
-    )
-}}
+{{ config(materialized='incremental', unique_key='snapshot_id') }}
 
 {% if is_incremental() %}
 {#- card snapshots holding a card whose resolved paper_id changed since it was written #}

@@ -12,9 +12,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='author_name',
-        on_schema_change='fail',
         post_hook="{% if is_incremental() %}delete from {{ this }} where papers = 0{% endif %}"
     )
 }}

@@ -5,42 +5,14 @@
 
 -- depends_on: {{ ref('int_paper_observations') }}  (the change window, macro touched_papers_sql)
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='listing_date',
-        on_schema_change='fail'
-    )
-}}
-
-{% set affected_dates = affected_listing_dates() if is_incremental() else none %}
+{{ config(materialized='incremental', unique_key='listing_date') }}
 
 with
 
-membership as (
-
-    select listing_date, paper_id
-    from {{ ref('int_listing_papers') }}
-    where {{ listing_date_filter('listing_date', affected_dates) }}
-
-),
-
-papers as (
-
-    select paper_id, author_count
-    from {{ ref('papers') }}
-
-),
-
+-- the papers listed on the dates this run computes (macro listed_papers)
 listed as (
 
-    select
-        membership.listing_date,
-        papers.author_count
-
-    from membership
-    inner join papers on membership.paper_id = papers.paper_id
+    {{ listed_papers(['author_count']) }}
 
 ),
 

@@ -3,14 +3,7 @@
 -- snapshots holding rows of the change window (macros/incremental_state.sql) - new snapshots and
 -- card snapshots whose paper identity changed (their old rows are replaced).
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='snapshot_id',
-        on_schema_change='fail'
-    )
-}}
+{{ config(materialized='incremental', unique_key='snapshot_id') }}
 
 with
 

@@ -9,9 +9,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='paper_id',
-        on_schema_change='fail',
         post_hook="{{ delete_vanished_papers() }}"
     )
 }}

@@ -1,7 +1,7 @@
 -- Per ISO week (Monday start) x topic, dense: every topic of the taxonomy (incl. `other`) gets a
 -- row for every week that has at least one listed paper, so week-over-week series have no gaps.
 -- papers / upvotes / shares count primary topics; mentions count papers having the topic among any
--- of their topics (paper_topics, primary or secondary).
+-- of their topics (paper_topics, primary or secondary): macro topic_counts.
 
 with
 
@@ -15,10 +15,16 @@ membership as (
 
 ),
 
-papers as (
+listed as (
 
-    select paper_id, upvotes, primary_topic
-    from {{ ref('papers') }}
+    select
+        membership.week_start,
+        papers.paper_id,
+        papers.primary_topic,
+        papers.upvotes
+
+    from membership
+    inner join {{ ref('papers') }} as papers on membership.paper_id = papers.paper_id
 
 ),
 
@@ -35,31 +41,9 @@ weeks as (
 
 ),
 
-by_topic as (
+counts as (
 
-    select
-        membership.week_start,
-        papers.primary_topic as topic,
-        count(*) as papers,
-        coalesce(sum(papers.upvotes), 0) as upvotes
-
-    from membership
-    inner join papers on membership.paper_id = papers.paper_id
-    group by membership.week_start, papers.primary_topic
-
-),
-
-mentioned as (
-
-    select
-        membership.week_start,
-        paper_topics.topic,
-        count(*) as mentions
-
-    from membership
-    inner join papers on membership.paper_id = papers.paper_id
-    inner join {{ ref('paper_topics') }} as paper_topics on membership.paper_id = paper_topics.paper_id
-    group by membership.week_start, paper_topics.topic
+    {{ topic_counts('listed', 'week_start') }}
 
 ),
 
@@ -68,18 +52,15 @@ grid as (
     select
         weeks.week_start,
         topics.topic,
-        coalesce(by_topic.papers, 0) as papers,
-        coalesce(by_topic.upvotes, 0) as upvotes,
-        coalesce(mentioned.mentions, 0) as mentions
+        coalesce(counts.papers, 0) as papers,
+        coalesce(counts.upvotes, 0) as upvotes,
+        coalesce(counts.mentions, 0) as mentions
 
     from weeks
     cross join topics
-    left join by_topic
-        on weeks.week_start = by_topic.week_start
-        and topics.topic = by_topic.topic
-    left join mentioned
-        on weeks.week_start = mentioned.week_start
-        and topics.topic = mentioned.topic
+    left join counts
+        on weeks.week_start = counts.week_start
+        and topics.topic = counts.topic
 
 ),
 

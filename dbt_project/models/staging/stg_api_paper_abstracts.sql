@@ -9,22 +9,14 @@
 -- int_paper_attributes keeps, and collapse whitespace after the join). Copying every abstract into
 -- staging cost ~17 s per 1M observations (issue 5).
 
+{% for source_format, table_name in api_raw_tables() %}
+{{ 'union all' if not loop.first }}
 select
-    'api_fetch' as source_format,
+    '{{ source_format }}' as source_format,
     snapshot_id,
     rank,
     arxiv_id,
-    {{ raw_rowid('api_fetched_papers') }} as raw_rowid,
+    {{ raw_rowid(table_name) }} as raw_rowid,
     summary
-from {{ raw_source('api_fetched_papers') }}
-
-union all
-
-select
-    'api_file' as source_format,
-    snapshot_id,
-    rank,
-    arxiv_id,
-    {{ raw_rowid('landed_api_papers') }} as raw_rowid,
-    summary
-from {{ raw_source('landed_api_papers') }}
+from {{ raw_source(table_name) }}
+{% endfor %}

@@ -1,4 +1,4 @@
--- One row per paper per API capture, from both API raw tables.
+-- One row per paper per API capture, from both API raw tables (macro api_raw_tables).
 -- De-duplicated on (snapshot_id, arxiv_id): the same snapshot reaching both raw tables (or a
 -- re-load of one) yields one observation; a fetch wins over a landed file.
 -- The abstract is not copied (has_summary only): (source_format, snapshot_id, rank) finds it in
@@ -10,7 +10,6 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='snapshot_id',
         on_schema_change='sync_all_columns'
     )
@@ -18,25 +17,13 @@
 
 with
 
-fetched as (
-
-    select *, 'api_fetch' as source_format
-    from {{ raw_source('api_fetched_papers') }}
-
-),
-
-landed as (
-
-    select *, 'api_file' as source_format
-    from {{ raw_source('landed_api_papers') }}
-
-),
-
 unioned as (
 
-    select * from fetched
-    union all by name
-    select * from landed
+    {% for source_format, table_name in api_raw_tables() %}
+    {{ 'union all by name' if not loop.first }}
+    select *, '{{ source_format }}' as source_format
+    from {{ raw_source(table_name) }}
+    {% endfor %}
 
 ),
 

@@ -1,14 +1,7 @@
 -- One row per card per page-text capture. Cards have no arXiv id, no upvotes, no listing date.
 -- Incremental on snapshot_id (the change window's snapshots; delete+insert replaces a re-processed one).
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='snapshot_id',
-        on_schema_change='fail'
-    )
-}}
+{{ config(materialized='incremental', unique_key='snapshot_id') }}
 
 with
 

@@ -77,10 +77,14 @@ def bootstrap_missing_raw_tables(home: PapersHome, run_id: str, present: set[str
     return created
 
 
-def _definition_pipeline(name: str) -> dlt.Pipeline:
-    # Only describes the assets at import time; every run builds its own under PAPERS_HOME (see run_pipeline).
-    return dlt.pipeline(pipeline_name=name, destination="duckdb", dataset_name=RAW_DATASET,
-                        pipelines_dir=str(Path(tempfile.gettempdir()) / "papers-dlt-definitions"))
+def _raw_assets(source, pipeline_name: str, name: str, **options):
+    """The dlt assets of ``source``: its tables in group ``raw`` keyed ``raw/<table>``, run holding
+    the warehouse writer slot. Their pipeline only describes the assets at import time; every run
+    builds its own under PAPERS_HOME (see run_pipeline)."""
+    definition = dlt.pipeline(pipeline_name=pipeline_name, destination="duckdb", dataset_name=RAW_DATASET,
+                              pipelines_dir=str(Path(tempfile.gettempdir()) / "papers-dlt-definitions"))
+    return dlt_assets(dlt_source=source, dlt_pipeline=definition, name=name, group_name="raw",
+                      dagster_dlt_translator=RawTableTranslator(), pool=WAREHOUSE_WRITER_POOL, **options)
 
 
 def _fetch(warehouse: Warehouse, dates: list[date], context):
@@ -116,14 +120,7 @@ class LandingConfig(dg.Config):
     files: list[str] = []
 
 
-@dlt_assets(
-    dlt_source=landing_source(),
-    dlt_pipeline=_definition_pipeline("landing"),
-    name="landing_raw",
-    group_name="raw",
-    dagster_dlt_translator=RawTableTranslator(),
-    pool=WAREHOUSE_WRITER_POOL,
-)
+@_raw_assets(landing_source(), "landing", "landing_raw")
 def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
                 warehouse: dg.ResourceParam[Warehouse], config: LandingConfig):
     """Snapshot files from PAPERS_HOME/landing: parsed, loaded to raw, then archived or quarantined."""
@@ -193,16 +190,8 @@ def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: dg.Resourc
     return dg.MaterializeResult(metadata={"dates": len(dates), "dates_failed": failed})
 
 
-@dlt_assets(
-    dlt_source=hf_api_source(),
-    dlt_pipeline=_definition_pipeline("hf_api"),
-    name="hf_api_raw",
-    group_name="raw",
-    dagster_dlt_translator=RawTableTranslator(),
-    partitions_def=listing_dates,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WAREHOUSE_WRITER_POOL,
-)
+@_raw_assets(hf_api_source(), "hf_api", "hf_api_raw",
+             partitions_def=listing_dates, backfill_policy=dg.BackfillPolicy.single_run())
 def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: dg.ResourceParam[Warehouse]):
     """Daily Papers listings from the HF API loaded into raw, one partition per listing date.
 
