@@ -112,7 +112,12 @@ def test_the_units_run_a_dropped_file_to_a_published_release(tmp_path):
         assert published == len({r["paper"]["id"] for r in json.loads(sample.read_text())})
         assert (home / "archive" / sample.name).exists()
         # the sensor's run, recorded in the persistent instance (SQLite under DAGSTER_HOME)
-        runs = dev.graphql("{ runsOrError { ... on Runs { results { jobName status } } } }")["runsOrError"]["results"]
+        # (the release is swapped in before the run records its end: wait for that, within a bound)
+        query_runs = "{ runsOrError { ... on Runs { results { jobName status } } } }"
+        runs = dev.graphql(query_runs)["runsOrError"]["results"]
+        while {"jobName": "ingest_landing", "status": "STARTED"} in runs and time.monotonic() < deadline:
+            time.sleep(1)
+            runs = dev.graphql(query_runs)["runsOrError"]["results"]
         assert {"jobName": "ingest_landing", "status": "SUCCESS"} in runs, runs
         assert (dagster_home / "history" / "runs.db").is_file()
     finally:
