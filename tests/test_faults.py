@@ -150,6 +150,30 @@ def test_a_run_killed_after_its_files_were_settled_is_finished_by_the_next_run(t
     assert code == 0 and output.startswith("papers run: nothing to do: no file waiting"), output
 
 
+def test_a_rebuild_after_an_interrupted_load_builds_only_completed_loads(tmp_path):
+    """A load killed before dlt marked it complete leaves rows in raw; `papers rebuild` (dbt without
+    a load first) rolls them back before building: the marts are those of the completed loads."""
+    home = tmp_path / "home"
+    drop(home / "landing", [*TEXT_FIXTURES, *GOOD_API[:3]])
+    code, output = run_papers(home, "run")
+    assert code == 0, output
+    baseline = tmp_path / "baseline.duckdb"
+    shutil.copyfile(home / "warehouse.duckdb", baseline)
+
+    drop(home / "landing", GOOD_API[3:5])
+    crash_at("dlt_before_complete", home)
+    state = raw_state(home / "warehouse.duckdb")
+    assert state["landed_api_papers"] > query(baseline, "select count(*) from raw.landed_api_papers")[0][0], state
+
+    code, output = run_papers(home, "rebuild")
+    assert code == 0, output
+    assert mart_differences(home / "warehouse.duckdb", baseline) == {}
+    # the interrupted files are still waiting: the next run loads them
+    assert sorted(os.listdir(home / "landing")) == sorted(p.name for p in GOOD_API[3:5])
+    code, output = run_papers(home, "run")
+    assert code == 0 and "2 loaded, 0 duplicate, 0 quarantined" in output, output
+
+
 def _without_read_override():
     """As root, a file with no read permission is still readable: drop the capabilities that allow
     it, so the child meets the PermissionError any other user would."""

@@ -16,6 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging import version
 
 from orchestration.defs.automation import FOLLOW_RAW
+from orchestration.defs.dlt.ingest import repair
 from orchestration.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.dbt_state import ensure_manifest, keep_invocation_state, project_md5, seed_invocation_state
@@ -71,6 +72,9 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     project changed since (a model, a seed such as the topic taxonomy, a var)."""
     code = project_md5()
     with warehouse.connect() as con:
+        # a load an interrupted run left incomplete is rolled back before dbt reads raw (a run that
+        # builds without loading first, e.g. `papers rebuild`, would otherwise build from it)
+        repair(context.log, con, warehouse.home, context.run.run_id)
         window = ledger.plan(con, ledger.DBT, code, full=config.full_refresh)
         current = not config.full_refresh and ledger.published_is_current(con, code)
     if current:
