@@ -133,7 +133,7 @@ def test_incremental_run_validates_only_touched_rows(con, tmp_path):
         "authors": 1,              # A. Author (listed on the touched paper)
         "authors_count": 3, "topics_weekly": 2,
     }
-    assert outcomes["papers"].scope == f"paper_id of papers observed in loads after {L1}"
+    assert outcomes["papers"].scope == f"paper_id of papers observed in {ledger.after_load(L1)}"
     assert outcomes["papers"].columns and "summary" not in outcomes["papers"].columns
     assert con.sql(f"select distinct loaded_through from {ledger.WATERMARKS} "
                    "where consumer like 'validation:%'").fetchall() == [(L2,)]

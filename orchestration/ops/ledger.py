@@ -18,6 +18,7 @@ from this table (``macros/incremental_state.sql``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import duckdb
 
@@ -64,6 +65,17 @@ class Window:
         return not self.full and self.loaded_through <= self.loaded_after
 
 
+def after_load(load_id: str) -> str:
+    """A window's start in words: ``loads after 2026-12-01 05:24:41 UTC`` (a dlt load id is the Unix
+    time it started), ``every load`` for none."""
+    if not load_id:
+        return "every load"
+    try:
+        return f"loads after {datetime.fromtimestamp(float(load_id), timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    except (ValueError, OverflowError, OSError):
+        return f"loads after {load_id}"
+
+
 def newest_load(con: duckdb.DuckDBPyConnection) -> str:
     """The newest completed load that wrote raw rows ('' when none; a load that wrote nothing is not
     news, and the rows of one dlt did not complete are not arrivals: the next load rolls them back)."""
@@ -102,8 +114,7 @@ def plan(con: duckdb.DuckDBPyConnection, consumer: str, code_md5: str, *,
         return Window("", newest, True, "first time: no watermark")
     if mark[1] != code_md5:
         return Window("", newest, True, "its code changed since")
-    return Window(mark[0], newest, False,
-                  f"loads after {mark[0]}" if mark[0] else "every load")
+    return Window(mark[0], newest, False, after_load(mark[0]))
 
 
 def published_is_current(con: duckdb.DuckDBPyConnection, code_md5: str) -> bool:

@@ -107,7 +107,7 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
 def _touched_where(mart: str, since: str) -> tuple[str, str]:
     new = f"_dlt_load_id > {quote_literal(since)}" if since else "true"
     touched = f"select paper_id from {OBSERVATIONS} where {new}"
-    when = f"loads after {since}" if since else "every load"
+    when = ledger.after_load(since)
     if mart in ("papers", "paper_topics"):
         return f"paper_id in ({touched})", f"paper_id of papers observed in {when}"
     if mart == "paper_observations":
