@@ -40,10 +40,15 @@
 {#
     matching_tokens(expr): the tokens of normalize_for_matching(expr) as a list, in order, without
     empty tokens (= the runs of a-z / 0-9 of the lower-cased ascii-folded text). One regex pass
-    instead of replace + trim + split.
+    instead of replace + trim + split; an ASCII text (as many bytes as characters) skips the
+    unicode normalization, which would leave it unchanged.
 #}
 {% macro matching_tokens(expr) -%}
-    regexp_extract_all(lower(strip_accents(nfc_normalize(coalesce({{ expr }}, '')))), '[a-z0-9]+')
+    regexp_extract_all(
+        case when strlen(coalesce({{ expr }}, '')) = length(coalesce({{ expr }}, ''))
+             then lower(coalesce({{ expr }}, ''))
+             else lower(strip_accents(nfc_normalize(coalesce({{ expr }}, '')))) end,
+        '[a-z0-9]+')
 {%- endmacro %}
 
 {#

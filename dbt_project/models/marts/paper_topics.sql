@@ -70,6 +70,7 @@ term_tokens as (
 terms as (
 
     select
+        cast(row_number() over (order by topic, term) as integer) as term_id,
         topic,
         term,
         any_value(weight) as weight,
@@ -179,9 +180,7 @@ verified as (
     select
         paper_tokens.paper_id,
         paper_tokens.field_no,
-        terms.topic,
-        terms.term,
-        terms.weight
+        terms.term_id
 
     from paper_tokens
     inner join term_starts as terms on paper_tokens.raw_token = terms.raw_first_token
@@ -194,30 +193,42 @@ verified as (
 ),
 
 -- one row per (paper, topic, term found): in which fields, how often in the abstract, and its
--- points. Points are exact decimals, so their sums (and the ranking and secondary rules on them) do
--- not depend on the order DuckDB's threads add them in
+-- points (grouped by the term's number; its topic and text are joined to the groups). Points are
+-- exact decimals, so their sums (and the ranking and secondary rules on them) do not depend on the
+-- order DuckDB's threads add them in
 term_points as (
 
     select
-        paper_id,
-        topic,
-        term,
-        bool_or(field_no = 1) as in_title,
-        cast(least(count(*) filter (where field_no = 2), {{ scoring.abstract_count_cap }}) as integer) as abstract_count,
-        bool_or(field_no >= 3) as in_keywords,
-        cast(any_value(weight) as decimal(18, 6)) * (
-            case when bool_or(field_no = 1) then {{ scoring.title_weight }} else 0 end
-            + {{ scoring.abstract_weight }} * least(count(*) filter (where field_no = 2), {{ scoring.abstract_count_cap }})
-            + case when bool_or(field_no >= 3) then {{ scoring.keywords_weight }} else 0 end
+        found.paper_id,
+        terms.topic,
+        terms.term,
+        found.in_title,
+        found.abstract_count,
+        found.in_keywords,
+        cast(terms.weight as decimal(18, 6)) * (
+            case when found.in_title then {{ scoring.title_weight }} else 0 end
+            + {{ scoring.abstract_weight }} * found.abstract_count
+            + case when found.in_keywords then {{ scoring.keywords_weight }} else 0 end
         ) as points,
-        case when bool_or(field_no = 1) then cast(any_value(weight) as decimal(18, 6)) * {{ scoring.title_weight }} else 0 end as title_points
+        case when found.in_title then cast(terms.weight as decimal(18, 6)) * {{ scoring.title_weight }} else 0 end as title_points
 
-    from verified
-    group by paper_id, topic, term
+    from (
+        select
+            paper_id,
+            term_id,
+            bool_or(field_no = 1) as in_title,
+            cast(least(count(*) filter (where field_no = 2), {{ scoring.abstract_count_cap }}) as integer) as abstract_count,
+            bool_or(field_no >= 3) as in_keywords
+        from verified
+        group by paper_id, term_id
+    ) as found
+    inner join terms on found.term_id = terms.term_id
 
 ),
 
--- per (paper, topic): the evidence, strongest first, as "term [fields] points"
+-- per (paper, topic): its matched terms and points (the evidence string is built below, for the
+-- assigned topics only: most candidates are not assigned, and ordering their terms into a string
+-- was most of this model's time)
 topic_matches as (
 
     select
@@ -225,15 +236,7 @@ topic_matches as (
         topic,
         cast(count(*) as integer) as matched_terms,
         sum(points) as term_points,
-        sum(title_points) as title_points,
-        string_agg(
-            term || ' ['
-            || concat_ws('+',
-                case when in_title then 'title' end,
-                case when abstract_count = 1 then 'abstract' when abstract_count > 1 then 'abstract x' || abstract_count end,
-                case when in_keywords then 'keywords' end)
-            || '] ' || printf('%.2f', points),
-            ', ' order by points desc, term) as evidence
+        sum(title_points) as title_points
 
     from term_points
     group by paper_id, topic
@@ -249,8 +252,7 @@ candidates as (
         topic_matches.topic,
         topic_matches.matched_terms,
         cast(topics.base_score as decimal(18, 6)) + topic_matches.term_points as score,
-        topic_matches.title_points,
-        topic_matches.evidence
+        topic_matches.title_points
 
     from topic_matches
     inner join topics on topic_matches.topic = topics.topic
@@ -262,8 +264,7 @@ candidates as (
         'other' as topic,
         0 as matched_terms,
         (select cast(base_score as decimal(18, 6)) from topics where topic = 'other') as score,
-        0 as title_points,
-        null as evidence
+        0 as title_points
 
     from papers
     anti join topic_matches
@@ -285,21 +286,53 @@ ranked as (
 
 ),
 
-final as (
+assigned as (
 
-    select
-        cast(paper_id as varchar) as paper_id,
-        cast(topic as varchar) as topic,
-        cast(matched_terms as integer) as matched_terms,
-        cast(is_primary as boolean) as is_primary,
-        cast(round(score, 4) as double) as score,
-        cast(evidence as varchar) as evidence
-
+    select paper_id, topic, matched_terms, is_primary, score
     from ranked
     where is_primary
         or (topic <> 'other'
             and score >= primary_score - {{ scoring.secondary_margin }}
             and score >= other_score + {{ scoring.secondary_over_other }})
+
+),
+
+-- the evidence of each assigned topic, strongest first, as "term [fields] points"
+evidence as (
+
+    select
+        term_points.paper_id,
+        term_points.topic,
+        string_agg(
+            term_points.term || ' ['
+            || concat_ws('+',
+                case when term_points.in_title then 'title' end,
+                case when term_points.abstract_count = 1 then 'abstract'
+                     when term_points.abstract_count > 1 then 'abstract x' || term_points.abstract_count end,
+                case when term_points.in_keywords then 'keywords' end)
+            || '] ' || printf('%.2f', term_points.points),
+            ', ' order by term_points.points desc, term_points.term) as evidence
+
+    from term_points
+    semi join assigned
+        on term_points.paper_id = assigned.paper_id and term_points.topic = assigned.topic
+    group by term_points.paper_id, term_points.topic
+
+),
+
+final as (
+
+    select
+        cast(assigned.paper_id as varchar) as paper_id,
+        cast(assigned.topic as varchar) as topic,
+        cast(assigned.matched_terms as integer) as matched_terms,
+        cast(assigned.is_primary as boolean) as is_primary,
+        cast(round(assigned.score, 4) as double) as score,
+        cast(evidence.evidence as varchar) as evidence
+
+    from assigned
+    left join evidence
+        on assigned.paper_id = evidence.paper_id and assigned.topic = evidence.topic
 
 )
 
