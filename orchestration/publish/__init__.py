@@ -4,12 +4,14 @@ Runs build and validate in the working warehouse (``PAPERS_HOME/warehouse.duckdb
 blocking check has passed does the pipeline call :func:`publish`, which
 
 1. builds a complete new release in ``PAPERS_HOME/releases/.building-<name>/``: ``warehouse.duckdb``
-   readable by DuckDB 1.4+ (``duckdb_file``), ``parquet/<table>.parquet`` for every table
-   (``parquet``), the ``quality`` schema and dbt's descriptions (``quality``, ``describe``),
+   readable by DuckDB 1.4+ (``duckdb_file``), every table in Parquet (``parquet``): the tables of
+   papers partitioned by listing month (``parquet/<table>/listing_month=YYYY-MM/``), the others one
+   file each (``layout``), the ``quality`` schema and dbt's descriptions (``quality``, ``describe``),
    ``manifest.json`` (``manifest``), a data dictionary, weekly digests and topic feeds
-   (``dictionary``, ``digest``). Incrementally: each table's fingerprint is compared with the
-   previous release's manifest (``fingerprints``); unchanged files are hard-linked from there and the
-   DuckDB file is a copy of the previous one patched by row delta;
+   (``dictionary``, ``digest``). Incrementally: each table's and each partition's fingerprint is
+   compared with the previous release's manifest (``fingerprints``); unchanged partitions and files
+   are hard-linked from there, and the DuckDB file is a copy of the previous one patched by the row
+   delta of the changed partitions;
 2. audits what it wrote (``audit``), seals it read-only (0444), renames it to
    ``releases/<UTC timestamp>-<run_id[:8]>/`` and swaps it in as a whole: ``published`` is a symlink
    to the current release, replaced atomically (``releases``). A reader who opened the previous
@@ -41,11 +43,12 @@ from orchestration.publish.duckdb_file import (STORAGE_VERSION, STORAGE_VERSION_
                                                finish_duckdb_file, read_storage_version_number,
                                                refuse_types_unreadable_by_1x)
 from orchestration.publish.fingerprints import changed_tables, fingerprint_tables
+from orchestration.publish.layout import plan_layouts
 from orchestration.publish.manifest import current_release, previous_release, write_manifest
 from orchestration.publish.parquet import export_parquet, link_from_previous
 from orchestration.publish.releases import (DUCKDB_FILE, PARQUET_DIR, NewRelease, PublishError, check_published_root,
                                             locked, prune, seal)
-from orchestration.publish.tables import parse_tables, read_warehouse
+from orchestration.publish.tables import parse_tables, read_warehouse, table_columns
 
 __all__ = [
     "STORAGE_VERSION", "STORAGE_VERSION_NUMBER", "PublishError", "PublishResult", "current_release",
@@ -115,26 +118,28 @@ def publish(
             previous = previous_release(published_root)
             with read_warehouse(warehouse, building, memory_limit) as con:  # one snapshot of the warehouse
                 with steps("fingerprint"):
-                    built, columns = fingerprint_tables(con, targets, keep_hashes=previous is not None)
-                refuse_types_unreadable_by_1x(columns)
+                    columns = {t.qualified: table_columns(con, "src", t) for t in targets}
+                    refuse_types_unreadable_by_1x(columns)
+                    layouts = plan_layouts(targets, columns)
+                    built = fingerprint_tables(con, layouts, columns)
                 changed = changed_tables(previous, targets, built)
                 (building / PARQUET_DIR).mkdir()
-                for t in targets:  # the Parquet files: unchanged ones linked, the others exported
+                for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
                     with steps("link"):
-                        if t not in changed and link_from_previous(previous, t, building, built[t.qualified]):
-                            continue
+                        todo = link_from_previous(previous, layout, building, built[layout.target.qualified])
                     with steps("parquet"):
-                        export_parquet(con, t, building)
+                        export_parquet(con, layout, building, built[layout.target.qualified], todo)
                 with steps("duckdb"):
-                    db_info = build_duckdb_file(con, building / DUCKDB_FILE, targets, changed, previous, columns)
+                    db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
+                                                columns)
             with steps("audit"):
-                audit_release(building, targets, built, columns)
+                audit_release(building, layouts, built, columns)
             with steps("describe"):  # quality schema + dbt's descriptions as comments
                 db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets],
                                              db_info, release=release.name, run_id=run_id,
                                              published_at=release.published_at)
             with steps("hash"):
-                manifest = write_manifest(building, release.name, run_id, release.published_at, targets,
+                manifest = write_manifest(building, release.name, run_id, release.published_at, layouts,
                                           built, db_info)
             with steps("docs"):  # data dictionary, weekly digests, topic feeds
                 write_dictionary(building, manifest, DUCKDB_FILE)

@@ -1,6 +1,10 @@
-"""The release's Parquet files, ``parquet/<table>.parquet``: an unchanged table's file is reused from
-the previous release (:func:`link_from_previous`), the others are exported by DuckDB with dbt's
-descriptions as metadata (:func:`export_parquet`)."""
+"""The release's Parquet files, laid out per table as ``layout.py`` decides: ``parquet/<table>.parquet``
+or ``parquet/<table>/listing_month=YYYY-MM/data_0.parquet``.
+
+An unchanged part (a partition, or a one-file table) is hard-linked from the previous release with
+its rows and sha256 carried over; the others are exported by DuckDB, all of a table's changed
+partitions in one ``COPY … PARTITION_BY`` with dbt's descriptions as metadata (:func:`write_parquet`).
+"""
 
 from __future__ import annotations
 
@@ -9,34 +13,75 @@ from pathlib import Path
 import duckdb
 
 from orchestration.publish.describe import parquet_copy_options
-from orchestration.publish.fingerprints import Built, Previous
-from orchestration.publish.releases import link_or_copy
-from orchestration.publish.tables import Target
-from orchestration.sql import quote_literal
+from orchestration.publish.fingerprints import Built, ParquetFile, Previous
+from orchestration.publish.layout import PARTITION_COLUMN, Layout
+from orchestration.publish.releases import PublishError, link_or_copy
+from orchestration.sql import quote_ident, quote_literal
 
 
-def link_from_previous(previous: Previous | None, t: Target, building: Path, b: Built) -> bool:
-    """Hard-link (or copy) an unchanged table's Parquet file from the previous release and carry its
-    sha256 over instead of re-hashing; False when the previous release has no such file."""
-    entry = previous.table(t.qualified) if previous else None
-    if not entry or entry.get("parquet") != t.parquet:
-        return False
-    source = previous.dir / t.parquet
-    try:
-        if source.stat().st_size != entry["bytes"]:
-            return False
-    except (OSError, KeyError):
-        return False
-    if not link_or_copy(source, building / t.parquet):
-        return False
-    b.reused_parquet, b.parquet_sha256 = True, entry["sha256"]
-    return True
+def link_from_previous(previous: Previous | None, layout: Layout, building: Path, b: Built) -> list[str | None]:
+    """Hard-link (or copy) every unchanged part's files from the previous release, carrying their
+    rows and sha256 over; returns the keys of the parts still to export."""
+    todo = []
+    for key, part in b.parts.items():
+        files = previous.reusable_part(layout, key, part) if previous else None
+        if files is None:
+            todo.append(key)
+            continue
+        for f in files:
+            (building / f.path).parent.mkdir(parents=True, exist_ok=True)
+            if not link_or_copy(previous.dir / f.path, building / f.path):
+                for done in files:  # export the whole part instead
+                    (building / done.path).unlink(missing_ok=True)
+                todo.append(key)
+                break
+        else:
+            part.files = files
+    return todo
 
 
-def export_parquet(con: duckdb.DuckDBPyConnection, t: Target, building: Path) -> None:
-    """Write the warehouse's table (``src``) as the release's Parquet file."""
-    source = t.relation("src")
-    con.execute(
-        f"COPY {source} TO {quote_literal(building / t.parquet)} (FORMAT parquet"
-        f"{parquet_copy_options(con, source, t.qualified)})"
-    )
+def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Path, b: Built,
+                   keys: list[str | None]) -> None:
+    """Write the parts ``keys`` of the warehouse's table (``src``) as the release's Parquet files and
+    record them (rows and bytes as DuckDB reports them) in ``b``."""
+    if not keys:
+        return
+    t = layout.target
+    options = parquet_copy_options(con, t.relation("src"), t.qualified)
+    if not layout.partitioned:
+        _copy(con, f"SELECT * FROM {t.relation('src')}", building, layout.parquet, options, b, None)
+        return
+    empty = [k for k in keys if b.parts[k].rows == 0]  # only an empty table has one
+    for key in empty:
+        path = f"{layout.partition_dir(key)}/data_0.parquet"
+        (building / path).parent.mkdir(parents=True)
+        _copy(con, f"SELECT * FROM {t.relation('src')} LIMIT 0", building, path, options, b, key)
+    keys = [k for k in keys if k not in empty]
+    if not keys:
+        return
+    folder = building / layout.folder
+    staging = folder.with_name(f".{folder.name}.new")  # COPY … PARTITION_BY wants a folder of its own
+    written = con.execute(
+        f"COPY (SELECT _t.*, {layout.month_sql()} AS {quote_ident(PARTITION_COLUMN)} FROM {layout.source_sql('src')} "
+        f"WHERE {layout.keys_filter_sql(keys)}) TO {quote_literal(staging)} (FORMAT parquet, "
+        f"PARTITION_BY ({quote_ident(PARTITION_COLUMN)}), RETURN_STATS{options})"
+    ).fetchall()
+    folder.mkdir(parents=True, exist_ok=True)
+    if staging.exists():  # (nothing written is caught by the audit: parts without files)
+        for sub in sorted(staging.iterdir()):
+            sub.rename(folder / sub.name)
+        staging.rmdir()
+    prefix = f"{PARTITION_COLUMN}="
+    for filename, rows, size, *_ in written:
+        path = Path(filename).relative_to(staging)
+        key = path.parts[0].removeprefix(prefix)
+        if key not in b.parts:
+            raise PublishError(f"{t.qualified}: wrote {path}, a partition it does not have")
+        b.parts[key].files.append(ParquetFile(str(Path(layout.folder) / path), rows, size))
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: str, building: Path, path: str, options: str, b: Built,
+          key: str | None) -> None:
+    (_, rows, size, *_), = con.execute(
+        f"COPY ({query}) TO {quote_literal(building / path)} (FORMAT parquet, RETURN_STATS{options})").fetchall()
+    b.parts[key].files.append(ParquetFile(path, rows, size))

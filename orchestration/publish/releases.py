@@ -147,14 +147,18 @@ class NewRelease:
 
 
 def seal(building: Path) -> None:
-    """fsync every file and make it read-only; the parquet folder too."""
+    """fsync every file and make it read-only; every folder in it too (deepest first)."""
+    folders = []
     for path in sorted(building.rglob("*")):
         if path.is_file():
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
             path.chmod(_FILE_MODE)
-    _fsync_dir(building / PARQUET_DIR)
-    (building / PARQUET_DIR).chmod(_DIR_MODE)
+        elif path.is_dir():
+            folders.append(path)
+    for folder in reversed(folders):
+        _fsync_dir(folder)
+        folder.chmod(_DIR_MODE)
     _fsync_dir(building)
 
 
