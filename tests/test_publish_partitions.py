@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from orchestration.publish import publish
+from orchestration.publish import PublishError, publish
 
 TABLES = ["marts.papers", "marts.paper_observations", "marts.paper_topics", "marts.authors"]
 MONTHS = ["2025-08", "2025-09", "2025-10"]
@@ -193,6 +193,7 @@ def test_an_incremental_release_equals_one_published_from_scratch(home: Path):
     _sql(home, """
         update marts.papers set upvotes = upvotes + 1 where paper_id in ('p0001', 'p0050');
         update marts.papers set first_listed_on = date '2025-10-15' where paper_id = 'p0002';  -- moves month
+        update marts.papers set first_listed_on = date '2024-12-31' where paper_id = 'p0004';  -- a new December
         delete from marts.papers where first_listed_on between date '2025-09-01' and date '2025-09-30';
         delete from marts.paper_topics where paper_id not in (select paper_id from marts.papers);
         insert into marts.paper_observations values ('p0003', null, timestamptz '2025-09-01 00:00:00+00', 7);
@@ -205,7 +206,7 @@ def test_an_incremental_release_equals_one_published_from_scratch(home: Path):
     assert _contents(incremental.release_dir) == _contents(from_scratch.release_dir)
     _assert_release_is_the_warehouse(home, incremental.release_dir)
     papers = incremental.manifest["tables"]["marts.papers"]
-    assert set(papers["partitions"]) == {"2025-08", "2025-10"}  # September lost all its papers: no folder
+    assert set(papers["partitions"]) == {"2024-12", "2025-08", "2025-10"}  # September lost all its papers: no folder
     assert not (incremental.release_dir / "parquet/papers/listing_month=2025-09").exists()
     # a paper moved to another month takes its topics along; an observation without a date is NULL's
     topics = _partition_files(incremental, "marts.paper_topics")
@@ -232,3 +233,13 @@ def test_an_empty_partitioned_table_keeps_one_empty_file(home: Path):
     third = _publish(home, "run-3")
     assert set(_partition_files(third, "marts.paper_topics")) == {"2025-08"}
     _assert_release_is_the_warehouse(home, third.release_dir)
+
+
+def test_a_paper_listed_twice_cannot_date_its_topics(home: Path):
+    _publish(home, "run-1")
+    before = (home / "published").resolve()
+    _sql(home, "insert into marts.papers select * replace (date '2025-09-01' as first_listed_on) "
+               "from marts.papers where paper_id = 'p0001'")
+    with pytest.raises(PublishError, match="paper_topics: a paper_id occurs twice in marts.papers"):
+        _publish(home, "run-2")
+    assert (home / "published").resolve() == before

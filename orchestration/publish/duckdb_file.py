@@ -76,9 +76,11 @@ def refuse_types_unreadable_by_1x(columns: dict[str, Columns]) -> None:
 
 def build_duckdb_file(
     con: duckdb.DuckDBPyConnection, db_path: Path, layouts: dict[str, Layout], built: dict[str, Built],
-    changed: list[Target], previous: Previous | None, columns: dict[str, Columns],
+    changed: list[Target], previous: Previous | None, columns: dict[str, Columns], *,
+    copied: Path | None = None,
 ) -> dict[str, Any]:
-    """The release's DuckDB file: a copy of the previous one in which each changed table gets the
+    """The release's DuckDB file: a copy of the previous one (``copied``, made in the background
+    while the warehouse was fingerprinted, else copied now) in which each changed table gets the
     rows that differ (deleted and inserted by row hash, looking only at the partitions whose
     fingerprint changed) or, when much differs, is replaced; or a new file when there is no usable
     previous one or the copy would carry too much free space. Runs inside the caller's transaction
@@ -88,13 +90,18 @@ def build_duckdb_file(
     if reuse and not changed and set(previous.manifest.get("tables", {})) == {t.qualified for t in targets}:
         # Nothing changed at all: the previous file is exactly this release's file.
         if link_or_copy(previous.dir / DUCKDB_FILE, db_path):
+            if copied is not None:
+                copied.unlink()
             con.execute("COMMIT")
             return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [],
                     "sha256": previous.manifest["duckdb"]["sha256"],
                     "free_blocks": previous.manifest["duckdb"].get("free_blocks"),
                     "total_blocks": previous.manifest["duckdb"].get("total_blocks")}
     if reuse:
-        copy_file(previous.dir / DUCKDB_FILE, db_path)
+        if copied is not None:
+            os.replace(copied, db_path)
+        else:
+            copy_file(previous.dir / DUCKDB_FILE, db_path)
         db_path.chmod(0o644)
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
         present = {(s, n) for s, n in con.execute(

@@ -22,13 +22,14 @@ from typing import Any
 import duckdb
 
 from orchestration.publish.describe import fingerprint_with_docs
-from orchestration.publish.layout import Layout
+from orchestration.publish.layout import PAPER_KEY, Layout
+from orchestration.publish.releases import PublishError
 from orchestration.publish.tables import Columns, Target
 from orchestration.sql import quote_ident
 
 #: How table contents are fingerprinted (recorded in the manifest; a release with another scheme is
 #: not reused). DuckDB's ``hash`` may change between versions, hence the version in it. Scheme 2:
-#: per-partition fingerprints and files in the manifest.
+#: per-partition fingerprints and files in the manifest, lists of scalars hashed with their length.
 FINGERPRINT_SCHEME = f"rowhash-sum-2/duckdb-{duckdb.__version__}"
 
 _NESTED = re.compile(r"\[|\b(STRUCT|MAP|UNION)\b")
@@ -112,12 +113,21 @@ class Previous:
 
 
 def row_hash_sql(columns: Columns, alias: str | None = None) -> str:
-    """A 64-bit hash of a row, sensitive to column order. Nested values are hashed through their JSON
-    text: DuckDB's ``hash`` of lists ignores where one list ends and the next begins (measured:
-    ``(['a','b'], ['c'])`` and ``(['a'], ['b','c'])`` hash alike)."""
+    """A 64-bit hash of a row, sensitive to column order. DuckDB's ``hash`` of lists ignores where
+    one list ends and the next begins (measured: ``(['a','b'], ['c'])`` and ``(['a'], ['b','c'])``
+    hash alike), so a list of scalars is hashed with its length before it, and any other nested
+    value through its JSON text (3× slower than the length: 0.39 s instead of 0.13 s for the
+    keywords of 1M papers)."""
     prefix = f"{alias}." if alias else ""
-    parts = [f"to_json({prefix}{quote_ident(c)})" if _NESTED.search(ty.upper()) else f"{prefix}{quote_ident(c)}"
-             for c, ty in columns]
+    parts = []
+    for c, ty in columns:
+        column = f"{prefix}{quote_ident(c)}"
+        if ty.endswith("[]") and not _NESTED.search(ty[:-2].upper()):
+            parts += [f"len({column})", column]
+        elif _NESTED.search(ty.upper()):
+            parts.append(f"to_json({column})")
+        else:
+            parts.append(column)
     return f"hash({', '.join(parts)})"
 
 
@@ -138,6 +148,10 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
         f"FROM {layout.source_sql('src')} GROUP BY k"
     ).fetchall()
     qualified = layout.target.qualified
+    if layout.via is not None and sum(n for _, n, _ in groups) != con.execute(
+            f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]:
+        raise PublishError(f"{qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
+                           "so its rows cannot be dated by their paper")
     parts = {k: Part(n, _digest(columns, n, total, qualified)) for k, n, total in groups}
     if not parts:  # an empty table: one empty part (for a partitioned table, one empty file)
         parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified))}

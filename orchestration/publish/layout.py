@@ -80,20 +80,22 @@ class Layout:
         return {"column": PARTITION_COLUMN, "month_of": f"{source.qualified}.{self.month_of}"}
 
     def source_sql(self, database: str) -> str:
-        """A FROM clause over the table in ``database`` (alias ``_t``), joined with one row per paper
-        of its papers table (alias ``_p``) when its month comes from there."""
+        """A FROM clause over the table in ``database`` (alias ``_t``), joined with its papers table
+        (alias ``_p``) when its month comes from there. (A paper listed twice there would repeat its
+        rows: the fingerprint refuses that, :func:`fingerprints._fingerprint`.)"""
         sql = f"{self.target.relation(database)} AS _t"
         if self.via is not None:
-            key, date = quote_ident(PAPER_KEY), quote_ident(self.month_of)
-            sql += (f" LEFT JOIN (SELECT {key}, min({date}) AS {date} FROM {self.via.relation(database)} "
-                    f"GROUP BY {key}) AS _p ON _p.{key} = _t.{key}")
+            key = quote_ident(PAPER_KEY)
+            sql += f" LEFT JOIN {self.via.relation(database)} AS _p ON _p.{key} = _t.{key}"
         return sql
+
+    def _date_sql(self) -> str:
+        return f"{'_p' if self.via is not None else '_t'}.{quote_ident(self.month_of)}"
 
     def month_sql(self) -> str:
         """The listing month of a row of :meth:`source_sql` (``'2025-10'``, NULL without a date): the
         partition value ``COPY … PARTITION_BY`` writes (NULL as :data:`NULL_PARTITION`)."""
-        column = f"{'_p' if self.via is not None else '_t'}.{quote_ident(self.month_of)}"
-        return f"strftime({column}, '%Y-%m')"
+        return f"strftime({self._date_sql()}, '%Y-%m')"
 
     def key_sql(self) -> str:
         """The partition key of a row of :meth:`source_sql`, as in its folder's name (``'2025-10'``,
@@ -103,11 +105,19 @@ class Layout:
         return f"coalesce({self.month_sql()}, {quote_literal(NULL_PARTITION)})"
 
     def keys_filter_sql(self, keys: Iterable[str]) -> str:
-        """A predicate on :meth:`source_sql` rows: the row is in one of ``keys``."""
-        keys = sorted(keys)
-        if not keys:
-            return "false"
-        return f"{self.key_sql()} IN ({', '.join(quote_literal(k) for k in keys)})"
+        """A predicate on :meth:`source_sql` rows: the row is in one of the partitions ``keys``. Date
+        ranges, which DuckDB pushes into the scan (only those months' row groups are read; a
+        condition on the formatted month would read every row: 0.9 s instead of 0.02 s for one month
+        of 1M papers)."""
+        date, ranges = self._date_sql(), []
+        for key in sorted(set(keys)):
+            if key == NULL_PARTITION:
+                ranges.append(f"{date} IS NULL")
+                continue
+            year, month = (int(part) for part in key.split("-"))
+            after = f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
+            ranges.append(f"({date} >= DATE '{year:04d}-{month:02d}-01' AND {date} < DATE '{after}')")
+        return "(" + " OR ".join(ranges) + ")" if ranges else "false"
 
 
 def plan_layouts(targets: list[Target], columns: dict[str, Columns]) -> dict[str, Layout]:
