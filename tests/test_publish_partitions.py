@@ -23,6 +23,7 @@ import polars as pl
 import pytest
 
 from orchestration.publish import PublishError, publish
+from orchestration.publish import parquet as parquet_module
 
 TABLES = ["marts.papers", "marts.paper_observations", "marts.paper_topics", "marts.authors"]
 MONTHS = ["2025-08", "2025-09", "2025-10"]
@@ -243,3 +244,21 @@ def test_a_paper_listed_twice_cannot_date_its_topics(home: Path):
     with pytest.raises(PublishError, match="paper_topics: a paper_id occurs twice in marts.papers"):
         _publish(home, "run-2")
     assert (home / "published").resolve() == before
+
+
+@pytest.mark.parametrize("order", ["clustered", "scattered"])
+def test_months_are_exported_by_the_cheaper_way_with_the_same_files(tmp_path: Path, monkeypatch, order: str):
+    """Months lying together in the table: one COPY each (DuckDB skips the other months' vectors);
+    months scattered through it: one COPY … PARTITION_BY. The release holds the same rows."""
+    _make_warehouse(tmp_path / "warehouse.duckdb", papers=9000)
+    sort = "first_listed_on, paper_id" if order == "clustered" else "hash(paper_id)"
+    _sql(tmp_path, f"create or replace table marts.papers as select * from marts.papers order by {sort}")
+    copies = []
+    real = parquet_module._copy
+    monkeypatch.setattr(parquet_module, "_copy", lambda con, query, building, path, *a: (
+        copies.append(path), real(con, query, building, path, *a))[1])
+    result = _publish(tmp_path, "run-1")
+    papers = [p for p in copies if p.startswith("parquet/papers/")]
+    assert len(papers) == (3 if order == "clustered" else 0)
+    assert set(_partition_files(result, "marts.papers")) == set(MONTHS)
+    _assert_release_is_the_warehouse(tmp_path, result.release_dir)

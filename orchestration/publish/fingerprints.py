@@ -33,6 +33,8 @@ from orchestration.sql import quote_ident
 FINGERPRINT_SCHEME = f"rowhash-sum-2/duckdb-{duckdb.__version__}"
 
 _NESTED = re.compile(r"\[|\b(STRUCT|MAP|UNION)\b")
+#: DuckDB's vector size: a scan decompresses the columns of a vector only if a row of it passes the filter.
+VECTOR_ROWS = 2048
 
 
 @dataclass
@@ -48,10 +50,13 @@ class ParquetFile:
 
 @dataclass
 class Part:
-    """One partition of a table (the whole table for a one-file table) and the files holding it."""
+    """One partition of a table (the whole table for a one-file table) and the files holding it;
+    ``vectors``: how many of the table's vectors (:data:`VECTOR_ROWS` rows by rowid) hold its rows,
+    what DuckDB decompresses to read only this partition."""
 
     rows: int
     fingerprint: str
+    vectors: int = 0
     files: list[ParquetFile] = field(default_factory=list)
 
     @property
@@ -144,18 +149,18 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
     (DuckDB does the work in one grouped query: the sum of the row hashes per partition, as a 128-bit
     integer so equal rows do not cancel out)."""
     groups = con.execute(
-        f"SELECT {layout.key_sql()} AS k, count(*), sum({row_hash_sql(columns, '_t')}::HUGEINT) "
-        f"FROM {layout.source_sql('src')} GROUP BY k"
+        f"SELECT {layout.key_sql()} AS k, count(*), sum({row_hash_sql(columns, '_t')}::HUGEINT), "
+        f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')} GROUP BY k"
     ).fetchall()
     qualified = layout.target.qualified
-    if layout.via is not None and sum(n for _, n, _ in groups) != con.execute(
+    if layout.via is not None and sum(g[1] for g in groups) != con.execute(
             f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]:
         raise PublishError(f"{qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
                            "so its rows cannot be dated by their paper")
-    parts = {k: Part(n, _digest(columns, n, total, qualified)) for k, n, total in groups}
+    parts = {k: Part(n, _digest(columns, n, total, qualified), vectors) for k, n, total, vectors in groups}
     if not parts:  # an empty table: one empty part (for a partitioned table, one empty file)
         parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified))}
-    rows, total = sum(n for _, n, _ in groups), sum(t for _, _, t in groups)
+    rows, total = sum(g[1] for g in groups), sum(g[2] for g in groups)
     return Built(rows, _digest(columns, rows, total, qualified), parts)
 
 

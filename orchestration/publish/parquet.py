@@ -2,21 +2,28 @@
 or ``parquet/<table>/listing_month=YYYY-MM/data_0.parquet``.
 
 An unchanged part (a partition, or a one-file table) is hard-linked from the previous release with
-its rows and sha256 carried over; the others are exported by DuckDB, all of a table's changed
-partitions in one ``COPY … PARTITION_BY`` with dbt's descriptions as metadata (:func:`write_parquet`).
+its rows and sha256 carried over (:func:`link_from_previous`); the others are exported by DuckDB
+with dbt's descriptions as metadata (:func:`export_parquet`): one COPY per changed month when the
+months lie together in the table, else one ``COPY … PARTITION_BY`` of all of them.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import duckdb
 
 from orchestration.publish.describe import parquet_copy_options
-from orchestration.publish.fingerprints import Built, ParquetFile, Previous
+from orchestration.publish.fingerprints import VECTOR_ROWS, Built, ParquetFile, Previous
 from orchestration.publish.layout import PARTITION_COLUMN, Layout
 from orchestration.publish.releases import PublishError, link_or_copy
 from orchestration.sql import quote_ident, quote_literal
+
+
+#: Changed months are exported one COPY each while that reads at most this many times the table's
+#: vectors (a month's rows scattered through the table would make each COPY read nearly all of it).
+SCATTER = 2
 
 
 def link_from_previous(previous: Previous | None, layout: Layout, building: Path, b: Built) -> list[str | None]:
@@ -59,6 +66,17 @@ def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Pat
     keys = [k for k in keys if k not in empty]
     if not keys:
         return
+    if layout.via is None and sum(b.parts[k].vectors for k in keys) <= SCATTER * math.ceil(b.rows / VECTOR_ROWS):
+        # the months lie together in the table: one COPY per month reads only that month's vectors
+        # (DuckDB skips the others by their min/max: 1M papers, every month: the cost of one file)
+        for key in keys:
+            path = f"{layout.partition_dir(key)}/data_0.parquet"
+            (building / path).parent.mkdir(parents=True)
+            _copy(con, f"SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])}",
+                  building, path, options, b, key)
+        return
+    # scattered months, or dated through a join: one COPY … PARTITION_BY (1.7× the CPU of one file at
+    # 1M papers, but one pass over the table)
     folder = building / layout.folder
     staging = folder.with_name(f".{folder.name}.new")  # COPY … PARTITION_BY wants a folder of its own
     written = con.execute(
