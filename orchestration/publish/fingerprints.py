@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.publish.describe import fingerprint_with_docs
+from orchestration.publish.describe import TableDoc, fingerprint_with_docs, load_docs
 from orchestration.publish.layout import PAPER_KEY, Layout
 from orchestration.publish.releases import PublishError
 from orchestration.publish.tables import Columns, Target
@@ -141,10 +141,12 @@ def fingerprint_tables(
 ) -> dict[str, Built]:
     """Each table's fingerprint and its partitions' in the warehouse (``src``), including a digest
     of its dbt descriptions."""
-    return {qualified: _fingerprint(con, layout, columns[qualified]) for qualified, layout in layouts.items()}
+    docs = load_docs()
+    return {qualified: _fingerprint(con, layout, columns[qualified], docs) for qualified, layout in layouts.items()}
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns) -> Built:
+def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns,
+                 docs: dict[str, TableDoc]) -> Built:
     """Row count and order-independent content fingerprint of the table and of each of its partitions
     (DuckDB does the work in one grouped query: the sum of the row hashes per partition, as a 128-bit
     integer so equal rows do not cancel out)."""
@@ -157,16 +159,16 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
             f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]:
         raise PublishError(f"{qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
                            "so its rows cannot be dated by their paper")
-    parts = {k: Part(n, _digest(columns, n, total, qualified), vectors) for k, n, total, vectors in groups}
+    parts = {k: Part(n, _digest(columns, n, total, qualified, docs), vectors) for k, n, total, vectors in groups}
     if not parts:  # an empty table: one empty part (for a partitioned table, one empty file)
-        parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified))}
+        parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified, docs))}
     rows, total = sum(g[1] for g in groups), sum(g[2] for g in groups)
-    return Built(rows, _digest(columns, rows, total, qualified), parts)
+    return Built(rows, _digest(columns, rows, total, qualified, docs), parts)
 
 
-def _digest(columns: Columns, rows: int, total: int, qualified: str) -> str:
+def _digest(columns: Columns, rows: int, total: int, qualified: str, docs: dict[str, TableDoc]) -> str:
     text = json.dumps([FINGERPRINT_SCHEME, columns, rows, str(total)], separators=(",", ":"))
-    return fingerprint_with_docs(hashlib.sha256(text.encode()).hexdigest()[:32], qualified)
+    return fingerprint_with_docs(hashlib.sha256(text.encode()).hexdigest()[:32], qualified, docs)
 
 
 def changed_tables(previous: Previous | None, targets: list[Target], built: dict[str, Built]) -> list[Target]:
