@@ -20,8 +20,8 @@ import duckdb
 
 from orchestration.publish.duckdb_file import STORAGE_VERSION, STORAGE_VERSION_NUMBER
 from orchestration.publish.fingerprints import FINGERPRINT_SCHEME, Built, Previous
-from orchestration.publish.releases import DUCKDB_FILE, MANIFEST, PublishError
 from orchestration.publish.layout import Layout
+from orchestration.publish.releases import DUCKDB_FILE, MANIFEST, PublishError
 
 log = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Pat
     empty = [k for k in keys if b.parts[k].rows == 0]  # only an empty table has one
     for key in empty:
         path = f"{layout.partition_dir(key)}/data_0.parquet"
-        (building / path).parent.mkdir(parents=True)
+        (building / path).parent.mkdir(parents=True, exist_ok=True)
         _copy(con, f"SELECT * FROM {t.relation('src')} LIMIT 0", building, path, options, b, key)
     keys = [k for k in keys if k not in empty]
     if not keys:
@@ -71,7 +71,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Pat
         # (DuckDB skips the others by their min/max: 1M papers, every month: the cost of one file)
         for key in keys:
             path = f"{layout.partition_dir(key)}/data_0.parquet"
-            (building / path).parent.mkdir(parents=True)
+            (building / path).parent.mkdir(parents=True, exist_ok=True)
             _copy(con, f"SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])}",
                   building, path, options, b, key)
         return
