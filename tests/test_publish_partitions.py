@@ -2,8 +2,9 @@
 
 Real DuckDB files in tmp_path, no Dagster. What is checked:
 - a batch touching one month rewrites only that month's partition: every other partition's file is
-  the previous release's (same inode, sha256 carried over), and the release reads back identical
-  to the warehouse's tables (DuckDB file and Parquet, as multisets);
+  the previous release's (same inode, sha256 carried over); a month that only gained rows keeps its
+  file and gets one more with the new rows (written anew once it has ``MAX_FILES``); the release
+  reads back identical to the warehouse's tables (DuckDB file and Parquet, as multisets);
 - a release published incrementally equals one published from scratch for the same warehouse
   (contents per table, the same partitions with the same rows);
 - a table without its own listing date (``paper_topics``) is partitioned by its paper's month, and
@@ -78,13 +79,15 @@ def _files(result, table: str) -> dict[str, dict]:
     return result.manifest["tables"][table]["files"]
 
 
-def _partition_files(result, table: str) -> dict[str, str]:
-    """partition -> its one file, as the manifest lists them (and as they are on disk)."""
+def _partition_files(result, table: str) -> dict[str, list[str]]:
+    """partition -> its files, as the manifest lists them (and as they are on disk)."""
     entry = result.manifest["tables"][table]
-    out = {f["partition"]: path for path, f in entry["files"].items()}
+    out: dict[str, list[str]] = {}
+    for path, f in entry["files"].items():
+        out.setdefault(f["partition"], []).append(path)
     on_disk = sorted(str(p.relative_to(result.release_dir)) for p in result.release_dir.glob(entry["parquet"]))
-    assert sorted(out.values()) == on_disk and len(out) == len(entry["files"])
-    return out
+    assert sorted(entry["files"]) == on_disk
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def _assert_release_is_the_warehouse(home: Path, release: Path) -> None:
@@ -171,22 +174,44 @@ def test_a_batch_touching_one_month_rewrites_only_that_partition(home: Path):
     """)
     second = _publish(home, "run-2")
     old, new = first.release_dir, second.release_dir
+
+    def inode(release, paths):
+        return [(release / path).stat().st_ino for path in paths]
+
     for table in ("marts.papers", "marts.paper_observations", "marts.paper_topics"):
         before, after = _partition_files(first, table), _partition_files(second, table)
-        assert set(before) == set(after)
-        for month, path in after.items():
-            entry = _files(second, table)[path]
-            if month == "2025-10":
-                assert (new / path).stat().st_ino != (old / before[month]).stat().st_ino, (table, month)
-                assert entry["reused"] is False
-            else:
-                assert (new / path).stat().st_ino == (old / before[month]).stat().st_ino, (table, month)
-                assert entry["reused"] is True and entry["sha256"] == _files(first, table)[before[month]]["sha256"]
+        assert set(before) == set(after) == set(MONTHS)
+        for month in ("2025-08", "2025-09"):  # untouched: the previous release's files
+            assert inode(new, after[month]) == inode(old, before[month]), (table, month)
+            assert all(_files(second, table)[p]["reused"] for p in after[month])
+            assert [_files(second, table)[p]["sha256"] for p in after[month]] == [
+                _files(first, table)[p]["sha256"] for p in before[month]]
+    # October of papers had a row changed: written anew, one file
+    papers = _partition_files(second, "marts.papers")["2025-10"]
+    assert len(papers) == 1 and inode(new, papers) != inode(old, _partition_files(first, "marts.papers")["2025-10"])
+    # October of observations and topics only gained a row: the previous file linked, one more with that row
+    for table in ("marts.paper_observations", "marts.paper_topics"):
+        (kept,), (then, added) = _partition_files(first, table)["2025-10"], _partition_files(second, table)["2025-10"]
+        assert then == kept and inode(new, [then]) == inode(old, [kept])
+        assert added.endswith("/data_1.parquet") and _files(second, table)[added]["rows"] == 1
+        with duckdb.connect() as con:
+            assert con.execute(f"select paper_id from read_parquet('{new / added}')").fetchall() == [("n0001",)]
     assert second.manifest["duckdb"]["made"] == "copied"
     assert second.manifest["duckdb"]["delta"] == {
         "marts.papers": {"deleted": 1, "inserted": 2}, "marts.paper_observations": {"deleted": 0, "inserted": 1},
         "marts.paper_topics": {"deleted": 0, "inserted": 1}}
     _assert_release_is_the_warehouse(home, new)
+
+
+def test_a_partition_that_only_gains_rows_is_compacted_after_max_files(home: Path):
+    _publish(home, "run-0")
+    for i in range(1, parquet_module.MAX_FILES + 1):
+        _sql(home, f"insert into marts.paper_observations values ('p0001', date '2025-10-05', "
+                   f"timestamptz '2025-10-05 09:00:00+00' + interval {i} minute, {i})")
+        result = _publish(home, f"run-{i}")
+        october = _partition_files(result, "marts.paper_observations")["2025-10"]
+        assert len(october) == (i + 1 if i < parquet_module.MAX_FILES else 1), (i, october)
+        _assert_release_is_the_warehouse(home, result.release_dir)
 
 
 def test_an_incremental_release_equals_one_published_from_scratch(home: Path):
@@ -210,10 +235,9 @@ def test_an_incremental_release_equals_one_published_from_scratch(home: Path):
     assert set(papers["partitions"]) == {"2024-12", "2025-08", "2025-10"}  # September lost all its papers: no folder
     assert not (incremental.release_dir / "parquet/papers/listing_month=2025-09").exists()
     # a paper moved to another month takes its topics along; an observation without a date is NULL's
-    topics = _partition_files(incremental, "marts.paper_topics")
+    topics = [str(incremental.release_dir / p) for p in _partition_files(incremental, "marts.paper_topics")["2025-10"]]
     with duckdb.connect() as con:
-        assert con.execute(f"select count(*) from read_parquet('{incremental.release_dir / topics['2025-10']}') "
-                           "where paper_id = 'p0002'").fetchall() == [(2,)]
+        assert con.execute(f"select count(*) from read_parquet({topics}) where paper_id = 'p0002'").fetchall() == [(2,)]
         glob = incremental.release_dir / "parquet/paper_observations/*/*.parquet"
         assert con.execute(f"select listing_month, upvotes from read_parquet('{glob}', hive_partitioning = true) "
                            "where listing_date is null").fetchall() == [(None, 7)]
@@ -224,7 +248,7 @@ def test_an_empty_partitioned_table_keeps_one_empty_file(home: Path):
     _sql(home, "delete from marts.paper_topics")
     second = _publish(home, "run-2")
     assert _partition_files(second, "marts.paper_topics") == {
-        "__HIVE_DEFAULT_PARTITION__": "parquet/paper_topics/listing_month=__HIVE_DEFAULT_PARTITION__/data_0.parquet"}
+        "__HIVE_DEFAULT_PARTITION__": ["parquet/paper_topics/listing_month=__HIVE_DEFAULT_PARTITION__/data_0.parquet"]}
     glob = second.release_dir / "parquet/paper_topics/*/*.parquet"
     with duckdb.connect() as con:
         assert con.execute(f"select count(*) from read_parquet('{glob}', hive_partitioning = true)").fetchall() == [(0,)]

@@ -53,7 +53,7 @@ from orchestration.publish.fingerprints import changed_tables, fingerprint_table
 from orchestration.publish.layout import plan_layouts
 from orchestration.publish.manifest import (build_manifest, current_release, files_to_hash, hash_files,
                                            previous_release, write_manifest)
-from orchestration.publish.parquet import export_parquet, link_from_previous
+from orchestration.publish.parquet import append_to_previous, export_parquet, link_from_previous
 from orchestration.publish.releases import (DUCKDB_FILE, PARQUET_DIR, NewRelease, PublishError, check_published_root,
                                             copy_file, locked, prune, published_name, seal)
 from orchestration.publish.tables import parse_tables, read_warehouse, table_columns
@@ -144,7 +144,11 @@ def publish(
                     with steps("link"):
                         todo = link_from_previous(previous, layout, building, built[layout.target.qualified])
                     with steps("parquet"):
-                        export_parquet(con, layout, building, built[layout.target.qualified], todo)
+                        b = built[layout.target.qualified]
+                        if previous is not None and layout.partitioned:
+                            todo = [k for k in todo if not append_to_previous(
+                                con, previous, layout, building, b, k, columns[layout.target.qualified])]
+                        export_parquet(con, layout, building, b, todo)
                 with steps("duckdb"):
                     copied = building / PREVIOUS_COPY if copying and copying.result() is None else None
                     db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,

@@ -72,6 +72,7 @@ class Built:
     rows: int
     fingerprint: str
     parts: dict[str | None, Part]
+    described: str = ""  # digest of its dbt descriptions (in every Parquet file's metadata)
 
     @property
     def reused_parquet(self) -> bool:
@@ -163,7 +164,8 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
     if not parts:  # an empty table: one empty part (for a partitioned table, one empty file)
         parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified, docs))}
     rows, total = sum(g[1] for g in groups), sum(g[2] for g in groups)
-    return Built(rows, _digest(columns, rows, total, qualified, docs), parts)
+    doc = docs.get(qualified)
+    return Built(rows, _digest(columns, rows, total, qualified, docs), parts, doc.digest() if doc else "")
 
 
 def _digest(columns: Columns, rows: int, total: int, qualified: str, docs: dict[str, TableDoc]) -> str:

@@ -113,7 +113,7 @@ def _table_entry(layout: Layout, b: Built) -> dict[str, Any]:
     the glob over the partitions), and every Parquet file with its rows, size and sha256 (and
     partition; with each partition's rows and fingerprint)."""
     entry: dict[str, Any] = {"rows": b.rows, "fingerprint": b.fingerprint, "parquet": layout.parquet,
-                             "reused": b.reused_parquet}
+                             "reused": b.reused_parquet, "described": b.described}
     if layout.partitioned:
         entry["partitioned_by"] = layout.describe()
         entry["partitions"] = {k: {"rows": p.rows, "fingerprint": p.fingerprint, "reused": p.reused}

@@ -2,7 +2,9 @@
 or ``parquet/<table>/listing_month=YYYY-MM/data_0.parquet``.
 
 An unchanged part (a partition, or a one-file table) is hard-linked from the previous release with
-its rows and sha256 carried over (:func:`link_from_previous`); the others are exported by DuckDB
+its rows and sha256 carried over (:func:`link_from_previous`); a partition that only gained rows
+keeps the previous files and gets one more with the new rows (:func:`append_to_previous`); the
+others are exported by DuckDB
 with dbt's descriptions as metadata (:func:`export_parquet`): one COPY per changed month when the
 months lie together in the table, else one ``COPY … PARTITION_BY`` of all of them.
 """
@@ -10,16 +12,23 @@ months lie together in the table, else one ``COPY … PARTITION_BY`` of all of t
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import duckdb
 
 from orchestration.publish.describe import parquet_copy_options
-from orchestration.publish.fingerprints import VECTOR_ROWS, Built, ParquetFile, Previous
+from orchestration.publish.fingerprints import VECTOR_ROWS, Built, ParquetFile, Previous, row_hash_sql
 from orchestration.publish.layout import PARTITION_COLUMN, Layout
 from orchestration.publish.releases import PublishError, link_or_copy
+from orchestration.publish.tables import Columns
 from orchestration.sql import quote_ident, quote_literal
 
+
+#: A partition gets at most this many files: the rows a batch adds to it go to one more file until
+#: then (the previous files are linked), after that it is written anew as one.
+MAX_FILES = 8
+_DATA_FILE = re.compile(r"data_(\d+)\.parquet")
 
 #: Changed months are exported one COPY each while that reads at most this many times the table's
 #: vectors (a month's rows scattered through the table would make each COPY read nearly all of it).
@@ -45,6 +54,55 @@ def link_from_previous(previous: Previous | None, layout: Layout, building: Path
         else:
             part.files = files
     return todo
+
+
+def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layout: Layout, building: Path,
+                       b: Built, key: str, columns: Columns) -> bool:
+    """When the warehouse's rows of partition ``key`` are the previous release's plus new ones (a
+    batch of new papers): hard-link the previous files of the partition and write only the new rows,
+    as one more file. False (write the partition anew) when a row was removed or changed, rows repeat,
+    the columns or descriptions differ, or the partition has :data:`MAX_FILES` files already."""
+    t = layout.target
+    entry = previous.table(t.qualified)
+    if (not entry or entry.get("parquet") != layout.parquet or entry.get("partitioned_by") != layout.describe()
+            or entry.get("described") != b.described or key not in entry.get("partitions", {})):
+        return False
+    old = [ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True)
+           for path, f in entry.get("files", {}).items() if f.get("partition") == key]
+    if not old or len(old) >= MAX_FILES or any((previous.dir / f.path).stat().st_size != f.bytes for f in old):
+        return False
+    listing = "[" + ", ".join(quote_literal(previous.dir / f.path) for f in old) + "]"
+    stored = con.execute(f"DESCRIBE SELECT * FROM read_parquet({listing}, hive_partitioning = false)").fetchall()
+    if [(name, type_) for name, type_, *_ in stored] != columns:
+        return False
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT {row_hash_sql(columns)} AS h "
+                f"FROM read_parquet({listing}, hive_partitioning = false)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
+                f"FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])}")
+    try:
+        (old_rows, old_distinct, new_rows, new_distinct, lost), = con.execute(
+            "SELECT (SELECT count(*) FROM _pub_part_old), (SELECT count(DISTINCT h) FROM _pub_part_old), "
+            "(SELECT count(*) FROM _pub_part_new), (SELECT count(DISTINCT h) FROM _pub_part_new), "
+            "(SELECT count(*) FROM _pub_part_old ANTI JOIN _pub_part_new USING (h))").fetchall()
+        if lost or old_rows != old_distinct or new_rows != new_distinct or old_rows != sum(f.rows for f in old) \
+                or new_rows != b.parts[key].rows:
+            return False
+        for f in old:
+            (building / f.path).parent.mkdir(parents=True, exist_ok=True)
+            if not link_or_copy(previous.dir / f.path, building / f.path):
+                for done in old:
+                    (building / done.path).unlink(missing_ok=True)
+                return False
+        index = 1 + max(int(m[1]) if (m := _DATA_FILE.fullmatch(Path(f.path).name)) else 0 for f in old)
+        b.parts[key].files = list(old)
+        _copy(con, f"SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])} "
+                   "AND _t.rowid IN (SELECT r FROM _pub_part_new ANTI JOIN _pub_part_old USING (h))",
+              building, f"{layout.partition_dir(key)}/data_{index}.parquet",
+              parquet_copy_options(con, t.relation("src"), t.qualified), b, key)
+        return True
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp._pub_part_old")
+        con.execute("DROP TABLE IF EXISTS temp._pub_part_new")
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Path, b: Built,
