@@ -110,7 +110,7 @@ def published_files(home):
 def test_failed_validation_leaves_published_byte_identical(demo_home, tmp_path):
     home = copy_home(demo_home, tmp_path / "home")  # the sample month ingested and published
     before = published_files(home)
-    assert {"warehouse.duckdb", "manifest.json", "parquet/papers.parquet"} <= set(before)
+    assert {"warehouse.duckdb", "manifest.json", "parquet/papers/listing_month=2025-10/data_0.parquet"} <= set(before)
     with duckdb.connect(str(home / "published" / "warehouse.duckdb"), read_only=True) as con:
         assert con.sql("select count(*) from marts.papers").fetchall()[0][0] > 0
 

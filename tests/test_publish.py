@@ -128,8 +128,10 @@ def test_publish_links_a_complete_release(home: Path):
     assert sorted(p.name for p in published.iterdir()) == [
         "README.md", "catalog.json", "manifest.json", "parquet", "warehouse.duckdb"]  # + the data dictionary
     assert sorted(p.name for p in (published / "parquet").iterdir()) == [
-        "authors.parquet", "papers.parquet", "topics_daily.parquet",
-    ]
+        "authors.parquet", "papers", "topics_daily.parquet",
+    ]  # papers (it has paper_id and a listing date) partitioned by listing month, the others one file
+    assert sorted(str(p.relative_to(published)) for p in (published / "parquet" / "papers").rglob("*")) == [
+        "parquet/papers/listing_month=2025-10", "parquet/papers/listing_month=2025-10/data_0.parquet"]
     assert _leftovers(home) == []
 
 
@@ -147,9 +149,19 @@ def test_manifest_matches_files_and_current_release_reads_it(home: Path):
     assert manifest["duckdb"]["storage_version"] == STORAGE_VERSION
     assert set(manifest["tables"]) == set(TABLES)
     for table, entry in manifest["tables"].items():
-        path = home / "published" / entry["parquet"]
         assert entry["rows"] == result.tables[table]
-        assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        files = sorted(str(p.relative_to(home / "published")) for p in (home / "published").glob(entry["parquet"]))
+        assert sorted(entry["files"]) == files and files
+        for path, f in entry["files"].items():
+            assert f["sha256"] == hashlib.sha256((home / "published" / path).read_bytes()).hexdigest()
+            assert f["bytes"] == (home / "published" / path).stat().st_size
+            assert f["rows"] == pq.ParquetFile(home / "published" / path).metadata.num_rows
+        assert sum(f["rows"] for f in entry["files"].values()) == entry["rows"]
+    papers = manifest["tables"]["marts.papers"]
+    assert papers["parquet"] == "parquet/papers/*/*.parquet"
+    assert papers["partitioned_by"] == {"column": "listing_month", "month_of": "marts.papers.first_listed_on"}
+    assert {k: p["rows"] for k, p in papers["partitions"].items()} == {"2025-10": 25}
+    assert manifest["tables"]["marts.authors"]["parquet"] == "parquet/authors.parquet"
     db = home / "published" / "warehouse.duckdb"
     assert manifest["duckdb"]["sha256"] == hashlib.sha256(db.read_bytes()).hexdigest()
 
@@ -175,23 +187,37 @@ def test_published_duckdb_has_the_same_rows_and_types(home: Path):
 
 
 def test_parquet_files_have_the_same_rows(home: Path):
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute("update marts.papers set first_listed_on = first_listed_on - 40 where upvotes % 2 = 0")
+    con.close()
     _publish(home)
     src = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         for table in TABLES:
-            path = home / "published" / "parquet" / f"{table.split('.')[1]}.parquet"
+            name = table.split(".")[1]
+            partitioned = name == "papers"
+            path = home / "published" / ("parquet/papers/*/*.parquet" if partitioned else f"parquet/{name}.parquet")
             via_duckdb = duckdb.connect()
-            assert _rows(via_duckdb, f"read_parquet('{path}')") == _rows(src, table)
-            assert _types(via_duckdb, f"read_parquet('{path}')") == _types(src, table)
+            files = f"read_parquet('{path}', hive_partitioning = false)"  # the files hold the table's columns
+            assert _rows(via_duckdb, files) == _rows(src, table)
+            assert _types(via_duckdb, files) == _types(src, table)
             via_duckdb.close()
-            arrow = pq.read_table(path)
+            arrow = pq.read_table(path.parent.parent if partitioned else path)  # a folder: Hive partitions
             assert arrow.num_rows == src.execute(f"select count(*) from {table}").fetchall()[0][0]
-            assert arrow.column_names == [c for c, _ in _types(src, table)]
+            assert arrow.column_names == [c for c, _ in _types(src, table)] + (["listing_month"] if partitioned else [])
     finally:
         src.close()
-    papers = pq.read_table(home / "published" / "parquet" / "papers.parquet")
+    papers = pq.read_table(home / "published" / "parquet" / "papers")
     assert str(papers.schema.field("first_seen_at").type) == "timestamp[us, tz=UTC]"
     assert str(papers.schema.field("ai_keywords").type).startswith("list<")
+    # read with Hive partitioning, listing_month is the month of first_listed_on
+    via_duckdb = duckdb.connect()
+    months = via_duckdb.execute(
+        f"select listing_month, count(*), bool_and(strftime(first_listed_on, '%Y-%m') = listing_month) from "
+        f"read_parquet('{home / 'published' / 'parquet/papers/*/*.parquet'}', hive_partitioning = true) "
+        "group by all order by all").fetchall()
+    via_duckdb.close()
+    assert months == [("2025-08", 13, True), ("2025-10", 12, True)]
 
 
 def test_every_published_file_is_read_only(home: Path):
@@ -200,6 +226,10 @@ def test_every_published_file_is_read_only(home: Path):
     assert len(files) == 7  # DuckDB file, 3 Parquet files, manifest, catalog.json, README.md
     for path in files:
         assert path.stat().st_mode & 0o777 == 0o444, path
+    folders = [p for p in (home / "published").resolve().rglob("*") if p.is_dir()]
+    assert len(folders) == 3  # parquet/, parquet/papers/, its one partition
+    for path in folders:
+        assert path.stat().st_mode & 0o777 == 0o555, path
 
 
 def test_duckdb_file_uses_a_storage_format_duckdb_1x_reads(home: Path):

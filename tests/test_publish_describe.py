@@ -48,18 +48,22 @@ def assert_described(release):
                            "and comment is null").fetchall() == [(0,)]
         assert con.execute("select count(*) from duckdb_columns() where schema_name = 'quality' "
                            "and comment is null").fetchall() == [(0,)]
+    manifest = json.loads((release / "manifest.json").read_text())
     for mart in PUBLIC_MARTS:
         q = f"marts.{mart}"
         assert tables[q] == docs[q]["description"]
         for column, text in docs[q]["columns"].items():
             assert columns[(q, column)] == text, (q, column)
-        parquet = pq.ParquetFile(release / "parquet" / f"{mart}.parquet")
-        meta = {k.decode(): v.decode() for k, v in parquet.schema_arrow.metadata.items()}
-        assert meta["description"] == docs[q]["description"] and meta["table"] == q
-        assert json.loads(meta["column_descriptions"]) == {c: docs[q]["columns"][c] for c in parquet.schema_arrow.names}
-        for f in parquet.schema_arrow:
-            assert f.metadata[b"description"].decode() == docs[q]["columns"][f.name], (q, f.name)
-        assert parquet.read().num_rows == json.loads((release / "manifest.json").read_text())["tables"][q]["rows"]
+        rows = 0
+        for path in manifest["tables"][q]["files"]:  # every file (each partition's) is described
+            parquet = pq.ParquetFile(release / path)
+            meta = {k.decode(): v.decode() for k, v in parquet.schema_arrow.metadata.items()}
+            assert meta["description"] == docs[q]["description"] and meta["table"] == q
+            assert json.loads(meta["column_descriptions"]) == {c: docs[q]["columns"][c] for c in parquet.schema_arrow.names}
+            for f in parquet.schema_arrow:
+                assert f.metadata[b"description"].decode() == docs[q]["columns"][f.name], (q, f.name)
+            rows += parquet.read().num_rows
+        assert rows == manifest["tables"][q]["rows"]
 
 
 def test_every_published_table_and_column_carries_its_dbt_description(demo_home):
@@ -80,7 +84,10 @@ def test_release_holds_a_data_dictionary_of_what_it_serves(demo_home):
     assert set(catalog["tables"]) == set(published)
     for mart in PUBLIC_MARTS:
         entry = catalog["tables"][f"marts.{mart}"]
-        assert entry["parquet"] == f"parquet/{mart}.parquet"
+        partitioned = mart in ("papers", "paper_observations", "paper_topics")
+        assert entry["parquet"] == (f"parquet/{mart}/*/*.parquet" if partitioned else f"parquet/{mart}.parquet")
+        assert (entry["partitioned_by"] or {}).get("column") == ("listing_month" if partitioned else None)
+        assert entry["parquet"] == manifest["tables"][f"marts.{mart}"]["parquet"]
         assert {c["name"]: c["description"] for c in entry["columns"]} == docs[f"marts.{mart}"]["columns"]
     readme = (release / "README.md").read_text()
     for name, table in catalog["tables"].items():
@@ -152,14 +159,18 @@ def test_reused_and_patched_files_stay_described(demo_home, tmp_path):
 
 @pytest.mark.parametrize("reader", ["pandas", "polars", "duckdb"])
 def test_described_parquet_files_read_in_common_tools(demo_home, reader):
-    path = (demo_home / "published").resolve() / "parquet" / "papers.parquet"
+    """The partitioned papers folder, read whole with its listing_month column (from the folder names)."""
+    folder = (demo_home / "published").resolve() / "parquet" / "papers"
     if reader == "pandas":
         import pandas as pd
 
-        assert len(pd.read_parquet(path)) == 575
+        frame = pd.read_parquet(folder)
+        assert len(frame) == 575 and set(frame["listing_month"].astype(str)) == {"2025-10"}
     elif reader == "polars":
         import polars as pl
 
-        assert pl.read_parquet(path).height == 575
+        frame = pl.scan_parquet(folder).collect()
+        assert frame.height == 575 and frame["listing_month"].unique().to_list() == ["2025-10"]
     else:
-        assert duckdb.sql(f"select count(*) from '{path}'").fetchall() == [(575,)]
+        assert duckdb.sql(f"select listing_month, count(*) from read_parquet('{folder}/*/*.parquet', "
+                          "hive_partitioning = true) group by all").fetchall() == [("2025-10", 575)]

@@ -72,8 +72,7 @@ def _assert_same_contents(home: Path, release: Path, tables=TABLES) -> None:
                     f"select count(*) from (select * from {a}.{table} except all select * from {b}.{table})"
                 ).fetchall()[0][0]
                 assert diff == 0, f"{table}: {diff} rows in {a} missing from {b}"
-            name = table.split(".")[1]
-            for a, b in (("src." + table, f"read_parquet('{release / 'parquet' / name}.parquet')"),):
+            for a, b in (("src." + table, _read_parquet(release, table)),):
                 diff = con.execute(
                     f"select count(*) from ((select * from {a} except all select * from {b}) union all "
                     f"(select * from {b} except all select * from {a}))"
@@ -84,6 +83,16 @@ def _assert_same_contents(home: Path, release: Path, tables=TABLES) -> None:
         assert published == set(tables)
     finally:
         con.close()
+
+
+def _read_parquet(release: Path, table: str) -> str:
+    """The table's Parquet files (a file or a glob over partitions, as the manifest says), as stored."""
+    entry = json.loads((release / "manifest.json").read_text())["tables"][table]
+    return f"read_parquet('{release / entry['parquet']}', hive_partitioning = false)"
+
+
+def _parquet_files(release: Path, table: str) -> dict[str, dict]:
+    return json.loads((release / "manifest.json").read_text())["tables"][table]["files"]
 
 
 def _inode(path: Path) -> int:
@@ -100,18 +109,20 @@ def test_unchanged_mart_is_hard_linked_and_its_hash_carried_over(home: Path):
 
     old, new = first.release_dir, second.release_dir
     for name in ("authors", "topics_daily"):  # unchanged
-        assert _inode(new / "parquet" / f"{name}.parquet") == _inode(old / "parquet" / f"{name}.parquet")
+        path = f"parquet/{name}.parquet"
+        assert _inode(new / path) == _inode(old / path)
         entry = second.manifest["tables"][f"marts.{name}"]
-        assert entry["reused"] is True
-        assert entry["sha256"] == first.manifest["tables"][f"marts.{name}"]["sha256"]
-        assert entry["sha256"] == _sha(new / "parquet" / f"{name}.parquet")
-    # the changed one is a new file with the new rows
-    assert _inode(new / "parquet" / "papers.parquet") != _inode(old / "parquet" / "papers.parquet")
+        assert entry["reused"] is True and entry["files"][path]["reused"] is True
+        assert entry["files"][path]["sha256"] == first.manifest["tables"][f"marts.{name}"]["files"][path]["sha256"]
+        assert entry["files"][path]["sha256"] == _sha(new / path)
+    # the changed one (its one partition) is a new file with the new rows
+    path = "parquet/papers/listing_month=2025-10/data_0.parquet"
+    assert _inode(new / path) != _inode(old / path)
     assert second.manifest["tables"]["marts.papers"]["reused"] is False
-    assert second.manifest["tables"]["marts.papers"]["sha256"] == _sha(new / "parquet" / "papers.parquet")
+    assert second.manifest["tables"]["marts.papers"]["files"][path]["sha256"] == _sha(new / path)
     con = duckdb.connect()
     assert con.execute(
-        f"select upvotes from read_parquet('{new / 'parquet' / 'papers.parquet'}') where paper_id = 'p0007'"
+        f"select upvotes from read_parquet('{new / path}') where paper_id = 'p0007'"
     ).fetchall() == [(22,)]
     con.close()
     assert second.manifest["duckdb"]["made"] == "copied"
@@ -165,7 +176,9 @@ def test_nothing_changed_links_every_file(home: Path):
     first = _publish(home, "run-1")
     second = _publish(home, "run-2")
     old, new = first.release_dir, second.release_dir
-    for rel in ["warehouse.duckdb", *(f"parquet/{t.split('.')[1]}.parquet" for t in TABLES)]:
+    files = [path for t in TABLES for path in _parquet_files(new, t)]
+    assert len(files) == len(TABLES)
+    for rel in ["warehouse.duckdb", *files]:
         assert _inode(new / rel) == _inode(old / rel), rel
     assert second.manifest["duckdb"]["made"] == "linked"
     assert second.manifest["duckdb"]["sha256"] == first.manifest["duckdb"]["sha256"]
@@ -234,7 +247,7 @@ def test_a_newly_published_table_is_added_to_the_copied_file(home: Path):
     second = _publish(home, "run-2", tables=[*TABLES, "marts.fresh"])
     assert second.manifest["duckdb"]["made"] == "copied"
     assert second.manifest["duckdb"]["replaced"] == ["marts.fresh"]
-    papers = [r.release_dir / "parquet" / "papers.parquet" for r in (first, second)]
+    papers = [r.release_dir / "parquet/papers/listing_month=2025-10/data_0.parquet" for r in (first, second)]
     assert _inode(papers[0]) == _inode(papers[1])
     _assert_same_contents(home, second.release_dir, [*TABLES, "marts.fresh"])
 

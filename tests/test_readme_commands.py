@@ -111,15 +111,18 @@ def test_the_readme_papers_commands(tmp_path, replayed_api):
     assert re.search(rf"^published: {re.escape(str(home / 'published'))} -> run ", done.stdout, flags=re.M)
 
 
-def test_the_readme_python_query(tmp_path, demo_home):
-    (query,) = set(c for c in readme_commands() if c.startswith(".venv/bin/python "))
+def test_the_readme_python_queries(tmp_path, demo_home):
+    """The DuckDB file and the partitioned Parquet folder (polars) give the same top paper."""
+    queries = sorted(set(c for c in readme_commands() if c.startswith(".venv/bin/python ")))
+    assert len(queries) == 2 and any("duckdb.connect" in q for q in queries) and any("scan_parquet" in q for q in queries)
     (tmp_path / ".venv").symlink_to(REPO / ".venv")
     (tmp_path / "data").symlink_to(demo_home)
-    done = run(query, dict(os.environ), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
     import duckdb
 
     with duckdb.connect(str(demo_home / "published" / "warehouse.duckdb"), read_only=True) as con:
         top = con.execute("select title from marts.papers order by upvotes desc limit 1").fetchone()[0]
-    header = next(line for line in done.stdout.splitlines() if "title" in line)
-    assert "upvotes" in header and top[:20] in done.stdout, done.stdout
+    for query in queries:
+        done = run(query, dict(os.environ), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        header = next(line for line in done.stdout.splitlines() if "title" in line)
+        assert "upvotes" in header and top[:20] in done.stdout, (query, done.stdout)

@@ -4,17 +4,25 @@ Runs build and validate in the working warehouse (``PAPERS_HOME/warehouse.duckdb
 blocking check has passed does the pipeline call :func:`publish`, which
 
 1. builds a complete new release in ``PAPERS_HOME/releases/.building-<name>/``: ``warehouse.duckdb``
-   readable by DuckDB 1.4+ (``duckdb_file``), ``parquet/<table>.parquet`` for every table
-   (``parquet``), the ``quality`` schema and dbt's descriptions (``quality``, ``describe``),
+   readable by DuckDB 1.4+ (``duckdb_file``), every table in Parquet (``parquet``): the tables of
+   papers partitioned by listing month (``parquet/<table>/listing_month=YYYY-MM/``), the others one
+   file each (``layout``), the ``quality`` schema and dbt's descriptions (``quality``, ``describe``),
    ``manifest.json`` (``manifest``), a data dictionary, weekly digests and topic feeds
-   (``dictionary``, ``digest``). Incrementally: each table's fingerprint is compared with the
-   previous release's manifest (``fingerprints``); unchanged files are hard-linked from there and the
-   DuckDB file is a copy of the previous one patched by row delta;
+   (``dictionary``, ``digest``). Incrementally: each table's and each partition's fingerprint is
+   compared with the previous release's manifest (``fingerprints``); unchanged partitions and files
+   are hard-linked from there, and the DuckDB file is a copy of the previous one patched by the row
+   delta of the changed partitions;
 2. audits what it wrote (``audit``), seals it read-only (0444), renames it to
    ``releases/<UTC timestamp>-<run_id[:8]>/`` and swaps it in as a whole: ``published`` is a symlink
    to the current release, replaced atomically (``releases``). A reader who opened the previous
    release keeps reading a consistent copy (its files are never modified, only unlinked when pruned);
-3. prunes old releases, keeping the newest ``keep`` (never the current one).
+3. prunes old releases, keeping the newest ``keep`` (never the current one): those beyond the newest
+   ``keep - 1`` and the published one are removed in the background while the new one is built
+   (also when it then fails), the others after the swap.
+
+Work that does not need the warehouse connection runs in the background meanwhile: the copy of the
+previous DuckDB file (during the fingerprints and Parquet export), the sha256 of the new files
+(while the docs are written).
 
 Nothing is published on failure: whatever fails before the swap, the half-built release is removed
 and ``published`` still points at the previous release, byte for byte. The warehouse is read through
@@ -28,6 +36,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,11 +50,13 @@ from orchestration.publish.duckdb_file import (STORAGE_VERSION, STORAGE_VERSION_
                                                finish_duckdb_file, read_storage_version_number,
                                                refuse_types_unreadable_by_1x)
 from orchestration.publish.fingerprints import changed_tables, fingerprint_tables
-from orchestration.publish.manifest import current_release, previous_release, write_manifest
-from orchestration.publish.parquet import export_parquet, link_from_previous
+from orchestration.publish.layout import plan_layouts
+from orchestration.publish.manifest import (build_manifest, current_release, files_to_hash, hash_files,
+                                           previous_release, write_manifest)
+from orchestration.publish.parquet import append_to_previous, export_parquet, link_from_previous
 from orchestration.publish.releases import (DUCKDB_FILE, PARQUET_DIR, NewRelease, PublishError, check_published_root,
-                                            locked, prune, seal)
-from orchestration.publish.tables import parse_tables, read_warehouse
+                                            copy_file, locked, prune, published_name, seal)
+from orchestration.publish.tables import parse_tables, read_warehouse, table_columns
 
 __all__ = [
     "STORAGE_VERSION", "STORAGE_VERSION_NUMBER", "PublishError", "PublishResult", "current_release",
@@ -53,6 +64,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The previous release's DuckDB file, copied in the background into the building release.
+PREVIOUS_COPY = f"{DUCKDB_FILE}.previous"
 
 
 @dataclass(frozen=True)
@@ -110,40 +124,54 @@ def publish(
     with locked(published_root):
         release = NewRelease.now(published_root, run_id)
         building = release.building
-        with release.or_nothing():
+        with release.or_nothing(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as background:
             building.mkdir()
             previous = previous_release(published_root)
+            # in the background meanwhile: the oldest releases go (all but the newest keep - 1 and the one
+            # published), and the previous DuckDB file is copied to be patched (kernel copy and unlinks)
+            pruning = background.submit(prune, published_root, keep=keep - 1, spare=published_name(published_root))
+            copying = background.submit(copy_file, previous.dir / DUCKDB_FILE, building / PREVIOUS_COPY) \
+                if previous else None
             with read_warehouse(warehouse, building, memory_limit) as con:  # one snapshot of the warehouse
                 with steps("fingerprint"):
-                    built, columns = fingerprint_tables(con, targets, keep_hashes=previous is not None)
-                refuse_types_unreadable_by_1x(columns)
+                    columns = {t.qualified: table_columns(con, "src", t) for t in targets}
+                    refuse_types_unreadable_by_1x(columns)
+                    layouts = plan_layouts(targets, columns)
+                    built = fingerprint_tables(con, layouts, columns)
                 changed = changed_tables(previous, targets, built)
                 (building / PARQUET_DIR).mkdir()
-                for t in targets:  # the Parquet files: unchanged ones linked, the others exported
+                for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
                     with steps("link"):
-                        if t not in changed and link_from_previous(previous, t, building, built[t.qualified]):
-                            continue
+                        todo = link_from_previous(previous, layout, building, built[layout.target.qualified])
                     with steps("parquet"):
-                        export_parquet(con, t, building)
+                        b = built[layout.target.qualified]
+                        if previous is not None and layout.partitioned:
+                            todo = [k for k in todo if not append_to_previous(
+                                con, previous, layout, building, b, k, columns[layout.target.qualified])]
+                        export_parquet(con, layout, building, b, todo)
                 with steps("duckdb"):
-                    db_info = build_duckdb_file(con, building / DUCKDB_FILE, targets, changed, previous, columns)
+                    copied = building / PREVIOUS_COPY if copying and copying.result() is None else None
+                    db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
+                                                columns, copied=copied)
             with steps("audit"):
-                audit_release(building, targets, built, columns)
+                audit_release(building, layouts, built, columns)
             with steps("describe"):  # quality schema + dbt's descriptions as comments
                 db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets],
                                              db_info, release=release.name, run_id=run_id,
                                              published_at=release.published_at)
-            with steps("hash"):
-                manifest = write_manifest(building, release.name, run_id, release.published_at, targets,
-                                          built, db_info)
-            with steps("docs"):  # data dictionary, weekly digests, topic feeds
-                write_dictionary(building, manifest, DUCKDB_FILE)
-                write_digests(building, DUCKDB_FILE)
+            hashing = background.submit(hash_files, building, files_to_hash(built, db_info))
+            with steps("docs"):  # data dictionary, weekly digests, topic feeds (while the new files are hashed)
+                write_dictionary(building, build_manifest(building, release.name, run_id, release.published_at,
+                                                          layouts, built, db_info, {}), DUCKDB_FILE)
+                write_digests(building, DUCKDB_FILE, previous.dir if previous else None)
+            with steps("hash"):  # what is left of hashing when the docs are done
+                manifest = write_manifest(building, build_manifest(
+                    building, release.name, run_id, release.published_at, layouts, built, db_info, hashing.result()))
             with steps("seal"):
                 seal(building)
             release.swap_in()
         with steps("prune"):
-            pruned = prune(release, keep=keep)
+            pruned = [*pruning.result(), *prune(published_root, keep=keep, spare=release.name)]
 
     seconds = time.perf_counter() - started
     counts = {q: b.rows for q, b in built.items()}

@@ -46,6 +46,7 @@ def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             "description": comment or "",
             "rows": counts[qualified],
             "parquet": files.get(qualified, {}).get("parquet"),
+            "partitioned_by": files.get(qualified, {}).get("partitioned_by"),
             "columns": [
                 {"name": c, "type": ty, "description": desc or ""}
                 for s, t, c, ty, desc in columns if (s, t) == (schema, table)
@@ -59,13 +60,24 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(catalog: dict[str, Any]) -> str:
+    partitioned = [t["parquet"] for t in catalog["tables"].values() if t.get("partitioned_by")]
+    if partitioned:
+        layout = (
+            "Marts in folders partitioned by listing month (`<folder>/listing_month=YYYY-MM/*.parquet`) are "
+            f"read with their glob and Hive partitioning, e.g. `read_parquet('{partitioned[0]}', "
+            f"hive_partitioning = true)` in DuckDB or `polars.scan_parquet('{partitioned[0].split('/*')[0]}/')`: "
+            "`listing_month` comes from the folder names. The others are one file each. "
+        )
+    else:
+        layout = ""
     lines = [
         f"# Data dictionary — release {catalog['release']}",
         "",
         f"Published {catalog['published_at']} from run `{catalog['run_id']}`. Open `warehouse.duckdb` "
-        "read-only (DuckDB 1.4 or newer) or read `parquet/<table>.parquet`; the same descriptions are "
-        "the DuckDB file's table and column comments and the Parquet files' metadata. Schema `marts` "
-        "holds the public tables; schema `quality` (DuckDB file only) the pipeline's quality record.",
+        "read-only (DuckDB 1.4 or newer: every table whole, in one file) or read the Parquet files under "
+        f"`parquet/` (where each table is, below). {layout}The same descriptions are the DuckDB file's table "
+        "and column comments and the Parquet files' metadata. Schema `marts` holds the public tables; "
+        "schema `quality` (DuckDB file only) the pipeline's quality record.",
         "",
         "| table | rows | description |",
         "| --- | --- | --- |",
@@ -77,7 +89,12 @@ def render_markdown(catalog: dict[str, Any]) -> str:
         lines += ["", f"## {name}", ""]
         if table["description"]:
             lines += [table["description"].strip(), ""]
-        where = f"`parquet/{Path(table['parquet']).name}`" if table["parquet"] else "the DuckDB file only"
+        if table["partitioned_by"]:
+            by = table["partitioned_by"]
+            where = (f"`{table['parquet']}`, partitioned by `{by['column']}` (the month of "
+                     f"`{by['month_of']}`)")
+        else:
+            where = f"`{table['parquet']}`" if table["parquet"] else "the DuckDB file only"
         lines += [f"{table['rows']} rows; in `warehouse.duckdb` and {where}." if table["parquet"]
                   else f"{table['rows']} rows; in {where}.", "",
                   "| column | type | description |", "| --- | --- | --- |"]

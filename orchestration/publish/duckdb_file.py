@@ -22,7 +22,8 @@ from typing import Any
 import duckdb
 
 from orchestration.publish.describe import comment_duckdb_file, load_docs
-from orchestration.publish.fingerprints import Previous, hashes_table, row_hash_sql
+from orchestration.publish.fingerprints import Built, Previous, changed_partitions, row_hash_sql
+from orchestration.publish.layout import Layout
 from orchestration.publish.quality import quality_docs, quality_views_in, write_quality_schema
 from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
 from orchestration.publish.tables import Columns, Target, table_columns
@@ -74,24 +75,33 @@ def refuse_types_unreadable_by_1x(columns: dict[str, Columns]) -> None:
 
 
 def build_duckdb_file(
-    con: duckdb.DuckDBPyConnection, db_path: Path, targets: list[Target], changed: list[Target],
-    previous: Previous | None, columns: dict[str, Columns],
+    con: duckdb.DuckDBPyConnection, db_path: Path, layouts: dict[str, Layout], built: dict[str, Built],
+    changed: list[Target], previous: Previous | None, columns: dict[str, Columns], *,
+    copied: Path | None = None,
 ) -> dict[str, Any]:
-    """The release's DuckDB file: a copy of the previous one in which each changed table gets the
-    rows that differ (deleted and inserted by row hash) or, when much differs, is replaced; or a new
-    file when there is no usable previous one or the copy would carry too much free space. Runs
-    inside the caller's transaction on the warehouse; commits it. Returns how the file was made."""
+    """The release's DuckDB file: a copy of the previous one (``copied``, made in the background
+    while the warehouse was fingerprinted, else copied now) in which each changed table gets the
+    rows that differ (deleted and inserted by row hash, looking only at the partitions whose
+    fingerprint changed) or, when much differs, is replaced; or a new file when there is no usable
+    previous one or the copy would carry too much free space. Runs inside the caller's transaction
+    on the warehouse; commits it. Returns how the file was made."""
+    targets = [layout.target for layout in layouts.values()]
     reuse = previous is not None  # tables new to this release are created in the copy
     if reuse and not changed and set(previous.manifest.get("tables", {})) == {t.qualified for t in targets}:
         # Nothing changed at all: the previous file is exactly this release's file.
         if link_or_copy(previous.dir / DUCKDB_FILE, db_path):
+            if copied is not None:
+                copied.unlink()
             con.execute("COMMIT")
             return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [],
                     "sha256": previous.manifest["duckdb"]["sha256"],
                     "free_blocks": previous.manifest["duckdb"].get("free_blocks"),
                     "total_blocks": previous.manifest["duckdb"].get("total_blocks")}
     if reuse:
-        copy_file(previous.dir / DUCKDB_FILE, db_path)
+        if copied is not None:
+            os.replace(copied, db_path)
+        else:
+            copy_file(previous.dir / DUCKDB_FILE, db_path)
         db_path.chmod(0o644)
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
         present = {(s, n) for s, n in con.execute(
@@ -100,8 +110,18 @@ def build_duckdb_file(
         for schema, table in sorted(present - wanted):
             con.execute(f"DROP TABLE pub.{quote_ident(schema)}.{quote_ident(table)}")
         stale = [t for t in targets if t in changed or (t.schema, t.table) not in present]
-        deltas = {t.qualified: d for t in stale if (t.schema, t.table) in present
-                  and (d := _apply_delta(con, t, columns[t.qualified])) is not None}
+        # a table whose partitions are dated through another (paper_topics by papers) is patched
+        # while that one still holds the previous release's rows
+        dating = {layout.via for layout in layouts.values() if layout.via is not None}
+        deltas = {}
+        for t in sorted(stale, key=lambda t: t in dating):
+            layout = layouts[t.qualified]
+            if (t.schema, t.table) not in present or (
+                    layout.via is not None and (layout.via.schema, layout.via.table) not in present):
+                continue  # created (or replaced) whole below
+            delta = _apply_delta(con, layout, columns[t.qualified], changed_partitions(previous, layout, built[t.qualified]))
+            if delta is not None:
+                deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
         _create_tables(con, replace, drop_first=present)
         _drop_empty_schemas(con, {t.schema for t in targets})
@@ -125,29 +145,35 @@ def build_duckdb_file(
             "total_blocks": total}
 
 
-def _apply_delta(con: duckdb.DuckDBPyConnection, t: Target, columns: Columns) -> dict[str, int] | None:
-    """Turn the previous release's copy of ``t`` (``pub``) into the warehouse's (``src``) by deleting
-    the rows whose hash the warehouse no longer has and inserting the rows whose hash the copy lacks.
-    None (replace the table instead) when the columns differ, a hash occurs twice on either side
-    (duplicate rows: a set difference would lose them) or more than :data:`MAX_DELTA_FRACTION` of
-    the rows differ."""
-    pub_rel, src_rel = t.relation("pub"), t.relation("src")
+def _apply_delta(
+    con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, keys: set[str] | None,
+) -> dict[str, int] | None:
+    """Turn the previous release's copy of the table (``pub``) into the warehouse's (``src``) by
+    deleting the rows whose hash the warehouse no longer has and inserting the rows whose hash the
+    copy lacks, among the rows of the partitions ``keys`` (all rows when None: the other partitions
+    hold the same rows on both sides, their fingerprints say). None (replace the table instead) when
+    the columns differ, a hash occurs twice on either side (duplicate rows: a set difference would
+    lose them) or more than :data:`MAX_DELTA_FRACTION` of the table's rows differ."""
+    t = layout.target
+    pub_rel = t.relation("pub")
     if table_columns(con, "pub", t) != columns:
         return None
-    new = f"temp.{hashes_table(t)}"  # (rowid, hash) of the warehouse's rows, kept by the fingerprint
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_old AS SELECT rowid AS r, {row_hash_sql(columns)} AS h "
-                f"FROM {pub_rel}")
+    in_keys = "true" if keys is None else layout.keys_filter_sql(keys)
+    for name, database in (("_pub_new", "src"), ("_pub_old", "pub")):  # (rowid, hash) of the rows looked at
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
+                    f"FROM {layout.source_sql(database)} WHERE {in_keys}")
     try:
-        (new_rows, new_distinct, old_rows, old_distinct), = con.execute(
-            f"SELECT (SELECT count(*) FROM {new}), (SELECT count(DISTINCT h) FROM {new}), "
-            "(SELECT count(*) FROM _pub_old), (SELECT count(DISTINCT h) FROM _pub_old)").fetchall()
+        (new_rows, new_distinct, old_rows, old_distinct, table_new, table_old), = con.execute(
+            "SELECT (SELECT count(*) FROM _pub_new), (SELECT count(DISTINCT h) FROM _pub_new), "
+            "(SELECT count(*) FROM _pub_old), (SELECT count(DISTINCT h) FROM _pub_old), "
+            f"(SELECT count(*) FROM {t.relation('src')}), (SELECT count(*) FROM {pub_rel})").fetchall()
         if new_rows != new_distinct or old_rows != old_distinct:
             return None
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_gone AS SELECT r FROM _pub_old ANTI JOIN {new} USING (h)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_add AS SELECT r FROM {new} ANTI JOIN _pub_old USING (h)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _pub_gone AS SELECT r FROM _pub_old ANTI JOIN _pub_new USING (h)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _pub_add AS SELECT r FROM _pub_new ANTI JOIN _pub_old USING (h)")
         (gone, add), = con.execute(
             "SELECT (SELECT count(*) FROM _pub_gone), (SELECT count(*) FROM _pub_add)").fetchall()
-        if gone + add > MAX_DELTA_FRACTION * max(new_rows, old_rows, 1):
+        if gone + add > MAX_DELTA_FRACTION * max(table_new, table_old, 1):
             return None
         # Hashes are unique on both sides: deleting exactly the rows of ``gone`` and inserting exactly
         # those of ``add`` leaves the copy with the warehouse's rows (up to a 64-bit hash collision).
@@ -156,13 +182,14 @@ def _apply_delta(con: duckdb.DuckDBPyConnection, t: Target, columns: Columns) ->
             deleted = con.execute(f"DELETE FROM {pub_rel} WHERE rowid IN (SELECT r FROM _pub_gone)").fetchall()[0][0]
         if add:
             inserted = con.execute(
-                f"INSERT INTO {pub_rel} SELECT * FROM {src_rel} WHERE rowid IN (SELECT r FROM _pub_add)"
+                f"INSERT INTO {pub_rel} SELECT _t.* FROM {layout.source_sql('src')} "
+                f"WHERE {in_keys} AND _t.rowid IN (SELECT r FROM _pub_add)"
             ).fetchall()[0][0]
         if (deleted, inserted) != (gone, add):
             raise PublishError(f"{t.qualified}: delta deleted {deleted} of {gone} rows, inserted {inserted} of {add}")
         return {"deleted": gone, "inserted": add}
     finally:
-        for name in ("_pub_old", "_pub_gone", "_pub_add"):
+        for name in ("_pub_new", "_pub_old", "_pub_gone", "_pub_add"):
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 

@@ -1,5 +1,6 @@
 """A release's ``manifest.json``: run id, UTC time, how the DuckDB file was made, and per table the row
-count, fingerprint and Parquet file, with the size and sha256 of every file.
+count, fingerprint and Parquet layout (its partitions' rows and fingerprints), with the rows, size and
+sha256 of every Parquet file and the size and sha256 of the DuckDB file.
 
 Written for the new release (:func:`write_manifest`), read back for the release ``published`` serves
 (:func:`current_release`, for ``papers status`` and the freshness check) and for the previous release
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ import duckdb
 
 from orchestration.publish.duckdb_file import STORAGE_VERSION, STORAGE_VERSION_NUMBER
 from orchestration.publish.fingerprints import FINGERPRINT_SCHEME, Built, Previous
-from orchestration.publish.releases import DUCKDB_FILE, MANIFEST
-from orchestration.publish.tables import Target
+from orchestration.publish.layout import Layout
+from orchestration.publish.releases import DUCKDB_FILE, MANIFEST, PublishError
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +59,29 @@ def previous_release(published_root: Path) -> Previous | None:
     return Previous(release, manifest)
 
 
-def write_manifest(
-    building: Path, name: str, run_id: str, published_at: datetime, targets: list[Target],
-    built: dict[str, Built], db_info: dict[str, Any],
+def files_to_hash(built: dict[str, Built], db_info: dict[str, Any]) -> list[str]:
+    """The files written for this release (relative paths): the DuckDB file unless it is the
+    previous release's, and the Parquet files not linked from there (those keep the recorded hash)."""
+    return ([] if db_info.get("sha256") else [DUCKDB_FILE]) + [
+        f.path for b in built.values() for f in b.files if f.sha256 is None]
+
+
+def hash_files(building: Path, paths: list[str]) -> dict[str, str]:
+    """sha256 of each file (run in a background thread while the docs are written: hashlib releases
+    the GIL)."""
+    return {path: _sha256(building / path) for path in paths}
+
+
+def build_manifest(
+    building: Path, name: str, run_id: str, published_at: datetime, layouts: dict[str, Layout],
+    built: dict[str, Built], db_info: dict[str, Any], digests: dict[str, str],
 ) -> dict[str, Any]:
-    """Hashes every file written for this release (two threads: hashlib releases the GIL); files
-    linked from the previous release keep the hash its manifest recorded."""
-    todo = {} if db_info.get("sha256") else {DUCKDB_FILE: building / DUCKDB_FILE}
-    todo.update({t.parquet: building / t.parquet for t in targets if not built[t.qualified].reused_parquet})
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = dict(zip(todo, pool.map(_sha256, todo.values()), strict=True))
+    """The manifest of the release, with the hashes known so far (``digests``: by relative path)."""
+    for b in built.values():
+        for f in b.files:
+            f.sha256 = f.sha256 or digests.get(f.path)
     made = {k: v for k, v in db_info.items() if k != "sha256"}
-    manifest = {
+    return {
         "release": name,
         "run_id": run_id,
         "published_at": published_at.isoformat(),
@@ -80,24 +91,39 @@ def write_manifest(
             "storage_version": STORAGE_VERSION,
             "storage_version_number": STORAGE_VERSION_NUMBER,
             "written_by": duckdb.__version__,
-            "sha256": db_info.get("sha256") or digests[DUCKDB_FILE],
+            "sha256": db_info.get("sha256") or digests.get(DUCKDB_FILE),
             "bytes": (building / DUCKDB_FILE).stat().st_size,
             **made,
         },
-        "tables": {
-            t.qualified: {
-                "rows": built[t.qualified].rows,
-                "parquet": t.parquet,
-                "sha256": built[t.qualified].parquet_sha256 or digests[t.parquet],
-                "bytes": (building / t.parquet).stat().st_size,
-                "fingerprint": built[t.qualified].fingerprint,
-                "reused": built[t.qualified].reused_parquet,
-            }
-            for t in targets
-        },
+        "tables": {q: _table_entry(layouts[q], built[q]) for q in layouts},
     }
+
+
+def write_manifest(building: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write ``manifest.json``; every file in it must have its hash by now."""
+    missing = [path for e in manifest["tables"].values() for path, f in e["files"].items() if not f["sha256"]]
+    if not manifest["duckdb"]["sha256"] or missing:
+        raise PublishError(f"{MANIFEST}: no sha256 for {missing or [DUCKDB_FILE]}")
     (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def _table_entry(layout: Layout, b: Built) -> dict[str, Any]:
+    """A table in the manifest: rows, fingerprint, what a reader opens (``parquet``: the file, or
+    the glob over the partitions), and every Parquet file with its rows, size and sha256 (and
+    partition; with each partition's rows and fingerprint)."""
+    entry: dict[str, Any] = {"rows": b.rows, "fingerprint": b.fingerprint, "parquet": layout.parquet,
+                             "reused": b.reused_parquet, "described": b.described}
+    if layout.partitioned:
+        entry["partitioned_by"] = layout.describe()
+        entry["partitions"] = {k: {"rows": p.rows, "fingerprint": p.fingerprint, "reused": p.reused}
+                               for k, p in sorted(b.parts.items())}
+    entry["files"] = {
+        f.path: {**({"partition": k} if layout.partitioned else {}), "rows": f.rows, "bytes": f.bytes,
+                 "sha256": f.sha256, "reused": f.reused}
+        for k, p in sorted(b.parts.items(), key=lambda kv: kv[0] or "") for f in sorted(p.files, key=lambda f: f.path)
+    }
+    return entry
 
 
 def _sha256(path: Path) -> str:

@@ -147,30 +147,45 @@ class NewRelease:
 
 
 def seal(building: Path) -> None:
-    """fsync every file and make it read-only; the parquet folder too."""
+    """fsync every file written for this release and make it read-only, then every folder in it
+    (deepest first). A file hard-linked from the previous release (more than one link) was synced
+    and sealed with it: only its new folder entry is synced (each fsync of a new file costs a
+    journal commit, ~5 ms here)."""
+    folders = []
     for path in sorted(building.rglob("*")):
         if path.is_file():
+            if path.stat().st_nlink > 1:
+                continue
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
             path.chmod(_FILE_MODE)
-    _fsync_dir(building / PARQUET_DIR)
-    (building / PARQUET_DIR).chmod(_DIR_MODE)
+        elif path.is_dir():
+            folders.append(path)
+    for folder in reversed(folders):
+        _fsync_dir(folder)
+        folder.chmod(_DIR_MODE)
     _fsync_dir(building)
 
 
-def prune(release: NewRelease, *, keep: int) -> list[Path]:
-    """Remove all but the newest ``keep`` releases (never the current one)."""
-    releases = releases_root(release.published_root)
+def prune(published_root: Path, *, keep: int, spare: str | None) -> list[Path]:
+    """Remove all but the newest ``keep`` releases, never ``spare`` (the one ``published_root``
+    serves). A release that cannot be removed is reported, not raised."""
+    releases = releases_root(published_root)
     names = sorted(p.name for p in releases.iterdir() if p.is_dir() and not p.name.startswith("."))
-    doomed = [releases / n for n in names[:-keep] if n != release.name]
+    doomed = [releases / n for n in names[:max(len(names) - keep, 0)] if n != spare]
     removed = []
     for path in doomed:
         try:
             rmtree(path, strict=True)
             removed.append(path)
-        except OSError as exc:  # the new release is live already: report, don't fail the publish
+        except OSError as exc:  # a release is live already: report, don't fail the publish
             log.warning("could not prune old release %s: %s", path, exc)
     return removed
+
+
+def published_name(published_root: Path) -> str | None:
+    """The name of the release ``published_root`` points at (None when there is none)."""
+    return Path(os.readlink(published_root)).name if published_root.is_symlink() else None
 
 
 def rmtree(path: Path, *, strict: bool = False) -> None:

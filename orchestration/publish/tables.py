@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.publish.releases import PARQUET_DIR, PublishError, rmtree
+from orchestration.publish.releases import PublishError, rmtree
 from orchestration.sql import quote_ident, quote_literal
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -32,11 +32,6 @@ class Target:
     qualified: str
     schema: str
     table: str
-
-    @property
-    def parquet(self) -> str:
-        """Its Parquet file, relative to the release folder."""
-        return f"{PARQUET_DIR}/{self.table}.parquet"
 
     def relation(self, database: str) -> str:
         """The table in an attached database (``src``: the warehouse, ``pub``: the release's file)."""
@@ -56,7 +51,7 @@ def parse_tables(tables: Sequence[str]) -> list[Target]:
             raise ValueError(f"table {qualified!r} is not a qualified name like 'marts.papers'")
         schema, table = parts
         if table in seen:
-            raise ValueError(f"table name {table!r} listed twice (parquet files are named by table)")
+            raise ValueError(f"table name {table!r} listed twice (Parquet files and folders are named by table)")
         seen.add(table)
         targets.append(Target(qualified, schema, table))
     return targets

@@ -49,8 +49,12 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
             ledger.record_published(con)
         made = result.manifest.get("duckdb", {}).get("made", "")
         reused = sorted(t.split(".")[-1] for t, e in result.manifest.get("tables", {}).items() if e.get("reused"))
+        files = [f for e in result.manifest.get("tables", {}).values() for f in e.get("files", {}).values()]
+        written = sum(not f.get("reused") for f in files)
+        steps = ", ".join(f"{k} {v:.2f}s" for k, v in result.steps.items())
         context.log.info(f"published {len(result.tables)} marts to {result.release_dir} in {result.seconds:.2f} s "
-                         f"(DuckDB file {made}; Parquet reused: {', '.join(reused) or 'none'})")
+                         f"(DuckDB file {made}; Parquet files {written} written, {len(files) - written} reused; "
+                         f"marts unchanged: {', '.join(reused) or 'none'}; {steps})")
         warehouse.report(context.log, f"publish: {len(result.tables)} marts -> {result.release_dir.name} "
                                       f"in {result.seconds:.1f} s")
         return dg.MaterializeResult(metadata={
@@ -58,7 +62,8 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
             "published_at": result.published_at.isoformat(),
             "seconds": round(result.seconds, 3),
             "duckdb_file": made,  # written anew, copied from the previous release and patched, or linked
-            "parquet_reused": len(reused),
+            "parquet_reused": len(reused),  # marts whose every Parquet file is the previous release's
+            "parquet_files_written": written,
             **{f"rows_{name.split('.')[-1]}": n for name, n in result.tables.items()},
         })
 
