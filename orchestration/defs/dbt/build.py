@@ -58,9 +58,12 @@ def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, pr
     # the dbt selection for the selected assets and checks, as dagster-dbt computes it for its CLI
     params = get_updated_cli_invocation_params_for_context(context, {}, DagsterDbtTranslator())
     project_dir = Path(params.dbt_project.project_dir if params.dbt_project else project.project_dir)
+    # --no-write-json: dbt's manifest.json (written twice), semantic manifest and graph file are not
+    # written (nothing reads them: the folder is dropped after the build); run_results.json is
+    # written below from the result dbt returns
     args = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project.profiles_dir),
             "--target-path", str(target), "--log-path", str(target), "--no-send-anonymous-usage-stats",
-            *params.selection_args]
+            "--no-write-json", *params.selection_args]
     if params.indirect_selection:
         args += ["--indirect-selection", params.indirect_selection]
     results: list[dict] = []
@@ -86,6 +89,8 @@ def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, pr
     if interrupted:
         context.log.info("dbt interrupted: its queries were cancelled and its threads ended")
         raise DagsterExecutionInterruptedError()
+    if outcome.result is not None and hasattr(outcome.result, "write"):  # none when dbt failed before running
+        outcome.result.write(str(target / "run_results.json"))
     events = [event for raw in results
               for event in DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}).to_default_asset_events(
                   manifest=params.manifest, dagster_dbt_translator=params.dagster_dbt_translator,
