@@ -86,7 +86,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
     # and what dbt's DuckDB used (its connection is closed once the build ends) goes back too
     log_release(context.log, "after dbt", debug=warehouse.settings.memory_debug)
     events = build.events
-    if build.success:
+    if build.success:  # each model's table name, row count and columns, read once dbt's DuckDB is closed
         with warehouse.connect() as con:
             events = [_with_table_metadata(con, build.manifest, event) for event in events]
     yield from events
