@@ -17,7 +17,8 @@ stage in its own child process (wall seconds, records/s, peak RSS):
 
 Prints a table and writes bench/results/latest.json. Exit code 1 when a stage produced unexpected row
 counts or failed. Peak RSS: the child's ru_maxrss from wait4 (the largest single process of its tree)
-and the sampled sum over its process tree (dbt runs as a subprocess of `papers`).
+and the sampled sum over its process tree (the same figure now that dbt runs inside `papers`; it
+was a subprocess before).
 """
 
 from __future__ import annotations

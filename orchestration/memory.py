@@ -4,12 +4,13 @@ The steps of a run share one (in-process) Python process. The raw load and the v
 GBs (Arrow tables, pandas frames, DuckDB's buffer pool) that are freed when they finish, but freed
 memory is not necessarily returned: glibc keeps freed chunks in its heaps (the main heap and the
 per-thread arenas DuckDB's and Arrow's worker threads use) until told to trim them, and Arrow's pool
-keeps freed pages for reuse. The dbt step then runs a second process (dbt's own DuckDB, up to
-``PAPERS_DUCKDB_MEMORY_LIMIT``) next to a parent still holding the raw load's peak.
+keeps freed pages for reuse. The dbt step then runs dbt's own DuckDB (up to
+``PAPERS_DUCKDB_MEMORY_LIMIT``) in the same process, which would otherwise still hold the raw
+load's peak; and once dbt's DuckDB is closed, what it used goes back before the checks.
 
 :func:`release_memory` asks Arrow's pool (mimalloc) to release the memory it keeps for reuse and
 glibc to trim every arena (``malloc_trim(0)``): a few ms. It is called after the raw load and the
-checks and at the start of the dbt and publish steps. It does not run a full garbage collection
+checks, at the start and end of the dbt build and at the start of the publish step. It does not run a full garbage collection
 unless asked (``collect=True``): in the Dagster process that costs ~0.3 s (500k objects) and freed
 nothing measurable at 1M records: what the steps leave is freed by reference counting once GX lets
 go of its frames (``_gx.Validator.close``). Measured at 1M records (PAPERS_MEMORY_DEBUG): at the

@@ -2,9 +2,10 @@
 
     python -m tests.crash_child STEP HOME      (or run_forked(STEP, HOME) from a test)
 
-tests/test_faults.py runs it in a forked child of the test process (Dagster, dbt and Great
-Expectations already imported: seconds instead of a cold start each); each step is a window
-between two writes:
+tests/test_faults.py runs it in a child forked by a fork server that imported Dagster, dbt and Great
+Expectations once (seconds instead of a cold start each). Not a fork of the test process: that one
+may have run dbt already, and dbt's parser (dbt_extractor) keeps a thread pool that a forked child
+does not get, so its next full parse waits forever. Each step is a window between two writes:
 
 - ``dlt_second_job``: dlt committed the first raw table of its load, not the second, and did not mark
   the load complete (``raw._dlt_loads``) — a partial load (ENOSPC, OOM mid-load).
@@ -15,6 +16,10 @@ between two writes:
 - ``after_dbt``: every file settled, dbt built the marts, the build not recorded (``ops.watermarks``),
   nothing validated or published.
 - ``before_publish``: the marts built and validated, not published.
+
+And one that is not a crash: ``interrupted_dbt`` sends the run SIGINT (Ctrl-C; terminating a run from
+the Dagster UI sends its worker the same) while dbt builds a model. The run stops; the child then
+checks that no dbt thread outlived it and that the warehouse file is free (exit 0, else 97).
 """
 
 from __future__ import annotations
@@ -28,8 +33,12 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _after_calls(module, name: str, n: int, *, when=lambda *a, **k: True) -> None:
-    """Die at the ``n``-th call of ``module.name`` for which ``when(args…)`` holds."""
+def interrupt() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def _after_calls(module, name: str, n: int, *, when=lambda *a, **k: True, then=die) -> None:
+    """Die (or ``then()``) at the ``n``-th call of ``module.name`` for which ``when(args…)`` holds."""
     original = getattr(module, name)
     calls = []
 
@@ -37,7 +46,7 @@ def _after_calls(module, name: str, n: int, *, when=lambda *a, **k: True) -> Non
         if when(*args, **kwargs):
             calls.append(1)
             if len(calls) == n:
-                die()
+                then()
         return original(*args, **kwargs)
 
     setattr(module, name, wrapper)
@@ -69,6 +78,13 @@ def arm(step: str) -> None:
         from orchestration.defs.publish import assets
 
         _after_calls(assets, "publish", 1)
+    elif step == "interrupted_dbt":
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        # in a dbt worker thread, as it sends the query that builds a model (the signal reaches the
+        # main thread, waiting for the workers)
+        _after_calls(DuckDBConnectionManager, "execute", 1, then=interrupt,
+                     when=lambda self, sql="", *a, **k: "create" in sql and "int_paper_observations" in sql)
     elif step == "mid_moves":
         from orchestration.ops import filing as intake
 
@@ -84,24 +100,50 @@ def crash_run(step: str, home: str) -> None:
     from orchestration.cli import main
 
     code = main(["--home", home, "run"])
+    if step == "interrupted_dbt":
+        os._exit(0 if code and _dbt_stopped(home) else 97)
     print(f"crash_child: step {step} was never reached (exit {code})", file=sys.stderr)
     os._exit(99)
 
 
+def _dbt_stopped(home: str) -> bool:
+    """No dbt worker thread is left and this process opens the warehouse with its own settings."""
+    import threading
+
+    import duckdb
+
+    workers = [t.name for t in threading.enumerate() if t.name.endswith("(worker)")]
+    try:
+        duckdb.connect(os.path.join(home, "warehouse.duckdb")).close()
+    except duckdb.Error as error:
+        print(f"crash_child: the warehouse is still held: {error}", file=sys.stderr)
+        return False
+    if workers:
+        print(f"crash_child: dbt threads left: {workers}", file=sys.stderr)
+    return not workers
+
+
+#: what the fork server imports once, before it forks any child (it never runs dbt itself)
+PRELOAD = ["great_expectations", "dbt.cli.main", "orchestration.defs.definitions", "orchestration.cli"]
+
+
+def _child(step: str, home: str) -> None:
+    try:
+        crash_run(step, home)
+    finally:
+        os._exit(98)
+
+
 def run_forked(step: str, home: str) -> int:
-    """Run :func:`crash_run` in a forked child; its exit status (-9: killed at the step)."""
-    import great_expectations  # noqa: F401  (imported once here, not in every child)
+    """Run :func:`crash_run` in a child of the fork server; its exit status (-9: killed at the step)."""
+    import multiprocessing
 
-    import orchestration.defs.definitions  # noqa: F401
-
-    pid = os.fork()
-    if pid == 0:
-        try:
-            crash_run(step, home)
-        finally:
-            os._exit(98)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)  # read when the server starts (the first child)
+    child = context.Process(target=_child, args=(step, home))
+    child.start()
+    child.join()
+    return child.exitcode
 
 
 if __name__ == "__main__":

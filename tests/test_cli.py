@@ -11,6 +11,7 @@ from datetime import date
 import duckdb
 from werkzeug import Response
 
+from orchestration.cli import EXIT_PIPELINE_ERROR
 from tests.conftest import copy_home
 from tests.pipeline_runs import FIXTURES, SAMPLE_FILES, land_sample, query, run_papers
 
@@ -123,6 +124,28 @@ def test_failed_validation_leaves_published_byte_identical(demo_home, tmp_path):
     assert published_files(home) == before
     code, output = run_papers(home, "status")
     assert "the last validation failed: published/ still serves run" in output
+
+
+def test_failed_dbt_build_names_its_first_failed_node_and_lets_the_warehouse_go(demo_home, tmp_path):
+    home = copy_home(demo_home, tmp_path / "home")
+    before = published_files(home)
+    # a raw column changed by hand to a type the models cannot combine: a model fails at run time
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("alter table raw.landed_api_papers alter author_count type varchar")
+    code, output = run_papers(home, "rebuild")
+    assert code == EXIT_PIPELINE_ERROR, output
+    failed = next(line for line in output.splitlines() if line.startswith("result:"))
+    assert failed.startswith("result:     FAILED: warehouse_dbt_models: dbt build failed: "
+                             "model.daily_papers.int_paper_attributes: Runtime Error in model int_paper_attributes"), failed
+    # the failed build keeps its folder: dbt's log and the run results naming the node
+    folder = next(p for p in (home / "dbt" / "target").iterdir() if p.is_dir())
+    assert f"(log: {folder / 'dbt.log'})" in failed
+    results = json.loads((folder / "run_results.json").read_text())["results"]
+    assert [r["unique_id"] for r in results if r["status"] == "error"] == ["model.daily_papers.int_paper_attributes"]
+    assert "published:  unchanged" in output and published_files(home) == before
+    # dbt ran in this process: its DuckDB is closed, the file opens here with other settings
+    with duckdb.connect(str(home / "warehouse.duckdb"), config={"threads": 1}) as con:
+        assert con.sql("select count(*) from raw.landed_api_papers").fetchall()[0][0] > 0
 
 
 def test_broken_snapshot_is_quarantined_before_it_is_loaded(tmp_path):

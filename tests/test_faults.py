@@ -150,6 +150,24 @@ def test_a_run_killed_after_its_files_were_settled_is_finished_by_the_next_run(t
     assert code == 0 and output.startswith("papers run: nothing to do: no file waiting"), output
 
 
+def test_a_run_interrupted_while_dbt_builds_stops_dbt_and_the_next_run_finishes_it(tmp_path, fixtures_warehouse):
+    """SIGINT while dbt builds a model (Ctrl-C; a run terminated from the UI gets the same): dbt,
+    running in the run's process, stops with the run — no dbt thread left, the warehouse file free
+    (checked in the child) — and the next run builds the marts of a clean run."""
+    home = tmp_path / "home"
+    drop(home / "landing", [*API_FIXTURES, *TEXT_FIXTURES])
+    with papers_env(home):
+        status = run_forked("interrupted_dbt", str(home))
+    assert status == 0, f"dbt outlived the interrupted run, or it was not interrupted (exit {status})"
+    # stopped while it built int_paper_observations: nothing downstream of it was built
+    assert query(home / "warehouse.duckdb", "select count(*) from information_schema.tables "
+                                            "where table_schema = 'marts' and table_name = 'papers'") == [(0,)]
+
+    code, output = run_papers(home, "run")
+    assert code == 0, output
+    assert mart_differences(home / "warehouse.duckdb", fixtures_warehouse) == {}
+
+
 def test_a_rebuild_after_an_interrupted_load_builds_only_completed_loads(tmp_path):
     """A load killed before dlt marked it complete leaves rows in raw; `papers rebuild` (dbt without
     a load first) rolls them back before building: the marts are those of the completed loads."""

@@ -1,17 +1,14 @@
 """Wire assets, checks, jobs, sensors and resources into one Definitions object for one Settings."""
 
 
-import shutil
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from orchestration.config import Settings
 from orchestration.defs.automation import automation_sensor
-from orchestration.defs.dbt.assets import InstalledDbtCliResource, dbt_project, warehouse_dbt_models
+from orchestration.defs.dbt.assets import warehouse_dbt_models
 from orchestration.defs.dlt.assets import api_listing_fetches, hf_api_raw, landing_raw
 from orchestration.defs.jobs import build_marts_job, fetch_api_job, ingest_landing_job
 from orchestration.defs.publish.assets import published_marts_asset
@@ -19,10 +16,6 @@ from orchestration.defs.resources import Warehouse
 from orchestration.defs.schedules import rolling_refetch_schedule
 from orchestration.defs.sensors import landing_sensor
 from orchestration.defs.validation.checks import api_raw_checks, landing_raw_checks, mart_checks
-
-# The dbt installed next to this Python (the venv's), also when the venv is not activated.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt")) if Path(sys.executable).with_name("dbt").exists() \
-    else (shutil.which("dbt") or "dbt")
 
 
 def build_definitions(settings: Settings, progress: Callable[[str], None] | None = None) -> dg.Definitions:
@@ -37,8 +30,6 @@ def build_definitions(settings: Settings, progress: Callable[[str], None] | None
         resources={
             "warehouse": Warehouse(settings, progress),
             "dlt": DagsterDltResource(),
-            "dbt": InstalledDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                                           dbt_executable=DBT_EXECUTABLE),
         },
         executor=dg.in_process_executor,
     )

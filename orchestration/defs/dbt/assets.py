@@ -10,12 +10,10 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from functools import cached_property
-
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-from packaging import version
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from orchestration.defs.automation import FOLLOW_RAW
+from orchestration.defs.dbt.build import run_dbt
 from orchestration.defs.dlt.ingest import repair
 from orchestration.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
@@ -25,17 +23,6 @@ from orchestration.project import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
-
-
-class InstalledDbtCliResource(DbtCliResource):
-    """dbt-core from this environment. dagster-dbt otherwise runs ``dbt --version`` in a subprocess
-    before every invocation (~4 s, and a network look-up); the installed package already knows."""
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        from dbt.version import __version__
-
-        return version.parse(__version__)
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -65,7 +52,7 @@ class DbtBuildConfig(dg.Config):
     dagster_dbt_translator=WarehouseDbtTranslator(),
     pool=WAREHOUSE_WRITER_POOL,
 )
-def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: dg.ResourceParam[Warehouse],
+def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse],
                          config: DbtBuildConfig):
     """Builds (runs and tests) the selected dbt models and seeds in the warehouse: the loads after
     the last build (the change window, orchestration/ops/ledger.py), or everything when the dbt
@@ -82,7 +69,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
         warehouse.report(context.log, "dbt: nothing new since the last published build (dbt, validation and "
                                       "publish skipped)")
         return
-    # dbt runs its own DuckDB in a subprocess: hand back what the raw load and checks left behind first
+    # dbt's DuckDB runs in this process: hand back what the raw load and checks left behind first
     log_release(context.log, "before dbt", debug=warehouse.settings.memory_debug)
     args = ["build", "--full-refresh"] if window.full else ["build"]
     # the deployment's settings reach dbt as --vars (profiles.yml reads them); the window dbt reads
@@ -95,21 +82,21 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     kept = warehouse.home.dbt_target
     target = seed_invocation_state(kept, kept / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}")
     warehouse.report(context.log, f"dbt: building {'every model' if window.full else 'the models'} ({window.reason})")
-    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
-    # dbt holds the DuckDB file while it runs: the models' row counts and columns are read once it
-    # has exited (dagster-dbt's fetch_row_counts() would query the file from here meanwhile)
-    events = list(invocation.stream())
-    if invocation.is_successful():
+    build = run_dbt(context, args, target, dbt_project)
+    # and what dbt's DuckDB used (its connection is closed once the build ends) goes back too
+    log_release(context.log, "after dbt", debug=warehouse.settings.memory_debug)
+    events = build.events
+    if build.success:  # each model's table name, row count and columns, read once dbt's DuckDB is closed
         with warehouse.connect() as con:
-            events = [_with_table_metadata(con, invocation.manifest, event) for event in events]
+            events = [_with_table_metadata(con, build.manifest, event) for event in events]
     yield from events
-    statuses = Counter(r.get("status") for r in _run_results(invocation.target_path))
+    statuses = Counter(r.get("status") for r in _run_results(target))
     done = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-    if not invocation.is_successful():
-        warehouse.report(context.log, f"dbt: FAILED ({done}; log: {invocation.target_path / 'dbt.log'})")
-        raise dg.Failure(description=f"dbt build failed: {_first_dbt_error(invocation.target_path)} "
-                                     f"(log: {invocation.target_path / 'dbt.log'})")
-    keep_invocation_state(invocation.target_path, kept)
+    if not build.success:
+        warehouse.report(context.log, f"dbt: FAILED ({done}; log: {target / 'dbt.log'})")
+        raise dg.Failure(description=f"dbt build failed: {_first_dbt_error(target, build.error)} "
+                                     f"(log: {target / 'dbt.log'})")
+    keep_invocation_state(target, kept)
     if context.selected_asset_keys == context.assets_def.keys:
         # every model took the window in (a subset leaves the watermark: the next full build redoes it)
         with warehouse.connect() as con:
@@ -149,12 +136,15 @@ def _run_results(target) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8")).get("results", []) if path.is_file() else []
 
 
-def _first_dbt_error(target) -> str:
-    """The first failed node of a dbt build and its message, in one line (else the log's last error)."""
+def _first_dbt_error(target, error: BaseException | None = None) -> str:
+    """The first failed node of a dbt build and its message, in one line (else the exception dbt
+    ended with, else the log's last error)."""
     for result in _run_results(target):
         if result.get("status") in ("error", "fail", "runtime error"):
             message = " ".join(str(result.get("message") or "").split())
             return f"{result.get('unique_id')}: {message[:300]}"
+    if error is not None:
+        return " ".join(f"{type(error).__name__}: {error}".split())[:300]
     log = target / "dbt.log"
     errors = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
               if "[error]" in line.lower() or "error" in line.lower()] if log.is_file() else []
