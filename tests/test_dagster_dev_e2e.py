@@ -398,12 +398,14 @@ def test_backfill_of_three_dates_is_one_run(dev, api, first_drop, on_failure_dum
 
 def test_concurrent_triggers_all_succeed(dev, api, first_drop, on_failure_dump):
     started = time.time()
-    build = launch_run(dev, "build_marts", {"papers/test": "concurrent"})
-    fetch = launch_run(dev, "fetch_api", {"dagster/partition": SINGLE_FETCH[0], "papers/test": "concurrent"})
+    # the drop first: the sensor's run is queued before the two launched runs, which may take only
+    # seconds (a build with nothing new) and must not end before the sensor's tick queued its run
     drop_into_landing(dev.papers_home / "landing", CONCURRENT_DROP)
     sensor_run = wait_for("the landing sensor's run for the concurrent drop",
-                          lambda: sensor_runs_for(dev, CONCURRENT_DROP[:10]), dev, timeout=120)
+                          lambda: sensor_runs_for(dev, CONCURRENT_DROP[:10]), dev, timeout=120, every=0.2)
     assert len(sensor_run) == 1, sensor_run
+    build = launch_run(dev, "build_marts", {"papers/test": "concurrent"})
+    fetch = launch_run(dev, "fetch_api", {"dagster/partition": SINGLE_FETCH[0], "papers/test": "concurrent"})
     ids = [build, fetch, sensor_run[0]["runId"]]
 
     found = wait_for_runs_done(dev, ids)
