@@ -174,3 +174,18 @@ def test_described_parquet_files_read_in_common_tools(demo_home, reader):
     else:
         assert duckdb.sql(f"select listing_month, count(*) from read_parquet('{folder}/*/*.parquet', "
                           "hive_partitioning = true) group by all").fetchall() == [("2025-10", 575)]
+
+
+def test_a_description_dbt_no_longer_has_leaves_the_copied_file(tmp_path):
+    """A DuckDB file copied from the previous release carries its comments: one dbt dropped is cleared."""
+    from orchestration.publish.describe import TableDoc, comment_duckdb_file
+
+    db = tmp_path / "release.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema marts; create table marts.t (a integer, b varchar)")
+        con.execute("comment on table marts.t is 'old table text'; comment on column marts.t.a is 'old a'; "
+                    "comment on column marts.t.b is 'old b'")
+    assert comment_duckdb_file(db, ["marts.t"], {"marts.t": TableDoc("marts.t", "", {"a": "new a"})}) == 1
+    tables, columns = comments(db)
+    assert tables["marts.t"] is None
+    assert columns[("marts.t", "a")] == "new a" and columns[("marts.t", "b")] is None

@@ -214,6 +214,23 @@ def test_a_partition_that_only_gains_rows_is_compacted_after_max_files(home: Pat
         _assert_release_is_the_warehouse(home, result.release_dir)
 
 
+def test_a_file_gone_from_the_previous_release_is_written_anew(home: Path, caplog):
+    """A month's file of the published release deleted by hand: the next publish, which would have
+    appended to it, writes the month anew instead of failing at every run."""
+    first = _publish(home, "run-1")
+    (gone,) = _partition_files(first, "marts.paper_observations")["2025-10"]
+    folder = (first.release_dir / gone).parent
+    folder.chmod(0o755)
+    (first.release_dir / gone).unlink()
+    _sql(home, "insert into marts.paper_observations values "
+               "('p0001', date '2025-10-05', timestamptz '2025-10-05 09:00:00+00', 5)")
+    second = _publish(home, "run-2")
+    assert _partition_files(second, "marts.paper_observations")["2025-10"] == [gone]  # one file, all rows
+    assert not _files(second, "marts.paper_observations")[gone]["reused"]
+    assert "cannot be read" in caplog.text and "2025-10" in caplog.text
+    _assert_release_is_the_warehouse(home, second.release_dir)
+
+
 def test_an_incremental_release_equals_one_published_from_scratch(home: Path):
     _publish(home, "run-1")
     _sql(home, """
@@ -286,3 +303,17 @@ def test_months_are_exported_by_the_cheaper_way_with_the_same_files(tmp_path: Pa
     assert len(papers) == (3 if order == "clustered" else 0)
     assert set(_partition_files(result, "marts.papers")) == set(MONTHS)
     _assert_release_is_the_warehouse(tmp_path, result.release_dir)
+
+
+def test_a_publish_waits_for_another_one_a_bounded_time(home: Path, monkeypatch):
+    import fcntl
+
+    from orchestration.publish import releases
+
+    _publish(home, "run-1")
+    monkeypatch.setattr(releases, "LOCK_WAIT_SECONDS", 0.3)
+    with open(home / "releases" / ".publish.lock", "a+") as held:  # another publisher holds the lock
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(PublishError, match="another publish has held .* for over 0 s"):
+            _publish(home, "run-2")
+    _publish(home, "run-3")  # released: the next one goes through

@@ -130,18 +130,16 @@ def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableD
                 "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = 'pub'"
             ).fetchall()
         }
-        statements: list[str] = []
+        statements: list[str] = []  # a file copied from the previous release loses the comments dbt dropped
         for qualified in tables:
-            doc = docs.get(qualified)
-            if doc is None:
-                continue
+            doc = docs.get(qualified) or TableDoc(qualified, "")
             schema, table = qualified.split(".")
             rel = f"pub.{_q(schema)}.{_q(table)}"
-            if doc.description:
-                statements.append(f"COMMENT ON TABLE {rel} IS {_sql_text(doc.description)}")
-            for column, text in doc.columns.items():
-                if text and (schema, table, column) in present:
-                    statements.append(f"COMMENT ON COLUMN {rel}.{_q(column)} IS {_sql_text(text)}")
+            table_columns = [c for s, t, c in sorted(present) if (s, t) == (schema, table)]
+            if not table_columns:
+                continue
+            statements.append(f"COMMENT ON TABLE {rel} IS {_comment(doc.description)}")
+            statements += [f"COMMENT ON COLUMN {rel}.{_q(c)} IS {_comment(doc.columns.get(c))}" for c in table_columns]
         con.execute("BEGIN TRANSACTION")
         for statement in statements:
             con.execute(statement)
@@ -150,4 +148,8 @@ def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableD
         con.execute("DETACH pub")
     finally:
         con.close()
-    return len(statements)
+    return sum(not statement.endswith(" IS NULL") for statement in statements)
+
+
+def _comment(text: str | None) -> str:
+    return _sql_text(text) if text else "NULL"

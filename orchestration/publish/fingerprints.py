@@ -28,9 +28,10 @@ from orchestration.publish.tables import Columns, Target
 from orchestration.sql import quote_ident
 
 #: How table contents are fingerprinted (recorded in the manifest; a release with another scheme is
-#: not reused). DuckDB's ``hash`` may change between versions, hence the version in it. Scheme 2:
-#: per-partition fingerprints and files in the manifest, lists of scalars hashed with their length.
-FINGERPRINT_SCHEME = f"rowhash-sum-2/duckdb-{duckdb.__version__}"
+#: not reused). DuckDB's ``hash`` may change between versions, hence the version in it. Scheme 3:
+#: per-partition fingerprints and files in the manifest, lists of scalars hashed with their length,
+#: each row hash mixed once more before it is summed (:func:`_fingerprint`).
+FINGERPRINT_SCHEME = f"rowhash-sum-3/duckdb-{duckdb.__version__}"
 
 _NESTED = re.compile(r"\[|\b(STRUCT|MAP|UNION)\b")
 #: DuckDB's vector size: a scan decompresses the columns of a vector only if a row of it passes the filter.
@@ -150,9 +151,12 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
                  docs: dict[str, TableDoc]) -> Built:
     """Row count and order-independent content fingerprint of the table and of each of its partitions
     (DuckDB does the work in one grouped query: the sum of the row hashes per partition, as a 128-bit
-    integer so equal rows do not cancel out)."""
+    integer so the sum never wraps). A row hash is ``hash(other columns) XOR hash(last column)``, so
+    two rows making the same change of their last column would change the sum by amounts that can
+    cancel out (measured: two booleans flipped, sums equal); hashing each row hash again first makes
+    the terms independent."""
     groups = con.execute(
-        f"SELECT {layout.key_sql()} AS k, count(*), sum({row_hash_sql(columns, '_t')}::HUGEINT), "
+        f"SELECT {layout.key_sql()} AS k, count(*), sum(hash({row_hash_sql(columns, '_t')})::HUGEINT), "
         f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')} GROUP BY k"
     ).fetchall()
     qualified = layout.target.qualified

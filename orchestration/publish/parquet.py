@@ -11,6 +11,7 @@ months lie together in the table, else one ``COPY … PARTITION_BY`` of all of t
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -23,6 +24,8 @@ from orchestration.publish.layout import PARTITION_COLUMN, Layout
 from orchestration.publish.releases import PublishError, link_or_copy
 from orchestration.publish.tables import Columns
 from orchestration.sql import quote_ident, quote_literal
+
+log = logging.getLogger(__name__)
 
 
 #: A partition gets at most this many files: the rows a batch adds to it go to one more file until
@@ -64,19 +67,26 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
     the columns or descriptions differ, or the partition has :data:`MAX_FILES` files already."""
     t = layout.target
     entry = previous.table(t.qualified)
+    recorded = entry.get("partitions", {}).get(key) if entry else None
     if (not entry or entry.get("parquet") != layout.parquet or entry.get("partitioned_by") != layout.describe()
-            or entry.get("described") != b.described or key not in entry.get("partitions", {})):
+            or entry.get("described") != b.described or not isinstance(recorded, dict)
+            or not b.parts[key].rows > recorded.get("rows", b.parts[key].rows)):  # only a grown month can be
         return False
     old = [ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True)
            for path, f in entry.get("files", {}).items() if f.get("partition") == key]
-    if not old or len(old) >= MAX_FILES or any((previous.dir / f.path).stat().st_size != f.bytes for f in old):
-        return False
     listing = "[" + ", ".join(quote_literal(previous.dir / f.path) for f in old) + "]"
-    stored = con.execute(f"DESCRIBE SELECT * FROM read_parquet({listing}, hive_partitioning = false)").fetchall()
-    if [(name, type_) for name, type_, *_ in stored] != columns:
+    try:  # a previous file gone or unreadable: the partition is written anew (never a stuck publish)
+        if not old or len(old) >= MAX_FILES or any((previous.dir / f.path).stat().st_size != f.bytes for f in old):
+            return False
+        stored = con.execute(f"DESCRIBE SELECT * FROM read_parquet({listing}, hive_partitioning = false)").fetchall()
+        if [(name, type_) for name, type_, *_ in stored] != columns:
+            return False
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT {row_hash_sql(columns)} AS h "
+                    f"FROM read_parquet({listing}, hive_partitioning = false)")
+    except (OSError, duckdb.Error) as exc:
+        log.warning("%s: the previous release's files of %s cannot be read (%s); writing it anew",
+                    t.qualified, key, exc)
         return False
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT {row_hash_sql(columns)} AS h "
-                f"FROM read_parquet({listing}, hive_partitioning = false)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
                 f"FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])}")
     try:

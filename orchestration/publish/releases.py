@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ RELEASES_DIR = "releases"
 _BUILDING_PREFIX = ".building-"
 _LINK_PREFIX = ".published-"
 _LOCK_FILE = ".publish.lock"
+#: How long a publish waits for another one (a full publish of 1M papers takes ~30 s).
+LOCK_WAIT_SECONDS = 600.0
 _FILE_MODE = 0o444
 _DIR_MODE = 0o555
 
@@ -57,12 +60,22 @@ def check_published_root(published_root: Path) -> None:
 
 @contextlib.contextmanager
 def locked(published_root: Path) -> Iterator[None]:
-    """One publisher at a time (the Dagster pool already serializes runs; this guards the CLI too).
+    """One publisher at a time (the Dagster pool already serializes runs; this guards the CLI too),
+    waiting at most :data:`LOCK_WAIT_SECONDS` for another one (then :class:`PublishError`).
     Holding the lock, checks ``published_root`` again and removes what a killed publisher left."""
     releases = releases_root(published_root)
     releases.mkdir(parents=True, exist_ok=True)
     with open(releases / _LOCK_FILE, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PublishError(f"another publish has held {releases / _LOCK_FILE} for over "
+                                       f"{LOCK_WAIT_SECONDS:.0f} s: nothing published") from None
+                time.sleep(0.1)
         try:
             check_published_root(published_root)  # again, now that no other publisher can act
             _remove_leftovers(releases, published_root.parent)
