@@ -42,10 +42,19 @@ taxonomy as (
 
 ),
 
+-- topics numbered in slug order: the heavy steps below group, rank and join by these numbers
 topics as (
 
-    select topic, base_score
+    select topic, base_score, cast(row_number() over (order by topic) as integer) as topic_id
     from {{ ref('topics') }}
+
+),
+
+other as (
+
+    select topic_id, cast(base_score as decimal(18, 6)) as base_score
+    from topics
+    where topic = 'other'
 
 ),
 
@@ -93,6 +102,16 @@ terms as (
         from (select topic, term, weight, token_position, {{ singularize_token('raw_token') }} as token from term_tokens)
     )
     group by topic, term
+
+),
+
+-- each term's number, its topic's and its weight (a term of a topic not in the topics seed is never
+-- a candidate)
+term_keys as (
+
+    select terms.term_id, topics.topic_id, terms.weight
+    from terms
+    inner join topics on terms.topic = topics.topic
 
 ),
 
@@ -193,24 +212,24 @@ verified as (
 ),
 
 -- one row per (paper, topic, term found): in which fields, how often in the abstract, and its
--- points (grouped by the term's number; its topic and text are joined to the groups). Points are
+-- points (grouped by the term's number; its text is joined to the assigned topics' terms only). Points are
 -- exact decimals, so their sums (and the ranking and secondary rules on them) do not depend on the
 -- order DuckDB's threads add them in
 term_points as (
 
     select
         found.paper_id,
-        terms.topic,
-        terms.term,
+        term_keys.topic_id,
+        found.term_id,
         found.in_title,
         found.abstract_count,
         found.in_keywords,
-        cast(terms.weight as decimal(18, 6)) * (
+        cast(term_keys.weight as decimal(18, 6)) * (
             case when found.in_title then {{ scoring.title_weight }} else 0 end
             + {{ scoring.abstract_weight }} * found.abstract_count
             + case when found.in_keywords then {{ scoring.keywords_weight }} else 0 end
         ) as points,
-        case when found.in_title then cast(terms.weight as decimal(18, 6)) * {{ scoring.title_weight }} else 0 end as title_points
+        case when found.in_title then cast(term_keys.weight as decimal(18, 6)) * {{ scoring.title_weight }} else 0 end as title_points
 
     from (
         select
@@ -222,24 +241,23 @@ term_points as (
         from verified
         group by paper_id, term_id
     ) as found
-    inner join terms on found.term_id = terms.term_id
+    inner join term_keys on found.term_id = term_keys.term_id
 
 ),
 
 -- per (paper, topic): its matched terms and points (the evidence string is built below, for the
--- assigned topics only: most candidates are not assigned, and ordering their terms into a string
--- was most of this model's time)
+-- assigned topics only: most candidates are not assigned)
 topic_matches as (
 
     select
         paper_id,
-        topic,
+        topic_id,
         cast(count(*) as integer) as matched_terms,
         sum(points) as term_points,
         sum(title_points) as title_points
 
     from term_points
-    group by paper_id, topic
+    group by paper_id, topic_id
 
 ),
 
@@ -249,26 +267,27 @@ candidates as (
 
     select
         topic_matches.paper_id,
-        topic_matches.topic,
+        topic_matches.topic_id,
         topic_matches.matched_terms,
         cast(topics.base_score as decimal(18, 6)) + topic_matches.term_points as score,
         topic_matches.title_points
 
     from topic_matches
-    inner join topics on topic_matches.topic = topics.topic
+    inner join topics on topic_matches.topic_id = topics.topic_id
 
     union all
 
     select
         papers.paper_id,
-        'other' as topic,
+        other.topic_id,
         0 as matched_terms,
-        (select cast(base_score as decimal(18, 6)) from topics where topic = 'other') as score,
+        other.base_score as score,
         0 as title_points
 
     from papers
+    cross join other
     anti join topic_matches
-        on papers.paper_id = topic_matches.paper_id and topic_matches.topic = 'other'
+        on papers.paper_id = topic_matches.paper_id and topic_matches.topic_id = other.topic_id
 
 ),
 
@@ -278,9 +297,9 @@ ranked as (
         *,
         row_number() over (
             partition by paper_id
-            order by score desc, title_points desc, matched_terms desc, topic asc) = 1 as is_primary,
+            order by score desc, title_points desc, matched_terms desc, topic_id asc) = 1 as is_primary,
         max(score) over (partition by paper_id) as primary_score,
-        max(score) filter (where topic = 'other') over (partition by paper_id) as other_score
+        max(score) filter (where topic_id = (select topic_id from other)) over (partition by paper_id) as other_score
 
     from candidates
 
@@ -288,35 +307,38 @@ ranked as (
 
 assigned as (
 
-    select paper_id, topic, matched_terms, is_primary, score
+    select paper_id, topic_id, matched_terms, is_primary, score
     from ranked
     where is_primary
-        or (topic <> 'other'
+        or (topic_id <> (select topic_id from other)
             and score >= primary_score - {{ scoring.secondary_margin }}
             and score >= other_score + {{ scoring.secondary_over_other }})
 
 ),
 
--- the evidence of each assigned topic, strongest first, as "term [fields] points"
+-- the evidence of each assigned topic, strongest first (then by term), as "term [fields] points":
+-- the terms collected as a list and sorted, cheaper than an ordered string_agg over 2M groups
 evidence as (
 
     select
         term_points.paper_id,
-        term_points.topic,
-        string_agg(
-            term_points.term || ' ['
-            || concat_ws('+',
-                case when term_points.in_title then 'title' end,
-                case when term_points.abstract_count = 1 then 'abstract'
-                     when term_points.abstract_count > 1 then 'abstract x' || term_points.abstract_count end,
-                case when term_points.in_keywords then 'keywords' end)
-            || '] ' || printf('%.2f', term_points.points),
-            ', ' order by term_points.points desc, term_points.term) as evidence
+        term_points.topic_id,
+        array_to_string(list_transform(list_sort(list(struct_pack(
+            by_points := -term_points.points,
+            term := terms.term,
+            text := terms.term || ' ['
+                || concat_ws('+',
+                    case when term_points.in_title then 'title' end,
+                    case when term_points.abstract_count = 1 then 'abstract'
+                         when term_points.abstract_count > 1 then 'abstract x' || term_points.abstract_count end,
+                    case when term_points.in_keywords then 'keywords' end)
+                || '] ' || printf('%.2f', term_points.points)))), lambda found: found.text), ', ') as evidence
 
     from term_points
     semi join assigned
-        on term_points.paper_id = assigned.paper_id and term_points.topic = assigned.topic
-    group by term_points.paper_id, term_points.topic
+        on term_points.paper_id = assigned.paper_id and term_points.topic_id = assigned.topic_id
+    inner join terms on term_points.term_id = terms.term_id
+    group by term_points.paper_id, term_points.topic_id
 
 ),
 
@@ -324,15 +346,16 @@ final as (
 
     select
         cast(assigned.paper_id as varchar) as paper_id,
-        cast(assigned.topic as varchar) as topic,
+        cast(topics.topic as varchar) as topic,
         cast(assigned.matched_terms as integer) as matched_terms,
         cast(assigned.is_primary as boolean) as is_primary,
         cast(round(assigned.score, 4) as double) as score,
         cast(evidence.evidence as varchar) as evidence
 
     from assigned
+    inner join topics on assigned.topic_id = topics.topic_id
     left join evidence
-        on assigned.paper_id = evidence.paper_id and assigned.topic = evidence.topic
+        on assigned.paper_id = evidence.paper_id and assigned.topic_id = evidence.topic_id
 
 )
 
