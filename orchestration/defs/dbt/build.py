@@ -11,7 +11,8 @@ log; Dagster to the step's compute log); dbt's own log file is ``<target>/dbt.lo
 
 An interrupt (terminating the run from the UI sends the run worker SIGINT; Ctrl-C) reaches dbt as a
 ``KeyboardInterrupt``, on which dbt cancels its running queries and stops its worker threads, then
-the step is interrupted as any other: no dbt work outlives the step.
+the step is interrupted as any other. dbt's worker threads get ``STOP_SECONDS`` to end; one still
+running then is named in a warning.
 """
 
 from __future__ import annotations
@@ -81,11 +82,13 @@ def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, pr
         interrupted = _interrupted(outcome.exception)
     except KeyboardInterrupt:  # between dbt's end and the handler's restore
         interrupted = True
-    finally:
-        if interrupted:
-            _stop_dbt_workers(threads_before)
-        _close_dbt_duckdb()
-        _close_dbt_logs()
+    finally:  # each clean-up runs, and none replaces dbt's outcome
+        for cleanup in ([lambda: _stop_dbt_workers(threads_before, context.log)] if interrupted else []) + [
+                _close_dbt_duckdb, _close_dbt_logs]:
+            try:
+                cleanup()
+            except Exception as exc:  # noqa: BLE001 - logged; the build's own outcome stands
+                context.log.warning(f"cleaning up after dbt failed: {type(exc).__name__}: {exc}")
     if interrupted:
         context.log.info("dbt interrupted: its queries were cancelled and its threads ended")
         raise DagsterExecutionInterruptedError()
@@ -108,10 +111,11 @@ def _interrupted(error: BaseException | None) -> bool:
     return False
 
 
-def _stop_dbt_workers(threads_before: set[threading.Thread]) -> None:
+def _stop_dbt_workers(threads_before: set[threading.Thread], log: Any) -> None:
     """After an interrupt: cancel every query dbt still runs and wait (up to STOP_SECONDS) for its
-    worker threads to end. dbt cancels its own, but a connection closed meanwhile makes dbt-duckdb's
-    cancel raise and dbt return without waiting for its workers."""
+    worker threads to end; warn naming any still running then. dbt cancels its own, but a
+    connection closed meanwhile makes dbt-duckdb's cancel raise and dbt return without waiting for
+    its workers."""
     from dbt.adapters.factory import FACTORY
 
     for adapter in list(FACTORY.adapters.values()):
@@ -120,8 +124,11 @@ def _stop_dbt_workers(threads_before: set[threading.Thread]) -> None:
                 adapter.connections.cancel(connection)
     deadline = time.monotonic() + STOP_SECONDS
     # dbt's thread pool workers (multiprocessing's ThreadPool names them "Thread-N (worker)")
-    for thread in [t for t in threading.enumerate() if t not in threads_before and t.name.endswith("(worker)")]:
+    workers = [t for t in threading.enumerate() if t not in threads_before and t.name.endswith("(worker)")]
+    for thread in workers:
         thread.join(max(0.0, deadline - time.monotonic()))
+    if alive := [t.name for t in workers if t.is_alive()]:
+        log.warning(f"dbt threads still running {STOP_SECONDS:.0f} s after the interrupt: {', '.join(alive)}")
 
 
 def _close_dbt_duckdb() -> None:
