@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 $(BIN)/papers: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]"
 	touch $(BIN)/papers
 
 setup: $(BIN)/papers ## create .venv and install the project

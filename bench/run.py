@@ -47,7 +47,6 @@ EXTRA_STAGES = ("parse",)  # not run by default: --stages ...,parse
 GIB = 1024 ** 3
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CORPUS_VERSION = 3  # bump when the generator's output changes
-CHILD_ENV: dict[str, str] = {}  # set by main(): bytecode cache for the children
 
 
 # --- child processes ------------------------------------------------------------------------------
@@ -120,7 +119,7 @@ def run_child(args: list[str], log: Path, env: dict[str, str] | None = None) -> 
         out.write(f"\n$ {' '.join(command)}\n".encode())
         out.flush()
         child = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                 env={**os.environ, **CHILD_ENV, **(env or {})})
+                                 env={**os.environ, **(env or {})})
         sampler = TreeRssSampler(child.pid)
         sampler.start()
         _, status, usage = os.wait4(child.pid, 0)
@@ -250,10 +249,6 @@ def run(records: int, seed: int, workdir: Path, stages: list[str], keep: bool, p
         f"generated in {info['seconds']:.1f} s{' (reused)' if info['reused'] else ''} — not a measured stage")
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
     log = run_dir / "bench.log"
-    if CHILD_ENV.get("PYTHONPYCACHEPREFIX"):
-        started = time.perf_counter()
-        helper(["warm"], log)
-        say(f"bytecode cache warmed in {time.perf_counter() - started:.1f} s — not a measured stage")
     extra = [corpus_mod.extra_snapshot(run_dir / "extra", records, seed, nth=n) for n in range(2)]
     results: dict = {"records": records, "seed": seed, "corpus": info, "stages": {}, "checks": {},
                      "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -435,9 +430,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the run folder (warehouses, logs)")
     parser.add_argument("--profile", action="store_true", help="also cProfile the ingest stage (not measured)")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
-    parser.add_argument("--bytecode", choices=("cache", "as-is"), default="cache",
-                        help="cache: children write/read .pyc under WORKDIR/pycache (warmed first, as on a "
-                             "normal install); as-is: keep the environment (PYTHONDONTWRITEBYTECODE may be set)")
     args = parser.parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = set(stages) - set(STAGES) - set(EXTRA_STAGES)
@@ -446,12 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     for var, value in (("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("RUNTIME__DLTHUB_TELEMETRY", "false"),
                        ("DO_NOT_TRACK", "1")):
         os.environ.setdefault(var, value)
-    if args.bytecode == "cache":
-        CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(args.workdir.resolve() / "pycache")
-        CHILD_ENV["PYTHONDONTWRITEBYTECODE"] = ""  # empty = unset for Python
     results = run(args.records, args.seed, args.workdir.resolve(), stages, args.keep, args.profile,
                   log_copy=args.output.with_suffix(".log"))
-    results["bytecode"] = args.bytecode
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str))
     say("")

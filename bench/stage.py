@@ -7,7 +7,6 @@
     python -m bench.stage steps     --dagster-home DIR --run-id ID      (helper, not measured)
     python -m bench.stage counts    --db FILE                           (helper, not measured)
     python -m bench.stage compare   --reference FILE --ingest FILE      (helper, not measured)
-    python -m bench.stage warm                                          (helper: fill the bytecode cache)
 
 Each prints one line ``BENCH_RESULT {json}`` at the end; everything else it prints is log.
 """
@@ -280,28 +279,6 @@ def stage_counts(args: argparse.Namespace) -> dict:
     return {"counts": table_counts(args.db)}
 
 
-WARM_MODULES = (
-    "orchestration.defs.definitions", "orchestration.validation.runner", "great_expectations", "pandas",
-    "polars", "pyarrow.parquet", "dbt.cli.main", "dbt.adapters.duckdb", "dbt.task.build", "dbt.task.run",
-    "dbt.task.test", "dbt.task.seed", "dagster._cli", "dlt.destinations.impl.duckdb.duck",
-)
-
-
-def stage_warm(args: argparse.Namespace) -> dict:
-    """Import the heavy packages once so that their bytecode is cached (PYTHONPYCACHEPREFIX)."""
-    import importlib
-    import warnings
-
-    warnings.simplefilter("ignore")
-    failed = []
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - warming is best effort
-            failed.append(f"{name}: {exc}")
-    return {"failed": failed}
-
-
 def stage_compare(args: argparse.Namespace) -> dict:
     """Rows of the reference table missing from the ingested one and vice versa (JSON compared parsed)."""
     import duckdb
@@ -344,7 +321,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-id")
     p = sub.add_parser("counts")
     p.add_argument("--db", required=True, type=Path)
-    sub.add_parser("warm")
     p = sub.add_parser("compare")
     p.add_argument("--reference", required=True, type=Path)
     p.add_argument("--ingest", required=True, type=Path)
@@ -353,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         args.command = args.command[1:]
     result = {
         "reference": stage_reference, "ingest": stage_ingest, "papers": stage_papers, "parse": stage_parse,
-        "steps": stage_steps, "counts": stage_counts, "compare": stage_compare, "warm": stage_warm,
+        "steps": stage_steps, "counts": stage_counts, "compare": stage_compare,
     }[args.stage](args)
     emit(result)
     return int(result.get("exit_code", 0) or 0)

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -36,16 +35,10 @@ def table_counts(warehouse) -> dict[str, int]:
 
 
 def pytest_configure(config):
-    """Before the workers start: share one bytecode cache, and parse the dbt project once (each
-    worker would otherwise race to write dbt_project/target/manifest.json when it is stale).
-
-    Every Python process of the session (the xdist workers, each dbt build, `dagster dev` and its run
-    workers, Streamlit) inherits this environment: compiled modules are written to and read from
-    ``<venv>/pycache``, also where PYTHONDONTWRITEBYTECODE is set, instead of each process compiling
-    dagster, dbt and Great Expectations from source again."""
+    """Before the workers start: parse the dbt project once (each worker would otherwise race to
+    write dbt_project/target/manifest.json when it is stale). The processes of the session read the
+    bytecode `make setup` compiled into the venv."""
     if not hasattr(config, "workerinput"):
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(sys.prefix) / "pycache"))
         from orchestration.dbt_state import ensure_manifest
 
         ensure_manifest()

@@ -19,12 +19,11 @@ RECORDS = 2_000
 def test_bench_harness_tiny(tmp_path: Path) -> None:
     output = tmp_path / "latest.json"
     # incremental (two more `papers` runs, ~30 s each) is left out to keep this test short; one_file
-    # then lands onto the end_to_end warehouse and exercises the same code path; idle reruns it. The
-    # stages' children use the session's bytecode cache (tests/conftest.py) instead of warming their own.
+    # then lands onto the end_to_end warehouse and exercises the same code path; idle reruns it.
     stages = "reference,ingest,end_to_end,idle,one_file"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--records", str(RECORDS), "--stages", stages,
-         "--workdir", str(tmp_path / "work"), "--output", str(output), "--bytecode", "as-is"],
+         "--workdir", str(tmp_path / "work"), "--output", str(output)],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert output.exists(), proc.stdout + proc.stderr
