@@ -102,7 +102,7 @@ class Settings:
     """Every setting of a deployment. Build with :meth:`load`; never read the environment elsewhere."""
 
     home: Path = field(default=Path("data"), metadata={
-        "help": "holds `landing/`, `archive/`, `quarantine/`, `warehouse.duckdb`, `published/` → `releases/…`, `reports/`, `fetched/`, `dlt/` (dlt's working folders, one per run), `dbt/target/` (dbt's partial-parse state, `run_results.json` and `dbt.log` of the latest build; a failed build keeps its own folder there)"})
+        "help": "holds `landing/`, `archive/`, `quarantine/`, `warehouse.duckdb`, `published/` → `releases/…`, `reports/`, `fetched/`, `dlt/` (dlt's working folders, one per run), `dbt/target/` (dbt's partial-parse state, `run_results.json` and `dbt.log` of the latest build; the newest five failed builds keep their own folders there)"})
     api_base_url: str = field(default="https://hf.barry1.top", metadata={
         "help": "where `/api/daily_papers` is fetched from (tests point it at a local server)"})
     api_deadline_seconds: float = field(default=120.0, metadata={

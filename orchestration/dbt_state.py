@@ -72,9 +72,19 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_FROM_INVOCATION = (PARTIAL_PARSE_FILE, "run_results.json", "dbt.log")
 
 
+#: The folders of failed (or killed) builds kept under the target folder for diagnosis: the newest.
+KEEP_FAILED_INVOCATIONS = 5
+
+
 def seed_invocation_state(target: Path, invocation_target: Path) -> Path:
     """A new invocation folder under ``target`` holding the partial-parse state kept there, so the
-    build does not re-parse the project; returns the folder."""
+    build does not re-parse the project; returns the folder. Builds run one at a time (the
+    warehouse's pool), so a folder already there is a failed or killed build's: all but the newest
+    :data:`KEEP_FAILED_INVOCATIONS` of them are removed."""
+    left = sorted((p for p in target.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime) \
+        if target.is_dir() else []
+    for folder in left[:max(len(left) - KEEP_FAILED_INVOCATIONS, 0)]:
+        shutil.rmtree(folder, ignore_errors=True)
     invocation_target.mkdir(parents=True, exist_ok=True)
     state = target / PARTIAL_PARSE_FILE
     if state.is_file():
