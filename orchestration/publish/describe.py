@@ -130,7 +130,8 @@ def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableD
                 "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = 'pub'"
             ).fetchall()
         }
-        statements: list[str] = []  # a file copied from the previous release loses the comments dbt dropped
+        # (target, text) per table and column; None clears the comment a copied file may carry
+        comments: list[tuple[str, str | None]] = []
         for qualified in tables:
             doc = docs.get(qualified) or TableDoc(qualified, "")
             schema, table = qualified.split(".")
@@ -138,18 +139,14 @@ def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableD
             table_columns = [c for s, t, c in sorted(present) if (s, t) == (schema, table)]
             if not table_columns:
                 continue
-            statements.append(f"COMMENT ON TABLE {rel} IS {_comment(doc.description)}")
-            statements += [f"COMMENT ON COLUMN {rel}.{_q(c)} IS {_comment(doc.columns.get(c))}" for c in table_columns]
+            comments.append((f"TABLE {rel}", doc.description or None))
+            comments += [(f"COLUMN {rel}.{_q(c)}", doc.columns.get(c) or None) for c in table_columns]
         con.execute("BEGIN TRANSACTION")
-        for statement in statements:
-            con.execute(statement)
+        for target, text in comments:
+            con.execute(f"COMMENT ON {target} IS {_sql_text(text) if text else 'NULL'}")
         con.execute("COMMIT")
         con.execute("CHECKPOINT pub")
         con.execute("DETACH pub")
     finally:
         con.close()
-    return sum(not statement.endswith(" IS NULL") for statement in statements)
-
-
-def _comment(text: str | None) -> str:
-    return _sql_text(text) if text else "NULL"
+    return sum(text is not None for _, text in comments)

@@ -70,7 +70,7 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
     recorded = entry.get("partitions", {}).get(key) if entry else None
     if (not entry or entry.get("parquet") != layout.parquet or entry.get("partitioned_by") != layout.describe()
             or entry.get("described") != b.described or not isinstance(recorded, dict)
-            or not b.parts[key].rows > recorded.get("rows", b.parts[key].rows)):  # only a grown month can be
+            or b.parts[key].rows <= recorded.get("rows", 0)):  # only a month that grew can have only gained rows
         return False
     old = [ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True)
            for path, f in entry.get("files", {}).items() if f.get("partition") == key]
