@@ -108,12 +108,27 @@ def _execute(settings: Settings, job_name: str, *, debug: bool, run_config: dict
         job = defs.resolve_job_def(job_name)
         # Dagster's own log (every event, errors with their traceback) goes where _captured sends it
         loggers = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        instance = _instance()
+        _free_dead_runs(instance)
         return job.execute_in_process(
             run_config={**loggers, **(run_config or {})},
-            instance=_instance(),
+            instance=instance,
             tags=tags,
             raise_on_error=False,
         )
+
+
+def _free_dead_runs(instance) -> None:
+    """Fail the instance's runs whose process was killed and free the warehouse slot they hold (else
+    this run would wait for it forever); name the live runs this one will wait for."""
+    from orchestration.defs.dead_runs import free_dead_runs, slot_holders
+
+    for run in free_dead_runs(instance):
+        if run.failed:
+            say(f"recovered:  run {run.run_id} ({run.job_name}) was killed (its process {run.pid} is gone): "
+                "marked failed, its hold on the warehouse released")
+    for run in slot_holders(instance):
+        say(f"waiting:    run {run.run_id} ({run.job_name}) is writing the warehouse; this run starts after it")
 
 
 def _summary(home: PapersHome, run_id: str, failure: str | None) -> dict:

@@ -93,9 +93,12 @@ def arm(step: str) -> None:
         raise SystemExit(f"unknown step {step!r}")
 
 
-def crash_run(step: str, home: str) -> None:
+def crash_run(step: str, home: str, dagster_home: str | None = None) -> None:
+    """``dagster_home``: the Dagster instance the run records itself in (None: an ephemeral one)."""
     os.environ["LOAD__WORKERS"] = "1"  # dlt's load jobs one after another: the windows are exact
     os.environ.pop("DAGSTER_HOME", None)
+    if dagster_home:
+        os.environ["DAGSTER_HOME"] = dagster_home
     arm(step)
     from orchestration.cli import main
 
@@ -127,20 +130,20 @@ def _dbt_stopped(home: str) -> bool:
 PRELOAD = ["great_expectations", "dbt.cli.main", "orchestration.defs.definitions", "orchestration.cli"]
 
 
-def _child(step: str, home: str) -> None:
+def _child(step: str, home: str, dagster_home: str | None) -> None:
     try:
-        crash_run(step, home)
+        crash_run(step, home, dagster_home)
     finally:
         os._exit(98)
 
 
-def run_forked(step: str, home: str) -> int:
+def run_forked(step: str, home: str, dagster_home: str | None = None) -> int:
     """Run :func:`crash_run` in a child of the fork server; its exit status (-9: killed at the step)."""
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)  # read when the server starts (the first child)
-    child = context.Process(target=_child, args=(step, home))
+    child = context.Process(target=_child, args=(step, home, dagster_home))
     child.start()
     child.join()
     return child.exitcode

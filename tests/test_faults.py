@@ -53,9 +53,9 @@ def drop(landing: Path, files) -> None:
         shutil.copy2(path, landing / path.name)
 
 
-def crash_at(step: str, home: Path) -> None:
+def crash_at(step: str, home: Path, dagster_home: Path | None = None) -> None:
     with papers_env(home):
-        status = run_forked(step, str(home))
+        status = run_forked(step, str(home), str(dagster_home) if dagster_home else None)
     assert status == -9, f"{step}: the run was not killed at its step (exit {status})"
 
 
@@ -166,6 +166,34 @@ def test_a_run_interrupted_while_dbt_builds_stops_dbt_and_the_next_run_finishes_
     code, output = run_papers(home, "run")
     assert code == 0, output
     assert mart_differences(home / "warehouse.duckdb", fixtures_warehouse) == {}
+
+
+def test_a_killed_run_does_not_hold_the_warehouse_for_the_runs_after_it(tmp_path, fixtures_warehouse):
+    """kill -9 while a step of the warehouse's writer pool runs, in a Dagster instance with the
+    project's pools (as `make run` and `make ui` set up): the dead run keeps its slot (no daemon frees
+    an in-process run's), so the next `papers run` fails it, frees the slot and finishes — instead of
+    waiting for the slot forever."""
+    import dagster as dg
+
+    home, dagster_home = tmp_path / "home", tmp_path / "dagster"
+    dagster_home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    drop(home / "landing", [*API_FIXTURES, *TEXT_FIXTURES])
+    crash_at("before_publish", home, dagster_home)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        (killed,) = instance.event_log_storage.get_concurrency_run_ids()
+        assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED
+
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+    done = subprocess.run([sys.executable, "-m", "orchestration.cli", "--home", str(home), "run"], env=env,
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"recovered:  run {killed} (ingest_landing) was killed" in done.stdout, done.stdout
+    assert "published:  " in done.stdout, done.stdout
+    assert mart_differences(home / "warehouse.duckdb", fixtures_warehouse) == {}
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_run_ids()
 
 
 def test_a_rebuild_after_an_interrupted_load_builds_only_completed_loads(tmp_path):

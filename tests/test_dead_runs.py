@@ -1,0 +1,103 @@
+"""A run whose process was killed while it held a pool slot: it is failed and its slot freed, by the
+function the `papers` command calls and by the landing sensor's tick; a live run is left alone.
+
+The runs are real: a child process executes a one-op job in the `duckdb_warehouse` pool of an
+instance with the project's dagster.yaml, and is killed (SIGKILL) while the op holds the slot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.config import Settings
+from orchestration.defs.dead_runs import free_dead_runs, process_alive, slot_holders
+from orchestration.defs.sensors import landing_sensor
+
+REPO = Path(__file__).resolve().parent.parent
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    import dagster as dg
+
+    @dg.op(pool="duckdb_warehouse")
+    def write(context):
+        print("holding", flush=True)
+        time.sleep(600)
+
+    @dg.job
+    def holder():
+        write()
+
+    with dg.DagsterInstance.get() as instance:
+        holder.execute_in_process(instance=instance)
+""")
+
+
+@pytest.fixture
+def dagster_home(tmp_path):
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def hold_the_slot(dagster_home: Path) -> subprocess.Popen:
+    """A child running a job whose op holds the pool's slot, once it says so."""
+    child = subprocess.Popen([sys.executable, "-c", HOLDER], env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+                             stdout=subprocess.PIPE, text=True)
+    line = child.stdout.readline()
+    assert line.strip() == "holding", line
+    return child
+
+
+def killed(child: subprocess.Popen) -> None:
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+
+
+def test_a_dead_run_is_failed_and_its_slot_freed_a_live_one_is_not(dagster_home):
+    child = hold_the_slot(dagster_home)
+    try:
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            (run_id,) = instance.event_log_storage.get_concurrency_run_ids()
+            assert free_dead_runs(instance) == []  # alive: left alone
+            assert [r.run_id for r in slot_holders(instance)] == [run_id]
+            killed(child)
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+            (freed,) = free_dead_runs(instance)
+            assert (freed.run_id, freed.job_name, freed.pid, freed.failed) == (run_id, "holder", child.pid, True)
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+            assert not instance.event_log_storage.get_concurrency_run_ids()
+            assert slot_holders(instance) == []
+            assert free_dead_runs(instance) == []
+    finally:
+        if child.poll() is None:
+            killed(child)
+
+
+def test_the_landing_sensor_frees_a_dead_runs_slot(dagster_home, tmp_path):
+    child = hold_the_slot(dagster_home)
+    killed(child)
+    sensor = landing_sensor(Settings.load(environ={}, home=tmp_path / "home"))
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        (run_id,) = instance.event_log_storage.get_concurrency_run_ids()
+        sensor(dg.build_sensor_context(instance=instance))
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_run_ids()
+
+
+def test_a_pid_taken_over_by_a_newer_process_is_not_the_run():
+    assert process_alive(os.getpid(), since=time.time())
+    # this process started after that moment: the pid is not the one a run recorded then
+    assert not process_alive(os.getpid(), since=time.time() - 10 * 365 * 86400)
+    assert process_alive(os.getpid(), since=None)
