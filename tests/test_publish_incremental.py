@@ -358,3 +358,27 @@ def test_duckdb_1x_opens_a_patched_file(home: Path):
                            " sum(upvotes) from marts.papers").fetchall()
     con.close()
     assert out.stdout.startswith("1.") and str(expected) in out.stdout, (out.stdout, expected)
+
+
+def test_a_corrupt_duckdb_file_of_the_published_release_does_not_stop_publishing(home: Path, caplog):
+    """The previous release's DuckDB file damaged where its size does not show (every block after the
+    headers overwritten): the next publish writes every file anew, with a warning, instead of failing
+    — and every publish after it."""
+    first = _publish(home, "run-1")
+    damaged = first.release_dir / "warehouse.duckdb"
+    damaged.chmod(0o644)
+    size = damaged.stat().st_size
+    with damaged.open("r+b") as file:
+        file.seek(3 * 4096)
+        file.write(b"\xa5" * (size - 3 * 4096))
+    assert damaged.stat().st_size == size
+    _sql(home, "update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0001'")
+    with caplog.at_level("WARNING", logger="orchestration.publish"):
+        second = _publish(home, "run-2")
+    assert f"the published release {first.release_dir.name} could not be reused" in caplog.text
+    assert second.manifest["duckdb"]["made"] == "written"
+    _assert_same_contents(home, second.release_dir)
+    _sql(home, "update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0002'")
+    third = _publish(home, "run-3")
+    assert third.manifest["duckdb"]["made"] == "copied"
+    _assert_same_contents(home, third.release_dir)

@@ -42,6 +42,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from orchestration.config import DEFAULT_DUCKDB_MEMORY_LIMIT
 from orchestration.publish.audit import audit_release
 from orchestration.publish.dictionary import write_dictionary
@@ -93,6 +95,60 @@ class _Steps(dict):
             self[name] = round(self.get(name, 0.0) + time.perf_counter() - started, 3)
 
 
+def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, keep: int, memory_limit: str,
+                   previous, steps: _Steps):
+    """Build, seal and swap in one release (reusing ``previous``'s files where they are unchanged);
+    returns the release, what was built, its manifest and the background pruning (done)."""
+    release = NewRelease.now(published_root, run_id)
+    building = release.building
+    with release.or_nothing(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as background:
+        building.mkdir()
+        # in the background meanwhile: the oldest releases go (all but the newest keep - 1 and the one
+        # published), and the previous DuckDB file is copied to be patched (kernel copy and unlinks)
+        pruning = background.submit(prune, published_root, keep=keep - 1, spare=published_name(published_root))
+        copying = background.submit(copy_file, previous.dir / DUCKDB_FILE, building / PREVIOUS_COPY) \
+            if previous else None
+        with read_warehouse(warehouse, building, memory_limit) as con:  # one snapshot of the warehouse
+            with steps("fingerprint"):
+                columns = {t.qualified: table_columns(con, "src", t) for t in targets}
+                refuse_types_unreadable_by_1x(columns)
+                layouts = plan_layouts(targets, columns)
+                built = fingerprint_tables(con, layouts, columns)
+            changed = changed_tables(previous, targets, built)
+            (building / PARQUET_DIR).mkdir()
+            for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
+                with steps("link"):
+                    todo = link_from_previous(previous, layout, building, built[layout.target.qualified])
+                with steps("parquet"):
+                    b = built[layout.target.qualified]
+                    if previous is not None and layout.partitioned:
+                        todo = [k for k in todo if not append_to_previous(
+                            con, previous, layout, building, b, k, columns[layout.target.qualified])]
+                    export_parquet(con, layout, building, b, todo)
+            with steps("duckdb"):
+                copied = building / PREVIOUS_COPY if copying and copying.result() is None else None
+                db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
+                                            columns, copied=copied)
+        with steps("audit"):
+            audit_release(building, layouts, built, columns)
+        with steps("describe"):  # quality schema + dbt's descriptions as comments
+            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets],
+                                         db_info, release=release.name, run_id=run_id,
+                                         published_at=release.published_at)
+        hashing = background.submit(hash_files, building, files_to_hash(built, db_info))
+        with steps("docs"):  # data dictionary, weekly digests, topic feeds (while the new files are hashed)
+            write_dictionary(building, build_manifest(building, release.name, run_id, release.published_at,
+                                                      layouts, built, db_info, {}), DUCKDB_FILE)
+            write_digests(building, DUCKDB_FILE, previous.dir if previous else None)
+        with steps("hash"):  # what is left of hashing when the docs are done
+            manifest = write_manifest(building, build_manifest(
+                building, release.name, run_id, release.published_at, layouts, built, db_info, hashing.result()))
+        with steps("seal"):
+            seal(building)
+        release.swap_in()
+    return release, built, manifest, pruning
+
+
 def publish(
     warehouse: Path,
     published_root: Path,
@@ -122,54 +178,21 @@ def publish(
 
     steps = _Steps()
     with locked(published_root):
-        release = NewRelease.now(published_root, run_id)
-        building = release.building
-        with release.or_nothing(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as background:
-            building.mkdir()
-            previous = previous_release(published_root)
-            # in the background meanwhile: the oldest releases go (all but the newest keep - 1 and the one
-            # published), and the previous DuckDB file is copied to be patched (kernel copy and unlinks)
-            pruning = background.submit(prune, published_root, keep=keep - 1, spare=published_name(published_root))
-            copying = background.submit(copy_file, previous.dir / DUCKDB_FILE, building / PREVIOUS_COPY) \
-                if previous else None
-            with read_warehouse(warehouse, building, memory_limit) as con:  # one snapshot of the warehouse
-                with steps("fingerprint"):
-                    columns = {t.qualified: table_columns(con, "src", t) for t in targets}
-                    refuse_types_unreadable_by_1x(columns)
-                    layouts = plan_layouts(targets, columns)
-                    built = fingerprint_tables(con, layouts, columns)
-                changed = changed_tables(previous, targets, built)
-                (building / PARQUET_DIR).mkdir()
-                for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
-                    with steps("link"):
-                        todo = link_from_previous(previous, layout, building, built[layout.target.qualified])
-                    with steps("parquet"):
-                        b = built[layout.target.qualified]
-                        if previous is not None and layout.partitioned:
-                            todo = [k for k in todo if not append_to_previous(
-                                con, previous, layout, building, b, k, columns[layout.target.qualified])]
-                        export_parquet(con, layout, building, b, todo)
-                with steps("duckdb"):
-                    copied = building / PREVIOUS_COPY if copying and copying.result() is None else None
-                    db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
-                                                columns, copied=copied)
-            with steps("audit"):
-                audit_release(building, layouts, built, columns)
-            with steps("describe"):  # quality schema + dbt's descriptions as comments
-                db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets],
-                                             db_info, release=release.name, run_id=run_id,
-                                             published_at=release.published_at)
-            hashing = background.submit(hash_files, building, files_to_hash(built, db_info))
-            with steps("docs"):  # data dictionary, weekly digests, topic feeds (while the new files are hashed)
-                write_dictionary(building, build_manifest(building, release.name, run_id, release.published_at,
-                                                          layouts, built, db_info, {}), DUCKDB_FILE)
-                write_digests(building, DUCKDB_FILE, previous.dir if previous else None)
-            with steps("hash"):  # what is left of hashing when the docs are done
-                manifest = write_manifest(building, build_manifest(
-                    building, release.name, run_id, release.published_at, layouts, built, db_info, hashing.result()))
-            with steps("seal"):
-                seal(building)
-            release.swap_in()
+        previous = previous_release(published_root)
+        try:
+            release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
+                                                               memory_limit, previous, steps)
+        except PublishError as error:
+            # a release whose files are damaged in a way their sizes do not show (a corrupt DuckDB
+            # block, a truncated Parquet footer) must not stop every later publish: build anew
+            cause = error.__cause__
+            if previous is None or not isinstance(cause, duckdb.Error) or isinstance(
+                    cause, (duckdb.OutOfMemoryException, duckdb.InterruptException)):
+                raise
+            log.warning("the published release %s could not be reused (%s): writing every file anew",
+                        previous.dir.name, str(error.__cause__).splitlines()[0])
+            release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
+                                                               memory_limit, None, steps)
         with steps("prune"):
             pruned = [*pruning.result(), *prune(published_root, keep=keep, spare=release.name)]
 
