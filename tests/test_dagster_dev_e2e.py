@@ -155,6 +155,16 @@ mutation Launch($executionParams: ExecutionParams!) {
 }
 """
 
+TERMINATE_RUN = """
+mutation Terminate($runId: String!) {
+  terminateRun(runId: $runId) {
+    __typename
+    ... on PythonError { message stack }
+    ... on Error { message }
+  }
+}
+"""
+
 LAUNCH_BACKFILL = """
 mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $backfillParams) {
@@ -508,3 +518,18 @@ def test_a_bad_day_heals_itself(dev, api, first_drop, on_failure_dump):
                              and fetch_step["startTime"] < s["startTime"] < fetch_step["endTime"]]
     assert landed_while_fetching, "no landing step started while the API was dripping"
     assert time.monotonic() - asked_at < 41 * DRIP_SECONDS
+
+
+def test_a_run_terminated_from_the_ui_is_canceled_and_its_worker_ends(dev, api, first_drop, on_failure_dump):
+    """Terminate (the run page's button) while the run's step waits on the dripping API: the
+    launcher sends its worker SIGINT, the run ends CANCELED and its worker process is gone."""
+    asked = api.requests_for(DRIP_DATE)
+    run_id = launch_run(dev, "fetch_api", {"dagster/partition": DRIP_DATE})
+    wait_for("the run to ask the API for the dripping date", lambda: api.requests_for(DRIP_DATE) > asked, dev,
+             timeout=120, every=0.5)
+    assert run_worker_pids(dev, run_id)
+    result = dev.graphql(TERMINATE_RUN, {"runId": run_id})["terminateRun"]
+    assert result["__typename"] == "TerminateRunSuccess", result
+    found = wait_for_runs_done(dev, [run_id], timeout=60)
+    assert found[run_id]["status"] == "CANCELED", failure_details(dev, found[run_id])
+    wait_for("the terminated run's worker to exit", lambda: not run_worker_pids(dev, run_id), dev, timeout=30)

@@ -1,5 +1,6 @@
-"""A run whose process was killed while it held a pool slot: it is failed and its slot freed, by the
-function the `papers` command calls and by the landing sensor's tick; a live run is left alone.
+"""A run whose process was killed while it held a pool slot: it is failed and its slot freed by the
+function the `papers` command calls, and reported FAILED by the `make ui` launcher's health check
+(which the daemon's run monitoring acts on); a live run is left alone.
 
 The runs are real: a child process executes a one-op job in the `duckdb_warehouse` pool of an
 instance with the project's dagster.yaml, and is killed (SIGKILL) while the op holds the slot.
@@ -19,9 +20,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.config import Settings
 from orchestration.defs.dead_runs import free_dead_runs, process_alive, slot_holders
-from orchestration.defs.sensors import landing_sensor
+from orchestration.defs.launcher import PreloadedRunLauncher
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -85,15 +85,25 @@ def test_a_dead_run_is_failed_and_its_slot_freed_a_live_one_is_not(dagster_home)
             killed(child)
 
 
-def test_the_landing_sensor_frees_a_dead_runs_slot(dagster_home, tmp_path):
+def test_the_launchers_health_check_fails_a_dead_run_for_the_run_monitor(dagster_home):
+    """Under `make ui` the daemon's run monitoring asks the launcher about every started run (a
+    `papers` command's too): RUNNING while its process lives, FAILED once it is gone."""
+    from dagster._core.launcher import WorkerStatus
+
     child = hold_the_slot(dagster_home)
-    killed(child)
-    sensor = landing_sensor(Settings.load(environ={}, home=tmp_path / "home"))
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        (run_id,) = instance.event_log_storage.get_concurrency_run_ids()
-        sensor(dg.build_sensor_context(instance=instance))
-        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
-        assert not instance.event_log_storage.get_concurrency_run_ids()
+    try:
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            launcher = instance.run_launcher
+            assert isinstance(launcher, PreloadedRunLauncher) and launcher.supports_check_run_worker_health
+            (run_id,) = instance.event_log_storage.get_concurrency_run_ids()
+            run = instance.get_run_by_id(run_id)
+            assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+            killed(child)
+            health = launcher.check_run_worker_health(run)
+            assert health.status == WorkerStatus.FAILED and f"pid {child.pid}" in health.msg
+    finally:
+        if child.poll() is None:
+            killed(child)
 
 
 def test_a_pid_taken_over_by_a_newer_process_is_not_the_run():

@@ -8,8 +8,8 @@ it stays STARTED and keeps its slot, and every later run of the instance waits f
 forever. :func:`free_dead_runs` ends that: a not-finished run whose process (the pid of its
 RUN_START event) no longer exists on this machine — or is a newer process that got the same pid —
 is reported failed and its slots are freed; a finished run still holding slots has them freed.
-The ``papers`` command calls it before each run, and the landing sensor on each tick while a slot is
-held (so `make ui` gets going again after a ``papers`` run was killed).
+The ``papers`` command calls it before each run. Under `make ui`, the daemon's run monitoring does
+the same through the launcher's health check (:mod:`orchestration.defs.launcher`, :func:`gone_process`).
 
 The home (and its Dagster instance) belongs to one machine: a pid is only looked up here.
 """
@@ -78,26 +78,31 @@ def _run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     return records[0].event_log_entry.dagster_event.pid
 
 
-def free_dead_runs(instance: dg.DagsterInstance, *, only_slot_holders: bool = False) -> list[FreedRun]:
+def gone_process(instance: dg.DagsterInstance, record) -> int | None:
+    """The pid of the started run ``record``'s process if that process no longer exists (None: it
+    runs, or the run has not started / recorded no pid)."""
+    pid = _run_pid(instance, record.dagster_run.run_id)
+    if pid is None or process_alive(pid, record.start_time):
+        return None
+    return pid
+
+
+def free_dead_runs(instance: dg.DagsterInstance) -> list[FreedRun]:
     """Fail the instance's started runs whose process is gone and free every slot of a run that is not
-    running; returns what was done. ``only_slot_holders``: look only at runs that hold a slot (cheap:
-    one query when none does)."""
+    running; returns what was done."""
     storage = instance.event_log_storage
     pooled = storage.supports_global_concurrency_limits
     holders = set(storage.get_concurrency_run_ids()) if pooled else set()
-    if only_slot_holders and not holders:
-        return []
     freed = []
     if holders:
         for run in instance.get_runs(filters=RunsFilter(run_ids=sorted(holders), statuses=FINISHED_STATUSES)):
             storage.free_concurrency_slots_for_run(run.run_id)
             freed.append(FreedRun(run.run_id, run.job_name, None, failed=False))
-    running = RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING],
-                         run_ids=sorted(holders) if only_slot_holders else None)
+    running = RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
     for record in instance.get_run_records(filters=running):
         run = record.dagster_run
-        pid = _run_pid(instance, run.run_id)
-        if pid is None or process_alive(pid, record.start_time):
+        pid = gone_process(instance, record)
+        if pid is None:
             continue
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status in FINISHED_STATUSES:
