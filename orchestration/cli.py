@@ -110,10 +110,13 @@ def _execute(settings: Settings, job_name: str, *, debug: bool, run_config: dict
         loggers = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
         instance = _instance()
         _free_dead_runs(instance)
+        from orchestration.defs.dead_runs import PROCESS_TAG, process_identity
+
+        identity = process_identity(os.getpid())
         return job.execute_in_process(
             run_config={**loggers, **(run_config or {})},
             instance=instance,
-            tags=tags,
+            tags={**(tags or {}), **({PROCESS_TAG: identity} if identity else {})},
             raise_on_error=False,
         )
 
@@ -123,12 +126,17 @@ def _free_dead_runs(instance) -> None:
     this run would wait for it forever); name the live runs this one will wait for."""
     from orchestration.defs.dead_runs import free_dead_runs, slot_holders
 
-    for run in free_dead_runs(instance):
+    try:
+        freed, ahead = free_dead_runs(instance), slot_holders(instance)
+    except Exception as error:  # the run goes on; at worst it waits, as it would have
+        say(f"warning:    could not check the Dagster instance for killed runs: {error}")
+        return
+    for run in freed:
         if run.failed:
             say(f"recovered:  run {run.run_id} ({run.job_name}) was killed (its process {run.pid} is gone): "
-                "marked failed, its hold on the warehouse released")
-    for run in slot_holders(instance):
-        say(f"waiting:    run {run.run_id} ({run.job_name}) is writing the warehouse; this run starts after it")
+                "marked ended, its hold on the warehouse released")
+    for run in ahead:
+        say(f"waiting:    run {run.run_id} ({run.job_name}) is ahead of this one for the warehouse")
 
 
 def _summary(home: PapersHome, run_id: str, failure: str | None) -> dict:

@@ -14,20 +14,20 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from orchestration.defs.dead_runs import free_dead_runs, process_alive, slot_holders
+from orchestration.defs.dead_runs import free_dead_runs, identity_alive, process_identity, slot_holders
 from orchestration.defs.launcher import PreloadedRunLauncher
 
 REPO = Path(__file__).resolve().parent.parent
 
 HOLDER = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     import dagster as dg
+    from orchestration.defs.dead_runs import PROCESS_TAG, process_identity
 
     @dg.op(pool="duckdb_warehouse")
     def write(context):
@@ -38,8 +38,9 @@ HOLDER = textwrap.dedent("""
     def holder():
         write()
 
+    tags = {PROCESS_TAG: process_identity(os.getpid())} if sys.argv[1:] == ["tagged"] else {}
     with dg.DagsterInstance.get() as instance:
-        holder.execute_in_process(instance=instance)
+        holder.execute_in_process(instance=instance, tags=tags)
 """)
 
 
@@ -51,9 +52,11 @@ def dagster_home(tmp_path):
     return home
 
 
-def hold_the_slot(dagster_home: Path) -> subprocess.Popen:
-    """A child running a job whose op holds the pool's slot, once it says so."""
-    child = subprocess.Popen([sys.executable, "-c", HOLDER], env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+def hold_the_slot(dagster_home: Path, tagged: bool = True) -> subprocess.Popen:
+    """A child running a job whose op holds the pool's slot, once it says so; ``tagged``: its run
+    names its process, as every run of the `papers` command and of the launcher does."""
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, *(["tagged"] if tagged else [])],
+                             env={**os.environ, "DAGSTER_HOME": str(dagster_home)}, cwd=REPO,
                              stdout=subprocess.PIPE, text=True)
     line = child.stdout.readline()
     assert line.strip() == "holding", line
@@ -106,8 +109,19 @@ def test_the_launchers_health_check_fails_a_dead_run_for_the_run_monitor(dagster
             killed(child)
 
 
-def test_a_pid_taken_over_by_a_newer_process_is_not_the_run():
-    assert process_alive(os.getpid(), since=time.time())
-    # this process started after that moment: the pid is not the one a run recorded then
-    assert not process_alive(os.getpid(), since=time.time() - 10 * 365 * 86400)
-    assert process_alive(os.getpid(), since=None)
+def test_a_run_that_does_not_name_its_process_is_never_judged_dead(dagster_home):
+    child = hold_the_slot(dagster_home, tagged=False)
+    killed(child)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        (run_id,) = instance.event_log_storage.get_concurrency_run_ids()
+        assert free_dead_runs(instance) == []
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+
+
+def test_a_process_identity_names_one_process_on_one_machine():
+    me = process_identity(os.getpid())
+    host, boot, pid, start = me.rsplit(":", 3)
+    assert identity_alive(me) is True
+    assert identity_alive(f"{host}:{boot}:{pid}:{int(start) + 1}") is False  # the pid reused by a later process
+    assert identity_alive(f"{host}:another-boot:{pid}:{start}") is False      # rebooted since
+    assert identity_alive(f"elsewhere.example:{boot}:{pid}:{start}") is None  # another machine: not told here

@@ -376,9 +376,24 @@ def test_a_corrupt_duckdb_file_of_the_published_release_does_not_stop_publishing
     with caplog.at_level("WARNING", logger="orchestration.publish"):
         second = _publish(home, "run-2")
     assert f"the published release {first.release_dir.name} could not be reused" in caplog.text
+    assert "damaged: warehouse.duckdb)" in caplog.text
     assert second.manifest["duckdb"]["made"] == "written"
     _assert_same_contents(home, second.release_dir)
     _sql(home, "update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0002'")
     third = _publish(home, "run-3")
     assert third.manifest["duckdb"]["made"] == "copied"
     _assert_same_contents(home, third.release_dir)
+
+
+def test_a_duckdb_error_with_the_published_release_intact_is_not_retried(home: Path, monkeypatch):
+    """Only a release whose files no longer match their sha256 is built anew: any other DuckDB
+    error (a bug in the delta, a lock) fails the publish as it is."""
+    _publish(home, "run-1")
+    _sql(home, "update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0001'")
+
+    def broken(*a, **kw):
+        raise duckdb.BinderException("simulated bug in the delta")
+
+    monkeypatch.setattr(duckdb_file, "_apply_delta", broken)
+    with pytest.raises(PublishError, match="simulated bug in the delta"):
+        _publish(home, "run-2")

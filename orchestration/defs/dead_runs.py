@@ -1,28 +1,29 @@
-"""Runs whose process died (kill -9, the OOM killer, a power cut) still hold the warehouse's writer
-slot in the Dagster instance: fail them and free their slots.
+"""Runs whose process died (kill -9, the OOM killer, a reboot) still hold the warehouse's writer slot
+in the Dagster instance: fail them and free their slots.
 
-A run's slot in the ``duckdb_warehouse`` pool is freed by the run itself when it ends, and for a run
-``dagster dev`` launched, by its code server (which fails a worker that exits) and the daemon (which
-frees a finished run's slots). A run executed in a ``papers`` command's own process has neither: killed,
-it stays STARTED and keeps its slot, and every later run of the instance waits for that slot
-forever. :func:`free_dead_runs` ends that: a not-finished run whose process (the pid of its
-RUN_START event) no longer exists on this machine — or is a newer process that got the same pid —
-is reported failed and its slots are freed; a finished run still holding slots has them freed.
-The ``papers`` command calls it before each run. Under `make ui`, the daemon's run monitoring does
-the same through the launcher's health check (:mod:`orchestration.defs.launcher`, :func:`gone_process`).
-
-The home (and its Dagster instance) belongs to one machine: a pid is only looked up here.
+A run's slot in the ``duckdb_warehouse`` pool is freed by the run itself when it ends, and by the
+daemon (``free_slots_after_run_end_seconds``) once a run has ended some other way. A run whose
+process is killed does not end: it stays STARTED and keeps its slot, and every later run waits for
+that slot. So every run records which process executes it — the tag ``papers/process``: host, boot,
+pid and the process's start time in clock ticks, which identify one process exactly (a pid reused by
+a later process has another start time; a reboot changes the boot id) — and
+:func:`gone_process` tells whether that process still exists. The ``papers`` command tags its runs
+and calls :func:`free_dead_runs` before each run; under `make ui` the launcher tags its workers and
+the daemon's run monitoring asks it (:mod:`orchestration.defs.launcher`). A run of another machine
+sharing the instance, or one without the tag, is never judged dead here.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
 import dagster as dg
 from dagster import RunsFilter
 
 FINISHED_STATUSES = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+PROCESS_TAG = "papers/process"
 
 
 @dataclass(frozen=True)
@@ -30,66 +31,67 @@ class FreedRun:
     run_id: str
     job_name: str
     pid: int | None
-    failed: bool  # True: reported failed here; False: it had ended, only its slots were left
+    failed: bool  # True: reported failed (or canceled) here; False: it had ended, only its slots were left
 
 
-def _boot_time() -> float | None:
+def _boot_id() -> str | None:
     try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            for line in stat:
-                if line.startswith("btime "):
-                    return float(line.split()[1])
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as file:
+            return file.read().strip()
     except OSError:
         return None
-    return None
 
 
-def _process_started_at(pid: int) -> float | None:
-    """When process ``pid`` started (epoch seconds; None: unknown here, e.g. not Linux)."""
-    boot = _boot_time()
+def _stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks after boot) of process ``pid``; None: no such process."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    if boot is None:
+    return fields[0], fields[19]  # fields 3 and 22 of proc(5)
+
+
+def process_identity(pid: int) -> str | None:
+    """``host:boot:pid:start`` of the running process ``pid`` (None where /proc is not available)."""
+    boot, stat = _boot_id(), _stat(pid)
+    if boot is None or stat is None:
         return None
-    # field 22 of /proc/pid/stat (the 20th after the command name): start time in clock ticks after boot
-    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return f"{socket.gethostname()}:{boot}:{pid}:{stat[1]}"
 
 
-def process_alive(pid: int, since: float | None) -> bool:
-    """Whether the process ``pid`` that was running at ``since`` (epoch seconds) still runs: a pid
-    taken over by a process started later (pids are reused) is not it."""
+def identity_alive(identity: str) -> bool | None:
+    """Whether the process ``identity`` names still runs; None: it cannot be told here (another host)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, another user's
-    started = _process_started_at(pid)
-    return started is None or since is None or started <= since + 1.0
-
-
-def _run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
-    if not records or records[0].event_log_entry.dagster_event is None:
+        host, boot, pid, start = identity.rsplit(":", 3)
+    except ValueError:
         return None
-    return records[0].event_log_entry.dagster_event.pid
-
-
-def gone_process(instance: dg.DagsterInstance, record) -> int | None:
-    """The pid of the started run ``record``'s process if that process no longer exists (None: it
-    runs, or the run has not started / recorded no pid)."""
-    pid = _run_pid(instance, record.dagster_run.run_id)
-    if pid is None or process_alive(pid, record.start_time):
+    if host != socket.gethostname():
         return None
-    return pid
+    if boot != _boot_id():
+        return False  # the machine rebooted since
+    stat = _stat(int(pid))
+    return stat is not None and stat[1] == start and stat[0] != "Z"
+
+
+def gone_process(run: dg.DagsterRun) -> int | None:
+    """The pid of ``run``'s process if that process no longer exists (None: it runs, or it cannot be
+    told: no tag, another host)."""
+    identity = run.tags.get(PROCESS_TAG)
+    if not identity or identity_alive(identity) is not False:
+        return None
+    return int(identity.rsplit(":", 3)[2])
+
+
+def live_pid(run: dg.DagsterRun) -> int | None:
+    """The pid of ``run``'s process if it certainly still runs on this machine."""
+    identity = run.tags.get(PROCESS_TAG)
+    return int(identity.rsplit(":", 3)[2]) if identity and identity_alive(identity) else None
 
 
 def free_dead_runs(instance: dg.DagsterInstance) -> list[FreedRun]:
-    """Fail the instance's started runs whose process is gone and free every slot of a run that is not
-    running; returns what was done."""
+    """Fail (a run being canceled: cancel) the instance's started runs whose process is gone, and free
+    every slot of a run that is not running; returns what was done."""
     storage = instance.event_log_storage
     pooled = storage.supports_global_concurrency_limits
     holders = set(storage.get_concurrency_run_ids()) if pooled else set()
@@ -99,16 +101,18 @@ def free_dead_runs(instance: dg.DagsterInstance) -> list[FreedRun]:
             storage.free_concurrency_slots_for_run(run.run_id)
             freed.append(FreedRun(run.run_id, run.job_name, None, failed=False))
     running = RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
-    for record in instance.get_run_records(filters=running):
-        run = record.dagster_run
-        pid = gone_process(instance, record)
+    for run in instance.get_runs(filters=running):
+        pid = gone_process(run)
         if pid is None:
             continue
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status in FINISHED_STATUSES:
-            continue  # it ended meanwhile (its launcher reported it)
-        instance.report_run_failed(run, f"the run's process (pid {pid}) no longer exists: it was killed "
-                                        "or crashed; failed and its warehouse slot freed by a later run")
+            continue  # it ended meanwhile
+        why = f"the run's process (pid {pid}) no longer exists: it was killed or crashed"
+        if current.status == dg.DagsterRunStatus.CANCELING:
+            instance.report_run_canceled(current, why)
+        else:
+            instance.report_run_failed(current, why)
         if pooled:
             storage.free_concurrency_slots_for_run(run.run_id)
         freed.append(FreedRun(run.run_id, run.job_name, pid, failed=True))
@@ -116,9 +120,9 @@ def free_dead_runs(instance: dg.DagsterInstance) -> list[FreedRun]:
 
 
 def slot_holders(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
-    """The live runs holding a slot (a run started now waits for them)."""
+    """The live runs holding or waiting for a slot (a run started now queues behind them)."""
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
         return []
     holders = storage.get_concurrency_run_ids()
-    return [r for r in instance.get_runs(filters=RunsFilter(run_ids=sorted(holders)))] if holders else []
+    return list(instance.get_runs(filters=RunsFilter(run_ids=sorted(holders)))) if holders else []

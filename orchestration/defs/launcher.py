@@ -3,17 +3,20 @@ process that has already imported Dagster, dlt, dbt, Great Expectations and Duck
 
 Dagster's default launcher starts every run in a fresh interpreter (the code server's ``spawn``),
 which imports all of them again before the run's first step — seconds of every sensor run that
-moves one file. Here a fork server (Python's ``multiprocessing`` ``forkserver``, started once by the
+moves one file. Here a fork server (Python's ``multiprocessing`` ``forkserver``, started by the
 daemon as it launches its first run) imports them once; a run's worker is a fork of it that executes
 ``dagster api execute_run`` — the command the default launcher's workers and Dagster's container
-launchers run — so the run executes exactly as it would there. The project's own modules are not
-preloaded: a worker imports them, so a code location reloaded in the UI runs its new code.
+launchers run. The worker has the daemon's interpreter, working directory and environment as they
+were when the fork server started (restart `make ui` after changing them or upgrading a package);
+the project's own modules are not preloaded, so a code location reloaded in the UI runs its new
+code. A code location with another interpreter (``executable_path``) gets a plain subprocess.
 
-The daemon's run monitoring asks :meth:`check_run_worker_health` about every started run — a
-`papers` command's too — and fails one whose process died (kill -9, OOM); within
-``free_slots_after_run_end_seconds`` its warehouse slot is freed. Terminating a run from the UI sends
-its worker (pid in the run's tag ``papers/worker_pid``) SIGINT, which Dagster turns into a canceled
-run (dbt stops with it).
+Each worker's process identity is tagged on its run (``papers/process``, see
+:mod:`orchestration.defs.dead_runs`): the daemon's run monitoring asks
+:meth:`check_run_worker_health` about every started run — a `papers` command's too — and fails
+one whose process is gone (kill -9, OOM); within ``free_slots_after_run_end_seconds`` its warehouse
+slot is freed. Terminate (run page) sends a started run's process SIGINT, which Dagster turns into a
+canceled run (dbt stops with it); a run not started yet is stopped and marked canceled at once.
 """
 
 from __future__ import annotations
@@ -21,29 +24,30 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import Array, Field
+from dagster import Array, DagsterRunStatus, Field
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
-from orchestration.defs.dead_runs import gone_process
-
-WORKER_PID_TAG = "papers/worker_pid"
+from orchestration.defs.dead_runs import PROCESS_TAG, gone_process, live_pid, process_identity
 
 #: what the fork server imports before it forks any worker (third-party only: see the module doc)
-PRELOAD = ["dagster", "dagster._cli", "dagster_dlt", "dagster_dbt", "dlt", "dbt.cli.main", "duckdb", "polars",
-           "pyarrow", "great_expectations"]
+#: (not polars: a fork of a process whose polars thread pool has started can hang in it)
+PRELOAD = ["dagster", "dagster._cli", "dagster_dlt", "dagster_dbt", "dlt", "dbt.cli.main", "duckdb", "pyarrow",
+           "great_expectations"]
 
 
 def _execute(command: Sequence[str]) -> None:
     """In the forked worker: ``dagster api execute_run <args>``, as the command line would run it."""
     from dagster._cli import cli
 
-    cli.main(args=list(command[1:]), prog_name="dagster", auto_envvar_prefix="DAGSTER_CLI")
+    cli.main(args=list(command[command.index("api"):]), prog_name="dagster", auto_envvar_prefix="DAGSTER_CLI")
 
 
 class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
@@ -79,26 +83,43 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
         run = context.dagster_run
         command = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id,
                                  instance_ref=self._instance.get_ref()).get_command_args()
-        with self._lock:
-            for run_id in [r for r, p in self._workers.items() if p.exitcode is not None]:
-                self._workers.pop(run_id).close()  # finished workers: release their handles
-            worker = self._fork_context().Process(target=_execute, args=(command,), name=f"run-{run.run_id[:8]}")
-            worker.start()
-            self._workers[run.run_id] = worker
-        self._instance.add_run_tags(run.run_id, {WORKER_PID_TAG: str(worker.pid)})
+        executable = run.job_code_origin.executable_path if run.job_code_origin else None
+        if executable and os.path.realpath(executable) != os.path.realpath(sys.executable):
+            worker = subprocess.Popen(command)  # another interpreter: a worker of its own
+        else:
+            with self._lock:
+                for run_id in [r for r, p in self._workers.items() if p.exitcode is not None]:
+                    self._workers.pop(run_id).close()  # finished workers: release their handles
+                worker = self._fork_context().Process(target=_execute, args=(command,),
+                                                      name=f"run-{run.run_id[:8]}")
+                worker.start()
+                # the daemon exiting neither waits for its runs nor ends them (as with the default launcher)
+                multiprocessing.process._children.discard(worker)
+                self._workers[run.run_id] = worker
+        identity = process_identity(worker.pid)
+        if identity:
+            self._instance.add_run_tags(run.run_id, {PROCESS_TAG: identity})
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)
         if not run or run.is_finished:
             return False
-        self._instance.report_run_canceling(run)
-        pid = run.tags.get(WORKER_PID_TAG, "")
-        try:
-            os.kill(int(pid), signal.SIGINT)  # Dagster turns it into a canceled run
-        except (ValueError, ProcessLookupError):
-            self._instance.report_engine_event(f"no live worker to stop (pid {pid or 'unknown'})", run,
+        pid = live_pid(run)
+        if pid is None:
+            self._instance.report_engine_event("terminate: no live process of this run on this machine", run,
                                                cls=self.__class__)
             return False
+        try:
+            if run.status in (DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED):
+                os.kill(pid, signal.SIGKILL)  # before its first step: nothing to clean up
+                self._instance.report_run_canceled(run, "terminated before the run started")
+                return True
+            os.kill(pid, signal.SIGINT)  # Dagster turns it into a canceled run
+        except OSError as error:
+            self._instance.report_engine_event(f"terminate: could not signal pid {pid}: {error}", run,
+                                               cls=self.__class__)
+            return False
+        self._instance.report_run_canceling(run)
         return True
 
     @property
@@ -106,10 +127,8 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def check_run_worker_health(self, run) -> CheckRunHealthResult:
-        """Any started run of the instance (a `papers` command's too): failed when the process that
-        executes it (its RUN_START event's pid) is gone."""
-        record = self._instance.get_run_record_by_id(run.run_id)
-        pid = gone_process(self._instance, record) if record else None
+        """Any started run of the instance (a `papers` command's too): failed when its process is gone."""
+        pid = gone_process(run)
         if pid is None:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
         return CheckRunHealthResult(WorkerStatus.FAILED, f"the run's process (pid {pid}) is gone: killed or crashed")

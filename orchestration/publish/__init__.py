@@ -53,7 +53,7 @@ from orchestration.publish.duckdb_file import (STORAGE_VERSION, STORAGE_VERSION_
                                                refuse_types_unreadable_by_1x)
 from orchestration.publish.fingerprints import changed_tables, fingerprint_tables
 from orchestration.publish.layout import plan_layouts
-from orchestration.publish.manifest import (build_manifest, current_release, files_to_hash, hash_files,
+from orchestration.publish.manifest import (build_manifest, current_release, damaged_files, files_to_hash, hash_files,
                                            previous_release, write_manifest)
 from orchestration.publish.parquet import append_to_previous, export_parquet, link_from_previous
 from orchestration.publish.releases import (DUCKDB_FILE, PARQUET_DIR, NewRelease, PublishError, check_published_root,
@@ -184,13 +184,14 @@ def publish(
                                                                memory_limit, previous, steps)
         except PublishError as error:
             # a release whose files are damaged in a way their sizes do not show (a corrupt DuckDB
-            # block, a truncated Parquet footer) must not stop every later publish: build anew
-            cause = error.__cause__
-            if previous is None or not isinstance(cause, duckdb.Error) or isinstance(
-                    cause, (duckdb.OutOfMemoryException, duckdb.InterruptException)):
+            # block) must not stop every later publish: when reusing it failed and its files no
+            # longer match their recorded sha256, build anew; any other failure stands
+            damaged = damaged_files(previous) if previous is not None and isinstance(
+                error.__cause__, duckdb.Error) else []
+            if not damaged:
                 raise
-            log.warning("the published release %s could not be reused (%s): writing every file anew",
-                        previous.dir.name, str(error.__cause__).splitlines()[0])
+            log.warning("the published release %s could not be reused (%s; damaged: %s): writing every file anew",
+                        previous.dir.name, str(error.__cause__).splitlines()[0], ", ".join(damaged))
             release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
                                                                memory_limit, None, steps)
         with steps("prune"):

@@ -59,6 +59,22 @@ def previous_release(published_root: Path) -> Previous | None:
     return Previous(release, manifest)
 
 
+def damaged_files(previous: Previous) -> list[str]:
+    """The files of the previous release whose bytes no longer match the sha256 its manifest
+    recorded (or that cannot be read): damaged in a way their sizes do not show."""
+    recorded = {DUCKDB_FILE: previous.manifest["duckdb"].get("sha256")}
+    for entry in previous.manifest.get("tables", {}).values():
+        recorded.update({path: f.get("sha256") for path, f in entry.get("files", {}).items()})
+    damaged = []
+    for path, sha in sorted(recorded.items()):
+        try:
+            if _sha256(previous.dir / path) != sha:
+                damaged.append(path)
+        except OSError:
+            damaged.append(path)
+    return damaged
+
+
 def files_to_hash(built: dict[str, Built], db_info: dict[str, Any]) -> list[str]:
     """The files written for this release (relative paths): the DuckDB file unless it is the
     previous release's, and the Parquet files not linked from there (those keep the recorded hash)."""
