@@ -521,8 +521,8 @@ def test_a_bad_day_heals_itself(dev, api, first_drop, on_failure_dump):
 
 
 def test_a_run_terminated_from_the_ui_is_canceled_and_its_worker_ends(dev, api, first_drop, on_failure_dump):
-    """Terminate (the run page's button) while the run's step waits on the dripping API: the
-    launcher sends its worker SIGINT, the run ends CANCELED and its worker process is gone."""
+    """Terminate (the run page's button) while the run's step waits on the dripping API: the run
+    ends CANCELED and its worker process is gone."""
     asked = api.requests_for(DRIP_DATE)
     run_id = launch_run(dev, "fetch_api", {"dagster/partition": DRIP_DATE})
     wait_for("the run to ask the API for the dripping date", lambda: api.requests_for(DRIP_DATE) > asked, dev,
