@@ -108,11 +108,11 @@ def _execute(settings: Settings, job_name: str, *, debug: bool, run_config: dict
         job = defs.resolve_job_def(job_name)
         # Dagster's own log (every event, errors with their traceback) goes where _captured sends it
         loggers = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-        instance = _instance()
-        _free_dead_runs(instance)
         from orchestration.defs.dead_runs import PROCESS_TAG, process_identity
 
-        identity = process_identity(os.getpid())
+        instance = _instance()
+        _free_dead_runs(instance)
+        identity = process_identity(os.getpid())  # lets a later command tell that this run was killed
         return job.execute_in_process(
             run_config={**loggers, **(run_config or {})},
             instance=instance,

@@ -5,12 +5,12 @@ A run's slot in the ``duckdb_warehouse`` pool is freed by the run itself when it
 daemon (``free_slots_after_run_end_seconds``) once a run has ended some other way (a worker that
 ``dagster dev`` launched and that died is failed by the code server that started it). A run a
 ``papers`` command executes in its own process has no such watcher: killed, it stays STARTED and
-keeps its slot, and every later run waits for that slot. So every run records which process executes it — the tag ``papers/process``: host, boot,
-pid and the process's start time in clock ticks, which identify one process exactly (a pid reused by
-a later process has another start time; a reboot changes the boot id) — and
-:func:`gone_process` tells whether that process still exists. The ``papers`` command tags its runs
-and calls :func:`free_dead_runs` before each run; under `make ui` the landing sensor calls it on each
-tick while a slot is held. A run of another machine sharing the instance, or one without the tag,
+keeps its slot, and every later run waits for that slot. So such a run records which process
+executes it — the tag ``papers/process``: host, boot id, pid and the process's start time in clock
+ticks, which identify one process exactly (a pid reused by a later process has another start time;
+a reboot changes the boot id) — and :func:`gone_process` tells whether that process still exists.
+The ``papers`` command calls :func:`free_dead_runs` before each run; under `make ui` the landing
+sensor calls it on each tick while a slot is held. A run of another machine sharing the instance, or one without the tag,
 is never judged dead here.
 """
 
