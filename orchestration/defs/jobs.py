@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.automation import BUILDS_MODELS_TAGS
 from orchestration.defs.dbt.assets import warehouse_dbt_models
 from orchestration.defs.publish.assets import PUBLISHED_MARTS
 from orchestration.defs.dlt.assets import api_listing_fetches, hf_api_raw, landing_raw
@@ -14,6 +15,7 @@ ingest_landing_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(landing_raw) | dbt_models,
     description="Landing files -> raw -> dbt marts -> Great Expectations -> published (the main job: `papers run`).",
     executor_def=dg.in_process_executor,
+    tags=BUILDS_MODELS_TAGS,
 )
 
 fetch_api_job = dg.define_asset_job(
@@ -24,7 +26,7 @@ fetch_api_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     # each date's fetch already retries within its deadline: a run that failed at a step is not
     # started again (a run whose worker died still is)
-    tags={"dagster/retry_on_asset_or_op_failure": "false"},
+    tags={**BUILDS_MODELS_TAGS, "dagster/retry_on_asset_or_op_failure": "false"},
 )
 
 build_marts_job = dg.define_asset_job(
@@ -32,4 +34,5 @@ build_marts_job = dg.define_asset_job(
     selection=dbt_models,
     description="Rebuild, validate and publish the dbt models from what raw holds.",
     executor_def=dg.in_process_executor,
+    tags=BUILDS_MODELS_TAGS,
 )
