@@ -97,7 +97,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
         raise dg.Failure(description=f"dbt build failed: {_first_dbt_error(target, build.error)} "
                                      f"(log: {target / 'dbt.log'})")
     keep_invocation_state(target, kept)
-    if context.selected_asset_keys == context.assets_def.keys:
+    if context.selected_asset_keys == warehouse_dbt_models.keys:  # (context.assets_def is the subset)
         # every model took the window in (a subset leaves the watermark: the next full build redoes it)
         with warehouse.connect() as con:
             ledger.advance(con, ledger.DBT, window, code, context.run.run_id)
