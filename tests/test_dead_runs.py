@@ -1,5 +1,6 @@
 """A run whose process was killed while it held a pool slot: it is failed and its slot freed by the
-function the `papers` command and the landing sensor's tick call; a live run is left alone.
+function the `papers` command calls, and reported FAILED by the `make ui` launcher's health check
+(which the daemon's run monitoring acts on); a live run is left alone.
 
 The runs are real: a child process executes a one-op job in the `duckdb_warehouse` pool of an
 instance with the project's dagster.yaml, and is killed (SIGKILL) while the op holds the slot.
@@ -19,8 +20,7 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.dead_runs import free_dead_runs, identity_alive, process_identity, slot_holders
-from orchestration.config import Settings
-from orchestration.defs.sensors import landing_sensor
+from orchestration.defs.launcher import PreloadedRunLauncher
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,7 @@ def dagster_home(tmp_path):
 
 def hold_the_slot(dagster_home: Path, tagged: bool = True) -> subprocess.Popen:
     """A child running a job whose op holds the pool's slot, once it says so; ``tagged``: its run
-    names its process, as every run of the `papers` command does."""
+    names its process, as every run of the `papers` command and of the launcher does."""
     child = subprocess.Popen([sys.executable, "-c", HOLDER, *(["tagged"] if tagged else [])],
                              env={**os.environ, "DAGSTER_HOME": str(dagster_home)}, cwd=REPO,
                              stdout=subprocess.PIPE, text=True)
@@ -88,16 +88,25 @@ def test_a_dead_run_is_failed_and_its_slot_freed_a_live_one_is_not(dagster_home)
             killed(child)
 
 
-def test_the_landing_sensor_frees_a_dead_runs_slot(dagster_home, tmp_path):
-    """Under `make ui` nothing else watches a `papers` command's run: the landing sensor's tick does."""
+def test_the_launchers_health_check_fails_a_dead_run_for_the_run_monitor(dagster_home):
+    """Under `make ui` the daemon's run monitoring asks the launcher about every started run (a
+    `papers` command's too): RUNNING while its process lives, FAILED once it is gone."""
+    from dagster._core.launcher import WorkerStatus
+
     child = hold_the_slot(dagster_home)
-    killed(child)
-    sensor = landing_sensor(Settings.load(environ={}, home=tmp_path / "home"))
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        (run_id,) = instance.event_log_storage.get_concurrency_run_ids()
-        sensor(dg.build_sensor_context(instance=instance))
-        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
-        assert not instance.event_log_storage.get_concurrency_run_ids()
+    try:
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            launcher = instance.run_launcher
+            assert isinstance(launcher, PreloadedRunLauncher) and launcher.supports_check_run_worker_health
+            (run_id,) = instance.event_log_storage.get_concurrency_run_ids()
+            run = instance.get_run_by_id(run_id)
+            assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+            killed(child)
+            health = launcher.check_run_worker_health(run)
+            assert health.status == WorkerStatus.FAILED and f"pid {child.pid}" in health.msg
+    finally:
+        if child.poll() is None:
+            killed(child)
 
 
 def test_a_run_that_does_not_name_its_process_is_never_judged_dead(dagster_home):

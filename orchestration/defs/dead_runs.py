@@ -2,16 +2,15 @@
 in the Dagster instance: fail them and free their slots.
 
 A run's slot in the ``duckdb_warehouse`` pool is freed by the run itself when it ends, and by the
-daemon (``free_slots_after_run_end_seconds``) once a run has ended some other way (a worker that
-``dagster dev`` launched and that died is failed by the code server that started it). A run a
-``papers`` command executes in its own process has no such watcher: killed, it stays STARTED and
-keeps its slot, and every later run waits for that slot. So such a run records which process
-executes it — the tag ``papers/process``: host, boot id, pid and the process's start time in clock
-ticks, which identify one process exactly (a pid reused by a later process has another start time;
-a reboot changes the boot id) — and :func:`gone_process` tells whether that process still exists.
-The ``papers`` command calls :func:`free_dead_runs` before each run; under `make ui` the landing
-sensor calls it on each tick while a slot is held. A run of another machine sharing the instance, or one without the tag,
-is never judged dead here.
+daemon (``free_slots_after_run_end_seconds``) once a run has ended some other way. A run whose
+process is killed does not end: it stays STARTED and keeps its slot, and every later run waits for
+that slot. So every run records which process executes it — the tag ``papers/process``: host, boot,
+pid and the process's start time in clock ticks, which identify one process exactly (a pid reused by
+a later process has another start time; a reboot changes the boot id) — and
+:func:`gone_process` tells whether that process still exists. The ``papers`` command tags its runs
+and calls :func:`free_dead_runs` before each run; under `make ui` the launcher tags its workers and
+the daemon's run monitoring asks it (:mod:`orchestration.defs.launcher`). A run of another machine
+sharing the instance, or one without the tag, is never judged dead here.
 """
 
 from __future__ import annotations
@@ -82,6 +81,12 @@ def gone_process(run: dg.DagsterRun) -> int | None:
     if not identity or identity_alive(identity) is not False:
         return None
     return int(identity.rsplit(":", 3)[2])
+
+
+def live_pid(run: dg.DagsterRun) -> int | None:
+    """The pid of ``run``'s process if it certainly still runs on this machine."""
+    identity = run.tags.get(PROCESS_TAG)
+    return int(identity.rsplit(":", 3)[2]) if identity and identity_alive(identity) else None
 
 
 def free_dead_runs(instance: dg.DagsterInstance) -> list[FreedRun]:

@@ -3,14 +3,12 @@
 The sensor never opens the warehouse (a reader would block the writer): its cursor remembers what it
 saw and requested (see ``orchestration.sources.landing_plan``). Each run ingests its batch of
 files; listing dates are checked by the run itself, so a bad date quarantines the file instead of
-failing the tick. While a run holds the warehouse's slot, each tick also fails such a run whose
-process is gone (see ``orchestration.defs.dead_runs``).
+failing the tick.
 """
 
 import dagster as dg
 
 from orchestration.config import Settings
-from orchestration.defs.dead_runs import free_dead_runs
 from orchestration.defs.jobs import ingest_landing_job
 from orchestration.sources.landing_plan import WatchSettings, plan_batches
 
@@ -35,11 +33,6 @@ def landing_sensor(settings: Settings) -> dg.SensorDefinition:
                default_status=dg.DefaultSensorStatus.RUNNING, name="landing_sensor")
     def _sensor(context: dg.SensorEvaluationContext):
         """Turns stable files dropped into PAPERS_HOME/landing into batched ingestion runs."""
-        if context.instance.event_log_storage.get_concurrency_run_ids():  # one query while no run writes
-            for run in free_dead_runs(context.instance):
-                if run.failed:
-                    context.log.warning(f"run {run.run_id} ({run.job_name}) was killed (its process {run.pid} is "
-                                        "gone): marked ended, its hold on the warehouse released")
         batches, cursor = plan_batches(landing, context.cursor, watch)
         context.update_cursor(cursor)
         if not batches:

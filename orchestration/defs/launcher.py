@@ -1,0 +1,141 @@
+"""The run launcher of `make ui` (``dagster.yaml``: ``run_launcher``): each run's worker is forked from a
+process that has already imported Dagster, dlt, dbt, Great Expectations and DuckDB.
+
+Dagster's default launcher starts every run in a fresh interpreter (the code server's ``spawn``),
+which imports all of them again before the run's first step — seconds of every sensor run that
+moves one file. Here a fork server (Python's ``multiprocessing`` ``forkserver``, started by the
+daemon as it launches its first run) imports them once; a run's worker is a fork of it that executes
+``dagster api execute_run`` — the command the default launcher's workers and Dagster's container
+launchers run. The worker has the daemon's interpreter, working directory and environment as they
+were when the fork server started (restart `make ui` after changing them or upgrading a package);
+the project's own modules are not preloaded, so a code location reloaded in the UI runs its new
+code. A code location with another interpreter (``executable_path``) gets a plain subprocess.
+
+Each worker's process identity is tagged on its run (``papers/process``, see
+:mod:`orchestration.defs.dead_runs`): the daemon's run monitoring asks
+:meth:`check_run_worker_health` about every started run — a `papers` command's too — and fails
+one whose process is gone (kill -9, OOM); within ``free_slots_after_run_end_seconds`` its warehouse
+slot is freed. Terminate (run page) sends a started run's process SIGINT, which Dagster turns into a
+canceled run (dbt stops with it); a run not started yet is stopped and marked canceled at once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dagster import Array, DagsterRunStatus, Field
+from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
+from dagster._grpc.types import ExecuteRunArgs
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
+
+from orchestration.defs.dead_runs import PROCESS_TAG, gone_process, live_pid, process_identity
+
+#: what the fork server imports before it forks any worker (third-party only: see the module doc)
+#: (not polars: a fork of a process whose polars thread pool has started can hang in it)
+PRELOAD = ["dagster", "dagster._cli", "dagster_dlt", "dagster_dbt", "dlt", "dbt.cli.main", "duckdb", "pyarrow",
+           "great_expectations"]
+
+
+def _execute(command: Sequence[str]) -> None:
+    """In the forked worker: ``dagster api execute_run <args>``, as the command line would run it."""
+    from dagster._cli import cli
+
+    cli.main(args=list(command[command.index("api"):]), prog_name="dagster", auto_envvar_prefix="DAGSTER_CLI")
+
+
+class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
+    def __init__(self, inst_data: ConfigurableClassData | None = None, preload_modules: Sequence[str] | None = None):
+        self._inst_data = inst_data
+        self._preload = list(preload_modules if preload_modules is not None else PRELOAD)
+        self._context = None
+        self._lock = threading.Lock()
+        self._workers: dict[str, multiprocessing.process.BaseProcess] = {}
+        super().__init__()
+
+    @property
+    def inst_data(self) -> ConfigurableClassData | None:
+        return self._inst_data
+
+    @classmethod
+    def config_type(cls) -> dict:
+        return {"preload_modules": Field(Array(str), is_required=False,
+                                         description="modules the fork server imports once (default: PRELOAD)")}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
+        return cls(inst_data=inst_data, preload_modules=config_value.get("preload_modules"))
+
+    def _fork_context(self):
+        if self._context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(self._preload)  # read when the server starts (the first run)
+            self._context = context
+        return self._context
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        run = context.dagster_run
+        command = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id,
+                                 instance_ref=self._instance.get_ref()).get_command_args()
+        executable = run.job_code_origin.executable_path if run.job_code_origin else None
+        if executable and os.path.realpath(executable) != os.path.realpath(sys.executable):
+            worker = subprocess.Popen(command)  # another interpreter: a worker of its own
+        else:
+            with self._lock:
+                for run_id in [r for r, p in self._workers.items() if p.exitcode is not None]:
+                    self._workers.pop(run_id).close()  # finished workers: release their handles
+                worker = self._fork_context().Process(target=_execute, args=(command,),
+                                                      name=f"run-{run.run_id[:8]}")
+                worker.start()
+                # the daemon exiting neither waits for its runs nor ends them (as with the default launcher)
+                multiprocessing.process._children.discard(worker)
+                self._workers[run.run_id] = worker
+        identity = process_identity(worker.pid)
+        if identity:
+            self._instance.add_run_tags(run.run_id, {PROCESS_TAG: identity})
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id)
+        if not run or run.is_finished:
+            return False
+        pid = live_pid(run)
+        if pid is None:
+            self._instance.report_engine_event("terminate: no live process of this run on this machine", run,
+                                               cls=self.__class__)
+            return False
+        try:
+            if run.status in (DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED):
+                os.kill(pid, signal.SIGKILL)  # before its first step: nothing to clean up
+                self._instance.report_run_canceled(run, "terminated before the run started")
+                return True
+            os.kill(pid, signal.SIGINT)  # Dagster turns it into a canceled run
+        except OSError as error:
+            self._instance.report_engine_event(f"terminate: could not signal pid {pid}: {error}", run,
+                                               cls=self.__class__)
+            return False
+        self._instance.report_run_canceling(run)
+        return True
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run) -> CheckRunHealthResult:
+        """Any started run of the instance (a `papers` command's too): failed when its process is gone."""
+        pid = gone_process(run)
+        if pid is None:
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(WorkerStatus.FAILED, f"the run's process (pid {pid}) is gone: killed or crashed")
+
+    def dispose(self) -> None:
+        with self._lock:
+            for worker in self._workers.values():
+                if worker.exitcode is not None:
+                    worker.close()
+            self._workers.clear()
