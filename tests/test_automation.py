@@ -1,7 +1,9 @@
-"""The marts follow a raw update that did not rebuild them, exactly once, whatever else updated them
-in the same automation tick (FOLLOW_RAW evaluated on a real instance)."""
+"""The marts follow a raw update that did not rebuild them, with one whole build, whatever else
+updated them in the same automation tick (FOLLOW_RAW evaluated on a real instance)."""
 
 from __future__ import annotations
+
+import threading
 
 import dagster as dg
 
@@ -22,9 +24,15 @@ def landed_api() -> None:
     pass
 
 
+WRITING = threading.Event()  # set: raw/landed_page_cards is being written ...
+WRITTEN = threading.Event()  # ... until this is set
+WRITTEN.set()
+
+
 @dg.asset(key=["raw", "landed_page_cards"])
 def landed_cards() -> None:
-    pass
+    WRITING.set()
+    assert WRITTEN.wait(60)
 
 
 @dg.asset(deps=[api_raw, landed_api], automation_condition=FOLLOW_RAW)
@@ -96,8 +104,8 @@ def test_a_raw_only_run_requests_every_model_once_in_one_tick():
 
 
 def test_a_raw_only_run_is_followed_even_when_a_landing_run_built_the_models_in_the_same_tick():
-    """The race of a backfill finishing while a landing run rebuilt the models: Dagster's eager()
-    let the models' own update cancel the request, and the backfill never reached the marts."""
+    """A backfill finishing while a landing run rebuilt the models: the models' update does not
+    cancel the request."""
     with dg.instance_for_test() as instance:
         ticks = Ticks(instance)
         materialize(instance, [api_raw], partition="2025-10-03")  # the backfill wrote raw ...
@@ -106,12 +114,50 @@ def test_a_raw_only_run_is_followed_even_when_a_landing_run_built_the_models_in_
 
 
 def test_a_raw_table_last_written_by_a_run_that_then_built_the_models_needs_nothing():
-    """(Judged per partition: a `fetch_api` run of another date also rebuilt the models after the
-    backfill's write, but the backfilled date is still followed by one — redundant — build.)"""
     with dg.instance_for_test() as instance:
         ticks = Ticks(instance)
         materialize(instance, [api_raw], partition="2025-10-03")
         materialize(instance, [api_raw, *MODELS], BUILDS_MODELS_TAGS, partition="2025-10-03")
+        assert ticks.requested() == set()
+
+
+def test_a_date_range_fetch_run_that_built_the_models_needs_nothing():
+    """`fetch_api` over 14 dates (the hourly refetch schedule): every date it wrote is its own."""
+    with dg.instance_for_test() as instance:
+        ticks = Ticks(instance)
+        tags = {**BUILDS_MODELS_TAGS, "dagster/asset_partition_range_start": "2025-10-02",
+                "dagster/asset_partition_range_end": "2025-10-04"}
+        assert dg.materialize(ASSETS, selection=[api_raw, *MODELS], instance=instance, tags=tags).success
+        assert ticks.requested() == set()
+
+
+def test_a_raw_only_run_right_after_a_request_is_requested_again():
+    """The run requested in the previous tick may have read raw before this update."""
+    with dg.instance_for_test() as instance:
+        ticks = Ticks(instance)
+        materialize(instance, [api_raw], partition="2025-10-03")
+        assert ticks.requested() == EVERY_MODEL
+        materialize(instance, [landed_cards])
+        assert ticks.requested() == EVERY_MODEL
+        assert ticks.requested() == set()
+
+
+def test_the_request_waits_while_raw_is_being_written():
+    with dg.instance_for_test() as instance:
+        ticks = Ticks(instance)
+        materialize(instance, [api_raw], partition="2025-10-03")
+        WRITING.clear()
+        WRITTEN.clear()
+        writer = threading.Thread(target=materialize, args=(instance, [landed_cards]))
+        try:
+            writer.start()
+            assert WRITING.wait(60)
+            assert ticks.requested() == set()  # raw/landed_page_cards in progress
+            assert ticks.requested() == set()
+        finally:
+            WRITTEN.set()
+            writer.join(60)
+        assert ticks.requested() == EVERY_MODEL  # both raw updates, in one request
         assert ticks.requested() == set()
 
 

@@ -99,6 +99,9 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
         identity = process_identity(worker.pid)
         if identity:
             self._instance.add_run_tags(run.run_id, {PROCESS_TAG: identity})
+        elif (worker.poll() if isinstance(worker, subprocess.Popen) else worker.exitcode) is not None:
+            # gone already: without the tag, the health check could not tell
+            self._instance.report_run_failed(run, f"the run's worker (pid {worker.pid}) exited as it started")
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)

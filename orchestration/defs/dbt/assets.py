@@ -26,7 +26,8 @@ MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """Groups by dbt layer (staging / intermediate / marts), kinds dbt + duckdb, eager automation."""
+    """Groups by dbt layer (staging / intermediate / marts), kinds dbt + duckdb, and the
+    automation condition of every model (``FOLLOW_RAW``)."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         schema = dbt_resource_props.get("config", {}).get("schema")
@@ -34,8 +35,8 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest, unique_id, project):  # type: ignore[override]
         spec = super().get_asset_spec(manifest, unique_id, project)
-        # A raw-only materialization (e.g. a backfill launched on raw/api_fetched_papers from the
-        # asset graph) brings the models up to date by itself; runs that already include dbt don't.
+        # raw updated by a run that did not build the models (a raw-only backfill from the asset
+        # graph) requests one whole build (orchestration/defs/automation.py)
         return spec.merge_attributes(kinds={"duckdb"}).replace_attributes(
             automation_condition=FOLLOW_RAW)
 
