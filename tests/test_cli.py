@@ -148,6 +148,22 @@ def test_failed_dbt_build_names_its_first_failed_node_and_lets_the_warehouse_go(
         assert con.sql("select count(*) from raw.landed_api_papers").fetchall()[0][0] > 0
 
 
+def test_a_failed_dbt_test_fails_the_build_names_the_test_and_publishes_nothing(demo_home, tmp_path):
+    home = copy_home(demo_home, tmp_path / "home")
+    before = published_files(home)
+    # a raw row without its listing date, set by hand: the staging model's not_null test fails
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("alter table raw.landed_api_papers alter listing_date drop not null")
+        con.execute("update raw.landed_api_papers set listing_date = null "
+                    "where rowid = (select min(rowid) from raw.landed_api_papers)")
+    code, output = run_papers(home, "rebuild")
+    assert code == EXIT_PIPELINE_ERROR, output
+    failed = next(line for line in output.splitlines() if line.startswith("result:"))
+    assert failed.startswith("result:     FAILED: warehouse_dbt_models: dbt build failed: "
+                             "test.daily_papers.not_null_stg_api_paper_observations_listing_date"), failed
+    assert "published:  unchanged" in output and published_files(home) == before
+
+
 def test_broken_snapshot_is_quarantined_before_it_is_loaded(tmp_path):
     # the good file's first title carries control characters (NUL, an ANSI escape): kept out of the marts
     good_rows = json.loads((FIXTURES / "daily_papers" / "2025-03-17_captured-20250317T074930Z.json").read_text())

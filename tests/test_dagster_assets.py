@@ -150,6 +150,13 @@ def test_a_build_of_some_models_leaves_the_change_window_to_the_next_whole_build
     assert dg.materialize([warehouse_dbt_models], selection=[stg], resources=resources(tmp_path)).success
     warehouse = tmp_path / "warehouse.duckdb"
     assert built(warehouse) is None
-    assert dg.materialize([warehouse_dbt_models], resources=resources(tmp_path)).success
+    whole = dg.materialize([warehouse_dbt_models], resources=resources(tmp_path))
+    assert whole.success
     assert built(warehouse) is not None
     assert query(warehouse, "select count(*) from marts.papers")[0][0] == len(json.loads(FIXTURE.read_text()))
+    # dbt's tests ran with the build; each model's materialization lists its tests' results
+    tests = {e.asset_key: e.materialization.metadata["dbt tests"].value
+             for e in whole.get_asset_materialization_events() if "dbt tests" in e.materialization.metadata}
+    assert "- `not_null_stg_api_paper_observations_listing_date`: pass" in tests[stg].splitlines()
+    assert "- `unique_papers_paper_id`: pass" in tests[dg.AssetKey(["marts", "papers"])].splitlines()
+    assert not whole.get_asset_check_evaluations()  # dbt tests are not Dagster asset checks

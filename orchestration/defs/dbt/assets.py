@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
 from orchestration.defs.automation import FOLLOW_RAW
 from orchestration.defs.dbt.build import run_dbt
@@ -27,7 +27,15 @@ MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
     """Groups by dbt layer (staging / intermediate / marts), kinds dbt + duckdb, and the
-    automation condition of every model (``FOLLOW_RAW``)."""
+    automation condition of every model (``FOLLOW_RAW``).
+
+    dbt's tests run in the build (a failed one fails the step and names itself) and their results
+    are part of each model's materialization (``dbt tests``); they are not Dagster asset checks, each
+    of which costs the run three stored events (planned, output, evaluation). The asset checks are
+    Great Expectations' suites (orchestration/defs/validation)."""
+
+    def __init__(self) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=False))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         schema = dbt_resource_props.get("config", {}).get("schema")
@@ -86,11 +94,13 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
     build = run_dbt(context, args, target, dbt_project)
     # and what dbt's DuckDB used (its connection is closed once the build ends) goes back too
     log_release(context.log, "after dbt", debug=warehouse.settings.memory_debug)
-    events = build.events
+    events, tests = _with_test_results(build.events, context.assets_def.node_keys_by_output_name.get)
     if build.success:  # each model's table name, row count and columns, read once dbt's DuckDB is closed
         with warehouse.connect() as con:
             events = [_with_table_metadata(con, build.manifest, event) for event in events]
     yield from events
+    if unreported := [f"{name}: {status}" for name, status in tests]:  # tests of assets not built here
+        context.log.info("dbt tests of assets this step did not build: " + ", ".join(unreported))
     statuses = Counter(r.get("status") for r in _run_results(target))
     done = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
     if not build.success:
@@ -106,6 +116,31 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
                 ledger.forget(con, "validation:")
     warehouse.report(context.log, f"dbt: {sum(statuses.values())} models, seeds and tests done ({done}; "
                                   f"log: {kept / 'dbt.log'})")
+
+
+def _with_test_results(events: list, asset_key_for_output) -> tuple[list, list[tuple[str, str]]]:
+    """The build's events with each dbt test's result (dagster-dbt's observation of the tested asset)
+    folded into that asset's materialization as ``dbt tests`` ("name: status" per test), and the
+    results of tests on assets this step did not materialize."""
+    results: dict[dg.AssetKey, dict[str, str]] = {}
+    kept = []
+    for event in events:
+        unique_id = event.metadata.get("unique_id") if isinstance(event, dg.AssetObservation) else None
+        if unique_id is not None and unique_id.text.startswith("test."):
+            name = unique_id.text.split(".")[2]
+            results.setdefault(event.asset_key, {})[name] = str(event.metadata["status"].text)
+        else:
+            kept.append(event)
+    out = []
+    for event in kept:
+        key = (asset_key_for_output(event.output_name) if isinstance(event, dg.Output)
+               else event.asset_key if isinstance(event, dg.AssetMaterialization) else None)
+        if key in results:
+            tests = results.pop(key)
+            event = event.with_metadata({**event.metadata, "dbt tests": dg.MetadataValue.md(
+                "\n".join(f"- `{name}`: {status}" for name, status in sorted(tests.items())))})
+        out.append(event)
+    return out, sorted((name, status) for tests in results.values() for name, status in tests.items())
 
 
 def _with_table_metadata(con, manifest: Mapping[str, Any], event):
