@@ -55,6 +55,20 @@ def test_plan_takes_in_the_loads_after_the_watermark(con):
     assert ledger.plan(con, "validation:marts.papers", "c", through="1700000001.5").loaded_through == "1700000001.5"
 
 
+def test_touched_names_the_raw_tables_with_rows_of_a_completed_load_in_the_window(con):
+    con.execute("create table raw.landed_page_cards (snapshot_id varchar, _dlt_load_id varchar)")
+    load(con, "1700000001.0")
+    con.execute("insert into raw.landed_page_cards values ('c', '1700000001.0')")
+    first = ledger.plan(con, "dbt", "code-1")
+    assert ledger.touched(con, first) == ["landed_api_papers", "landed_page_cards"]
+    ledger.advance(con, "dbt", first, "code-1", "run-1")
+    assert ledger.touched(con, ledger.plan(con, "dbt", "code-1")) == []
+    load(con, "1700000002.0")
+    con.execute("insert into raw.landed_page_cards values ('c', '1700000003.0')")  # dlt never completed it
+    assert ledger.touched(con, ledger.plan(con, "dbt", "code-1")) == ["landed_api_papers"]
+    assert ledger.touched(con, ledger.plan(con, "dbt", "code-2")) == ["landed_api_papers", "landed_page_cards"]
+
+
 def test_a_failed_step_does_not_advance(con):
     """Only advance() moves a watermark: a consumer that failed takes the same loads in again."""
     load(con, "1700000001.0")

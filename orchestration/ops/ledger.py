@@ -76,17 +76,37 @@ def after_load(load_id: str) -> str:
         return f"loads after {load_id}"
 
 
+def _loaded_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The raw tables that exist with dlt's load column (none without dlt's list of loads)."""
+    if not table_exists(con, "raw._dlt_loads"):
+        return []
+    return [t for t in RAW_TABLES if table_exists(con, f"raw.{t}") and con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'raw' "
+        "and table_name = ? and column_name = ?", [t, LOAD_ID]).fetchall()[0][0]]
+
+
 def newest_load(con: duckdb.DuckDBPyConnection) -> str:
     """The newest completed load that wrote raw rows ('' when none; a load that wrote nothing is not
     news, and the rows of one dlt did not complete are not arrivals: the next load rolls them back)."""
-    tables = [t for t in RAW_TABLES if table_exists(con, f"raw.{t}") and con.execute(
-        "select count(*) from information_schema.columns where table_schema = 'raw' "
-        "and table_name = ? and column_name = ?", [t, LOAD_ID]).fetchall()[0][0]]
-    if not tables or not table_exists(con, "raw._dlt_loads"):
+    tables = _loaded_tables(con)
+    if not tables:
         return ""
     newest = " union all ".join(f"select max({LOAD_ID}) as load_id from raw.{t} where {LOAD_ID} in "
                                 "(select load_id from raw._dlt_loads)" for t in tables)
     return con.execute(f"select coalesce(max(load_id), '') from ({newest})").fetchall()[0][0]
+
+
+def touched(con: duckdb.DuckDBPyConnection, window: Window) -> list[str]:
+    """The raw tables holding rows of a completed load in ``window`` (for a full window, every raw
+    table that has rows)."""
+    found = []
+    for table in _loaded_tables(con):
+        bounds = "" if window.full else f" and {LOAD_ID} > ? and {LOAD_ID} <= ?"
+        if con.execute(f"select 1 from raw.{table} where {LOAD_ID} in (select load_id from raw._dlt_loads)"
+                       f"{bounds} limit 1",
+                       [] if window.full else [window.loaded_after, window.loaded_through]).fetchall():
+            found.append(table)
+    return found
 
 
 def read(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[str, str] | None:

@@ -19,7 +19,8 @@ from orchestration.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.dbt_state import ensure_manifest, keep_invocation_state, project_md5, seed_invocation_state
 from orchestration.ops import ledger
-from orchestration.project import DBT_PROJECT_DIR
+from orchestration.project import DBT_PROJECT_DIR, PUBLIC_MARTS
+from orchestration.publish.quality import VIEWS as QUALITY_VIEWS
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
@@ -72,6 +73,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
         # builds without loading first, e.g. `papers rebuild`, would otherwise build from it)
         repair(context.log, con, warehouse.home, context.run.run_id)
         window = ledger.plan(con, ledger.DBT, code, full=config.full_refresh)
+        touched = ledger.touched(con, window)
         current = not config.full_refresh and ledger.published_is_current(con, code)
     if current:
         # nothing arrived and the last build is published: no output, so the checks and publish skip too
@@ -90,8 +92,16 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
         args.append("--no-use-colors")
     kept = warehouse.home.dbt_target
     target = seed_invocation_state(kept, kept / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}")
-    warehouse.report(context.log, f"dbt: building {'every model' if window.full else 'the models'} ({window.reason})")
-    build = run_dbt(context, args, target, dbt_project)
+    whole = context.selected_asset_keys == warehouse_dbt_models.keys  # (context.assets_def is the subset)
+    # a whole incremental build takes in the models downstream of the raw tables that received rows,
+    # and the published models (the mart checks and publish are steps of their own, which Dagster
+    # skips when a model they follow was not materialized); the seeds and the models of the other raw
+    # tables have nothing new (a change to their code is a full build)
+    narrow = ([*(f"source:raw.{table}+" for table in touched), *PUBLIC_MARTS, *QUALITY_VIEWS]
+              if whole and not window.full and touched else None)
+    warehouse.report(context.log, f"dbt: building {'every model' if window.full else 'the models'} ({window.reason}"
+                                  + (f"; downstream of raw.{', raw.'.join(touched)}" if narrow else "") + ")")
+    build = run_dbt(context, args, target, dbt_project, narrow=narrow)
     # and what dbt's DuckDB used (its connection is closed once the build ends) goes back too
     log_release(context.log, "after dbt", debug=warehouse.settings.memory_debug)
     events, tests = _with_test_results(build.events, context.assets_def.node_keys_by_output_name.get)
@@ -108,7 +118,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
         raise dg.Failure(description=f"dbt build failed: {_first_dbt_error(target, build.error)} "
                                      f"(log: {target / 'dbt.log'})")
     keep_invocation_state(target, kept)
-    if context.selected_asset_keys == warehouse_dbt_models.keys:  # (context.assets_def is the subset)
+    if whole:
         # every model took the window in (a subset leaves the watermark: the next full build redoes it)
         with warehouse.connect() as con:
             ledger.advance(con, ledger.DBT, window, code, context.run.run_id)

@@ -50,9 +50,11 @@ class DbtBuild:
     manifest: dict[str, Any] = field(repr=False)
 
 
-def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, project: DbtProject) -> DbtBuild:
-    """``dbt ARGS`` in this process for the assets ``context`` selected, with ``target`` as its
-    target and log folder. An interrupt stops dbt and raises ``DagsterExecutionInterruptedError``."""
+def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, project: DbtProject,
+            narrow: list[str] | None = None) -> DbtBuild:
+    """``dbt ARGS`` in this process for the assets ``context`` selected (``narrow``: these dbt
+    selectors instead, for a step that selected every asset), with ``target`` as its target and log
+    folder. An interrupt stops dbt and raises ``DagsterExecutionInterruptedError``."""
     from dbt.cli.main import dbtRunner  # imported only when dbt runs (an idle run skips it)
     from dbt_common.events.functions import msg_to_dict
 
@@ -64,7 +66,7 @@ def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, pr
     # written below from the result dbt returns
     args = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project.profiles_dir),
             "--target-path", str(target), "--log-path", str(target), "--no-send-anonymous-usage-stats",
-            "--no-write-json", *params.selection_args]
+            "--no-write-json", *(["--select", " ".join(narrow)] if narrow else params.selection_args)]
     if params.indirect_selection:
         args += ["--indirect-selection", params.indirect_selection]
     results: list[dict] = []
