@@ -130,15 +130,17 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
 
 def _with_test_results(events: list, asset_key_for_output) -> tuple[list, list[tuple[str, str]]]:
     """The build's events with each dbt test's result (dagster-dbt's observation of the tested asset)
-    folded into that asset's materialization as ``dbt tests`` ("name: status" per test), and the
-    results of tests on assets this step did not materialize."""
+    folded into that asset's materialization as ``dbt tests`` ("name: status" per test, with the
+    failing row count), and the results of tests on assets this step did not materialize."""
     results: dict[dg.AssetKey, dict[str, str]] = {}
     kept = []
     for event in events:
         unique_id = event.metadata.get("unique_id") if isinstance(event, dg.AssetObservation) else None
         if unique_id is not None and unique_id.text.startswith("test."):
             name = unique_id.text.split(".")[2]
-            results.setdefault(event.asset_key, {})[name] = str(event.metadata["status"].text)
+            failing = event.metadata.get("dagster_dbt/failed_row_count")
+            results.setdefault(event.asset_key, {})[name] = str(event.metadata["status"].text) + (
+                f" ({failing.value} failing rows)" if failing is not None and failing.value else "")
         else:
             kept.append(event)
     out = []

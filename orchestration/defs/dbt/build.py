@@ -4,7 +4,7 @@ dbt's programmatic entry point runs the command in this process: no second Pytho
 importing dbt (~2 s), no ``dbt --version`` and no adapter that dagster-dbt would set up here just in
 case. Each node's result event is handed to dagster-dbt's own translation
 (``DbtCoreCliEventMessage.to_default_asset_events``), as its subprocess runner does with dbt's
-JSON log lines, so materializations, asset checks (dbt tests) and their metadata are the same.
+JSON log lines, so materializations, test results and their metadata are the same.
 
 What dbt prints goes to ``sys.stdout`` as plain text lines (the ``papers`` command sends them to its
 log; Dagster to the step's compute log); dbt's own log file is ``<target>/dbt.log``.
