@@ -120,6 +120,27 @@ def test_fixture_expectations_are_sane():
     assert len(CARDS) == 85
 
 
+def test_each_contract_not_null_is_a_constraint_of_the_table_and_not_also_a_dbt_test(con):
+    """A contracted column's not_null is checked once: DuckDB refuses the NULL when the model writes
+    it (a NOT NULL constraint of the built table), so no dbt test repeats it."""
+    import yaml
+
+    from orchestration.project import DBT_PROJECT_DIR
+
+    declared, tested = set(), set()
+    for model in yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "_marts.yml").read_text())["models"]:
+        for column in model.get("columns", []):
+            if any(c.get("type") == "not_null" for c in column.get("constraints", [])):
+                declared.add((model["name"], column["name"]))
+            if any((t if isinstance(t, str) else next(iter(t))) == "not_null" for t in column.get("data_tests", [])):
+                tested.add((model["name"], column["name"]))
+    enforced = {(table, column) for table, columns in rows(
+        con, "select table_name, constraint_column_names from duckdb_constraints() "
+             "where schema_name = 'marts' and constraint_type = 'NOT NULL'") for column in columns}
+    assert declared and declared <= enforced, declared - enforced
+    assert not declared & tested, declared & tested
+
+
 def test_one_row_per_paper_id(con):
     total, distinct = rows(con, "select count(*), count(distinct paper_id) from marts.papers")[0]
     assert total == distinct > 0

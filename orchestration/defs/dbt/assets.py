@@ -131,7 +131,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
 def _with_test_results(events: list, asset_key_for_output) -> tuple[list, list[tuple[str, str]]]:
     """The build's events with each dbt test's result (dagster-dbt's observation of the tested asset)
     folded into that asset's materialization as ``dbt tests`` ("name: status" per test, with the
-    failing row count), and the results of tests on assets this step did not materialize."""
+    failing row count), and the results of the tests none of whose assets this step materialized."""
     results: dict[dg.AssetKey, dict[str, str]] = {}
     kept = []
     for event in events:
@@ -143,16 +143,19 @@ def _with_test_results(events: list, asset_key_for_output) -> tuple[list, list[t
                 f" ({failing.value} failing rows)" if failing is not None and failing.value else "")
         else:
             kept.append(event)
-    out = []
+    out, attached = [], set()
     for event in kept:
         key = (asset_key_for_output(event.output_name) if isinstance(event, dg.Output)
                else event.asset_key if isinstance(event, dg.AssetMaterialization) else None)
         if key in results:
             tests = results.pop(key)
+            attached |= set(tests)
             event = event.with_metadata({**event.metadata, "dbt tests": dg.MetadataValue.md(
                 "\n".join(f"- `{name}`: {status}" for name, status in sorted(tests.items())))})
         out.append(event)
-    return out, sorted((name, status) for tests in results.values() for name, status in tests.items())
+    # a test of several models (a relationships test) is listed under each one built here
+    return out, sorted({(name, status) for tests in results.values() for name, status in tests.items()
+                        if name not in attached})
 
 
 def _with_table_metadata(con, manifest: Mapping[str, Any], event):
