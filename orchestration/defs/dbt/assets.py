@@ -73,8 +73,9 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
         # builds without loading first, e.g. `papers rebuild`, would otherwise build from it)
         repair(context.log, con, warehouse.home, context.run.run_id)
         window = ledger.plan(con, ledger.DBT, code, full=config.full_refresh)
-        touched = ledger.touched(con, window)
         current = not config.full_refresh and ledger.published_is_current(con, code)
+        # (a full build and an idle run need no list of the raw tables that received rows)
+        touched = ledger.touched(con, window) if not (current or window.full) else []
     if current:
         # nothing arrived and the last build is published: no output, so the checks and publish skip too
         warehouse.report(context.log, "dbt: nothing new since the last published build (dbt, validation and "
@@ -97,8 +98,8 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
     # and the published models (the mart checks and publish are steps of their own, which Dagster
     # skips when a model they follow was not materialized); the seeds and the models of the other raw
     # tables have nothing new (a change to their code is a full build)
-    narrow = ([*(f"source:raw.{table}+" for table in touched), *PUBLIC_MARTS, *QUALITY_VIEWS]
-              if whole and not window.full and touched else None)
+    narrow = [*(f"source:raw.{table}+" for table in touched), *PUBLIC_MARTS, *QUALITY_VIEWS] \
+        if whole and touched else None
     warehouse.report(context.log, f"dbt: building {'every model' if window.full else 'the models'} ({window.reason}"
                                   + (f"; downstream of raw.{', raw.'.join(touched)}" if narrow else "") + ")")
     build = run_dbt(context, args, target, dbt_project, narrow=narrow)
