@@ -57,11 +57,11 @@ docs: setup ## dbt docs as one self-contained page a browser opens from file:// 
 	@echo "open file://$(CURDIR)/dbt_project/target/static_index.html"
 
 eval-topics: setup ## topic quality vs the expert labels (train and holdout splits): agreement, precision, recall, misses
-	env -u DAGSTER_HOME $(BIN)/python -m orchestration.topic_eval
+	env -u DAGSTER_HOME $(BIN)/python -m topics.evaluate
 
 train-topics: setup ## refit the topic term weights on the train split (writes dbt_project/seeds/topic_taxonomy.csv, topics.csv)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[topics]"
-	env -u DAGSTER_HOME $(BIN)/python -m orchestration.topic_train
+	env -u DAGSTER_HOME $(BIN)/python -m topics.train
 
 clean: ## remove the local warehouse and run state (keeps .venv)
 	rm -rf $(PAPERS_HOME) dbt_project/target dbt_project/logs

@@ -21,7 +21,6 @@ LAYERS = {
     "publish": 5,
     "defs": 6,
     "definitions": 7, "cli": 7,
-    "topic_eval": 8, "topic_train": 8,  # developer tools over the whole pipeline
 }
 
 

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration.topic_eval import tokens
+from topics.evaluate import tokens
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 

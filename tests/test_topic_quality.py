@@ -14,7 +14,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from orchestration.topic_eval import build_warehouse, evaluate
+from topics.evaluate import build_warehouse, evaluate
 
 # split -> (primary agreement, topic-set precision, recall), measured minus 0.03
 FLOORS = {

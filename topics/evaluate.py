@@ -215,7 +215,7 @@ def report(results) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.topic_eval", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m topics.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--warehouse", type=Path, help="evaluate this warehouse instead of building one")
     args = parser.parse_args(argv)
     started = time.monotonic()

@@ -20,7 +20,7 @@ logistic) regression over the topics with soft targets (the labelled primary 1, 
 ALSO_TARGET, normalized), in two stages:
 
 1. every (term, topic) pair may carry a weight, positive or negative. Terms are the expert
-   candidates of `orchestration/topic_candidates.csv` (topic, term), L2-penalized lightly
+   candidates of `topics/candidates.csv` (topic, term), L2-penalized lightly
    (L2_CANDIDATE) for the topics they are listed under, and every word and two-word phrase of the
    train papers found in at least MIN_DF of them and at most MAX_DF_SHARE of them (not starting
    or ending with a STOPWORD), penalized more (L2_OPEN);
@@ -59,10 +59,10 @@ import numpy as np
 import yaml
 from scipy import sparse
 
-from orchestration.topic_eval import build_warehouse, labelled_papers, tokens
+from topics.evaluate import build_warehouse, labelled_papers, tokens
 
 REPO = Path(__file__).resolve().parents[1]
-CANDIDATES = Path(__file__).with_name("topic_candidates.csv")
+CANDIDATES = Path(__file__).with_name("candidates.csv")
 SEEDS = REPO / "dbt_project" / "seeds"
 DBT_PROJECT = REPO / "dbt_project" / "dbt_project.yml"
 ALSO_TARGET = 0.4       # target mass of each `also` topic, relative to the primary's 1
@@ -320,7 +320,7 @@ def write_rule(margin: float, over_other: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.topic_train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m topics.train", description=__doc__.split("\n")[0])
     parser.add_argument("--warehouse", type=Path, help="read the labelled papers from this warehouse instead of building one")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="topic-train-") as tmp:
