@@ -164,6 +164,27 @@ def test_a_failed_dbt_test_fails_the_build_names_the_test_and_publishes_nothing(
     assert "published:  unchanged" in output and published_files(home) == before
 
 
+def test_a_duplicate_key_where_no_new_load_reaches_fails_dbt_s_unique_test(demo_home, tmp_path):
+    """A mart's keys are dbt's tests: papers' over the whole table, also when a build takes in only
+    the papers of one new file."""
+    home = copy_home(demo_home, tmp_path / "home")
+    before = published_files(home)
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        paper = con.sql("select min(paper_id) from marts.papers").fetchall()[0][0]
+        con.execute("insert into marts.papers select * from marts.papers where paper_id = ?", [paper])
+    new = FIXTURES / "daily_papers" / "2025-03-17_captured-20250317T074930Z.json"
+    code, output = run_papers(home, "ingest", str(new))
+    assert code == EXIT_PIPELINE_ERROR, output
+    assert "dbt: building the models (loads after" in output  # an incremental build, not a full one
+    failed = next(line for line in output.splitlines() if line.startswith("result:"))
+    assert failed.startswith("result:     FAILED: warehouse_dbt_models: dbt build failed: test.daily_papers.unique_papers_"), failed
+    folder = next(p for p in (home / "dbt" / "target").iterdir() if p.is_dir())
+    results = json.loads((folder / "run_results.json").read_text())["results"]
+    assert sorted(r["unique_id"].rsplit(".", 1)[0] for r in results if r["status"] == "fail") == [
+        "test.daily_papers.unique_papers_arxiv_id", "test.daily_papers.unique_papers_paper_id"]
+    assert "published:  unchanged" in output and published_files(home) == before
+
+
 def test_broken_snapshot_is_quarantined_before_it_is_loaded(tmp_path):
     # the good file's first title carries control characters (NUL, an ANSI escape): kept out of the marts
     good_rows = json.loads((FIXTURES / "daily_papers" / "2025-03-17_captured-20250317T074930Z.json").read_text())

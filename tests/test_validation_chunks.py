@@ -1,11 +1,11 @@
 """Validation in chunks gives what one pass gives, and leaves no frame behind.
 
 ``validate(..., chunk_rows=N)`` lets Great Expectations check N validated rows at a time and merges
-the outcomes; rows-scope uniqueness runs in DuckDB over all the validated rows. These tests force
-tiny chunks (1, 2, 3 rows) on the runner tests' warehouse plus a raw table whose failures are
-spread over many chunks (duplicates far apart, more unexpected values than a report quotes), and
-compare every outcome, the report's failure sections and ``ops.validation_results`` with one pass
-(``chunk_rows=0``).
+the outcomes; a suite with a uniqueness rule (the raw suites) sees every validated row in one frame.
+These tests force tiny chunks (1, 2, 3 rows) on the runner tests' warehouse plus a raw table whose
+duplicates lie far apart and a papers table whose failures are spread over many chunks (more
+unexpected values than a report quotes), and compare every outcome, the report's failure sections
+and ``ops.validation_results`` with one pass (``chunk_rows=0``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from orchestration.validation import _gx
 from orchestration.validation.runner import SuiteTarget, render_report, validate
 from tests.validation_targets import default_targets
-from orchestration.validation.suites import build_suite, evaluation_mode
+from orchestration.validation.suites import build_suite, needs_one_frame
 from tests.test_validation_runner import (
     BAD_DATES,
     BAD_UPVOTES,
@@ -35,6 +35,7 @@ from tests.test_validation_runner import (
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
 SPREAD = "raw.spread_api_papers"
+SPREAD_PAPERS = "broken.spread_papers"
 S1, S2, S3, S4 = (f"{n:064x}" for n in (1, 2, 3, 4))
 
 
@@ -59,6 +60,11 @@ def add_spread_table(db) -> None:
     ]
     insert(con, SPREAD, rows)
     con.execute(f"create view {SPREAD}_view as select * from {SPREAD}")  # no rowid: one frame
+    # 33 papers (3 x 11 copies of marts.papers): every other copy's upvotes negative
+    con.execute(f"""create table {SPREAD_PAPERS} as
+        select * replace (paper_id || '-' || i as paper_id,
+                          case when i % 2 = 1 then -i else upvotes end as upvotes)
+        from marts.papers, range(1, 12) t(i) order by i, paper_id""")
     con.close()
 
 
@@ -75,6 +81,7 @@ def targets() -> list[SuiteTarget]:
         SuiteTarget("raw_api_papers", SPREAD, f"snapshot_id <> '{S1}'", "snapshot_id"),
         SuiteTarget("raw_api_papers", SPREAD, "false", "snapshot_id"),
         SuiteTarget("raw_api_papers", f"{SPREAD}_view", f"snapshot_id <> '{S1}'", "snapshot_id"),
+        SuiteTarget("papers", SPREAD_PAPERS, None, "paper_id"),
         SuiteTarget("topics_daily", "marts.topics_weekly", None, "listing_date"),  # missing
     ] + [t for t in default_targets() if not t.table.startswith("raw.")]
 
@@ -141,16 +148,23 @@ def test_chunked_report_and_ops_table_equal_one_pass(runs, chunk_rows):
 def test_chunks_were_used_and_failures_found_across_them(runs):
     one = {(o.table, o.scope): o for o in runs[0]["outcomes"]}
     two = {(o.table, o.scope): o for o in runs[2]["outcomes"]}
-    spread = one[(SPREAD, "all rows")]
-    assert one[(SPREAD, "all rows")].chunks == 1 and two[(SPREAD, "all rows")].chunks == 17
-    assert spread.rows == 34 and not spread.success
+    papers = two[(SPREAD_PAPERS, "all rows")]
+    assert one[(SPREAD_PAPERS, "all rows")].chunks == 1 and papers.chunks == 17
+    assert papers.rows == 33 and not papers.success
+    [line] = papers.failed_expectations
+    # 18 negative counts (6 copies of 3 papers) of the 28 non-null ones (the card's are NULL in the
+    # 5 other copies), quoted as the first 5 unexpected rows in table order: -1 three times, then -3
+    assert line == ("expect_column_values_to_be_between(column=upvotes, min_value=0): "
+                    "18 unexpected of 33 rows (64.3%), e.g. -1, -3")
+    assert len(papers.failing_keys) == 18
+    # a suite with a uniqueness rule sees all the validated rows at once: the duplicated
+    # (snapshot_id, rank) of S3, 8 rows apart, is found also with chunk_rows=2
+    spread = two[(SPREAD, "all rows")]
+    assert spread.chunks == 1 and spread.rows == 34 and not spread.success
     assert spread.failing_keys == {S2, S3, S4}
     lines = {f.split(": ", 1)[0]: f.split(": ", 1)[1] for f in spread.failed_expectations}
-    # 8 negative upvote counts over S2 and S4: the first 5 rows' values, in table order (-7
-    # twice: quoted once, as GX's own list gives)
     assert lines["expect_column_values_to_be_between(column=upvotes, min_value=0)"] == (
         "8 unexpected of 34 rows (23.5%), e.g. -1, -3, -5, -7")
-    # the duplicated (snapshot_id, rank) of S3 is 8 rows apart: in different chunks
     unique = [v for k, v in lines.items() if k.startswith(
         "expect_compound_columns_to_be_unique(column_list=[snapshot_id, rank]")]
     assert unique and unique[0].startswith("2 unexpected of 34 rows")
@@ -159,7 +173,7 @@ def test_chunks_were_used_and_failures_found_across_them(runs):
     # a view has no rowid: checked in one frame, with the outcome of the table's rows
     scope = f"rows where snapshot_id <> '{S1}'"
     view, table = two[(f"{SPREAD}_view", scope)], two[(SPREAD, scope)]
-    assert view.chunks == 1 and table.chunks == 12
+    assert view.chunks == table.chunks == 1
     assert (view.rows, view.failing_keys) == (table.rows, table.failing_keys) == (24, {S2, S3, S4})
     assert {f.split(": ", 1)[0] for f in view.failed_expectations} == {
         f.split(": ", 1)[0] for f in table.failed_expectations}
@@ -169,7 +183,7 @@ def test_known_failures_of_the_runner_fixture_are_found_in_chunks(runs):
     outcomes = runs[1]["outcomes"]
     assert outcomes[1].failing_keys == {BAD_UPVOTES} and not outcomes[1].success
     assert outcomes[3].failing_keys == {BAD_DATES}
-    assert outcomes[4].failing_keys == {"2503.02130"}
+    assert outcomes[4].failing_keys == {"2406.06608"}
     assert outcomes[0].success and outcomes[0].failing_keys == set()
     assert {GOOD_A, GOOD_B} & outcomes[1].failing_keys == set()
 
@@ -246,19 +260,15 @@ def test_merged_chunk_outcomes_equal_gx_on_the_whole_frame():
     assert whole[-1].line.startswith("expect_column_values_to_be_between(column=nope, min_value=0): error")
 
 
-def test_gx_gets_only_expectations_decided_row_by_row():
-    def mode(type_, **kwargs):
-        return evaluation_mode({"type": type_, "kwargs": {"column": "a", **kwargs}})
-
-    assert mode("expect_column_values_to_be_between", min_value=0) == "rows"
-    assert evaluation_mode({"type": "expect_column_pair_values_a_to_be_greater_than_b",
-                            "kwargs": {"column_A": "a", "column_B": "b"}}) == "rows"
-    assert mode("expect_column_values_to_be_unique") == "rows"  # DuckDB over the validated rows
-    for type_ in ("expect_column_max_to_be_between", "expect_column_values_to_be_increasing"):
-        with pytest.raises(ValueError, match="not checked row by row"):
-            mode(type_)
-    with pytest.raises(ValueError, match="not checked row by row"):  # uniqueness DuckDB cannot take
-        mode("expect_column_values_to_be_unique", mostly=0.5, ignore_row_if="never")
+def test_uniqueness_needs_one_frame_and_other_types_are_refused():
+    assert not needs_one_frame({"type": "expect_column_values_to_be_between", "kwargs": {"column": "a"}})
+    assert not needs_one_frame({"type": "expect_column_pair_values_a_to_be_greater_than_b",
+                                "kwargs": {"column_A": "a", "column_B": "b"}})
+    assert needs_one_frame({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}})
+    assert needs_one_frame({"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a"]}})
+    for type_ in ("expect_column_max_to_be_between", "expect_table_row_count_to_be_between"):
+        with pytest.raises(ValueError, match="not evaluated here"):
+            needs_one_frame({"type": type_, "kwargs": {"column": "a"}})
 
 
 def test_ops_failed_expectations_are_json(runs):

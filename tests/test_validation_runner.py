@@ -1,7 +1,7 @@
 """Great Expectations runner: real suites from expectations/, real GX, a small DuckDB file.
 
 GX costs seconds to import, so one module-scoped fixture runs a single ``validate`` call over
-every scenario (good raw rows, a broken snapshot, good marts, a mart with a duplicated key,
+every scenario (good raw rows, a broken snapshot, good marts, a mart with a bad row,
 a missing table) and the tests inspect its outcomes, the ops table and the report.
 """
 
@@ -163,9 +163,10 @@ def build_warehouse(path: Path) -> None:
           (date '2024-06-12', 'diffusion', 1, 1, 0.5, 1, 0.5)
         ) t(listing_date, topic, papers, upvotes, share_of_day, mentions, mention_share)
     """)
-    # --- a papers mart with a duplicated key -----------------------------------------------
+    # --- a papers mart with a negative upvote count (its key is dbt's test, not the suite's) ---
     con.execute("create table broken.papers as select * from marts.papers")
     con.execute("insert into broken.papers select * from marts.papers where paper_id = '2503.02130'")
+    con.execute("update broken.papers set upvotes = -2 where paper_id = '2406.06608'")
     con.close()
 
 
@@ -247,14 +248,12 @@ def test_missing_required_table_fails(run):
     assert o.failed_expectations[0].startswith("table_exists(table=marts.topics_weekly)")
 
 
-def test_duplicated_paper_id_fails_uniqueness(run):
+def test_a_bad_mart_row_fails_and_names_its_key_and_a_duplicate_key_is_not_the_suite_s(run):
     o = run["outcomes"][4]
     assert not o.success
     names = [f.split(":", 1)[0] for f in o.failed_expectations]
-    assert "expect_column_values_to_be_unique(column=paper_id)" in names
-    assert "expect_column_values_to_be_unique(column=arxiv_id)" in names
-    assert len(names) == 2, o.failed_expectations
-    assert o.failing_keys == {"2503.02130"}
+    assert names == ["expect_column_values_to_be_between(column=upvotes, min_value=0)"], o.failed_expectations
+    assert o.failing_keys == {"2406.06608"}
 
 
 @pytest.mark.parametrize("table", [
@@ -286,7 +285,7 @@ def test_report_written(run):
     assert RUN_ID in text and "**FAIL**" in text and "PASS" in text
     assert "expect_column_values_to_be_between(column=upvotes, min_value=0)" in text
     assert BAD_UPVOTES in text
-    assert "expect_column_values_to_be_unique(column=paper_id)" in text
+    assert "Failing `paper_id` values: `2406.06608`" in text
 
 
 def test_gx_is_quiet(run):

@@ -6,16 +6,15 @@ import json
 
 import pytest
 
+from orchestration.project import PUBLIC_MARTS
 from orchestration.validation.runner import SUITES_DIR, load_suite, suite_names
-from orchestration.validation.suites import build_suite, evaluation_mode
+from orchestration.validation.suites import GROUP_EXPECTATIONS, build_suite, needs_one_frame
 
-PUBLIC_MARTS = ["papers", "paper_observations", "authors_count", "authors_daily", "authors",
-                "paper_topics", "topics_daily"]
 RAW_SUITES = ["raw_api_papers", "raw_page_cards"]
 
 
 def test_one_suite_per_raw_table_family_and_public_mart():
-    assert set(RAW_SUITES + PUBLIC_MARTS) <= set(suite_names())
+    assert {*RAW_SUITES, *PUBLIC_MARTS} <= set(suite_names())
     assert not (SUITES_DIR.parent / "gx").exists()
 
 
@@ -48,26 +47,18 @@ def test_raw_suite_guards_upvotes_and_keys():
     assert any(e["type"] == "expect_compound_columns_to_be_unique" for e in exps)
 
 
-def test_papers_suite_requires_rows_and_unique_ids():
-    exps = load_suite("papers")["expectations"]
-    by_kind = {(e["type"], json.dumps(e["kwargs"], sort_keys=True)): e for e in exps}
-    count = by_kind[("expect_table_row_count_to_be_between", json.dumps({"min_value": 1}))]
-    unique = by_kind[("expect_column_values_to_be_unique", json.dumps({"column": "paper_id"}))]
-    assert unique["meta"]["notes"].startswith("one row per paper")
-    # about the whole table: a DuckDB aggregate even when a run validates only touched rows
-    assert count["meta"]["scope"] == unique["meta"]["scope"] == "table"
+@pytest.mark.parametrize("name", PUBLIC_MARTS)
+def test_a_mart_suite_holds_row_rules_only(name):
+    """A mart's keys, NOT NULL columns and row count are dbt's (contract and tests), not a suite's."""
+    types = {e["type"] for e in load_suite(name)["expectations"]}
+    assert types and not types & {*GROUP_EXPECTATIONS, "expect_column_values_to_not_be_null",
+                                  "expect_table_row_count_to_be_between"}, types
 
 
 @pytest.mark.parametrize("name", suite_names())
-def test_every_expectation_has_a_known_evaluation_mode(name):
-    modes = {evaluation_mode(e) for e in load_suite(name)["expectations"]}
-    assert modes <= {"table", "rows"}
-
-
-def test_table_scope_only_for_whole_table_types():
-    with pytest.raises(ValueError, match="scope 'table' is supported only"):
-        evaluation_mode({"type": "expect_column_values_to_not_be_null",
-                         "kwargs": {"column": "a"}, "meta": {"scope": "table"}})
+def test_every_expectation_is_one_the_runner_evaluates(name):
+    for exp in load_suite(name)["expectations"]:
+        needs_one_frame(exp)  # raises for any other type
 
 
 def test_invalid_expectation_is_an_error_not_silently_dropped():

@@ -3,7 +3,7 @@
 A snapshot whose rows break a rule of its raw suite (``expectations/raw_*.json``) is rejected with
 the rules it broke and never reaches raw: nothing is written and later taken back out. The batch is
 an Arrow table handed to DuckDB as a view, so the rules run exactly as they would on the raw table
-(the same runner, suites and DuckDB aggregates). The outcomes of every batch of a run are merged
+(the same runner and suites, the batch in one frame). The outcomes of every batch of a run are merged
 into one per raw table, recorded in ``ops.validation_results`` and the run's report.
 """
 

@@ -4,16 +4,13 @@ Importing this module is cheap: Great Expectations, pandas and pyarrow are impor
 when :func:`validate` (or ``suites.build_suite``) runs, and GX only when some target has rows to
 validate (a run that added nothing never imports it).
 
-What a target costs (see SuiteTarget): column-existence from DuckDB metadata; whole-table
-expectations (``"meta": {"scope": "table"}``) as DuckDB aggregates; rows-scope uniqueness as DuckDB
-aggregates over the target's rows; the other expectations in GX on pandas frames of the target's
-rows holding only the columns they reference, at most ``chunk_rows`` rows a frame (default
-CHUNK_ROWS, ``PAPERS_VALIDATION_CHUNK_ROWS``), whose outcomes are merged into those of one pass
-(see validate): memory does not grow with the number of rows validated. Outcomes carry the split
-(``fetch_seconds``, ``gx_seconds``, ``sql_seconds``), ``chunks`` (frames) and ``scope`` (which
-rows). Which mart rows a run validates, and the per-mart watermarks: scope.py; the audit of parsed
-batches before they load: audit.py.
-"""
+Every expectation runs in GX on pandas frames of the target's rows holding only the columns the
+suite references, at most ``chunk_rows`` rows a frame (default CHUNK_ROWS,
+``PAPERS_VALIDATION_CHUNK_ROWS``), whose outcomes are merged into those of one pass (see
+validate): memory does not grow with the number of rows validated. Outcomes carry the split
+(``fetch_seconds``, ``gx_seconds``), ``chunks`` (frames) and ``scope`` (which rows). Which mart
+rows a run validates, and the per-mart watermarks: scope.py; the audit of parsed batches before
+they load: audit.py."""
 
 from __future__ import annotations
 
@@ -32,8 +29,8 @@ from .suites import (
     REPO_ROOT,
     SUITES_DIR,
     build_suite,
-    evaluation_mode,
     load_suite,
+    needs_one_frame,
     referenced_columns,
     suite_names,
 )
@@ -74,10 +71,8 @@ CHUNK_ROWS = Settings.__dataclass_fields__["validation_chunk_rows"].default
 class SuiteTarget:
     """Validate the rows of ``{table} [where {where}]`` against ``expectations/{suite}.json``.
 
-    How each expectation is evaluated (suites.evaluation_mode): expectations the suite marks ``"meta": {"scope": "table"}`` (key
-    uniqueness, row count) by a DuckDB aggregate over the WHOLE table, ``where`` or not; all the
-    others by Great Expectations on ``select <the columns they reference> from {table} where
-    {where}`` (see :meth:`query`), as a pandas frame.
+    Great Expectations checks ``select <the columns the suite references> from {table} where
+    {where}`` (see :meth:`query`) as pandas frames.
 
     ``key_column``: values of this column among unexpected rows are collected into
     ``ValidationOutcome.failing_keys`` (e.g. ``snapshot_id`` to tell which snapshot broke).
@@ -127,10 +122,9 @@ class ValidationOutcome:
     seconds: float = 0.0
     report_path: str | None = None
     scope: str = "all rows"  # which rows were validated (SuiteTarget.scope)
-    # where the time went: fetching rows into pandas, GX on them, DuckDB aggregates/metadata
+    # where the time went: fetching rows into pandas, GX on them
     fetch_seconds: float = 0.0
     gx_seconds: float = 0.0
-    sql_seconds: float = 0.0
     columns: list[str] = field(default_factory=list)  # columns fetched for GX
     chunks: int = 0  # frames GX checked (validate's chunk_rows)
     # each failed expectation's name and the key_column values of its unexpected rows
@@ -152,8 +146,8 @@ def validate(
     rows at a time: the target's rows are cut into consecutive ``rowid`` ranges of that many
     validated rows, each fetched and checked as its own frame, and the outcomes of the chunks are
     merged into what one frame of all the rows gives (_gx.merge_outcomes: counts, examples in
-    table order, failing keys). Rows-scope uniqueness runs in DuckDB over all the validated rows
-    (aggregates.py). A target without ``rowid`` (a view) is checked in one frame.
+    table order, failing keys). A target without ``rowid`` (a view), and one whose suite holds a
+    uniqueness expectation (suites.needs_one_frame), is checked in one frame.
 
     Returns the outcomes (each carries ``report_path``); raises nothing for failed suites:
     callers decide.
@@ -203,34 +197,26 @@ def record_outcomes(con, outcomes: list[ValidationOutcome], *, run_id: str, repo
 
 
 class _SuitePlan:
-    """A suite split by how each expectation is evaluated (suites.evaluation_mode), with the
-    rows-scope uniqueness expectations moved to DuckDB ("rows_sql": aggregates over the validated
-    rows; GX would need all of them in one frame)."""
+    """A suite's expectations, the columns they reference, whether they need every validated row
+    in one frame, and its GX suite (built on first use)."""
 
     def __init__(self, name: str) -> None:
-        from . import aggregates
-
         self.doc = load_suite(name)
         self.expectations = [dict(e) for e in self.doc["expectations"]]
-        self.modes = ["rows_sql" if m == "rows" and aggregates.supports_rows(e) else m
-                      for m, e in ((evaluation_mode(e), e) for e in self.expectations)]
-        self.rows_idx = [i for i, m in enumerate(self.modes) if m == "rows"]
-        self.rows_columns = list(dict.fromkeys(
-            c for i in self.rows_idx for c in referenced_columns(self.expectations[i])))
+        self.one_frame = any([needs_one_frame(e) for e in self.expectations])
+        self.columns = list(dict.fromkeys(c for e in self.expectations for c in referenced_columns(e)))
         self._gx_suite = None
 
     def gx_suite(self):
-        """The GX suite of the 'rows' expectations only (built on first use), each expectation's
-        suite position in its meta (GX reorders results: _gx.Validator puts them back)."""
+        """The GX suite, each expectation's position in its meta (GX reorders results:
+        _gx.Validator puts them back)."""
         if self._gx_suite is None:
             from ._gx import POSITION_META
 
             self._gx_suite = build_suite({
                 "name": self.doc["name"], "meta": self.doc.get("meta"),
-                "expectations": [
-                    {**self.expectations[i],
-                     "meta": {**(self.expectations[i].get("meta") or {}), POSITION_META: i}}
-                    for i in self.rows_idx],
+                "expectations": [{**e, "meta": {**(e.get("meta") or {}), POSITION_META: i}}
+                                 for i, e in enumerate(self.expectations)],
             })
         return self._gx_suite
 
@@ -267,40 +253,29 @@ def _chunks(con, target: SuiteTarget, chunk_rows: int, rowid: bool
 def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator, chunk_rows: int) -> ValidationOutcome:
     import duckdb
 
-    from . import _gx, aggregates
+    from . import _gx
 
     t0 = time.perf_counter()
     try:
         columns = list(con.sql(f"select * from {target.table} limit 0").columns)
     except duckdb.Error as exc:
         return _unreadable(target, exc, missing=isinstance(exc, duckdb.CatalogException), t0=t0)
-    wanted = [c for c in columns if c in plan.rows_columns or c == target.key_column] if plan.rows_idx else []
+    wanted = [c for c in columns if c in plan.columns or c == target.key_column]
     out = ValidationOutcome(suite=target.suite, table=target.table, evaluated=len(plan.expectations), failed=0,
                             success=True, failed_expectations=[], rows=0, key_column=target.key_column,
                             scope=target.scope or ("rows where " + target.where if target.where else "all rows"),
                             columns=wanted)
-    results: dict[int, _gx.ExpectationOutcome] = {}
     try:
         rowid = _has_rowid(con, target.table)
-        # table: DuckDB aggregates over the whole table; rows_sql: over the validated rows
-        for i, mode in enumerate(plan.modes):
-            if mode in ("table", "rows_sql"):
-                results[i] = aggregates.evaluate(
-                    con, target.table, plan.expectations[i], key_column=target.key_column,
-                    columns=columns, rows=mode == "rows_sql", rows_where=target.where, rowid=rowid)
-        out.sql_seconds = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        out.rows, chunks = _chunks(con, target, chunk_rows if plan.rows_idx else 0, rowid)
-        out.fetch_seconds = time.perf_counter() - t1
-        if plan.rows_idx and out.rows == 0 and set(plan.rows_columns) <= set(columns):
-            # nothing to validate: every per-row expectation holds vacuously (as GX says)
-            for i in plan.rows_idx:
-                exp = plan.expectations[i]
-                results[i] = _gx.ExpectationOutcome(
-                    name=_gx.expectation_name(exp["type"], dict(exp.get("kwargs") or {})), success=True)
-        elif plan.rows_idx:
+        out.rows, chunks = _chunks(con, target, 0 if plan.one_frame else chunk_rows, rowid)
+        out.fetch_seconds = time.perf_counter() - t0
+        if out.rows == 0 and set(plan.columns) <= set(columns):
+            # nothing to validate: every expectation holds vacuously (as GX says)
+            results = [_gx.ExpectationOutcome(name=_gx.expectation_name(e["type"], dict(e.get("kwargs") or {})),
+                                              success=True) for e in plan.expectations]
+        else:
             # GX on the validated rows, only the columns the expectations reference, a chunk at a time
-            parts: dict[int, list] = {i: [] for i in plan.rows_idx}
+            parts: list[list] = [[] for _ in plan.expectations]
             for bounds in chunks or [None]:
                 t1 = time.perf_counter()
                 df = _gx.frame_from_duckdb(con, target.query(wanted, bounds))
@@ -308,15 +283,14 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator, chunk_r
                 out.fetch_seconds += t2 - t1
                 run = validator.run(plan.gx_suite(), df, key_column=target.key_column)
                 del df  # the Validator keeps no reference: the frame goes now
-                for i, part in zip(plan.rows_idx, run.expectations):
-                    parts[i].append(part)
+                for found, part in zip(parts, run.expectations):
+                    found.append(part)
                 out.gx_seconds += time.perf_counter() - t2
                 out.chunks += 1
-            for i in plan.rows_idx:
-                results[i] = _gx.merge_outcomes(parts[i], plan.expectations[i].get("kwargs"))
+            results = [_gx.merge_outcomes(found, e.get("kwargs")) for found, e in zip(parts, plan.expectations)]
     except duckdb.Error as exc:
         return _unreadable(target, exc, missing=False, t0=t0)
-    failed = [results[i] for i in range(len(plan.expectations)) if not results[i].success]
+    failed = [r for r in results if not r.success]
     out.failed, out.success = len(failed), not failed
     out.failed_expectations = [e.line for e in failed]
     out.failing_keys = set().union(*(e.failing_keys for e in failed))

@@ -6,18 +6,18 @@ successfully, and the md5 of the code they were validated with (the mart's suite
 project). It is advanced only by a passing validation (a failed one leaves it, so the next run
 validates those rows again, plus whatever is new), up to the load the last dbt build took in.
 "Touched papers" = paper ids of ``int_paper_observations`` rows whose ``_dlt_load_id`` is after the
-watermark. Per mart:
+watermark. The suites hold row rules only (a mart's keys, NOT NULL columns and row count are dbt's
+tests and contracts). Per mart:
 
 ==================  ==========================================================================
 mart                rows validated (GX) when a watermark exists
 ==================  ==========================================================================
-papers              ``paper_id`` of touched papers (uniqueness of paper_id / arxiv_id and the
-                    row count: DuckDB aggregates over the whole table, ``meta.scope = table``)
-paper_topics        ``paper_id`` of touched papers (all topics of each: complete groups)
-paper_observations  rows of the snapshots holding rows of the window (whole snapshots: complete
-                    (paper_id, snapshot_id) groups; re-keyed card snapshots included)
+papers              ``paper_id`` of touched papers
+paper_topics        ``paper_id`` of touched papers (all topics of each)
+paper_observations  rows of the snapshots holding rows of the window (whole snapshots;
+                    re-keyed card snapshots included)
 authors_daily,      every listing date on which a touched paper is listed
-topics_daily        (``intermediate.int_listing_papers``; whole dates: complete groups)
+topics_daily        (``intermediate.int_listing_papers``; whole dates)
 authors             every author name ever listed on a touched paper
                     (``staging.stg_api_paper_authors``, all its snapshots: also names that
                     left a paper's latest author list)

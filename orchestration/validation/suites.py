@@ -81,28 +81,16 @@ def build_suite(name_or_doc: str | dict[str, Any]):
 
 # --------------------------------------------------------------------------- planning
 #
-# How each expectation of a suite is evaluated (see runner.validate):
-#
-# - "table": expectations about the whole table (``"meta": {"scope": "table"}`` in the suite
-#   file, e.g. a key's uniqueness or the row count) run as one DuckDB aggregate over the
-#   whole table, whatever subset of rows the run validates. Only the types in
-#   ``TABLE_EXPECTATIONS`` can be marked so.
-# - "rows": everything else runs on the validated rows (the target's ``where``), fetched with only
-#   the columns these expectations reference: uniqueness (``aggregates.ROWS_EXPECTATIONS``) as a
-#   DuckDB aggregate over all of them, the others in Great Expectations a chunk of rows at a time.
-#   GX gets only ``ROW_EXPECTATIONS``, which decide each row on its own, so the outcomes of the
-#   chunks add up to the outcome on all the rows (_gx.merge_outcomes). A uniqueness expectation
-#   left here is correct on a subset only when the subset holds complete groups: the mart scopes
-#   in scope.py select whole keys (every row of a touched paper / listing date / snapshot / author).
-#
-# Which columns a table has is not a suite's business: dbt contracts fix every mart's columns and
-# types, and the raw tables are written from fixed Arrow schemas (snapshots/schemas.py).
+# Great Expectations evaluates every expectation of a suite on the validated rows (the target's
+# ``where``), fetched with only the columns the expectations reference (runner.validate). The
+# ``ROW_EXPECTATIONS`` decide each row on its own, so a table's rows are checked a chunk at a time
+# and the outcomes of the chunks add up (_gx.merge_outcomes). A suite holding a uniqueness
+# expectation (``GROUP_EXPECTATIONS``: the raw suites, whose parsed batches are audited before
+# they load) is checked in one frame. The marts' keys, NOT NULL columns and row count are dbt's
+# (contracts and tests, dbt_project/models/marts/_marts.yml), not a suite's; which columns a table
+# has is not a suite's business either: dbt contracts fix every mart's columns and types, and the
+# raw tables are written from fixed Arrow schemas (snapshots/schemas.py).
 
-TABLE_EXPECTATIONS = (
-    "expect_column_values_to_be_unique",
-    "expect_compound_columns_to_be_unique",
-    "expect_table_row_count_to_be_between",
-)
 ROW_EXPECTATIONS = (
     "expect_column_values_to_be_between",
     "expect_column_values_to_not_be_null",
@@ -111,6 +99,7 @@ ROW_EXPECTATIONS = (
     "expect_column_value_lengths_to_be_between",
     "expect_column_pair_values_a_to_be_greater_than_b",
 )
+GROUP_EXPECTATIONS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 _COLUMN_LIST_KWARGS = ("column_list",)
 
@@ -128,23 +117,12 @@ def referenced_columns(exp: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def evaluation_mode(exp: dict[str, Any]) -> str:
-    """'table' or 'rows' (see the comment above)."""
-    scope = (exp.get("meta") or {}).get("scope")
-    if scope == "table":
-        if exp.get("type") not in TABLE_EXPECTATIONS:
-            raise ValueError(
-                f"{exp.get('type')}: meta.scope 'table' is supported only for "
-                f"{', '.join(TABLE_EXPECTATIONS)}"
-            )
-        return "table"
-    if scope not in (None, "rows"):
-        raise ValueError(f"{exp.get('type')}: unknown meta.scope {scope!r} (rows | table)")
-    from .aggregates import supports_rows
-
-    if exp.get("type") not in ROW_EXPECTATIONS and not supports_rows(exp):
-        raise ValueError(
-            f"{exp.get('type')}: not checked row by row; rows-scope expectations are "
-            f"{', '.join(ROW_EXPECTATIONS)} and uniqueness (a whole-table property: meta.scope 'table')"
-        )
-    return "rows"
+def needs_one_frame(exp: dict[str, Any]) -> bool:
+    """Whether the expectation must see every validated row at once (uniqueness); raises
+    ``ValueError`` for a type this runner does not evaluate."""
+    if exp.get("type") in GROUP_EXPECTATIONS:
+        return True
+    if exp.get("type") not in ROW_EXPECTATIONS:
+        raise ValueError(f"{exp.get('type')}: not evaluated here; a suite holds "
+                         f"{', '.join(ROW_EXPECTATIONS + GROUP_EXPECTATIONS)}")
+    return False

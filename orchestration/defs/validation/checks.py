@@ -5,8 +5,8 @@ batch before it was loaded (orchestration/validation/audit.py), so a snapshot th
 quarantined and never reached raw. The check warns (it does not block: what raw holds passed) and
 names every snapshot the run quarantined for that table, whatever the reason (a parse error too). Mart checks validate each public mart after dbt builds it: the rows
 affected since the mart's last passing validation (orchestration/validation/scope.py; everything on
-the first run), plus whole-table DuckDB aggregates for the expectations about the whole table (key
-uniqueness, row count). A passing check advances the mart's watermark in the change ledger
+the first run); their keys, NOT NULL columns and row count are dbt's tests and contracts, which
+ran in the dbt step. A passing check advances the mart's watermark in the change ledger
 (ops.watermarks); a failing one does not, so the next run validates those rows again.
 """
 
@@ -55,7 +55,6 @@ def _check_result(outcome, key: dg.AssetKey, extra: dict | None = None) -> dg.As
             "frames_validated": outcome.chunks,  # GX checks at most PAPERS_VALIDATION_CHUNK_ROWS rows a frame
             "seconds_fetch": round(outcome.fetch_seconds, 3),
             "seconds_gx": round(outcome.gx_seconds, 3),
-            "seconds_sql": round(outcome.sql_seconds, 3),
             **(extra or {}),
         },
     )
@@ -135,7 +134,7 @@ def api_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.Resourc
 )
 def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]):
     """Validate each selected public mart with its suite: the rows affected since its last passing
-    validation, and whole-table aggregates (see orchestration/validation/scope.py)."""
+    validation (see orchestration/validation/scope.py)."""
     selected = {key.asset_key: key for key in context.selected_asset_check_keys}
     marts = [m for m in PUBLIC_MARTS if model_key(m) in selected]
     run_id = context.run.run_id
