@@ -189,7 +189,7 @@ def _summary(home: PapersHome, run_id: str, failure: str | None) -> dict:
         "passed": sum(1 for v in validations if v[2]),
         "raw_audits_that_quarantined": [{"suite": s, "table": t} for s, t, ok, _ in validations
                                         if not ok and not t.startswith("marts.")],
-        "failed": [{"suite": s, "table": t, "expectations": _as_list(e)} for s, t, ok, e in validations
+        "failed": [{"suite": s, "table": t, "expectations": json.loads(e)} for s, t, ok, e in validations
                    if not ok and t.startswith("marts.")],
         "report": str(home.reports) if validations else None,
     }
@@ -262,16 +262,6 @@ def _render(home: PapersHome, summary: dict) -> None:
         say(f"published:  unchanged, still serves run {release['run_id']} of {release['published_at']}")
     else:
         say("published:  nothing published yet")
-
-
-def _as_list(stored) -> list[str]:
-    """ops.validation_results.failed_expectations as a list (stored as a JSON array)."""
-    if isinstance(stored, list):
-        return stored
-    try:
-        return list(json.loads(stored))
-    except (TypeError, ValueError):
-        return [str(stored)]
 
 
 def _one_line(text: str) -> str:
@@ -519,8 +509,7 @@ def cmd_status(home: PapersHome) -> int:
         if release:
             say(f"published: {home.published} -> run {release['run_id']} at {release['published_at']}")
             for table, info in sorted(release.get("tables", {}).items()):
-                rows = info.get("rows") if isinstance(info, dict) else info
-                say(f"  {table:28} {rows} rows")
+                say(f"  {table:28} {info['rows']} rows")
             if last and last[0][1] != last[0][2]:
                 say(f"  the last validation failed: published/ still serves run {release['run_id']}")
         else:

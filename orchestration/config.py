@@ -129,8 +129,6 @@ class Settings:
         "help": "the freshness policy of `published/marts` fails when nothing was published for longer (warns at half)"})
     validation_chunk_rows: int = field(default=250_000, metadata={
         "help": "Great Expectations checks at most this many rows per frame (outcomes merged into those of one pass; `0`: one frame), so validation memory stays flat however many rows a run adds"})
-    memory_debug: bool = field(default=False, metadata={
-        "help": "`true`: the memory released between steps is logged with a census of what is still alive (pandas frames, Arrow bytes, open DuckDB files)"})
     #: where each value came from: ``default``, ``file <path>``, ``env PAPERS_X`` or ``option``
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

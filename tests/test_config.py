@@ -30,7 +30,7 @@ def test_every_setting_has_one_environment_name_and_a_meaning():
 @pytest.mark.parametrize("environ, problem", [
     ({"PAPERS_REFETCH_DAYS": "two"}, "refetch_days = 'two' (env PAPERS_REFETCH_DAYS): not a valid int"),
     ({"PAPERS_API_DEADLINE_SECONDS": "-1"}, "must not be negative"),
-    ({"PAPERS_MEMORY_DEBUG": "maybe"}, "not a valid bool"),
+    ({"PAPERS_REFETCH_ENABLED": "maybe"}, "not a valid bool"),
 ])
 def test_a_bad_value_names_the_setting_and_its_origin(environ, problem):
     with pytest.raises(ConfigError, match=problem.replace("(", r"\(").replace(")", r"\)")):

@@ -17,7 +17,7 @@ from orchestration.config import Settings
 from orchestration.defs.resources import Warehouse
 from orchestration.defs.sensors import landing_sensor as sensor_for
 from orchestration.sources.landing_plan import WatchSettings, plan_batches
-from tests.pipeline_runs import FIXTURES, papers_env, query
+from tests.pipeline_runs import FIXTURES, query
 
 SETTINGS = WatchSettings(max_files=200, settle_seconds=30)
 

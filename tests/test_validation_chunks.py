@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from orchestration.validation import _gx
-from orchestration.validation.runner import SuiteTarget, render_report, validate
+from orchestration.validation.runner import SuiteTarget, validate
 from tests.validation_targets import default_targets
 from orchestration.validation.suites import build_suite, needs_one_frame
 from tests.test_validation_runner import (
@@ -282,6 +282,4 @@ def test_release_memory_reports_figures():
     assert rss_bytes() > 0
     figures = release_memory()
     assert figures["rss_before_mib"] > 0 and figures["rss_after_mib"] > 0
-    assert "before" not in figures  # the census is for Settings.memory_debug only
-    figures = release_memory(debug=True)
-    assert "pandas_frames" in figures["before"] and "rss_after_gc_mib" in figures
+    assert figures["malloc_trim"] is True  # glibc here

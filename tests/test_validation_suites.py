@@ -7,7 +7,7 @@ import json
 import pytest
 
 from orchestration.project import PUBLIC_MARTS
-from orchestration.validation.runner import SUITES_DIR, load_suite, suite_names
+from orchestration.validation.suites import SUITES_DIR, load_suite, suite_names
 from orchestration.validation.suites import GROUP_EXPECTATIONS, build_suite, needs_one_frame
 
 RAW_SUITES = ["raw_api_papers", "raw_page_cards"]

@@ -15,7 +15,6 @@ sharing the instance, or one without the tag, is never judged dead here.
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass
 

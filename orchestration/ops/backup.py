@@ -11,7 +11,6 @@ instance (``DAGSTER_HOME``) are not part of it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.config import PapersHome
+from orchestration.snapshots.metadata import file_sha256
 
 MANIFEST = "backup.json"
 #: what a backup holds, relative to the home (``published`` is a relative link into ``releases/``)
@@ -40,14 +40,6 @@ class Backup:
     files: int
     bytes: int
     seconds: float
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _lock(warehouse: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
@@ -101,7 +93,7 @@ def backup(home: PapersHome, dest: Path, wait_seconds: float = 60.0) -> Backup:
         con.close()
     files = [p for p in dest.rglob("*") if p.is_file() and not p.is_symlink()]
     manifest = {"made_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "home": str(home.root),
-                "warehouse_sha256": _sha256(dest / "warehouse.duckdb"), "tables": tables, "files": len(files)}
+                "warehouse_sha256": file_sha256(dest / "warehouse.duckdb"), "tables": tables, "files": len(files)}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return Backup(dest, len(files), sum(p.stat().st_size for p in files), time.monotonic() - started)
 
@@ -112,7 +104,7 @@ def restore(source: Path, home: PapersHome) -> dict:
     if not manifest_path.is_file():
         raise BackupError(f"{source} is not a backup made by `papers backup` (no {MANIFEST})")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if _sha256(source / "warehouse.duckdb") != manifest["warehouse_sha256"]:
+    if file_sha256(source / "warehouse.duckdb") != manifest["warehouse_sha256"]:
         raise BackupError(f"{source / 'warehouse.duckdb'} differs from the one backed up (sha256): not restored")
     if not _empty(home.root):
         raise BackupError(f"the home {home.root} is not empty: restore into a new or empty home")

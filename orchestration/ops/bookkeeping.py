@@ -29,7 +29,8 @@ import duckdb
 from orchestration.ops import filing
 from orchestration.ops.ledger import LOAD_ID, RAW_TABLES
 from orchestration.sources.hf_api import FetchOutcome
-from orchestration.sources.landing_files import Intake, file_sha256
+from orchestration.snapshots.metadata import file_sha256
+from orchestration.sources.landing_files import Intake
 from orchestration.ops.registry import (
     DUPLICATE,
     LOADED,

@@ -65,8 +65,6 @@ class SnapshotFileRecord:
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
-    # a registry of an older version: rows recorded before this column existed have nothing pending
-    con.execute("alter table ops.snapshot_files add column if not exists file_pending boolean default false")
 
 
 def seen_snapshots(con: duckdb.DuckDBPyConnection, candidates: Iterable[str]) -> dict[str, str]:

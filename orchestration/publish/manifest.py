@@ -9,7 +9,6 @@ whose files may be reused (:func:`previous_release`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.snapshots.metadata import file_sha256
 from orchestration.publish.duckdb_file import STORAGE_VERSION, STORAGE_VERSION_NUMBER
 from orchestration.publish.fingerprints import FINGERPRINT_SCHEME, Built, Previous
 from orchestration.publish.layout import Layout
@@ -68,7 +68,7 @@ def damaged_files(previous: Previous) -> list[str]:
     damaged = []
     for path, sha in sorted(recorded.items()):
         try:
-            if _sha256(previous.dir / path) != sha:
+            if file_sha256(previous.dir / path) != sha:
                 damaged.append(path)
         except OSError:
             damaged.append(path)
@@ -85,7 +85,7 @@ def files_to_hash(built: dict[str, Built], db_info: dict[str, Any]) -> list[str]
 def hash_files(building: Path, paths: list[str]) -> dict[str, str]:
     """sha256 of each file (run in a background thread while the docs are written: hashlib releases
     the GIL)."""
-    return {path: _sha256(building / path) for path in paths}
+    return {path: file_sha256(building / path) for path in paths}
 
 
 def build_manifest(
@@ -140,11 +140,3 @@ def _table_entry(layout: Layout, b: Built) -> dict[str, Any]:
         for k, p in sorted(b.parts.items(), key=lambda kv: kv[0] or "") for f in sorted(p.files, key=lambda f: f.path)
     }
     return entry
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 _CAPTURED = re.compile(r"captured-(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z)?(?![0-9A-Za-z])")
 _LEADING_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?!\d)")
@@ -65,6 +66,12 @@ def listing_date_from_name(name: str) -> date | None:
 def sha256_hex(data: bytes) -> str:
     """Lower-case hex SHA-256 of ``data`` (the snapshot id)."""
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """Lower-case hex SHA-256 of a file, read as a stream (never held whole)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def as_utc(moment: datetime) -> datetime:

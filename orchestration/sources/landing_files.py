@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from orchestration.snapshots import (API_PAPERS_SCHEMA, ApiBody, ParsedSnapshot, SnapshotRejected, as_utc,
                                      capture_time_from_name, listing_date_from_name, parse_api_bodies,
                                      parse_snapshots)
+from orchestration.snapshots.metadata import file_sha256
 from orchestration.project import FIRST_LISTING_DATE
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
@@ -90,12 +91,6 @@ DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 #: its output and the table): 2.1 GB for a 327 MB file, 10.3 GiB for a 1.6 GB one.
 DEFAULT_LARGE_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_PIECE_BYTES = 32 * 1024 * 1024
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read as a stream (never held whole)."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)

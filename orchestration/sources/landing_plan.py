@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.snapshots.metadata import leading_date_text
-from orchestration.sources.landing_files import IGNORED_SUFFIXES, file_sha256, is_candidate, not_a_regular_file
+from orchestration.snapshots.metadata import file_sha256, leading_date_text
+from orchestration.sources.landing_files import IGNORED_SUFFIXES, is_candidate, not_a_regular_file
 
 
 

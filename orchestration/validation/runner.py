@@ -23,16 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from orchestration.config import Settings
+from orchestration.project import REPO_ROOT
 from orchestration.sql import quote_ident
 
 from .suites import (
-    REPO_ROOT,
     SUITES_DIR,
     build_suite,
     load_suite,
     needs_one_frame,
     referenced_columns,
-    suite_names,
 )
 
 if TYPE_CHECKING:
@@ -40,15 +39,6 @@ if TYPE_CHECKING:
 
     from . import _gx
 
-__all__ = [
-    "REPO_ROOT",
-    "SUITES_DIR",
-    "SuiteTarget",
-    "ValidationOutcome",
-    "load_suite",
-    "suite_names",
-    "validate",
-]
 
 # public mart -> key column reported in failing_keys
 MART_KEYS = {
@@ -331,28 +321,12 @@ create table if not exists ops.validation_results (
 
 def record_results(con, outcomes: list[ValidationOutcome], *, run_id: str,
                    validated_at: datetime) -> None:
-    """Append one row per outcome to ``ops.validation_results`` (created when missing).
-
-    ``failed_expectations`` is a JSON array of strings (or a list when the column was created
-    by someone else as ``VARCHAR[]``).
-    """
+    """Append one row per outcome to ``ops.validation_results`` (created when missing);
+    ``failed_expectations`` is a JSON array of strings."""
     con.execute("create schema if not exists ops")
     con.execute(_DDL)
-    con.execute("alter table ops.validation_results add column if not exists rows bigint")
-    con.execute("alter table ops.validation_results add column if not exists scope varchar")
-    col_type = con.execute(
-        "select data_type from information_schema.columns where table_schema = 'ops' "
-        "and table_name = 'validation_results' and column_name = 'failed_expectations'"
-    ).fetchall()
-    as_list = bool(col_type) and col_type[0][0].endswith("[]")
-    rows = [
-        (
-            run_id, o.suite, o.table, o.evaluated, o.failed, o.success,
-            o.failed_expectations if as_list else json.dumps(o.failed_expectations),
-            validated_at, o.report_path, o.rows, o.scope,
-        )
-        for o in outcomes
-    ]
+    rows = [(run_id, o.suite, o.table, o.evaluated, o.failed, o.success, json.dumps(o.failed_expectations),
+             validated_at, o.report_path, o.rows, o.scope) for o in outcomes]
     if rows:
         con.executemany(
             "insert into ops.validation_results (run_id, suite, table_name, evaluated, failed, "

@@ -11,8 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SUITES_DIR = REPO_ROOT / "expectations"
+from orchestration.project import EXPECTATIONS_DIR as SUITES_DIR
 
 
 def suite_path(name: str) -> Path:

@@ -82,7 +82,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
                                       "publish skipped)")
         return
     # dbt's DuckDB runs in this process: hand back what the raw load and checks left behind first
-    log_release(context.log, "before dbt", debug=warehouse.settings.memory_debug)
+    log_release(context.log, "before dbt")
     args = ["build", "--full-refresh"] if window.full else ["build"]
     # the deployment's settings reach dbt as --vars (profiles.yml reads them); the window dbt reads
     # from the ledger itself (macros/incremental_state.sql)
@@ -104,7 +104,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
                                   + (f"; downstream of raw.{', raw.'.join(touched)}" if narrow else "") + ")")
     build = run_dbt(context, args, target, dbt_project, narrow=narrow)
     # and what dbt's DuckDB used (its connection is closed once the build ends) goes back too
-    log_release(context.log, "after dbt", debug=warehouse.settings.memory_debug)
+    log_release(context.log, "after dbt")
     events, tests = _with_test_results(build.events, context.assets_def.node_keys_by_output_name.get)
     if build.success:  # each model's table name, row count and columns, read once dbt's DuckDB is closed
         with warehouse.connect() as con:

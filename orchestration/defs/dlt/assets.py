@@ -12,7 +12,6 @@ from datetime import date
 
 import dagster as dg
 import dlt
-import duckdb
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
@@ -21,7 +20,7 @@ from orchestration.defs.dlt.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.sources.hf_api import (API_FETCHED_TABLE, FetchLimits, FetchOutcome, Fetched, fetch_dates,
                                           hf_api_source, redact)
-from orchestration.sources.landing import LANDED_API_TABLE, LANDED_CARDS_TABLE, RAW_DATASET, landing_source, raw_pipeline
+from orchestration.sources.landing import RAW_DATASET, landing_source, raw_pipeline
 from orchestration.defs.dlt.ingest import ingest_landing, repair
 from orchestration.validation.audit import RawAudit
 from orchestration.ops.bookkeeping import settle_fetches
@@ -47,11 +46,6 @@ class RawTableTranslator(DagsterDltTranslator):
         )
 
 
-def run_pipeline(name: str, home: PapersHome, run_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dlt.Pipeline:
-    """A dlt pipeline into the warehouse (through ``con`` when given) with a working folder of its own for this run."""
-    return raw_pipeline(name, con if con is not None else home.warehouse, home.dlt_runs / run_id)
-
-
 def drop_working_folder(home: PapersHome, run_id: str) -> None:
     """The run's dlt folder is only scratch once its load is committed to the warehouse."""
     shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)
@@ -62,25 +56,10 @@ def _raw_tables(con) -> set[str]:
         "select table_name from information_schema.tables where table_schema = ?", [RAW_DATASET]).fetchall()}
 
 
-def bootstrap_missing_raw_tables(home: PapersHome, run_id: str, present: set[str]) -> list[str]:
-    """Let dlt create (empty) raw tables no run has created yet, so every dbt source exists.
-
-    The landing and API sources each create only their own tables; a warehouse fed by one of them
-    would otherwise lack the other's, and dbt's staging union would fail on the first run.
-    """
-    created = []
-    for name, source, tables in (("landing", landing_source(), (LANDED_API_TABLE, LANDED_CARDS_TABLE)),
-                                 ("hf_api", hf_api_source(), (API_FETCHED_TABLE,))):
-        if not set(tables) <= present:
-            created.extend(tables)
-            run_pipeline(f"{name}_bootstrap", home, run_id).run(source)
-    return created
-
-
 def _raw_assets(source, pipeline_name: str, name: str, **options):
     """The dlt assets of ``source``: its tables in group ``raw`` keyed ``raw/<table>``, run holding
     the warehouse writer slot. Their pipeline only describes the assets at import time; every run
-    builds its own under PAPERS_HOME (see run_pipeline)."""
+    builds its own under PAPERS_HOME, with a working folder per run (``dlt_runs/<run id>``)."""
     definition = dlt.pipeline(pipeline_name=pipeline_name, destination="duckdb", dataset_name=RAW_DATASET,
                               pipelines_dir=str(Path(tempfile.gettempdir()) / "papers-dlt-definitions"))
     return dlt_assets(dlt_source=source, dlt_pipeline=definition, name=name, group_name="raw",
@@ -130,13 +109,11 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
             context=context, dlt_source=source, dlt_pipeline=pipeline)), context.log, config.files or None,
             report=lambda line: warehouse.report(context.log, line))
         counts = status_counts(con, run_id)
-        present = _raw_tables(con)
         row_counts = _raw_row_counts(con)
-    bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
     results = run.loaded
     del run  # the intake's batches: give their memory back before the next steps
-    log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
+    log_release(context.log, "after the raw load")
     _tag_quarantines(context, counts["quarantined"])
     yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()}, row_counts)
 
@@ -216,13 +193,11 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         audit = RawAudit(con)
         source = hf_api_source(dates, already_loaded=already, outcomes=outcomes, audit=audit, fetched=fetched)
         results = list(dlt.run(context=context, dlt_source=source,
-                               dlt_pipeline=run_pipeline("hf_api", home, run_id, con)))
+                               dlt_pipeline=raw_pipeline("hf_api", con, home.dlt_runs / run_id)))
         audit.finish(run_id=run_id, report_dir=home.reports)
         settle_fetches(con, outcomes, home, run_id)
         counts = status_counts(con, run_id)
-        present = _raw_tables(con)
         row_counts = _raw_row_counts(con)
-    bootstrap_missing_raw_tables(home, run_id, present)
     drop_working_folder(home, run_id)
     path.unlink(missing_ok=True)
     for fetch in outcomes:
@@ -238,7 +213,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         raise dg.Failure(description=f"no listing date could be fetched ({len(failed)} asked for): "
                                      + failed[0].reason.removeprefix("fetch failed: "),
                          metadata={"dates_not_fetched": len(failed)})
-    log_release(context.log, "after the raw load", debug=warehouse.settings.memory_debug)
+    log_release(context.log, "after the raw load")
     yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}},
                               row_counts)
 

@@ -41,7 +41,7 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
         """The public marts as a read-only DuckDB file (readable by DuckDB 1.4+) and Parquet files,
         swapped in as a whole at PAPERS_HOME/published. Point SQL clients and BI tools here."""
         home = warehouse.home
-        log_release(context.log, "before publishing", debug=warehouse.settings.memory_debug)  # what the checks left: publish runs DuckDB here
+        log_release(context.log, "before publishing")  # what the checks left: publish runs DuckDB here
         result = publish(home.warehouse, home.published, tables=[f"marts.{m}" for m in PUBLIC_MARTS],
                          run_id=context.run.run_id,
                          memory_limit=warehouse.settings.duckdb_memory_limit)

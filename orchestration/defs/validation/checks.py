@@ -145,7 +145,7 @@ def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourcePa
                             report_dir=warehouse.home.reports,
                             chunk_rows=warehouse.settings.validation_chunk_rows)
         advanced = set(record_watermarks(con, scopes, outcomes, run_id=run_id))
-    log_release(context.log, "after the mart checks", debug=warehouse.settings.memory_debug)
+    log_release(context.log, "after the mart checks")
     failed = [o.table for o in outcomes if not o.success]
     warehouse.report(context.log, f"validation: {len(outcomes) - len(failed)}/{len(outcomes)} mart suite(s) passed"
                                   + (f"; FAILED: {', '.join(failed)}" if failed else ""))
