@@ -9,10 +9,9 @@ import yaml
 
 from orchestration.ops.ledger import LOAD_ID, RAW_TABLES
 from orchestration.project import DBT_PROJECT_DIR
-from orchestration.snapshots.schemas import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA, TIMESTAMP_UTC
+from orchestration.snapshots.schemas import TIMESTAMP_UTC
 
 DUCKDB_TYPE = {pa.string(): "varchar", pa.date32(): "date", TIMESTAMP_UTC: "timestamptz", pa.int32(): "integer"}
-SCHEMAS = {"api_json": API_PAPERS_SCHEMA, "page_text": PAGE_CARDS_SCHEMA}
 
 
 def test_dbt_sources_declare_exactly_the_columns_dlt_loads():
@@ -20,6 +19,6 @@ def test_dbt_sources_declare_exactly_the_columns_dlt_loads():
     [raw] = [s for s in sources["sources"] if s["name"] == "raw"]
     declared = {t["name"]: [(c["name"], c.get("data_type")) for c in t["columns"]] for t in raw["tables"]}
     assert set(declared) == set(RAW_TABLES)
-    for table, (_, fmt) in RAW_TABLES.items():
-        expected = [(f.name, DUCKDB_TYPE[f.type]) for f in SCHEMAS[fmt]] + [(LOAD_ID, "varchar")]
+    for table, raw in RAW_TABLES.items():
+        expected = [(f.name, DUCKDB_TYPE[f.type]) for f in raw.schema] + [(LOAD_ID, "varchar")]
         assert declared[table] == expected, table

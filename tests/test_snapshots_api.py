@@ -21,8 +21,8 @@ from orchestration.snapshots import (
     capture_time_from_name,
     listing_date_from_name,
     parse_api_bodies,
-    parse_snapshot,
 )
+from tests.snapshot_files import parse_snapshot
 
 from tests.pipeline_runs import API_DIR, GOOD_API_NAMES, MALFORMED
 

@@ -17,9 +17,9 @@ from orchestration.snapshots import (
     SnapshotRejected,
     listing_date_from_name,
     parse_api_bodies,
-    parse_snapshot,
     parse_snapshots,
 )
+from tests.snapshot_files import parse_snapshot
 from orchestration.snapshots.api import MAX_DEPTH
 from orchestration.sources.hf_api import listing_table
 

@@ -12,11 +12,10 @@ from tests.snapshot_files import parse_snapshot_file
 from orchestration.snapshots import (
     PAGE_CARDS_SCHEMA,
     SnapshotRejected,
-    parse_page_text,
-    parse_snapshot,
     read_page_cards,
     sha256_hex,
 )
+from tests.snapshot_files import parse_page_text, parse_snapshot
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 LISTING = FIXTURES / "listing_text" / "papers-listing_captured-20251104.txt"

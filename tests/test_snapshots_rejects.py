@@ -15,9 +15,8 @@ from orchestration.snapshots import (
     ParsedSnapshot,
     SnapshotRejected,
     parse_api_bodies,
-    parse_page_text,
-    parse_snapshot,
 )
+from tests.snapshot_files import parse_page_text, parse_snapshot
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 API_DIR = FIXTURES / "daily_papers"

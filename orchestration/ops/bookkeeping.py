@@ -189,7 +189,8 @@ def reconcile(con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str) -> 
             done.rolled_back[table] = n
     planned: set[Path] = set()
     records: list[SnapshotFileRecord] = []
-    for table, (source, fmt) in RAW_TABLES.items():
+    for table, raw in RAW_TABLES.items():
+        source, fmt = raw.source, raw.format
         if table not in columns:
             continue
         listing = ("case when count(distinct listing_date) = 1 then min(listing_date) end"

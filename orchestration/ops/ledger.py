@@ -22,14 +22,9 @@ from datetime import datetime, timezone
 
 import duckdb
 
+from orchestration.snapshots.schemas import RAW_TABLES
 from orchestration.sql import table_exists
 
-#: raw table -> (source, format) of the snapshots it holds
-RAW_TABLES = {
-    "landed_api_papers": ("landing", "api_json"),
-    "landed_page_cards": ("landing", "page_text"),
-    "api_fetched_papers": ("api", "api_json"),
-}
 #: the column dlt stamps every raw row with: the load that wrote it
 LOAD_ID = "_dlt_load_id"
 

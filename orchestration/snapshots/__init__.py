@@ -6,10 +6,10 @@ No dagster or dlt imports here: stdlib and pyarrow only.
 from __future__ import annotations
 
 from .api import ApiBody, parse_api_bodies
-from .detect import ParsedSnapshot, SnapshotFormat, parse_snapshot, parse_snapshots
+from .detect import ParsedSnapshot, SnapshotFormat, parse_snapshots
 from .errors import SnapshotRejected
 from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sha256_hex
-from .page_text import PageCard, PageCards, cards_to_table, parse_page_text, read_page_cards
+from .page_text import PageCard, PageCards, cards_to_table, read_page_cards
 from .schemas import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
 
 __all__ = [
@@ -26,8 +26,6 @@ __all__ = [
     "cards_to_table",
     "listing_date_from_name",
     "parse_api_bodies",
-    "parse_page_text",
-    "parse_snapshot",
     "parse_snapshots",
     "read_page_cards",
     "sha256_hex",

@@ -37,19 +37,6 @@ class ParsedSnapshot:
     warnings: tuple[str, ...] = ()
 
 
-def parse_snapshot(body: bytes, *, name: str, mtime: datetime | None = None) -> ParsedSnapshot:
-    """Detect the format of ``body`` and parse it; raise :class:`SnapshotRejected` otherwise.
-
-    The capture time comes from ``captured-…`` in ``name``, else ``mtime`` (as UTC). An API
-    file's listing date is the leading ``YYYY-MM-DD`` of ``name``, else per row
-    ``paper.submittedOnDailyAt``.
-    """
-    outcome = parse_snapshots([(body, name, mtime)])[0]
-    if isinstance(outcome, SnapshotRejected):
-        raise outcome
-    return outcome
-
-
 def parse_snapshots(
     files: Sequence[tuple[bytes, str, datetime | None]],
     snapshot_ids: Sequence[str] | None = None,

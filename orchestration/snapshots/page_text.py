@@ -15,7 +15,6 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
-from .decoding import decode_text
 from .errors import SnapshotRejected, preview
 from .metadata import as_utc
 from .schemas import PAGE_CARDS_SCHEMA
@@ -25,7 +24,6 @@ __all__ = [
     "PageCard",
     "PageCards",
     "cards_to_table",
-    "parse_page_text",
     "read_page_cards",
 ]
 
@@ -55,19 +53,6 @@ class PageCards:
 
     cards: tuple[PageCard, ...]
     warnings: tuple[str, ...]
-
-
-def parse_page_text(
-    body: bytes, *, snapshot_id: str, source_uri: str, captured_at: datetime
-) -> pa.Table:
-    """Parse a page-text snapshot into a table with :data:`PAGE_CARDS_SCHEMA`.
-
-    Dates without a year get the capture's year. Rejects the file when no card is found.
-    """
-    cards = read_page_cards(decode_text(body), capture_year=as_utc(captured_at).year)
-    return cards_to_table(
-        cards.cards, snapshot_id=snapshot_id, source_uri=source_uri, captured_at=captured_at
-    )
 
 
 def read_page_cards(text: str, *, capture_year: int) -> PageCards:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
@@ -47,3 +49,23 @@ PAGE_CARDS_SCHEMA: pa.Schema = pa.schema(
         pa.field("num_comments", pa.int32()),
     ]
 )
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """What a raw table holds: where its snapshots come from (``landing`` files or ``api``
+    fetches), their format, the suite that audits each parsed batch before it loads
+    (``expectations/<suite>.json``) and the Arrow schema of its rows (dlt adds ``_dlt_load_id``)."""
+
+    source: str
+    format: str
+    suite: str
+    schema: pa.Schema
+
+
+#: The raw tables, by name in schema ``raw``.
+RAW_TABLES = {
+    "landed_api_papers": RawTable("landing", "api_json", "raw_api_papers", API_PAPERS_SCHEMA),
+    "landed_page_cards": RawTable("landing", "page_text", "raw_page_cards", PAGE_CARDS_SCHEMA),
+    "api_fetched_papers": RawTable("api", "api_json", "raw_api_papers", API_PAPERS_SCHEMA),
+}

@@ -16,13 +16,14 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.snapshots import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
+from orchestration.snapshots.schemas import RAW_TABLES
 from orchestration.sources.landing_files import LandingStream
 
 LANDED_API_TABLE = "landed_api_papers"
 LANDED_CARDS_TABLE = "landed_page_cards"
 RAW_DATASET = "raw"
 #: snapshot format -> the raw table its rows go to
-FORMAT_TABLES = {"api_json": LANDED_API_TABLE, "page_text": LANDED_CARDS_TABLE}
+FORMAT_TABLES = {raw.format: table for table, raw in RAW_TABLES.items() if raw.source == "landing"}
 
 
 def _tables(stream: LandingStream | None, fmt: str, schema: pa.Schema) -> Iterator[pa.Table]:

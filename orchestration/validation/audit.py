@@ -19,12 +19,8 @@ import pyarrow.compute as pc
 from ._gx import Validator
 from .runner import SuiteTarget, ValidationOutcome, evaluate, record_outcomes
 
-#: raw table -> its suite
-RAW_SUITES = {
-    "landed_api_papers": "raw_api_papers",
-    "landed_page_cards": "raw_page_cards",
-    "api_fetched_papers": "raw_api_papers",
-}
+from orchestration.snapshots.schemas import RAW_TABLES
+
 _VIEW = "papers_audit_batch"
 
 
@@ -50,7 +46,7 @@ class RawAudit:
         self._tallies: dict[str, _Tally] = {}
 
     def __call__(self, raw_table: str, table: pa.Table) -> dict[str, str]:
-        suite = RAW_SUITES[raw_table]
+        suite = RAW_TABLES[raw_table].suite
         tally = self._tallies.setdefault(raw_table, _Tally(suite))
         if table.num_rows == 0:
             return {}

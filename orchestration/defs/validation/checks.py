@@ -18,17 +18,17 @@ import dagster as dg
 from orchestration.defs.dbt.assets import model_key
 from orchestration.memory import log_release
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
-from orchestration.validation.audit import RAW_SUITES
 from orchestration.validation.runner import validate
 from orchestration.validation.scope import plan_mart_targets, record_watermarks
 from orchestration.project import PUBLIC_MARTS
+from orchestration.snapshots.schemas import RAW_TABLES
 from orchestration.sql import table_exists
 
 CHECK_NAME = "great_expectations"
 
 
 def _raw_spec(table: str) -> dg.AssetCheckSpec:
-    suite = RAW_SUITES[table]
+    suite = RAW_TABLES[table].suite
     return dg.AssetCheckSpec(
         CHECK_NAME, asset=dg.AssetKey(["raw", table]), blocking=False,
         description=f"GX suite expectations/{suite}.json on every batch this run parsed, before loading "
@@ -60,18 +60,12 @@ def _check_result(outcome, key: dg.AssetKey, extra: dict | None = None) -> dg.As
     )
 
 
-#: which quarantined arrivals each raw table's check names: (source, formats); a landed file of no
-#: recognised format is reported with the API files
-QUARANTINE_SCOPE = {"landed_api_papers": ("landing", ("api_json", None)),
-                    "landed_page_cards": ("landing", ("page_text",)),
-                    "api_fetched_papers": ("api", ("api_json", None))}
-
-
 def _quarantined(con, run_id: str, table: str) -> list[dict]:
     """What this run quarantined (or could not fetch) that was meant for ``table``, with the reasons."""
     if not table_exists(con, "ops.snapshot_files"):
         return []
-    source, formats = QUARANTINE_SCOPE[table]
+    source, fmt = RAW_TABLES[table].source, RAW_TABLES[table].format
+    formats = (fmt, None) if fmt == "api_json" else (fmt,)  # a file of no recognised format: with the API files
     rows = con.execute(
         "select source_uri, format, reason from ops.snapshot_files where run_id = ? and status = 'quarantined' "
         "and source = ? order by source_uri", [run_id, source]).fetchall()
@@ -91,7 +85,7 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, ta
     for table in tables:
         key = dg.AssetKey(["raw", table])
         suite, evaluated, failed, success, expectations, n, scope = rows[table][0] if rows[table] else (
-            RAW_SUITES[table], 0, 0, True, "[]", 0, "nothing parsed for this table in this run")
+            RAW_TABLES[table].suite, 0, 0, True, "[]", 0, "nothing parsed for this table in this run")
         held = quarantined[table]
         problems = ([f"{len(held)} quarantined: " + "; ".join(f"{q['file']} ({q['reason']})" for q in held)]
                     if held else []) + ([f"suite: {'; '.join(json.loads(expectations))}"] if not success else [])
