@@ -49,7 +49,17 @@ def pytest_configure(config):
 LONG_FIRST = ("dagster_dev", "pipeline", "browser")
 
 
+#: the fixtures that run the pipeline (dbt builds a warehouse): a test that uses one, directly or
+#: through another fixture, is a `pipeline` test (`make test`, not `make check`)
+PIPELINE_FIXTURES = frozenset({"fixtures_ingest", "fixtures_warehouse", "demo_home"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pipeline)
+
     def tier(item):
         return next((i for i, name in enumerate(LONG_FIRST) if item.get_closest_marker(name)), len(LONG_FIRST))
 
