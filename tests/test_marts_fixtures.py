@@ -141,6 +141,31 @@ def test_each_contract_not_null_is_a_constraint_of_the_table_and_not_also_a_dbt_
     assert not declared & tested, declared & tested
 
 
+def test_each_public_mart_has_a_key_that_dbt_tests_unique_and_its_contract_keeps_not_null():
+    """A mart's key is dbt's to check (the GX suites hold row rules on values only): a `unique` test
+    on a column or a `unique_combination_of_columns` test on the model, each key column NOT NULL."""
+    import yaml
+
+    from orchestration.project import DBT_PROJECT_DIR, PUBLIC_MARTS
+
+    def name(test):
+        return test if isinstance(test, str) else next(iter(test))
+
+    models = {m["name"]: m for m in yaml.safe_load(
+        (DBT_PROJECT_DIR / "models" / "marts" / "_marts.yml").read_text())["models"]}
+    for mart in PUBLIC_MARTS:
+        columns = {c["name"]: c for c in models[mart]["columns"]}
+        keys = [[c] for c, spec in columns.items() if "unique" in map(name, spec.get("data_tests", []))]
+        keys += [t["unique_combination_of_columns"]["arguments"]["combination_of_columns"]
+                 for t in models[mart].get("data_tests", []) if name(t) == "unique_combination_of_columns"]
+        assert keys, f"{mart}: no uniqueness test"
+        for key in keys:
+            for column in key:
+                if column == "arxiv_id":  # NULL for papers seen only as page-text cards: unique when set
+                    continue
+                assert {"type": "not_null"} in columns[column].get("constraints", []), (mart, column)
+
+
 def test_one_row_per_paper_id(con):
     total, distinct = rows(con, "select count(*), count(distinct paper_id) from marts.papers")[0]
     assert total == distinct > 0

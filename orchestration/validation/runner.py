@@ -7,7 +7,8 @@ validate (a run that added nothing never imports it).
 Every expectation runs in GX on pandas frames of the target's rows holding only the columns the
 suite references, at most ``chunk_rows`` rows a frame (default CHUNK_ROWS,
 ``PAPERS_VALIDATION_CHUNK_ROWS``), whose outcomes are merged into those of one pass (see
-validate): memory does not grow with the number of rows validated. Outcomes carry the split
+validate): memory does not grow with the number of rows validated. A view, and a suite with a
+uniqueness rule (the raw suites, run on each parsed batch before it loads), get one frame. Outcomes carry the split
 (``fetch_seconds``, ``gx_seconds``), ``chunks`` (frames) and ``scope`` (which rows). Which mart
 rows a run validates, and the per-mart watermarks: scope.py; the audit of parsed batches before
 they load: audit.py."""
