@@ -96,8 +96,8 @@ def test_the_units_run_a_dropped_file_to_a_published_release(tmp_path):
                                                   start_new_session=True))
         dev = DagsterDev(url=f"http://127.0.0.1:{port}", process=processes[1], log_path=root / "webserver.log",
                          papers_home=home, dagster_home=dagster_home, env=env)
-        wait_until_ready(dev)
 
+        # the daemon's sensor needs no webserver: the file is dropped while the webserver starts
         sample = SAMPLE_FILES[0]
         partial = home / "landing" / f"{sample.name}.part"
         shutil.copyfile(sample, partial)
@@ -113,6 +113,7 @@ def test_the_units_run_a_dropped_file_to_a_published_release(tmp_path):
         assert (home / "archive" / sample.name).exists()
         # the sensor's run, recorded in the persistent instance (SQLite under DAGSTER_HOME)
         # (the release is swapped in before the run records its end: wait for that, within a bound)
+        wait_until_ready(dev)
         query_runs = "{ runsOrError { ... on Runs { results { jobName status } } } }"
         runs = dev.graphql(query_runs)["runsOrError"]["results"]
         while {"jobName": "ingest_landing", "status": "STARTED"} in runs and time.monotonic() < deadline:

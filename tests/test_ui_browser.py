@@ -1,9 +1,11 @@
 """Browser check of the running Dagster UI: headless Chromium (Debian's `chromium`) via Playwright.
 
-Starts a real `dagster dev` (tests/dagster_dev.py), opens the global asset lineage graph filtered to
-the raw group and its direct children, and finds the raw (dlt) nodes, the dbt staging nodes and the
-raw nodes' asset-check rows; then follows a raw node's check row to the asset's Checks tab and finds
-the Great Expectations check by name. Screenshots of both pages go to the test's tmp dir.
+Starts one real `dagster dev` for the module (tests/dagster_dev.py). The first test, on the empty
+home, opens the global asset lineage graph filtered to the raw group and its direct children, and
+finds the raw (dlt) nodes, the dbt staging nodes and the raw nodes' asset-check rows; then follows a
+raw node's check row to the asset's Checks tab and finds the Great Expectations check by name. The
+second drops a good and a malformed file and reads the run's page and the papers mart's. Screenshots
+go to each test's tmp dir.
 
 Skipped when /usr/bin/chromium or the `playwright` package is missing (`.ci/run` installs Chromium;
 Playwright's own browser download is not used: it cannot be fetched here).
@@ -92,18 +94,26 @@ def ui_page(dev, page_errors: list[str]):
         raise
 
 
-def assert_no_leftovers(before: set[int]) -> None:
+def assert_no_leftovers(before: set[int], dev) -> None:
     """Playwright's driver and Chromium are children of this process: none may outlive the test
-    (those not in ``before`` are killed)."""
-    leftovers = descendants(os.getpid()) - before
+    (those not in ``before`` are killed). ``dev``'s own processes (its run workers) are not counted."""
+    leftovers = descendants(os.getpid()) - before - descendants(dev.process.pid) - {dev.process.pid}
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert not leftovers, f"processes left running after the browser test: {sorted(leftovers)}"
 
 
-def test_asset_graph_shows_raw_dbt_and_check_nodes(tmp_path, record_property, capsys):
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    """One `dagster dev` for the module: the graph test (first, on the empty home) then the run test."""
     require_browser()
+    root = tmp_path_factory.mktemp("ui_browser")
+    with running_dagster_dev(root / "papers_home", root / "dagster_home") as dev:
+        yield dev
+
+
+def test_asset_graph_shows_raw_dbt_and_check_nodes(dev, tmp_path, record_property, capsys):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_TIMEOUT_MS)
@@ -111,37 +121,36 @@ def test_asset_graph_shows_raw_dbt_and_check_nodes(tmp_path, record_property, ca
     before = descendants(os.getpid())
     screenshots = []
     page_errors: list[str] = []
-    with running_dagster_dev(tmp_path / "papers_home", tmp_path / "dagster_home") as dev:
-        with ui_page(dev, page_errors) as page:
-            # 1. the asset graph: raw (dlt) nodes, their dbt children, check rows, kinds
-            page.goto(graph_url(dev.url, 'group:"raw"+', ["raw", "staging"]))
-            for name in RAW_NODES + DBT_NODES:
-                expect(page.get_by_text(name, exact=True).first).to_be_visible()
-            for name in RAW_NODES:  # the raw tables' Great Expectations checks (dbt's tests are not checks)
-                node = asset_node(page, name)
-                expect(node.get_by_text("Asset checks")).to_be_visible()
-                expect(node.get_by_text("Passed")).to_be_visible()  # "0 / N Passed": N checks
-            expect(page.get_by_text("dlt", exact=True).first).to_be_visible()
-            expect(page.get_by_text("dbt", exact=True).first).to_be_visible()
-            graph_png = tmp_path / "asset_graph.png"
-            page.screenshot(path=str(graph_png))
-            screenshots.append(graph_png)
+    with ui_page(dev, page_errors) as page:
+        # 1. the asset graph: raw (dlt) nodes, their dbt children, check rows, kinds
+        page.goto(graph_url(dev.url, 'group:"raw"+', ["raw", "staging"]))
+        for name in RAW_NODES + DBT_NODES:
+            expect(page.get_by_text(name, exact=True).first).to_be_visible()
+        for name in RAW_NODES:  # the raw tables' Great Expectations checks (dbt's tests are not checks)
+            node = asset_node(page, name)
+            expect(node.get_by_text("Asset checks")).to_be_visible()
+            expect(node.get_by_text("Passed")).to_be_visible()  # "0 / N Passed": N checks
+        expect(page.get_by_text("dlt", exact=True).first).to_be_visible()
+        expect(page.get_by_text("dbt", exact=True).first).to_be_visible()
+        graph_png = tmp_path / "asset_graph.png"
+        page.screenshot(path=str(graph_png))
+        screenshots.append(graph_png)
 
-            # 2. a raw node's check row leads to its checks: the Great Expectations suite
-            asset_node(page, "api_fetched_papers").get_by_text("Passed").click()
-            page.wait_for_url("**/assets/raw/api_fetched_papers?view=checks**")
-            expect(page.get_by_text("great_expectations").first).to_be_visible()
-            expect(page.get_by_text("expectations/raw_api_papers.json").first).to_be_visible()
-            checks_png = tmp_path / "asset_checks.png"
-            page.screenshot(path=str(checks_png))
-            screenshots.append(checks_png)
+        # 2. a raw node's check row leads to its checks: the Great Expectations suite
+        asset_node(page, "api_fetched_papers").get_by_text("Passed").click()
+        page.wait_for_url("**/assets/raw/api_fetched_papers?view=checks**")
+        expect(page.get_by_text("great_expectations").first).to_be_visible()
+        expect(page.get_by_text("expectations/raw_api_papers.json").first).to_be_visible()
+        checks_png = tmp_path / "asset_checks.png"
+        page.screenshot(path=str(checks_png))
+        screenshots.append(checks_png)
 
-            # 3. the public marts carry their GX suite as a check too
-            page.goto(f"{dev.url}/assets/marts/papers?view=checks")
-            page.get_by_text("great_expectations", exact=True).first.click()  # among the dbt tests
-            expect(page.get_by_text("expectations/papers.json").first).to_be_visible()
+        # 3. the public marts carry their GX suite as a check too
+        page.goto(f"{dev.url}/assets/marts/papers?view=checks")
+        page.get_by_text("great_expectations", exact=True).first.click()  # among the dbt tests
+        expect(page.get_by_text("expectations/papers.json").first).to_be_visible()
 
-    assert_no_leftovers(before)
+    assert_no_leftovers(before, dev)
 
     for path in screenshots:
         assert path.stat().st_size > 10_000, path
@@ -151,10 +160,9 @@ def test_asset_graph_shows_raw_dbt_and_check_nodes(tmp_path, record_property, ca
     assert not page_errors, f"JavaScript errors on the page: {page_errors}"
 
 
-def test_a_quarantining_run_is_marked_and_marts_show_row_counts(tmp_path, capsys):
+def test_a_quarantining_run_is_marked_and_marts_show_row_counts(dev, tmp_path, capsys):
     """Drop a good file and a malformed one: the sensor's run succeeds, and its run page shows the
     quarantine tag and the raw check's warning naming the file; `marts/papers` shows its row count."""
-    require_browser()
     import json
     import shutil
     import time
@@ -170,36 +178,35 @@ def test_a_quarantining_run_is_marked_and_marts_show_row_counts(tmp_path, capsys
     papers = len({r["paper"]["id"] for r in json.loads(good.read_text())})
     before = descendants(os.getpid())
     page_errors: list[str] = []
-    with running_dagster_dev(tmp_path / "papers_home", tmp_path / "dagster_home") as dev:
-        landing = dev.papers_home / "landing"
-        for source in (good, bad):
-            shutil.copyfile(source, landing / f"{source.name}.part")
-            os.rename(landing / f"{source.name}.part", landing / source.name)
-        deadline = time.monotonic() + 600
-        query = "{ runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }"
-        while True:  # the sensor may put the two files in one run or two (grouped by listing date)
-            runs = [r for r in graphql(dev.url, query)["runsOrError"]["results"] if r["jobName"] == "ingest_landing"]
-            marked = [r for r in runs if {"key": "papers/quarantined", "value": "1"} in r["tags"]]
-            if (marked and not any(landing.iterdir())
-                    and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)):
-                break
-            assert time.monotonic() < deadline, f"no run quarantined {bad.name}: {runs}\n" + dev.log_tail()
-            time.sleep(2)
-        [run] = marked
-        assert all(r["status"] == "SUCCESS" for r in runs), dev.log_tail()
-        with ui_page(dev, page_errors) as page:
-            # the run's log, filtered to warnings (the page's level filter), says which file and why
-            page.goto(f"{dev.url}/runs/{run['runId']}?levels=warning")
-            expect(page.get_by_text(f"quarantining {bad.name}").first).to_be_visible()
-            page.screenshot(path=str(tmp_path / "run.png"))
-            page.get_by_text("View tags and config").click()
-            expect(page.get_by_text("papers/quarantined").first).to_be_visible()
+    landing = dev.papers_home / "landing"
+    for source in (good, bad):
+        shutil.copyfile(source, landing / f"{source.name}.part")
+        os.rename(landing / f"{source.name}.part", landing / source.name)
+    deadline = time.monotonic() + 600
+    query = "{ runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }"
+    while True:  # the sensor may put the two files in one run or two (grouped by listing date)
+        runs = [r for r in graphql(dev.url, query)["runsOrError"]["results"] if r["jobName"] == "ingest_landing"]
+        marked = [r for r in runs if {"key": "papers/quarantined", "value": "1"} in r["tags"]]
+        if (marked and not any(landing.iterdir())
+                and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)):
+            break
+        assert time.monotonic() < deadline, f"no run quarantined {bad.name}: {runs}\n" + dev.log_tail()
+        time.sleep(0.5)
+    [run] = marked
+    assert all(r["status"] == "SUCCESS" for r in runs), dev.log_tail()
+    with ui_page(dev, page_errors) as page:
+        # the run's log, filtered to warnings (the page's level filter), says which file and why
+        page.goto(f"{dev.url}/runs/{run['runId']}?levels=warning")
+        expect(page.get_by_text(f"quarantining {bad.name}").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "run.png"))
+        page.get_by_text("View tags and config").click()
+        expect(page.get_by_text("papers/quarantined").first).to_be_visible()
 
-            page.goto(f"{dev.url}/assets/marts/papers")
-            expect(page.get_by_text("Row count").first).to_be_visible()
-            expect(page.get_by_text(str(papers), exact=True).first).to_be_visible()
-            page.screenshot(path=str(tmp_path / "papers.png"))
-    assert_no_leftovers(before)
+        page.goto(f"{dev.url}/assets/marts/papers")
+        expect(page.get_by_text("Row count").first).to_be_visible()
+        expect(page.get_by_text(str(papers), exact=True).first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "papers.png"))
+    assert_no_leftovers(before, dev)
     assert not page_errors, f"JavaScript errors on the page: {page_errors}"
     with capsys.disabled():
         print(f"\n[browser] screenshots: {tmp_path / 'run.png'}, {tmp_path / 'papers.png'}")
