@@ -115,6 +115,8 @@ class Settings:
         "help": "DuckDB threads in dbt builds"})
     sensor_interval_seconds: int = field(default=5, metadata={
         "help": "minimum interval between landing-sensor ticks"})
+    automation_interval_seconds: int = field(default=30, metadata={
+        "help": "minimum interval between the automation sensor's evaluations (it requests the model build and publish after a raw-only run, e.g. a backfill from the asset graph)"})
     sensor_max_files_per_run: int = field(default=5000, metadata={
         "help": "files per sensor run (each run reads its files in bounded 64 MB batches, a file of 64 MB or more in 32 MB pieces): 12,000 files dropped at once make 3 runs"})
     landing_settle_seconds: float = field(default=30.0, metadata={

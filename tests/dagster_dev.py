@@ -115,6 +115,7 @@ def dev_env(papers_home: Path, dagster_home: Path, env_extra: Mapping[str, str] 
         "DAGSTER_HOME": str(dagster_home),
         "PAPERS_API_BASE_URL": DEAD_API_URL,
         "PAPERS_SENSOR_INTERVAL_SECONDS": "1",
+        "PAPERS_AUTOMATION_INTERVAL_SECONDS": "5",
         "PAPERS_LANDING_SETTLE_SECONDS": "1",
         "PAPERS_REFETCH_CRON": QUIET_REFETCH_CRON,
         "DAGSTER_DISABLE_TELEMETRY": "1",

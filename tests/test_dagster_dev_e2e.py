@@ -385,7 +385,7 @@ def test_backfill_of_three_dates_is_one_run(dev, api, first_drop, on_failure_dum
         return data if data["status"] in {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED",
                                           "FAILED", "CANCELED"} else None
 
-    backfill = wait_for(f"backfill {backfill_id} to complete", backfill_finished, dev, every=2.0)
+    backfill = wait_for(f"backfill {backfill_id} to complete", backfill_finished, dev, every=0.5)
     launched = runs(dev, tags=[{"key": "dagster/backfill", "value": backfill_id}])
     assert len(launched) == 1, f"expected ONE run for the 3-date backfill, got {len(launched)}: {launched}"
     run = launched[0]
@@ -403,7 +403,7 @@ def test_backfill_of_three_dates_is_one_run(dev, api, first_drop, on_failure_dum
     for day in ("2025-10-01", "2025-10-02"):
         ids = arxiv_ids(BACKFILL[day])
         wait_for(f"published/ to serve the backfilled {day}", lambda: papers_published(
-            dev.papers_home, day, ids) == len(ids), dev, timeout=240, every=2.0)
+            dev.papers_home, day, ids) == len(ids), dev, timeout=240, every=0.5)
 
 
 def test_concurrent_triggers_all_succeed(dev, api, first_drop, on_failure_dump):

@@ -15,6 +15,7 @@ import operator
 
 import dagster as dg
 
+from orchestration.config import Settings
 from orchestration.ops.ledger import RAW_TABLES
 
 BUILDS_MODELS = "papers/builds_models"
@@ -42,6 +43,8 @@ FOLLOW_RAW = (
     & ~_any_raw(dg.AutomationCondition.in_progress())
 ).with_label("follow raw updates that did not rebuild the models")
 
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "automation_sensor", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30)
+def automation_sensor(settings: Settings) -> dg.AutomationConditionSensorDefinition:
+    """The sensor evaluating every asset's automation condition, every ``automation_interval_seconds``."""
+    return dg.AutomationConditionSensorDefinition(
+        "automation_sensor", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.automation_interval_seconds)

@@ -25,7 +25,7 @@ def build_definitions(settings: Settings, progress: Callable[[str], None] | None
         assets=[landing_raw, api_listing_fetches, hf_api_raw, warehouse_dbt_models, published_marts_asset(settings)],
         asset_checks=[landing_raw_checks, api_raw_checks, mart_checks],
         jobs=[ingest_landing_job, fetch_api_job, build_marts_job],
-        sensors=[landing_sensor(settings), automation_sensor],
+        sensors=[landing_sensor(settings), automation_sensor(settings)],
         schedules=[rolling_refetch_schedule(settings)],
         resources={
             "warehouse": Warehouse(settings, progress),
