@@ -38,9 +38,10 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from orchestration.defs.dead_runs import PROCESS_TAG, gone_process, live_pid, process_identity
 
 #: what the fork server imports before it forks any worker (third-party only: see the module doc)
-#: (not polars: a fork of a process whose polars thread pool has started can hang in it)
+#: (not polars: a fork of a process whose polars thread pool has started can hang in it; streamlit:
+#: dlt imports it to look for Streamlit secrets when no `.dlt/secrets.toml` exists, ~0.8 s a run)
 PRELOAD = ["dagster", "dagster._cli", "dagster_dlt", "dagster_dbt", "dlt", "dbt.cli.main", "duckdb", "pyarrow",
-           "great_expectations"]
+           "great_expectations", "streamlit.runtime"]
 
 
 def _execute(command: Sequence[str]) -> None:
