@@ -5,20 +5,21 @@
     source() is always called, so lineage (and dagster-dbt's asset graph) is unchanged.
 #}
 {% macro raw_source(table_name) %}
-    {{- return(source_or_empty('raw', table_name, raw_columns(table_name))) -}}
+    {{- return(source_or_empty('raw', table_name)) -}}
 {% endmacro %}
 
 {#
-    source_or_empty(source_name, table_name, columns): source(source_name, table_name), or an empty
-    relation of ``columns`` ([(name, type)]) when the table does not exist yet.
+    source_or_empty(source_name, table_name): source(source_name, table_name), or an empty relation
+    of the columns and types its source declares when the table does not exist yet (a raw table
+    nothing was loaded into, an ops table the pipeline has not written yet).
 #}
-{% macro source_or_empty(source_name, table_name, columns) %}
+{% macro source_or_empty(source_name, table_name) %}
     {%- set relation = source(source_name, table_name) -%}
     {%- if execute and adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
         {%- set empty -%}
         (
             select
-            {%- for name, data_type in columns %}
+            {%- for name, data_type in source_columns(source_name, table_name) %}
                 cast(null as {{ data_type }}) as {{ name }}{{ "," if not loop.last }}
             {%- endfor %}
             limit 0
@@ -29,14 +30,14 @@
     {{ return(relation) }}
 {% endmacro %}
 
-{# raw_columns(table_name): [(name, data_type)] of the raw table as declared in _sources.yml
+{# source_columns(source_name, table_name): [(name, data_type)] of a source table as declared
    (the graph exists once dbt executes; at parse time the list is not needed) #}
-{% macro raw_columns(table_name) %}
+{% macro source_columns(source_name, table_name) %}
     {%- set columns = [] -%}
     {%- if not execute -%}
         {{ return(columns) }}
     {%- endif -%}
-    {%- for node in graph.sources.values() if node.source_name == 'raw' and node.name == table_name -%}
+    {%- for node in graph.sources.values() if node.source_name == source_name and node.name == table_name -%}
         {%- for column in node.columns.values() -%}
             {%- do columns.append((column.name, column.data_type)) -%}
         {%- endfor -%}

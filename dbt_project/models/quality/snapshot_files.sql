@@ -1,6 +1,6 @@
 -- Every file or fetch the pipeline recorded, without where the bytes are stored on the server.
 with registry as (
-    select * from {{ ops_source('snapshot_files') }}
+    select * from {{ source_or_empty('ops', 'snapshot_files') }}
 ),
 
 published as (

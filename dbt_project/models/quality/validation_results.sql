@@ -1,6 +1,6 @@
 -- Every Great Expectations suite run, without the server path of its report.
 with results as (
-    select * from {{ ops_source('validation_results') }}
+    select * from {{ source_or_empty('ops', 'validation_results') }}
 ),
 
 published as (
