@@ -11,6 +11,7 @@ import yaml
 
 from orchestration.ops.ledger import LOAD_ID, RAW_TABLES
 from orchestration.ops.registry import ensure_registry
+from orchestration.ops.results import ensure_results
 from orchestration.project import DBT_PROJECT_DIR
 from orchestration.snapshots.schemas import TIMESTAMP_UTC
 
@@ -31,11 +32,9 @@ def test_dbt_sources_declare_exactly_the_columns_of_the_ops_tables():
     sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "quality" / "_quality.yml").read_text())
     [ops] = [s for s in sources["sources"] if s["name"] == "ops"]
     declared = {t["name"]: [(c["name"], c["data_type"]) for c in t["columns"]] for t in ops["tables"]}
-    from orchestration.validation.runner import record_results
-
     con = duckdb.connect()
     ensure_registry(con)
-    record_results(con, [], run_id="r", validated_at=None)  # creates ops.validation_results
+    ensure_results(con)
     names = {"VARCHAR": "varchar", "DATE": "date", "TIMESTAMP WITH TIME ZONE": "timestamptz", "INTEGER": "integer",
              "BIGINT": "bigint", "BOOLEAN": "boolean"}
     for table, columns in declared.items():

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from orchestration.config import Settings
+from orchestration.ops.results import append_results
 from orchestration.project import REPO_ROOT
 from orchestration.sql import quote_ident
 
@@ -303,38 +304,13 @@ def _unreadable(target: SuiteTarget, exc: Exception, *, missing: bool, t0: float
 
 # --------------------------------------------------------------------------- ops table
 
-_DDL = """
-create table if not exists ops.validation_results (
-    run_id varchar,
-    suite varchar,
-    table_name varchar,
-    evaluated integer,
-    failed integer,
-    success boolean,
-    failed_expectations varchar,
-    validated_at timestamptz,
-    report_path varchar,
-    rows bigint,
-    scope varchar
-)
-"""
-
-
 def record_results(con, outcomes: list[ValidationOutcome], *, run_id: str,
                    validated_at: datetime) -> None:
-    """Append one row per outcome to ``ops.validation_results`` (created when missing);
-    ``failed_expectations`` is a JSON array of strings."""
-    con.execute("create schema if not exists ops")
-    con.execute(_DDL)
-    rows = [(run_id, o.suite, o.table, o.evaluated, o.failed, o.success, json.dumps(o.failed_expectations),
-             validated_at, o.report_path, o.rows, o.scope) for o in outcomes]
-    if rows:
-        con.executemany(
-            "insert into ops.validation_results (run_id, suite, table_name, evaluated, failed, "
-            "success, failed_expectations, validated_at, report_path, rows, scope) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    """Append one row per outcome to ``ops.validation_results``; ``failed_expectations`` is a JSON
+    array of strings."""
+    append_results(con, [(run_id, o.suite, o.table, o.evaluated, o.failed, o.success,
+                          json.dumps(o.failed_expectations), validated_at, o.report_path, o.rows, o.scope)
+                         for o in outcomes])
 
 
 # --------------------------------------------------------------------------- text output
