@@ -19,16 +19,16 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from dbt.cli.main import dbtRunner
+
 from orchestration.dbt_state import project_md5
+from orchestration.defs.dbt.build import close_dbt_duckdb, close_dbt_logs
 from orchestration.ops import ledger
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
@@ -36,7 +36,6 @@ pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`,
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
 FIXTURES = REPO.parent / "shared" / "fixtures"
-DBT = Path(sys.executable).with_name("dbt")
 
 MARTS = ["papers", "paper_observations", "authors_count", "authors_daily", "authors",
          "paper_topics", "topics_daily", "topics_weekly"]
@@ -150,17 +149,26 @@ def dbt_build(db: Path, *extra: str) -> str:
         con.close()
     extra = tuple(a for a in extra if a != "--full-refresh") + (("--full-refresh",) if window.full else ())
     work = db.parent / f"dbt_{db.stem}"
-    env = {**os.environ, "PAPERS_WAREHOUSE": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    cmd = [str(DBT), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
-           "--target-path", str(work / "target"), "--log-path", str(work / "logs"), *extra]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    log = work / "logs" / "dbt.log"
+    start = log.stat().st_size if log.exists() else 0
+    # in this process, as the pipeline runs it (orchestration/defs/dbt/build.py)
+    args = ["build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--vars",
+            json.dumps({"warehouse": str(db)}), "--target-path", str(work / "target"), "--log-path",
+            str(work / "logs"), "--log-format-file", "text", "--no-use-colors-file", "--quiet",
+            "--no-send-anonymous-usage-stats", *extra]
+    try:
+        result = dbtRunner().invoke(args)
+    finally:
+        close_dbt_duckdb()
+        close_dbt_logs()
+    output = log.read_text()[start:]
+    assert result.success, output[-6000:]
     con = duckdb.connect(str(db))
     try:
         ledger.advance(con, ledger.DBT, window, code, None)
     finally:
         con.close()
-    return proc.stdout
+    return output
 
 
 def snapshot_marts(db: Path) -> dict[str, list[tuple]]:

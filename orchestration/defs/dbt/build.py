@@ -86,7 +86,7 @@ def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, pr
         interrupted = True
     finally:  # each clean-up runs, and none replaces dbt's outcome
         for cleanup in ([lambda: _stop_dbt_workers(threads_before, context.log)] if interrupted else []) + [
-                _close_dbt_duckdb, _close_dbt_logs]:
+                close_dbt_duckdb, close_dbt_logs]:
             try:
                 cleanup()
             except Exception as exc:  # noqa: BLE001 - logged; the build's own outcome stands
@@ -133,7 +133,7 @@ def _stop_dbt_workers(threads_before: set[threading.Thread], log: Any) -> None:
         log.warning(f"dbt threads still running {STOP_SECONDS:.0f} s after the interrupt: {', '.join(alive)}")
 
 
-def _close_dbt_duckdb() -> None:
+def close_dbt_duckdb() -> None:
     """Close the DuckDB database dbt-duckdb keeps open for the next invocation (``keep_open``): its
     memory goes back, and this process can open the warehouse file with its own settings again."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
@@ -148,7 +148,7 @@ def _close_dbt_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()  # forgets the closed environment
 
 
-def _close_dbt_logs() -> None:
+def close_dbt_logs() -> None:
     """Detach dbt's loggers and the callback from its event manager and close its log file (dbt
     leaves them in place until the next invocation)."""
     from dbt_common.events.event_manager_client import cleanup_event_logger
