@@ -3,10 +3,10 @@ process that has already imported Dagster, dlt, dbt, Great Expectations and Duck
 
 Dagster's default launcher starts every run in a fresh interpreter (the code server's ``spawn``),
 which imports all of them again before the run's first step — seconds of every sensor run that
-moves one file. Here a fork server (Python's ``multiprocessing`` ``forkserver``, started by the
-daemon as it launches its first run) imports them once; a run's worker is a fork of it that executes
-``dagster api execute_run`` — the command the default launcher's workers and Dagster's container
-launchers run. The worker has the daemon's interpreter, working directory and environment as they
+moves one file. Here a fork server (Python's ``multiprocessing`` ``forkserver``, started as the
+daemon starts: :class:`PreloadingRunCoordinator`) imports them once; a run's worker is a fork of it
+that executes ``dagster api execute_run`` — the command the default launcher's workers and Dagster's
+container launchers run. The worker has the daemon's interpreter, working directory and environment as they
 were when the fork server started (restart `make ui` after changing them or upgrading a package);
 the project's own modules are not preloaded, so a code location reloaded in the UI runs its new
 code. A code location with another interpreter (``executable_path``) gets a plain subprocess.
@@ -22,6 +22,7 @@ canceled run (dbt stops with it); a run not started yet is stopped and marked ca
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import subprocess
@@ -32,6 +33,7 @@ from typing import Any
 
 from dagster import Array, DagsterRunStatus, Field
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
+from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
@@ -42,6 +44,14 @@ from orchestration.defs.dead_runs import PROCESS_TAG, gone_process, live_pid, pr
 #: dlt imports it to look for Streamlit secrets when no `.dlt/secrets.toml` exists, ~0.8 s a run)
 PRELOAD = ["dagster", "dagster._cli", "dagster_dlt", "dagster_dbt", "dlt", "dbt.cli.main", "duckdb", "pyarrow",
            "great_expectations", "streamlit.runtime"]
+
+
+def _in_daemon() -> bool:
+    """Whether this process is the Dagster daemon (``dagster-daemon run``, or ``python -m
+    dagster._daemon`` as ``dagster dev`` starts it): the process that launches the queued runs."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return os.path.basename(sys.argv[0]) == "dagster-daemon" or (
+        spec is not None and spec.name.startswith("dagster._daemon"))
 
 
 def _execute(command: Sequence[str]) -> None:
@@ -72,6 +82,15 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
         return cls(inst_data=inst_data, preload_modules=config_value.get("preload_modules"))
+
+    def start_fork_server(self) -> None:
+        """Start the fork server now, in the background: it imports while no run waits for it."""
+        threading.Thread(target=self._ensure_fork_server, name="papers-fork-server", daemon=True).start()
+
+    def _ensure_fork_server(self) -> None:
+        with self._lock:
+            self._fork_context()
+        multiprocessing.forkserver.ensure_running()
 
     def _fork_context(self):
         if self._context is None:
@@ -143,3 +162,14 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
                 if worker.exitcode is not None:
                     worker.close()
             self._workers.clear()
+
+
+class PreloadingRunCoordinator(QueuedRunCoordinator):
+    """Dagster's queued run coordinator (``dagster.yaml``: ``run_coordinator``). The daemon creates it as
+    it starts; there it also has the run launcher start its fork server, so the first run after a
+    start does not wait for the imports."""
+
+    def register_instance(self, instance) -> None:
+        super().register_instance(instance)
+        if _in_daemon() and isinstance(instance.run_launcher, PreloadedRunLauncher):
+            instance.run_launcher.start_fork_server()
