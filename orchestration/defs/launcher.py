@@ -6,10 +6,10 @@ which imports all of them again before the run's first step — seconds of every
 moves one file. Here a fork server (Python's ``multiprocessing`` ``forkserver``, started as the
 daemon starts: :class:`PreloadingRunCoordinator`) imports them once; a run's worker is a fork of it
 that executes ``dagster api execute_run`` — the command the default launcher's workers and Dagster's
-container launchers run. The worker has the daemon's interpreter, working directory and environment as they
-were when the fork server started (restart `make ui` after changing them or upgrading a package);
-the project's own modules are not preloaded, so a code location reloaded in the UI runs its new
-code. A code location with another interpreter (``executable_path``) gets a plain subprocess.
+container launchers run. The worker has the daemon's interpreter, working directory and environment
+as they were when the fork server started (restart `make ui` after changing them or upgrading a
+package); the project's own modules are not preloaded, so a code location reloaded in the UI runs
+its new code. A code location with another interpreter (``executable_path``) gets a plain subprocess.
 
 Each worker's process identity is tagged on its run (``papers/process``, see
 :mod:`orchestration.defs.dead_runs`): the daemon's run monitoring asks
