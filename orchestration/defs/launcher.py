@@ -8,8 +8,10 @@ daemon starts: :class:`PreloadingRunCoordinator`) imports them once; a run's wor
 that executes ``dagster api execute_run`` — the command the default launcher's workers and Dagster's
 container launchers run. The worker has the daemon's interpreter, working directory and environment
 as they were when the fork server started (restart `make ui` after changing them or upgrading a
-package); the project's own modules are not preloaded, so a code location reloaded in the UI runs
-its new code. A code location with another interpreter (``executable_path``) gets a plain subprocess.
+package). The server also runs dbt once (:mod:`orchestration.defs.dbt.warm`), so a worker's dbt
+build skips dbt's first-invocation costs; the project's own modules are not kept loaded, so a code
+location reloaded in the UI runs its new code. A code location with another interpreter
+(``executable_path``) gets a plain subprocess.
 
 Each worker's process identity is tagged on its run (``papers/process``, see
 :mod:`orchestration.defs.dead_runs`): the daemon's run monitoring asks
@@ -39,11 +41,11 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 from orchestration.defs.dead_runs import PROCESS_TAG, gone_process, live_pid, process_identity
 
-#: what the fork server imports before it forks any worker (third-party only: see the module doc)
+#: what the fork server imports before it forks any worker: third-party modules and the dbt warm-up
 #: (not polars: a fork of a process whose polars thread pool has started can hang in it; streamlit:
 #: dlt imports it to look for Streamlit secrets when no `.dlt/secrets.toml` exists, ~0.8 s a run)
 PRELOAD = ["dagster", "dagster._cli", "dagster_dlt", "dagster_dbt", "dlt", "dbt.cli.main", "duckdb", "pyarrow",
-           "great_expectations", "streamlit.runtime"]
+           "great_expectations", "streamlit.runtime", "orchestration.defs.dbt.warm"]
 
 
 def _in_daemon() -> bool:

@@ -1,0 +1,69 @@
+"""dbt's first invocation in a process, paid ahead: the run launcher's fork server imports this module
+(``launcher.PRELOAD``), so every run worker forked from the server starts with dbt warm.
+
+A process's first dbt invocation spends seconds that later ones do not (loading the adapter, building
+the JSON schemas dbt validates its project and profile with, setting up its parser and task): a
+run worker's build takes that much less when a process it is forked from has run dbt once.
+
+Importing the module runs ``dbt build`` with nothing selected on the project, from a copy of the
+partial-parse state ``dbt_state.ensure_manifest`` keeps in ``dbt_project/target``, in a temporary
+folder: dbt parses nothing new, selects nothing, connects to no database and writes only to that
+folder. A failure only costs the worker its warm start (one line on stderr). Then the project's own
+modules are forgotten, so a worker imports them from disk (a code location reloaded in the UI runs
+its new code).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+#: a selector that matches no node of the project
+NOTHING = "tag:papers-warm-up-selects-nothing"
+
+
+def warm_dbt() -> None:
+    from dbt.cli.main import dbtRunner
+
+    from orchestration.dbt_state import PARTIAL_PARSE_FILE, manifest_path
+    from orchestration.defs.dbt.build import close_dbt_duckdb, close_dbt_logs
+    from orchestration.project import DBT_PROJECT_DIR
+
+    folder = Path(tempfile.mkdtemp(prefix="papers-dbt-warm-"))
+    try:
+        state = manifest_path().parent / PARTIAL_PARSE_FILE
+        if state.is_file():
+            shutil.copyfile(state, folder / PARTIAL_PARSE_FILE)
+        outcome = dbtRunner().invoke([
+            "build", "--select", NOTHING, "--quiet", "--no-write-json", "--no-send-anonymous-usage-stats",
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(folder), "--log-path", str(folder)])
+        if not outcome.success:
+            print(f"papers: warming dbt up failed ({outcome.exception}); run workers start it cold",
+                  file=sys.stderr)
+    finally:
+        close_dbt_duckdb()
+        close_dbt_logs()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _forget_project_modules() -> None:
+    """Drop the project's modules this import loaded, but this module and its (empty) packages,
+    which its import still needs; the packages forget them as attributes too."""
+    keep = {__name__.rsplit(".", n)[0] for n in range(__name__.count(".") + 1)}
+    for name in [n for n in sys.modules if n.split(".")[0] == "orchestration" and n not in keep]:
+        del sys.modules[name]
+        parent, _, child = name.rpartition(".")
+        if parent in keep and hasattr(sys.modules[parent], child):
+            delattr(sys.modules[parent], child)
+
+
+try:
+    warm_dbt()
+except Exception as error:  # noqa: BLE001 - the fork server must start; its workers then start dbt cold
+    print(f"papers: warming dbt up failed ({type(error).__name__}: {error}); run workers start it cold",
+          file=sys.stderr)
+finally:
+    _forget_project_modules()
