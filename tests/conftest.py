@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -35,9 +36,17 @@ def table_counts(warehouse) -> dict[str, int]:
 
 
 def pytest_configure(config):
-    """Before the workers start: parse the dbt project once (each worker would otherwise race to
+    """In every process of the session: SIGINT gets Python's handler if it came in ignored (a suite
+    started in the background, ``cmd &``). Dagster gives SIGTERM SIGINT's disposition after each run
+    in a main thread, so SIGTERM would be ignored too, and so would it be by every process started
+    from here: the compute-log ``tail`` of a run in another thread (each waited 30 s before it was
+    given up) and the `dagster dev` services (each stop waited 30 s for its SIGKILL).
+
+    Before the workers start: parse the dbt project once (each worker would otherwise race to
     write dbt_project/target/manifest.json when it is stale). The processes of the session read the
     bytecode `make setup` compiled into the venv."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if not hasattr(config, "workerinput"):
         from orchestration.dbt_state import ensure_manifest
 
