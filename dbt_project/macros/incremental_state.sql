@@ -43,13 +43,9 @@
     select distinct paper_id from {{ ref('int_paper_observations') }} where {{ in_window() }}
 {%- endmacro %}
 
-{# test filters: the rows / papers / snapshots of int_paper_observations in the window #}
-{% macro papers_in_window() -%}
-    paper_id in (select paper_id from intermediate.int_paper_observations where {{ in_window() }})
-{%- endmacro %}
-
-{% macro snapshots_in_window() -%}
-    snapshot_id in (select snapshot_id from intermediate.int_paper_observations where {{ in_window() }})
+{# filter: `column` (paper_id, snapshot_id) is one of int_paper_observations' rows in the window #}
+{% macro observed_in_window(column) -%}
+    {{ column }} in (select {{ column }} from intermediate.int_paper_observations where {{ in_window() }})
 {%- endmacro %}
 
 {#
@@ -134,8 +130,8 @@
     {%- if where -%}
         {%- set where = where
             | replace('{rows_in_window}', in_window())
-            | replace('{papers_in_window}', papers_in_window())
-            | replace('{snapshots_in_window}', snapshots_in_window()) -%}
+            | replace('{papers_in_window}', observed_in_window('paper_id'))
+            | replace('{snapshots_in_window}', observed_in_window('snapshot_id')) -%}
         {%- set filtered -%}
             (select * from {{ relation }} where {{ where }}) dbt_subquery
         {%- endset -%}

@@ -1,17 +1,9 @@
 {#
-    raw_source(table_name): the relation of source('raw', table_name), or - when the pipeline has
-    not created that table yet (e.g. no API fetch ever ran, so raw.api_fetched_papers is absent) -
-    an empty relation with the columns and types declared in _sources.yml, so every model still builds.
-    source() is always called, so lineage (and dagster-dbt's asset graph) is unchanged.
-#}
-{% macro raw_source(table_name) %}
-    {{- return(source_or_empty('raw', table_name)) -}}
-{% endmacro %}
-
-{#
     source_or_empty(source_name, table_name): source(source_name, table_name), or an empty relation
     of the columns and types its source declares when the table does not exist yet (a raw table
-    nothing was loaded into, an ops table the pipeline has not written yet).
+    nothing was loaded into, e.g. no API fetch ever ran; an ops table the pipeline has not written
+    yet), so every model still builds. source() is always called: lineage (and dagster-dbt's asset
+    graph) is the same either way.
 #}
 {% macro source_or_empty(source_name, table_name) %}
     {%- set relation = source(source_name, table_name) -%}

@@ -30,17 +30,8 @@
 {%- endmacro %}
 
 {#
-    normalize_for_matching(expr): lower-case ascii-folded text where every run of characters other
-    than a-z / 0-9 becomes one space. Topic matching tokenizes this on spaces.
-#}
-{% macro normalize_for_matching(expr) -%}
-    trim(regexp_replace(lower(strip_accents(nfc_normalize(coalesce({{ expr }}, '')))), '[^a-z0-9]+', ' ', 'g'))
-{%- endmacro %}
-
-{#
-    matching_tokens(expr): the tokens of normalize_for_matching(expr) as a list, in order, without
-    empty tokens (= the runs of a-z / 0-9 of the lower-cased ascii-folded text). One regex pass
-    instead of replace + trim + split; an ASCII text (as many bytes as characters) skips the
+    matching_tokens(expr): the runs of a-z / 0-9 of the lower-cased, accent-stripped (NFC) text, as a
+    list in order: what topic matching compares. An ASCII text (as many bytes as characters) skips the
     unicode normalization, which would leave it unchanged.
 #}
 {% macro matching_tokens(expr) -%}

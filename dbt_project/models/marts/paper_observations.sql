@@ -11,7 +11,7 @@ observations as (
 
     select * from {{ ref('int_paper_observations') }}
     {% if is_incremental() %}
-    where {{ snapshots_in_window() }}
+    where {{ observed_in_window('snapshot_id') }}
     {% endif %}
 
 ),

@@ -18,5 +18,5 @@ select
     arxiv_id,
     {{ raw_rowid(table_name) }} as raw_rowid,
     summary
-from {{ raw_source(table_name) }}
+from {{ source_or_empty('raw', table_name) }}
 {% endfor %}

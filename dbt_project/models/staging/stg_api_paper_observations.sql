@@ -22,7 +22,7 @@ unioned as (
     {% for source_format, table_name in api_raw_tables() %}
     {{ 'union all by name' if not loop.first }}
     select *, '{{ source_format }}' as source_format
-    from {{ raw_source(table_name) }}
+    from {{ source_or_empty('raw', table_name) }}
     {% endfor %}
 
 ),

@@ -7,7 +7,7 @@ with
 
 source as (
 
-    select * from {{ raw_source('landed_page_cards') }}
+    select * from {{ source_or_empty('raw', 'landed_page_cards') }}
     {% if is_incremental() %}
     where {{ in_window() }}
     {% endif %}
