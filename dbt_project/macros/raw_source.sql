@@ -38,8 +38,9 @@
 {% endmacro %}
 
 {#
-    raw_rowid(table_name): the expression of a raw row's rowid in a select from raw_source(table_name):
-    `rowid`, or a typed NULL when the table does not exist yet (the empty stand-in has no rowid).
+    raw_rowid(table_name): the expression of a raw row's rowid in a select from
+    source_or_empty('raw', table_name): `rowid`, or a typed NULL when the table does not exist yet
+    (the empty stand-in has no rowid).
     A rowid identifies a row only within one query (DuckDB may renumber rows when a checkpoint
     vacuums deletions), so it is never stored.
 #}

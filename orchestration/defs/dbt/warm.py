@@ -5,12 +5,12 @@ A process's first dbt invocation spends seconds that later ones do not (loading 
 the JSON schemas dbt validates its project and profile with, setting up its parser and task): a
 run worker's build takes that much less when a process it is forked from has run dbt once.
 
-Importing the module runs ``dbt build`` with nothing selected on the project, from a copy of the
-partial-parse state ``dbt_state.ensure_manifest`` keeps in ``dbt_project/target``, in a temporary
-folder: dbt parses nothing new, selects nothing, connects to no database and writes only to that
-folder. A failure only costs the worker its warm start (one line on stderr). Then the project's own
-modules are forgotten, so a worker imports them from disk (a code location reloaded in the UI runs
-its new code).
+Importing the module runs ``dbt build`` with nothing selected on the project, in a temporary folder
+seeded with the partial-parse state ``dbt_state.ensure_manifest`` keeps in ``dbt_project/target``
+(when dbt finds that state stale it parses the project in full: slower, same result): dbt selects
+nothing, connects to no database and writes only to that folder. A failure only costs the workers
+their warm start (one line on stderr). Then the project's modules this import loaded are forgotten,
+so a worker imports them from disk (a code location reloaded in the UI runs its new code).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 
 #: a selector that matches no node of the project
 NOTHING = "tag:papers-warm-up-selects-nothing"
+#: the modules loaded before this one's body runs (its own packages among them)
+_LOADED_BEFORE = frozenset(sys.modules)
 
 
 def warm_dbt() -> None:
@@ -44,19 +46,19 @@ def warm_dbt() -> None:
             print(f"papers: warming dbt up failed ({outcome.exception}); run workers start it cold",
                   file=sys.stderr)
     finally:
-        close_dbt_duckdb()
-        close_dbt_logs()
-        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            close_dbt_duckdb()
+            close_dbt_logs()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _forget_project_modules() -> None:
-    """Drop the project's modules this import loaded, but this module and its (empty) packages,
-    which its import still needs; the packages forget them as attributes too."""
-    keep = {__name__.rsplit(".", n)[0] for n in range(__name__.count(".") + 1)}
-    for name in [n for n in sys.modules if n.split(".")[0] == "orchestration" and n not in keep]:
+    """Drop the project's modules this import loaded (and their names on the packages holding them)."""
+    for name in [n for n in sys.modules if n.split(".")[0] == "orchestration" and n not in _LOADED_BEFORE]:
         del sys.modules[name]
         parent, _, child = name.rpartition(".")
-        if parent in keep and hasattr(sys.modules[parent], child):
+        if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:
             delattr(sys.modules[parent], child)
 
 
