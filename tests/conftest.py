@@ -39,8 +39,8 @@ def pytest_configure(config):
     """In every process of the session: SIGINT gets Python's handler if it came in ignored (a suite
     started in the background, ``cmd &``). Dagster gives SIGTERM SIGINT's disposition after each run
     in a main thread, so SIGTERM would be ignored too, and so would it be by every process started
-    from here: the compute-log ``tail`` of a run in another thread (each waited 30 s before it was
-    given up) and the `dagster dev` services (each stop waited 30 s for its SIGKILL).
+    from here: the compute-log ``tail`` of a run in another thread (Dagster waits 30 s for each to
+    stop) and the `dagster dev` services (each stop would wait for its SIGKILL).
 
     Before the workers start: parse the dbt project once (each worker would otherwise race to
     write dbt_project/target/manifest.json when it is stale). The processes of the session read the
