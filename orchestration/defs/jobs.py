@@ -1,4 +1,5 @@
-"""Jobs: what a run materializes. Steps share one DuckDB file, so they run in-process, one at a time."""
+"""Jobs: what a run materializes. Steps share one DuckDB file, so they run in-process, one at a time
+(the executor of the Definitions, orchestration/defs/definitions.py)."""
 
 import dagster as dg
 
@@ -14,7 +15,6 @@ ingest_landing_job = dg.define_asset_job(
     "ingest_landing",
     selection=dg.AssetSelection.assets(landing_raw) | dbt_models,
     description="Landing files -> raw -> dbt marts -> Great Expectations -> published (the main job: `papers run`).",
-    executor_def=dg.in_process_executor,
     tags=BUILDS_MODELS_TAGS,
 )
 
@@ -23,7 +23,6 @@ fetch_api_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(api_listing_fetches, hf_api_raw) | dbt_models,
     description="Fetch API listing dates (a date range is one run; no writer slot held while fetching) -> raw -> "
                 "dbt marts (once per run) -> published. A run that could fetch no date fails, naming the cause.",
-    executor_def=dg.in_process_executor,
     # each date's fetch already retries within its deadline: a run that failed at a step is not
     # started again (a run whose worker died still is)
     tags={**BUILDS_MODELS_TAGS, "dagster/retry_on_asset_or_op_failure": "false"},
@@ -33,6 +32,5 @@ build_marts_job = dg.define_asset_job(
     "build_marts",
     selection=dbt_models,
     description="Rebuild, validate and publish the dbt models from what raw holds.",
-    executor_def=dg.in_process_executor,
     tags=BUILDS_MODELS_TAGS,
 )

@@ -14,9 +14,6 @@ class SnapshotRejected(Exception):
         super().__init__(reason)
         self.reason: str = reason
 
-    def __str__(self) -> str:
-        return self.reason
-
 
 def preview(text: str, limit: int = 40) -> str:
     """``text`` on one line, cut to ``limit`` characters, control characters escaped, for quoting

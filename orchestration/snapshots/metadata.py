@@ -40,25 +40,11 @@ def capture_time_from_name(name: str) -> datetime | None:
         return None
 
 
-def invalid_leading_date(name: str) -> str | None:
-    """The leading ``YYYY-MM-DD`` of ``name`` when it is not a calendar date (``2025-02-30``), else None."""
-    match = _LEADING_DATE.match(name)
-    if match is None:
-        return None
-    try:
-        date(*map(int, match.groups()))
-        return None
-    except ValueError:
-        return match.group(0)
-
-
 def listing_date_from_name(name: str) -> date | None:
-    """The listing date from a LEADING ``YYYY-MM-DD`` of ``name``, else None."""
-    match = _LEADING_DATE.match(name)
-    if match is None:
-        return None
+    """The listing date from a LEADING ``YYYY-MM-DD`` of ``name``, else None (also when that is not
+    a calendar date, e.g. ``2025-02-30``)."""
     try:
-        return date(int(match[1]), int(match[2]), int(match[3]))
+        return date.fromisoformat(text) if (text := leading_date_text(name)) else None
     except ValueError:
         return None
 

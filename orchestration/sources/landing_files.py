@@ -281,7 +281,7 @@ class LandingStream:
         try:
             spilled = _parse_in_pieces(path, sha, self._piece_bytes, Path(self._spill.name) / f"{sha}.arrows",
                                        self._audit)
-        except _PieceRejected as rejected:
+        except SnapshotRejected as rejected:  # (raised by the audit of a piece only)
             self.intake.rejected.append(RejectedFile(path, sha, rejected.reason, "api_json"))
             return
         if spilled is None:
@@ -394,12 +394,6 @@ class _Spilled:
         self.path.unlink(missing_ok=True)
 
 
-class _PieceRejected(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
                      audit: Audit | None = None) -> _Spilled | None:
     """The rows of a large API file, parsed in pieces of about ``piece_bytes`` into ``spill_path``,
@@ -423,7 +417,7 @@ def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
                     return None
                 problems = audit("api_json", table) if audit is not None else {}
                 if problems:
-                    raise _PieceRejected(problems.get(sha) or next(iter(problems.values())))
+                    raise SnapshotRejected(problems.get(sha) or next(iter(problems.values())))
                 spilled.rows += table.num_rows
                 spilled.listing_dates.update(pc.unique(table.column("listing_date")).to_pylist())
                 writer.write_table(table)

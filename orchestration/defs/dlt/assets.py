@@ -16,7 +16,6 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from orchestration.memory import log_release
-from orchestration.defs.dlt.partitions import listing_dates
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.sources.hf_api import (API_FETCHED_TABLE, FetchLimits, FetchOutcome, Fetched, fetch_dates,
                                           hf_api_source, redact)
@@ -26,7 +25,11 @@ from orchestration.validation.audit import RawAudit
 from orchestration.ops.bookkeeping import settle_fetches
 from orchestration.ops.registry import status_counts
 from orchestration.config import PapersHome
+from orchestration.project import FIRST_LISTING_DATE
 from orchestration.sql import table_exists
+
+#: daily partitions of the API listing, from the listing's first day
+listing_dates = dg.DailyPartitionsDefinition(start_date=FIRST_LISTING_DATE, timezone="UTC", end_offset=1)
 
 
 API_FETCHES = dg.AssetKey(["api", "listing_fetches"])
