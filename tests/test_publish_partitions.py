@@ -317,3 +317,51 @@ def test_a_publish_waits_for_another_one_a_bounded_time(home: Path, monkeypatch)
         with pytest.raises(PublishError, match="another publish has held .* for over 0 s"):
             _publish(home, "run-2")
     _publish(home, "run-3")  # released: the next one goes through
+
+
+def _observed(home: Path, load_id: str, papers: list[str] | None = None) -> None:
+    """The change ledger's view of the warehouse: ``papers`` (default: all) observed in load ``load_id``."""
+    _sql(home, "create schema if not exists intermediate; create table if not exists "
+               "intermediate.int_paper_observations (paper_id varchar, _dlt_load_id varchar)")
+    where = "true" if papers is None else "paper_id in (" + ", ".join(f"'{p}'" for p in papers) + ")"
+    _sql(home, f"insert into intermediate.int_paper_observations select paper_id, '{load_id}' "
+               f"from marts.papers where {where}")
+
+
+def test_a_publish_since_a_load_reads_only_the_months_of_the_papers_observed_after_it(home: Path):
+    _observed(home, "1")
+    _publish(home, "run-1")
+    # p0001 (August) gains upvotes and an observation in load 2; p0002 moves from August to October
+    _sql(home, """
+        update marts.papers set upvotes = upvotes + 5 where paper_id = 'p0001';
+        update marts.papers set first_listed_on = date '2025-10-20' where paper_id = 'p0002';
+    """)
+    _observed(home, "2", ["p0001", "p0002"])
+    # a row of a September paper changed without any load (as no incremental build does): the
+    # narrowed publish does not read September, so it stays as published
+    _sql(home, "update marts.paper_observations set upvotes = upvotes + 100 where paper_id = 'p0030'")
+    narrowed = _publish(home, "run-2", since="1")
+    full = _publish(home, "run-2", published="published_full")
+    for table in ("marts.papers", "marts.paper_topics"):
+        assert _contents(narrowed.release_dir)[table] == _contents(full.release_dir)[table]
+    observations = narrowed.manifest["tables"]["marts.paper_observations"]["partitions"]
+    assert observations["2025-09"]["reused"] and not observations["2025-08"]["reused"]
+    assert observations["2025-09"]["fingerprint"] != \
+        full.manifest["tables"]["marts.paper_observations"]["partitions"]["2025-09"]["fingerprint"]
+
+
+def test_a_paper_gone_from_a_month_no_load_touched_makes_the_publish_read_every_month(home: Path):
+    _observed(home, "1")
+    _publish(home, "run-1")
+    # a paper merged into another (its old id vanishes from a month of no new observation) and a new one
+    _sql(home, """
+        delete from marts.paper_topics where paper_id = 'p0040';
+        delete from marts.paper_observations where paper_id = 'p0040';
+        delete from marts.papers where paper_id = 'p0040';
+        update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0001';
+    """)
+    _observed(home, "2", ["p0001"])
+    narrowed = _publish(home, "run-2", since="1")
+    full = _publish(home, "run-2", published="published_full")
+    assert _contents(narrowed.release_dir) == _contents(full.release_dir)
+    _assert_release_is_the_warehouse(home, narrowed.release_dir)

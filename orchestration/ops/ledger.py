@@ -23,10 +23,12 @@ from datetime import datetime, timezone
 import duckdb
 
 from orchestration.snapshots.schemas import RAW_TABLES
-from orchestration.sql import table_exists
+from orchestration.sql import quote_literal, table_exists
 
 #: the column dlt stamps every raw row with: the load that wrote it
 LOAD_ID = "_dlt_load_id"
+#: the dbt model of every paper observation, with the load that (re)computed it
+OBSERVATIONS = "intermediate.int_paper_observations"
 
 WATERMARKS = "ops.watermarks"
 DBT = "dbt"
@@ -69,6 +71,22 @@ def after_load(load_id: str) -> str:
         return f"loads after {datetime.fromtimestamp(float(load_id), timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
     except (ValueError, OverflowError, OSError):
         return f"loads after {load_id}"
+
+
+def touched_papers_sql(since: str, database: str | None = None) -> str:
+    """A query of the papers observed in the loads after ``since`` (every paper for ''): the papers
+    an incremental dbt build since then recomputed (``touched_papers_sql`` in
+    macros/incremental_state.sql), read from the warehouse (attached as ``database``)."""
+    new = f"{LOAD_ID} > {quote_literal(since)}" if since else "true"
+    return f"select paper_id from {database + '.' if database else ''}{OBSERVATIONS} where {new}"
+
+
+def published_through(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest load the published release holds when the marts changed since only by
+    incremental builds of later loads (the ``publish`` watermark, with the code of the last build;
+    a full build drops it); else None."""
+    published, built = _row(con, PUBLISH), _row(con, DBT)
+    return published[0] if published and built and published[1] == built[1] else None
 
 
 def _loaded_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

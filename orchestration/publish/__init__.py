@@ -51,7 +51,7 @@ from orchestration.publish.digest import write_digests
 from orchestration.publish.duckdb_file import (STORAGE_VERSION, STORAGE_VERSION_NUMBER, build_duckdb_file,
                                                finish_duckdb_file, read_storage_version_number,
                                                refuse_types_unreadable_by_1x)
-from orchestration.publish.fingerprints import changed_tables, fingerprint_tables
+from orchestration.publish.fingerprints import changed_tables, fingerprint_tables, touched_partitions
 from orchestration.publish.layout import plan_layouts
 from orchestration.publish.manifest import (build_manifest, current_release, damaged_files, files_to_hash, hash_files,
                                            previous_release, write_manifest)
@@ -59,6 +59,7 @@ from orchestration.publish.parquet import append_to_previous, export_parquet, li
 from orchestration.publish.releases import (DUCKDB_FILE, PARQUET_DIR, NewRelease, PublishError, check_published_root,
                                             copy_file, locked, prune, published_name, seal)
 from orchestration.publish.tables import parse_tables, read_warehouse, table_columns
+from orchestration.ops.ledger import touched_papers_sql
 
 __all__ = [
     "STORAGE_VERSION", "STORAGE_VERSION_NUMBER", "PublishError", "PublishResult", "current_release",
@@ -96,7 +97,7 @@ class _Steps(dict):
 
 
 def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, keep: int, memory_limit: str,
-                   previous, steps: _Steps):
+                   previous, since: str | None, steps: _Steps):
     """Build, seal and swap in one release (reusing ``previous``'s files where they are unchanged);
     returns the release, what was built, its manifest and the background pruning (done)."""
     release = NewRelease.now(published_root, run_id)
@@ -113,7 +114,9 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                 columns = {t.qualified: table_columns(con, "src", t) for t in targets}
                 refuse_types_unreadable_by_1x(columns)
                 layouts = plan_layouts(targets, columns)
-                built = fingerprint_tables(con, layouts, columns)
+                touched = touched_partitions(con, layouts, touched_papers_sql(since, "src"), previous) \
+                    if previous is not None and since is not None else None
+                built = fingerprint_tables(con, layouts, columns, previous, touched)
             changed = changed_tables(previous, targets, built)
             (building / PARQUET_DIR).mkdir()
             for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
@@ -157,6 +160,7 @@ def publish(
     run_id: str,
     keep: int = 3,
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT,
+    since: str | None = None,
 ) -> PublishResult:
     """Copy ``tables`` (qualified, e.g. ``"marts.papers"``) of ``warehouse`` into a new release and
     atomically point ``published_root`` at it. Raises :class:`PublishError` (nothing published) on
@@ -164,6 +168,11 @@ def publish(
 
     Releases live in ``<published_root's folder>/releases/``; ``published_root`` must be a symlink
     (or not exist yet): a real directory there is refused, never clobbered.
+
+    ``since``: the newest load the release ``published`` points at holds (the change ledger's
+    ``publish`` watermark), when the warehouse changed since only by incremental builds of later
+    loads: of the tables partitioned by listing month, only the partitions of the papers of later
+    loads are read and fingerprinted, the others are the previous release's. None: read everything.
     """
     started = time.perf_counter()
     warehouse, published_root = Path(warehouse), Path(published_root)
@@ -181,7 +190,7 @@ def publish(
         previous = previous_release(published_root)
         try:
             release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
-                                                               memory_limit, previous, steps)
+                                                               memory_limit, previous, since, steps)
         except PublishError as error:
             # a release whose files are damaged in a way their sizes do not show (a corrupt DuckDB
             # block) must not stop every later publish: when reusing it failed and its files no
@@ -193,7 +202,7 @@ def publish(
             log.warning("the published release %s could not be reused (%s; damaged: %s): writing every file anew",
                         previous.dir.name, str(error.__cause__).splitlines()[0], ", ".join(damaged))
             release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
-                                                               memory_limit, None, steps)
+                                                               memory_limit, None, None, steps)
         with steps("prune"):
             pruned = [*pruning.result(), *prune(published_root, keep=keep, spare=release.name)]
 

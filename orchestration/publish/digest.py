@@ -192,19 +192,17 @@ def write_digests(release_dir: Path, db_file: str, previous_dir: Path | None = N
             return {"digests": 0, "feeds": 0}
         all_weeks = weeks(con)
         outputs: dict[str, bytes] = {}
-        if all_weeks:
-            top = top_of_weeks(con, since=all_weeks[0])
-            for monday in all_weeks:
-                outputs[f"{DIGESTS_DIR}/{week_name(monday)}.md"] = render_digest(
-                    monday, top.get((monday, None), [])).encode("utf-8")
+        top = top_of_weeks(con, since=all_weeks[0]) if all_weeks else {}  # (ranked per week: also the feeds' "all")
+        for monday in all_weeks:
+            outputs[f"{DIGESTS_DIR}/{week_name(monday)}.md"] = render_digest(
+                monday, top.get((monday, None), [])).encode("utf-8")
         recent = sorted(all_weeks, reverse=True)[:FEED_WEEKS]
         topics = [t for (t,) in con.execute(
             "select distinct primary_topic from marts.papers where primary_topic is not null order by 1").fetchall()]
         since = min(recent, default=date.min)
-        top_all = top_of_weeks(con, since=since) if recent else {}
         top_topic = top_of_weeks(con, since=since, by_topic=True) if recent else {}
         for topic in ["all", *topics]:
-            weekly = [(m, (top_all.get((m, None)) if topic == "all" else top_topic.get((m, topic))) or [])
+            weekly = [(m, (top.get((m, None)) if topic == "all" else top_topic.get((m, topic))) or [])
                       for m in recent]
             outputs[f"{FEEDS_DIR}/{topic}.xml"] = render_feed(topic, weekly)
     finally:

@@ -23,9 +23,9 @@ import duckdb
 
 from orchestration.publish.describe import TableDoc, fingerprint_with_docs, load_docs
 from orchestration.publish.layout import PAPER_KEY, Layout
-from orchestration.publish.releases import PublishError
+from orchestration.publish.releases import DUCKDB_FILE, PublishError
 from orchestration.publish.tables import Columns, Target
-from orchestration.sql import quote_ident
+from orchestration.sql import quote_ident, quote_literal
 
 #: How table contents are fingerprinted (recorded in the manifest; a release with another scheme is
 #: not reused). DuckDB's ``hash`` may change between versions, hence the version in it. Scheme 3:
@@ -59,6 +59,7 @@ class Part:
     fingerprint: str
     vectors: int = 0
     files: list[ParquetFile] = field(default_factory=list)
+    hash_sum: int = 0  # the sum of its row hashes (a table's is the sum of its parts')
 
     @property
     def reused(self) -> bool:
@@ -140,34 +141,85 @@ def row_hash_sql(columns: Columns, alias: str | None = None) -> str:
 
 def fingerprint_tables(
     con: duckdb.DuckDBPyConnection, layouts: dict[str, Layout], columns: dict[str, Columns],
+    previous: Previous | None = None, touched: dict[str, set[str]] | None = None,
 ) -> dict[str, Built]:
     """Each table's fingerprint and its partitions' in the warehouse (``src``), including a digest
-    of its dbt descriptions."""
+    of its dbt descriptions. ``touched``: per partitioned table, the only partitions whose rows can
+    differ from ``previous`` (:func:`touched_partitions`); the others are taken from its manifest."""
     docs = load_docs()
-    return {qualified: _fingerprint(con, layout, columns[qualified], docs) for qualified, layout in layouts.items()}
+    touched = touched or {}
+    return {qualified: _fingerprint(con, layout, columns[qualified], docs, touched.get(qualified),
+                                    _carried(previous, layout, columns[qualified], docs, touched.get(qualified)))
+            for qualified, layout in layouts.items()}
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns,
-                 docs: dict[str, TableDoc]) -> Built:
+def touched_partitions(con: duckdb.DuckDBPyConnection, layouts: dict[str, Layout], papers_sql: str,
+                       previous: Previous) -> dict[str, set[str]]:
+    """Per partitioned table, the partitions holding a row of the papers ``papers_sql`` selects (a
+    query over ``src``) in the warehouse or in the ``previous`` release's DuckDB file, where a paper
+    may have been dated otherwise: the only partitions a build that recomputed those papers changed."""
+    con.execute(f"ATTACH {quote_literal(previous.dir / DUCKDB_FILE)} AS _prev (READ_ONLY)")
+    try:
+        return {qualified: {k for (k,) in con.execute(" UNION ".join(
+                    f"SELECT DISTINCT {layout.key_sql()} FROM {layout.source_sql(db)} "
+                    f"WHERE _t.{quote_ident(PAPER_KEY)} IN ({papers_sql})" for db in ("src", "_prev"))).fetchall()}
+                for qualified, layout in layouts.items() if layout.partitioned}
+    finally:
+        con.execute("DETACH _prev")
+
+
+def _carried(previous: Previous | None, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
+             touched: set[str] | None) -> dict[str, Part] | None:
+    """The previous release's parts outside ``touched`` (their rows, fingerprint and row-hash sum),
+    when its manifest recorded every part with the same columns and descriptions; else None."""
+    entry = previous.table(layout.target.qualified) if previous and touched is not None else None
+    if not entry or entry.get("partitioned_by") != layout.describe() or not layout.partitioned:
+        return None
+    carried = {}
+    for key, part in (entry.get("partitions") or {}).items():
+        if key in touched:
+            continue
+        try:
+            rows, hash_sum = int(part["rows"]), int(part["hash_sum"])
+        except (KeyError, TypeError, ValueError):  # a manifest without row-hash sums
+            return None
+        if part.get("fingerprint") != _digest(columns, rows, hash_sum, layout.target.qualified, docs):
+            return None  # other columns or descriptions: every part differs
+        carried[key] = Part(rows, part["fingerprint"], hash_sum=hash_sum)
+    return carried
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
+                 touched: set[str] | None = None, carried: dict[str, Part] | None = None) -> Built:
     """Row count and order-independent content fingerprint of the table and of each of its partitions
     (DuckDB does the work in one grouped query: the sum of the row hashes per partition, as a 128-bit
     integer so the sum never wraps). A row hash is ``hash(other columns) XOR hash(last column)``, so
     two rows making the same change of their last column would change the sum by amounts that can
     cancel out (measured: two booleans flipped, sums equal); hashing each row hash again first makes
-    the terms independent."""
+    the terms independent.
+
+    With ``carried`` (the previous release's parts outside the ``touched`` partitions) only the
+    touched partitions are read; when the rows then do not add up to the table's (a paper gone from
+    a partition no new load touched), every partition is read."""
+    where = f" WHERE {layout.keys_filter_sql(touched)}" if carried is not None else ""
     groups = con.execute(
         f"SELECT {layout.key_sql()} AS k, count(*), sum(hash({row_hash_sql(columns, '_t')})::HUGEINT), "
-        f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')} GROUP BY k"
+        f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')}{where} GROUP BY k"
     ).fetchall()
     qualified = layout.target.qualified
-    if layout.via is not None and sum(g[1] for g in groups) != con.execute(
+    parts = {k: Part(n, _digest(columns, n, total, qualified, docs), vectors, hash_sum=int(total))
+             for k, n, total, vectors in groups}
+    rows = sum(p.rows for p in parts.values()) + sum(p.rows for p in (carried or {}).values())
+    if (layout.via is not None or carried is not None) and rows != con.execute(
             f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]:
+        if carried is not None:
+            return _fingerprint(con, layout, columns, docs)
         raise PublishError(f"{qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
                            "so its rows cannot be dated by their paper")
-    parts = {k: Part(n, _digest(columns, n, total, qualified, docs), vectors) for k, n, total, vectors in groups}
+    parts.update({k: p for k, p in (carried or {}).items() if p.rows})
     if not parts:  # an empty table: one empty part (for a partitioned table, one empty file)
         parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified, docs))}
-    rows, total = sum(g[1] for g in groups), sum(g[2] for g in groups)
+    total = sum(p.hash_sum for p in parts.values())
     doc = docs.get(qualified)
     return Built(rows, _digest(columns, rows, total, qualified, docs), parts, doc.digest() if doc else "")
 

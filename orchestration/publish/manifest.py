@@ -132,7 +132,9 @@ def _table_entry(layout: Layout, b: Built) -> dict[str, Any]:
                              "reused": b.reused_parquet, "described": b.described}
     if layout.partitioned:
         entry["partitioned_by"] = layout.describe()
-        entry["partitions"] = {k: {"rows": p.rows, "fingerprint": p.fingerprint, "reused": p.reused}
+        # (the row-hash sum, a decimal string, lets the next release read only the partitions it touched)
+        entry["partitions"] = {k: {"rows": p.rows, "fingerprint": p.fingerprint, "hash_sum": str(p.hash_sum),
+                                   "reused": p.reused}
                                for k, p in sorted(b.parts.items())}
     entry["files"] = {
         f.path: {**({"partition": k} if layout.partitioned else {}), "rows": f.rows, "bytes": f.bytes,

@@ -44,7 +44,7 @@ from orchestration.dbt_state import project_md5
 from orchestration.ops import ledger
 from orchestration.sql import quote_literal, table_exists
 
-OBSERVATIONS = "intermediate.int_paper_observations"
+OBSERVATIONS = ledger.OBSERVATIONS
 LISTINGS = "intermediate.int_listing_papers"
 AUTHORS = "staging.stg_api_paper_authors"
 
@@ -106,7 +106,7 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
 
 def _touched_where(mart: str, since: str) -> tuple[str, str]:
     new = f"_dlt_load_id > {quote_literal(since)}" if since else "true"
-    touched = f"select paper_id from {OBSERVATIONS} where {new}"
+    touched = ledger.touched_papers_sql(since)
     when = ledger.after_load(since)
     if mart in ("papers", "paper_topics"):
         return f"paper_id in ({touched})", f"paper_id of papers observed in {when}"

@@ -123,8 +123,9 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
         # every model took the window in (a subset leaves the watermark: the next full build redoes it)
         with warehouse.connect() as con:
             ledger.advance(con, ledger.DBT, window, code, context.run.run_id)
-            if window.full:  # every mart row was rewritten: validation takes everything in again
+            if window.full:  # every mart row was rewritten: validation and publish take everything in again
                 ledger.forget(con, "validation:")
+                ledger.forget(con, ledger.PUBLISH)
     warehouse.report(context.log, f"dbt: {sum(statuses.values())} models, seeds and tests done ({done}; "
                                   f"log: {kept / 'dbt.log'})")
 
