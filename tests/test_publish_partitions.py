@@ -10,7 +10,10 @@ Real DuckDB files in tmp_path, no Dagster. What is checked:
 - a table without its own listing date (``paper_topics``) is partitioned by its paper's month, and
   follows a paper whose listing date moves; rows without a date go to the NULL partition; a month
   that lost all its rows loses its folder; an empty table keeps one empty file;
-- the DuckDB file's delta looks only at the changed partitions and stays exact.
+- the DuckDB file's delta looks only at the changed partitions and stays exact; a partition that only
+  gained rows gets them inserted, its rows not compared again;
+- a publish told the load the previous release holds reads only the months of the papers observed
+  after it, and every month when a paper left a month no load touched.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import polars as pl
 import pytest
 
 from orchestration.publish import PublishError, publish
+from orchestration.publish import duckdb_file as duckdb_file_module
 from orchestration.publish import parquet as parquet_module
 
 TABLES = ["marts.papers", "marts.paper_observations", "marts.paper_topics", "marts.authors"]
@@ -163,8 +167,12 @@ def test_the_tables_of_papers_are_partitioned_by_listing_month(home: Path):
     assert october.height == 87 and october["first_listed_on"].dt.month().unique().to_list() == [10]
 
 
-def test_a_batch_touching_one_month_rewrites_only_that_partition(home: Path):
+def test_a_batch_touching_one_month_rewrites_only_that_partition(home: Path, monkeypatch):
     first = _publish(home, "run-1")
+    compared = []  # the tables whose DuckDB delta compared row hashes (the others only gained rows)
+    apply_delta = duckdb_file_module._apply_delta
+    monkeypatch.setattr(duckdb_file_module, "_apply_delta",
+                        lambda con, layout, *a: compared.append(layout.target.qualified) or apply_delta(con, layout, *a))
     # one new paper listed in October (its observation, its topic), one October paper's upvotes change
     _sql(home, """
         insert into marts.papers values ('n0001', 'New', date '2025-10-30', 1, ['new']);
@@ -200,6 +208,7 @@ def test_a_batch_touching_one_month_rewrites_only_that_partition(home: Path):
     assert second.manifest["duckdb"]["delta"] == {
         "marts.papers": {"deleted": 1, "inserted": 2}, "marts.paper_observations": {"deleted": 0, "inserted": 1},
         "marts.paper_topics": {"deleted": 0, "inserted": 1}}
+    assert compared == ["marts.papers"]  # observations and topics: the appended rows inserted as they are
     _assert_release_is_the_warehouse(home, new)
 
 

@@ -24,6 +24,7 @@ import duckdb
 from orchestration.publish.describe import comment_duckdb_file, load_docs
 from orchestration.publish.fingerprints import Built, Previous, changed_partitions, row_hash_sql
 from orchestration.publish.layout import Layout
+from orchestration.publish.parquet import APPENDED
 from orchestration.publish.quality import quality_docs, quality_views_in, write_quality_schema
 from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
 from orchestration.publish.tables import Columns, Target, table_columns
@@ -119,7 +120,9 @@ def build_duckdb_file(
             if (t.schema, t.table) not in present or (
                     layout.via is not None and (layout.via.schema, layout.via.table) not in present):
                 continue  # created (or replaced) whole below
-            delta = _apply_delta(con, layout, columns[t.qualified], changed_partitions(previous, layout, built[t.qualified]))
+            parts, keys = built[t.qualified].parts, changed_partitions(previous, layout, built[t.qualified])
+            appended_only = bool(keys) and all(k in parts and parts[k].appended for k in keys)
+            delta = (_insert_appended if appended_only else _apply_delta)(con, layout, columns[t.qualified], keys)
             if delta is not None:
                 deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
@@ -191,6 +194,25 @@ def _apply_delta(
     finally:
         for name in ("_pub_new", "_pub_old", "_pub_gone", "_pub_add"):
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def _insert_appended(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns,
+                     keys: set[str]) -> dict[str, int] | None:
+    """The delta of a table whose changed partitions ``keys`` each only gained rows (the previous
+    release's rows plus the ones ``parquet.append_to_previous`` found new, by rowid): those rows are
+    inserted, nothing is looked at again. None when the columns differ (the table is replaced)."""
+    t = layout.target
+    if table_columns(con, "pub", t) != columns:
+        return None
+    (expected,), = con.execute(f"SELECT count(*) FROM {APPENDED} WHERE tbl = ? AND list_contains(?, k)",
+                               [t.qualified, sorted(keys)]).fetchall()
+    (inserted,), = con.execute(
+        f"INSERT INTO {t.relation('pub')} SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql(keys)} "
+        f"AND _t.rowid IN (SELECT r FROM {APPENDED} WHERE tbl = ? AND list_contains(?, k))",
+        [t.qualified, sorted(keys)]).fetchall()
+    if inserted != expected:
+        raise PublishError(f"{t.qualified}: inserted {inserted} of the {expected} appended rows")
+    return {"deleted": 0, "inserted": inserted}
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:

@@ -60,6 +60,7 @@ class Part:
     vectors: int = 0
     files: list[ParquetFile] = field(default_factory=list)
     hash_sum: int = 0  # the sum of its row hashes (a table's is the sum of its parts')
+    appended: bool = False  # the previous release's rows plus new ones, written as one more file
 
     @property
     def reused(self) -> bool:

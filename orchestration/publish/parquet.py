@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 #: A partition gets at most this many files: the rows a batch adds to it go to one more file until
 #: then (the previous files are linked), after that it is written anew as one.
 MAX_FILES = 8
+#: The temp table of the rows appended to partitions (table, partition key, rowid in the warehouse).
+APPENDED = "temp._pub_appended"
 _DATA_FILE = re.compile(r"data_(\d+)\.parquet")
 
 #: Changed months are exported one COPY each while that reads at most this many times the table's
@@ -105,10 +107,16 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
                 return False
         index = 1 + max(int(m[1]) if (m := _DATA_FILE.fullmatch(Path(f.path).name)) else 0 for f in old)
         b.parts[key].files = list(old)
+        # the new rows (by rowid in the warehouse), kept for the DuckDB file's delta (``duckdb_file.py``)
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {APPENDED} (tbl VARCHAR, k VARCHAR, r BIGINT)")
+        con.execute(f"INSERT INTO {APPENDED} SELECT ?, ?, r FROM _pub_part_new ANTI JOIN _pub_part_old USING (h)",
+                    [t.qualified, key])
         _copy(con, f"SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])} "
-                   "AND _t.rowid IN (SELECT r FROM _pub_part_new ANTI JOIN _pub_part_old USING (h))",
+                   f"AND _t.rowid IN (SELECT r FROM {APPENDED} WHERE tbl = {quote_literal(t.qualified)} "
+                   f"AND k = {quote_literal(key)})",
               building, f"{layout.partition_dir(key)}/data_{index}.parquet",
               parquet_copy_options(con, t.relation("src"), t.qualified), b, key)
+        b.parts[key].appended = True
         return True
     finally:
         con.execute("DROP TABLE IF EXISTS temp._pub_part_old")
