@@ -51,7 +51,7 @@ from orchestration.publish.digest import write_digests
 from orchestration.publish.duckdb_file import (STORAGE_VERSION, STORAGE_VERSION_NUMBER, build_duckdb_file,
                                                finish_duckdb_file, read_storage_version_number,
                                                refuse_types_unreadable_by_1x)
-from orchestration.publish.fingerprints import changed_tables, fingerprint_tables, touched_partitions
+from orchestration.publish.fingerprints import changed_tables, fingerprint_tables
 from orchestration.publish.layout import plan_layouts
 from orchestration.publish.manifest import (build_manifest, current_release, damaged_files, files_to_hash, hash_files,
                                            previous_release, write_manifest)
@@ -114,9 +114,8 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                 columns = {t.qualified: table_columns(con, "src", t) for t in targets}
                 refuse_types_unreadable_by_1x(columns)
                 layouts = plan_layouts(targets, columns)
-                touched = touched_partitions(con, layouts, touched_papers_sql(since, "src"), previous) \
-                    if previous is not None and since is not None else None
-                built = fingerprint_tables(con, layouts, columns, previous, touched)
+                built = fingerprint_tables(con, layouts, columns, previous,
+                                           touched_papers_sql(since, "src") if since is not None else None)
             changed = changed_tables(previous, targets, built)
             (building / PARQUET_DIR).mkdir()
             for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
@@ -171,8 +170,9 @@ def publish(
 
     ``since``: the newest load the release ``published`` points at holds (the change ledger's
     ``publish`` watermark), when the warehouse changed since only by incremental builds of later
-    loads: of the tables partitioned by listing month, only the partitions of the papers of later
-    loads are read and fingerprinted, the others are the previous release's. None: read everything.
+    loads: of the tables partitioned by listing month, only the rows of the papers observed in later
+    loads are read (in the warehouse and in the previous release); the rest is the previous
+    release's. None: read everything.
     """
     started = time.perf_counter()
     warehouse, published_root = Path(warehouse), Path(published_root)

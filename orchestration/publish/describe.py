@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.dbt_state import ensure_manifest
+from orchestration.sql import quote_ident, quote_literal
 
 #: Key-value metadata keys of a published Parquet file.
 PARQUET_TABLE_KEY = "description"
@@ -81,14 +82,6 @@ def fingerprint_with_docs(fingerprint: str, qualified: str, docs: dict[str, Tabl
     return hashlib.sha256(f"{fingerprint}:{doc.digest()}".encode()).hexdigest()[:32]
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def parquet_copy_options(
     con: duckdb.DuckDBPyConnection, relation: str, qualified: str, docs: dict[str, TableDoc] | None = None,
 ) -> str:
@@ -113,7 +106,7 @@ def parquet_copy_options(
     }
     arrow_schema = pa.schema(fields, metadata=kv)
     kv["ARROW:schema"] = base64.b64encode(arrow_schema.serialize().to_pybytes()).decode("ascii")
-    pairs = ", ".join(f"{_sql_text(k)}: {_sql_text(v)}" for k, v in kv.items())
+    pairs = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in kv.items())
     return f", KV_METADATA {{{pairs}}}"
 
 
@@ -124,7 +117,7 @@ def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableD
     docs = docs if docs is not None else load_docs()
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"ATTACH {_sql_text(str(db_path))} AS pub")
+        con.execute(f"ATTACH {quote_literal(str(db_path))} AS pub")
         present = {
             (s, t, c) for s, t, c in con.execute(
                 "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = 'pub'"
@@ -135,15 +128,15 @@ def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableD
         for qualified in tables:
             doc = docs.get(qualified) or TableDoc(qualified, "")
             schema, table = qualified.split(".")
-            rel = f"pub.{_q(schema)}.{_q(table)}"
+            rel = f"pub.{quote_ident(schema)}.{quote_ident(table)}"
             table_columns = [c for s, t, c in sorted(present) if (s, t) == (schema, table)]
             if not table_columns:
                 continue
             comments.append((f"TABLE {rel}", doc.description or None))
-            comments += [(f"COLUMN {rel}.{_q(c)}", doc.columns.get(c) or None) for c in table_columns]
+            comments += [(f"COLUMN {rel}.{quote_ident(c)}", doc.columns.get(c) or None) for c in table_columns]
         con.execute("BEGIN TRANSACTION")
         for target, text in comments:
-            con.execute(f"COMMENT ON {target} IS {_sql_text(text) if text else 'NULL'}")
+            con.execute(f"COMMENT ON {target} IS {quote_literal(text) if text else 'NULL'}")
         con.execute("COMMIT")
         con.execute("CHECKPOINT pub")
         con.execute("DETACH pub")

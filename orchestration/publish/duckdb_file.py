@@ -22,9 +22,8 @@ from typing import Any
 import duckdb
 
 from orchestration.publish.describe import comment_duckdb_file, load_docs
-from orchestration.publish.fingerprints import Built, Previous, changed_partitions, row_hash_sql
+from orchestration.publish.fingerprints import TOUCHED_ROWS, Built, Previous, changed_partitions, row_hash_sql
 from orchestration.publish.layout import Layout
-from orchestration.publish.parquet import APPENDED
 from orchestration.publish.quality import quality_docs, quality_views_in, write_quality_schema
 from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
 from orchestration.publish.tables import Columns, Target, table_columns
@@ -120,9 +119,8 @@ def build_duckdb_file(
             if (t.schema, t.table) not in present or (
                     layout.via is not None and (layout.via.schema, layout.via.table) not in present):
                 continue  # created (or replaced) whole below
-            parts, keys = built[t.qualified].parts, changed_partitions(previous, layout, built[t.qualified])
-            appended_only = bool(keys) and all(k in parts and parts[k].appended for k in keys)
-            delta = (_insert_appended if appended_only else _apply_delta)(con, layout, columns[t.qualified], keys)
+            delta = _touched_delta(con, layout, columns[t.qualified]) if built[t.qualified].narrowed else \
+                _apply_delta(con, layout, columns[t.qualified], changed_partitions(previous, layout, built[t.qualified]))
             if delta is not None:
                 deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
@@ -196,23 +194,31 @@ def _apply_delta(
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
-def _insert_appended(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns,
-                     keys: set[str]) -> dict[str, int] | None:
-    """The delta of a table whose changed partitions ``keys`` each only gained rows (the previous
-    release's rows plus the ones ``parquet.append_to_previous`` found new, by rowid): those rows are
-    inserted, nothing is looked at again. None when the columns differ (the table is replaced)."""
+def _touched_delta(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns) -> dict[str, int] | None:
+    """The delta of a table fingerprinted narrowed (``fingerprints._narrowed``): of the rows of the
+    papers that can differ (the others are the same in the warehouse and in the copy), the copy's
+    rows whose hash the warehouse's lack are deleted (by rowid: the copy is the previous release's
+    file byte for byte) and the warehouse's rows whose hash the copy's lack inserted. None (the table
+    is replaced) when the columns differ or a hash repeats among those rows on either side."""
     t = layout.target
     if table_columns(con, "pub", t) != columns:
         return None
-    (expected,), = con.execute(f"SELECT count(*) FROM {APPENDED} WHERE tbl = ? AND list_contains(?, k)",
-                               [t.qualified, sorted(keys)]).fetchall()
-    (inserted,), = con.execute(
-        f"INSERT INTO {t.relation('pub')} SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql(keys)} "
-        f"AND _t.rowid IN (SELECT r FROM {APPENDED} WHERE tbl = ? AND list_contains(?, k))",
-        [t.qualified, sorted(keys)]).fetchall()
-    if inserted != expected:
-        raise PublishError(f"{t.qualified}: inserted {inserted} of the {expected} appended rows")
-    return {"deleted": 0, "inserted": inserted}
+    rows = f"FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND side = "
+    (repeated,), = con.execute(f"SELECT (SELECT count(*) - count(DISTINCT h) {rows}'old') "
+                               f"+ (SELECT count(*) - count(DISTINCT h) {rows}'new')").fetchall()
+    if repeated:
+        return None
+    gone = f"SELECT r FROM (SELECT r, h {rows}'old') ANTI JOIN (SELECT h {rows}'new') USING (h)"
+    add = f"SELECT r FROM (SELECT r, h {rows}'new') ANTI JOIN (SELECT h {rows}'old') USING (h)"
+    (deleted,), = con.execute(f"DELETE FROM {t.relation('pub')} WHERE rowid IN ({gone})").fetchall()
+    (inserted,), = con.execute(f"INSERT INTO {t.relation('pub')} SELECT * FROM {t.relation('src')} "
+                               f"WHERE rowid IN ({add})").fetchall()
+    (expected_gone, expected_add), = con.execute(f"SELECT (SELECT count(*) FROM ({gone})), "
+                                                 f"(SELECT count(*) FROM ({add}))").fetchall()
+    if (deleted, inserted) != (expected_gone, expected_add):
+        raise PublishError(f"{t.qualified}: delta deleted {deleted} of {expected_gone} rows, "
+                           f"inserted {inserted} of {expected_add}")
+    return {"deleted": deleted, "inserted": inserted}
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -255,15 +261,15 @@ def finish_duckdb_file(
     warehouse has quality views; then it is replaced by a copy first, since the previous release's
     file must never be modified.
     """
-    with_quality = bool(quality_views_in(warehouse))
+    views = quality_views_in(warehouse)
     if db_info.get("made") == "linked":
-        if not with_quality:
+        if not views:
             return db_info
         _unshare(db_path)
         db_info = {k: v for k, v in db_info.items() if k != "sha256"}
         db_info["made"] = "copied"
-    quality = write_quality_schema(db_path, warehouse, release=release, run_id=run_id,
-                                   published_at=published_at, marts=tables) if with_quality else []
+    quality = write_quality_schema(db_path, warehouse, views, release=release, run_id=run_id,
+                                   published_at=published_at, marts=tables)
     docs = {**load_docs(), **quality_docs()}
     db_info["comments"] = comment_duckdb_file(db_path, [*tables, *quality], docs)
     if quality:

@@ -8,6 +8,11 @@ types and a digest of dbt's descriptions. :func:`changed_tables` and :meth:`Prev
 compare them with what the previous release's manifest recorded: an unchanged partition's files
 are reused from there (``parquet.py``), an unchanged table's rows in the DuckDB file too
 (``duckdb_file.py``), which hashes the rows of the changed partitions again for its row delta.
+
+After an incremental build, a table partitioned by month is fingerprinted from the previous
+release's manifest (each partition's row count and row-hash sum) corrected by the rows of the
+papers observed since (:func:`_narrowed`): only those rows are read, in the warehouse and in the
+previous release's DuckDB file, and kept (:data:`TOUCHED_ROWS`) for the Parquet files and the delta.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from orchestration.sql import quote_ident, quote_literal
 FINGERPRINT_SCHEME = f"rowhash-sum-3/duckdb-{duckdb.__version__}"
 
 _NESTED = re.compile(r"\[|\b(STRUCT|MAP|UNION)\b")
+#: The rows of the papers whose rows can differ from the previous release's, per narrowed table:
+#: ``old`` (rowid in the previous release's DuckDB file, and so in its copy) and ``new`` (in the warehouse).
+TOUCHED_ROWS = "temp._pub_touched"
 #: DuckDB's vector size: a scan decompresses the columns of a vector only if a row of it passes the filter.
 VECTOR_ROWS = 2048
 
@@ -60,7 +68,6 @@ class Part:
     vectors: int = 0
     files: list[ParquetFile] = field(default_factory=list)
     hash_sum: int = 0  # the sum of its row hashes (a table's is the sum of its parts')
-    appended: bool = False  # the previous release's rows plus new ones, written as one more file
 
     @property
     def reused(self) -> bool:
@@ -76,6 +83,7 @@ class Built:
     fingerprint: str
     parts: dict[str | None, Part]
     described: str = ""  # digest of its dbt descriptions (in every Parquet file's metadata)
+    narrowed: bool = False  # from the previous release's and the rows of TOUCHED_ROWS (_narrowed)
 
     @property
     def reused_parquet(self) -> bool:
@@ -142,85 +150,98 @@ def row_hash_sql(columns: Columns, alias: str | None = None) -> str:
 
 def fingerprint_tables(
     con: duckdb.DuckDBPyConnection, layouts: dict[str, Layout], columns: dict[str, Columns],
-    previous: Previous | None = None, touched: dict[str, set[str]] | None = None,
+    previous: Previous | None = None, papers_sql: str | None = None,
 ) -> dict[str, Built]:
     """Each table's fingerprint and its partitions' in the warehouse (``src``), including a digest
-    of its dbt descriptions. ``touched``: per partitioned table, the only partitions whose rows can
-    differ from ``previous`` (:func:`touched_partitions`); the others are taken from its manifest."""
+    of its dbt descriptions. With ``papers_sql`` (a query over ``src`` of the only papers whose rows
+    can differ from the ``previous`` release's), the tables partitioned by month are taken from the
+    previous manifest and corrected by the rows of those papers alone (:func:`_narrowed`)."""
     docs = load_docs()
-    touched = touched or {}
-    return {qualified: _fingerprint(con, layout, columns[qualified], docs, touched.get(qualified),
-                                    _carried(previous, layout, columns[qualified], docs, touched.get(qualified)))
+    narrowed: dict[str, Built] = {}
+    if previous is not None and papers_sql is not None:
+        con.execute(f"ATTACH {quote_literal(previous.dir / DUCKDB_FILE)} AS _prev (READ_ONLY)")
+        try:
+            for qualified, layout in layouts.items():
+                if (b := _narrowed(con, layout, columns[qualified], docs, previous, papers_sql)) is not None:
+                    narrowed[qualified] = b
+        finally:
+            con.execute("DETACH _prev")
+    return {qualified: narrowed.get(qualified) or _fingerprint(con, layout, columns[qualified], docs)
             for qualified, layout in layouts.items()}
 
 
-def touched_partitions(con: duckdb.DuckDBPyConnection, layouts: dict[str, Layout], papers_sql: str,
-                       previous: Previous) -> dict[str, set[str]]:
-    """Per partitioned table, the partitions holding a row of the papers ``papers_sql`` selects (a
-    query over ``src``) in the warehouse or in the ``previous`` release's DuckDB file, where a paper
-    may have been dated otherwise: the only partitions a build that recomputed those papers changed."""
-    con.execute(f"ATTACH {quote_literal(previous.dir / DUCKDB_FILE)} AS _prev (READ_ONLY)")
-    try:
-        return {qualified: {k for (k,) in con.execute(" UNION ".join(
-                    f"SELECT DISTINCT {layout.key_sql()} FROM {layout.source_sql(db)} "
-                    f"WHERE _t.{quote_ident(PAPER_KEY)} IN ({papers_sql})" for db in ("src", "_prev"))).fetchall()}
-                for qualified, layout in layouts.items() if layout.partitioned}
-    finally:
-        con.execute("DETACH _prev")
-
-
-def _carried(previous: Previous | None, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
-             touched: set[str] | None) -> dict[str, Part] | None:
-    """The previous release's parts outside ``touched`` (their rows, fingerprint and row-hash sum),
-    when its manifest recorded every part with the same columns and descriptions; else None."""
-    entry = previous.table(layout.target.qualified) if previous and touched is not None else None
-    if not entry or entry.get("partitioned_by") != layout.describe() or not layout.partitioned:
+def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
+              previous: Previous, papers_sql: str) -> Built | None:
+    """A partitioned table's fingerprint from the previous release's: each partition's row count and
+    row-hash sum (recorded in the manifest) minus the rows of the papers ``papers_sql`` in the
+    previous release's DuckDB file (``_prev``), plus theirs in the warehouse. Those rows, with their
+    partition, rowid and hash, are kept in :data:`TOUCHED_ROWS` (side ``old`` / ``new``) for the
+    Parquet files and the DuckDB file's delta. None (read every row instead) when the manifest lacks
+    the sums or was made with other columns or descriptions, or when the rows do not add up to the
+    table's (a paper gone from a partition without an observation since)."""
+    qualified = layout.target.qualified
+    entry = previous.table(qualified)
+    if not layout.partitioned or not entry or entry.get("partitioned_by") != layout.describe():
         return None
-    carried = {}
+    parts: dict[str, Part] = {}
     for key, part in (entry.get("partitions") or {}).items():
-        if key in touched:
-            continue
         try:
             rows, hash_sum = int(part["rows"]), int(part["hash_sum"])
         except (KeyError, TypeError, ValueError):  # a manifest without row-hash sums
             return None
-        if part.get("fingerprint") != _digest(columns, rows, hash_sum, layout.target.qualified, docs):
+        if part.get("fingerprint") != _digest(columns, rows, hash_sum, qualified, docs):
             return None  # other columns or descriptions: every part differs
-        carried[key] = Part(rows, part["fingerprint"], hash_sum=hash_sum)
-    return carried
+        parts[key] = Part(rows, part["fingerprint"], hash_sum=hash_sum)
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED_ROWS} "
+                "(side VARCHAR, tbl VARCHAR, k VARCHAR, r BIGINT, h UBIGINT)")
+    for side, database in (("old", "_prev"), ("new", "src")):
+        con.execute(f"INSERT INTO {TOUCHED_ROWS} SELECT ?, ?, {layout.key_sql()}, _t.rowid, "
+                    f"hash({row_hash_sql(columns, '_t')}) FROM {layout.source_sql(database)} "
+                    f"WHERE _t.{quote_ident(PAPER_KEY)} IN ({papers_sql})", [side, qualified])
+    changes = con.execute(
+        f"SELECT k, sum(CASE side WHEN 'new' THEN 1 ELSE -1 END), "
+        f"sum(CASE side WHEN 'new' THEN h::HUGEINT ELSE -(h::HUGEINT) END) FROM {TOUCHED_ROWS} "
+        "WHERE tbl = ? GROUP BY k", [qualified]).fetchall()
+    for key, rows, hash_sum in changes:
+        before = parts.get(key, Part(0, ""))
+        parts[key] = Part(before.rows + rows, "", hash_sum=before.hash_sum + int(hash_sum))
+    rows = sum(p.rows for p in parts.values())
+    if any(p.rows < 0 for p in parts.values()) or rows != con.execute(
+            f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]:
+        con.execute(f"DELETE FROM {TOUCHED_ROWS} WHERE tbl = ?", [qualified])
+        return None
+    parts = {k: p for k, p in parts.items() if p.rows}
+    for p in parts.values():
+        p.fingerprint = _digest(columns, p.rows, p.hash_sum, qualified, docs)
+    if not parts:  # an empty table: one empty part (one empty file)
+        parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified, docs))}
+    doc = docs.get(qualified)
+    return Built(rows, _digest(columns, rows, sum(p.hash_sum for p in parts.values()), qualified, docs), parts,
+                 doc.digest() if doc else "", narrowed=True)
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
-                 touched: set[str] | None = None, carried: dict[str, Part] | None = None) -> Built:
+def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns,
+                 docs: dict[str, TableDoc]) -> Built:
     """Row count and order-independent content fingerprint of the table and of each of its partitions
     (DuckDB does the work in one grouped query: the sum of the row hashes per partition, as a 128-bit
     integer so the sum never wraps). A row hash is ``hash(other columns) XOR hash(last column)``, so
     two rows making the same change of their last column would change the sum by amounts that can
     cancel out (measured: two booleans flipped, sums equal); hashing each row hash again first makes
-    the terms independent.
-
-    With ``carried`` (the previous release's parts outside the ``touched`` partitions) only the
-    touched partitions are read; when the rows then do not add up to the table's (a paper gone from
-    a partition no new load touched), every partition is read."""
-    where = f" WHERE {layout.keys_filter_sql(touched)}" if carried is not None else ""
+    the terms independent."""
     groups = con.execute(
         f"SELECT {layout.key_sql()} AS k, count(*), sum(hash({row_hash_sql(columns, '_t')})::HUGEINT), "
-        f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')}{where} GROUP BY k"
+        f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')} GROUP BY k"
     ).fetchall()
     qualified = layout.target.qualified
-    parts = {k: Part(n, _digest(columns, n, total, qualified, docs), vectors, hash_sum=int(total))
-             for k, n, total, vectors in groups}
-    rows = sum(p.rows for p in parts.values()) + sum(p.rows for p in (carried or {}).values())
-    if (layout.via is not None or carried is not None) and rows != con.execute(
+    if layout.via is not None and sum(g[1] for g in groups) != con.execute(
             f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]:
-        if carried is not None:
-            return _fingerprint(con, layout, columns, docs)
         raise PublishError(f"{qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
                            "so its rows cannot be dated by their paper")
-    parts.update({k: p for k, p in (carried or {}).items() if p.rows})
+    parts = {k: Part(n, _digest(columns, n, total, qualified, docs), vectors, hash_sum=int(total))
+             for k, n, total, vectors in groups}
     if not parts:  # an empty table: one empty part (for a partitioned table, one empty file)
         parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified, docs))}
-    total = sum(p.hash_sum for p in parts.values())
+    rows, total = sum(g[1] for g in groups), sum(g[2] for g in groups)
     doc = docs.get(qualified)
     return Built(rows, _digest(columns, rows, total, qualified, docs), parts, doc.digest() if doc else "")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.publish.describe import parquet_copy_options
-from orchestration.publish.fingerprints import VECTOR_ROWS, Built, ParquetFile, Previous, row_hash_sql
+from orchestration.publish.fingerprints import TOUCHED_ROWS, VECTOR_ROWS, Built, ParquetFile, Previous, row_hash_sql
 from orchestration.publish.layout import PARTITION_COLUMN, Layout
 from orchestration.publish.releases import PublishError, link_or_copy
 from orchestration.publish.tables import Columns
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 #: A partition gets at most this many files: the rows a batch adds to it go to one more file until
 #: then (the previous files are linked), after that it is written anew as one.
 MAX_FILES = 8
-#: The temp table of the rows appended to partitions (table, partition key, rowid in the warehouse).
-APPENDED = "temp._pub_appended"
 _DATA_FILE = re.compile(r"data_(\d+)\.parquet")
 
 #: Changed months are exported one COPY each while that reads at most this many times the table's
@@ -77,27 +75,35 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
     old = [ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True)
            for path, f in entry.get("files", {}).items() if f.get("partition") == key]
     listing = "[" + ", ".join(quote_literal(previous.dir / f.path) for f in old) + "]"
+    # the rows compared: with a narrowed fingerprint, those of the papers that can differ (the others
+    # are the previous release's), else every row of the partition in its files and in the warehouse
+    touched = (f"FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND k = {quote_literal(key)} "
+               "AND side = ") if b.narrowed else None
     try:  # a previous file gone or unreadable: the partition is written anew (never a stuck publish)
         if not old or len(old) >= MAX_FILES or any((previous.dir / f.path).stat().st_size != f.bytes for f in old):
             return False
         stored = con.execute(f"DESCRIBE SELECT * FROM read_parquet({listing}, hive_partitioning = false)").fetchall()
         if [(name, type_) for name, type_, *_ in stored] != columns:
             return False
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT {row_hash_sql(columns)} AS h "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT h {touched}'old'" if touched else
+                    f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT hash({row_hash_sql(columns)}) AS h "
                     f"FROM read_parquet({listing}, hive_partitioning = false)")
     except (OSError, duckdb.Error) as exc:
         log.warning("%s: the previous release's files of %s cannot be read (%s); writing it anew",
                     t.qualified, key, exc)
         return False
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
-                f"FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT r, h {touched}'new'" if touched else
+                f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT _t.rowid AS r, "
+                f"hash({row_hash_sql(columns, '_t')}) AS h FROM {layout.source_sql('src')} "
+                f"WHERE {layout.keys_filter_sql([key])}")
     try:
         (old_rows, old_distinct, new_rows, new_distinct, lost), = con.execute(
             "SELECT (SELECT count(*) FROM _pub_part_old), (SELECT count(DISTINCT h) FROM _pub_part_old), "
             "(SELECT count(*) FROM _pub_part_new), (SELECT count(DISTINCT h) FROM _pub_part_new), "
             "(SELECT count(*) FROM _pub_part_old ANTI JOIN _pub_part_new USING (h))").fetchall()
-        if lost or old_rows != old_distinct or new_rows != new_distinct or old_rows != sum(f.rows for f in old) \
-                or new_rows != b.parts[key].rows:
+        # (narrowed: the rows of the other papers are in the old files and the warehouse alike)
+        if lost or old_rows != old_distinct or new_rows != new_distinct or not touched and (
+                old_rows != sum(f.rows for f in old) or new_rows != b.parts[key].rows):
             return False
         for f in old:
             (building / f.path).parent.mkdir(parents=True, exist_ok=True)
@@ -107,16 +113,10 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
                 return False
         index = 1 + max(int(m[1]) if (m := _DATA_FILE.fullmatch(Path(f.path).name)) else 0 for f in old)
         b.parts[key].files = list(old)
-        # the new rows (by rowid in the warehouse), kept for the DuckDB file's delta (``duckdb_file.py``)
-        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {APPENDED} (tbl VARCHAR, k VARCHAR, r BIGINT)")
-        con.execute(f"INSERT INTO {APPENDED} SELECT ?, ?, r FROM _pub_part_new ANTI JOIN _pub_part_old USING (h)",
-                    [t.qualified, key])
         _copy(con, f"SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])} "
-                   f"AND _t.rowid IN (SELECT r FROM {APPENDED} WHERE tbl = {quote_literal(t.qualified)} "
-                   f"AND k = {quote_literal(key)})",
+                   "AND _t.rowid IN (SELECT r FROM _pub_part_new ANTI JOIN _pub_part_old USING (h))",
               building, f"{layout.partition_dir(key)}/data_{index}.parquet",
               parquet_copy_options(con, t.relation("src"), t.qualified), b, key)
-        b.parts[key].appended = True
         return True
     finally:
         con.execute("DROP TABLE IF EXISTS temp._pub_part_old")

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.publish.describe import TableDoc, load_docs
+from orchestration.sql import quote_literal
 
 SCHEMA = "quality"
 #: The dbt models (views, schema ``quality``) copied into every release.
@@ -43,16 +44,12 @@ def quality_docs() -> dict[str, TableDoc]:
     return docs
 
 
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def quality_views_in(warehouse: Path) -> list[str]:
     """The quality views dbt built in ``warehouse`` (none in a warehouse dbt never built)."""
     views = [q for q in quality_docs() if q != RELEASE_TABLE]
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
+        con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
         present = {f"{s}.{t}" for s, t in con.execute(
             "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal"
         ).fetchall()}
@@ -62,19 +59,18 @@ def quality_views_in(warehouse: Path) -> list[str]:
 
 
 def write_quality_schema(
-    db_path: Path, warehouse: Path, *, release: str, run_id: str, published_at: datetime,
+    db_path: Path, warehouse: Path, copied: list[str], *, release: str, run_id: str, published_at: datetime,
     marts: list[str],
 ) -> list[str]:
     """(Re)create the ``quality`` tables in the release's DuckDB file ``db_path`` from the
-    warehouse's quality views, and ``quality.release``. Returns the tables written; none when the
-    warehouse has no quality views (a warehouse dbt never built)."""
-    copied = quality_views_in(warehouse)
+    warehouse's quality views ``copied`` (:func:`quality_views_in`), and ``quality.release``.
+    Returns the tables written; none without quality views (a warehouse dbt never built)."""
     if not copied:
         return []
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"ATTACH {_lit(warehouse)} AS src (READ_ONLY)")
-        con.execute(f"ATTACH {_lit(db_path)} AS pub")
+        con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
+        con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
         con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{SCHEMA}")
         for qualified in copied:
