@@ -11,9 +11,10 @@ Real DuckDB files in tmp_path, no Dagster. What is checked:
   follows a paper whose listing date moves; rows without a date go to the NULL partition; a month
   that lost all its rows loses its folder; an empty table keeps one empty file;
 - the DuckDB file's delta looks only at the changed partitions and stays exact;
-- a publish told the load the previous release holds reads only the rows of the papers observed
-  after it (in the warehouse and in the previous release), and every row when a paper left a month
-  no load touched; its release equals one published from scratch.
+- a publish told the load the previous release holds (and which its manifest records) reads only
+  the rows of the papers observed after it (in the warehouse and in the previous release), and
+  every row when a paper left a month no load touched or the manifest records another load; its
+  release equals one published from scratch.
 """
 
 from __future__ import annotations
@@ -331,9 +332,10 @@ def _observed(home: Path, load_id: str, papers: list[str] | None = None) -> None
                f"from marts.papers where {where}")
 
 
-def test_a_publish_since_a_load_reads_only_the_months_of_the_papers_observed_after_it(home: Path):
+def test_a_publish_since_a_load_reads_only_the_rows_of_the_papers_observed_after_it(home: Path):
     _observed(home, "1")
-    _publish(home, "run-1")
+    _publish(home, "run-1", holds="1")
+    _publish(home, "run-1", published="published_other", holds="0")
     # p0001 (August) gains upvotes and an observation in load 2; p0002 moves from August to October
     # and a new paper n0001 is listed in October (rows added only: October's files get one more)
     _sql(home, """
@@ -346,8 +348,12 @@ def test_a_publish_since_a_load_reads_only_the_months_of_the_papers_observed_aft
     # a row of a September paper changed without any load (as no incremental build does): the
     # narrowed publish does not read September, so it stays as published
     _sql(home, "update marts.paper_observations set upvotes = upvotes + 100 where paper_id = 'p0030'")
-    narrowed = _publish(home, "run-2", since="1")
+    narrowed = _publish(home, "run-2", since="1", holds="2")
+    assert narrowed.manifest["loaded_through"] == "2"
     full = _publish(home, "run-2", published="published_full")
+    # a release that records another load than the one the ledger says it holds is read whole
+    other = _publish(home, "run-2", published="published_other", since="1")
+    assert _contents(other.release_dir) == _contents(full.release_dir)
     for table in ("marts.papers", "marts.paper_topics"):
         assert _contents(narrowed.release_dir)[table] == _contents(full.release_dir)[table]
     papers = narrowed.manifest["tables"]["marts.papers"]["partitions"]
@@ -361,9 +367,9 @@ def test_a_publish_since_a_load_reads_only_the_months_of_the_papers_observed_aft
         full.manifest["tables"]["marts.paper_observations"]["partitions"]["2025-09"]["fingerprint"]
 
 
-def test_a_paper_gone_from_a_month_no_load_touched_makes_the_publish_read_every_month(home: Path):
+def test_a_paper_gone_from_a_month_no_load_touched_makes_the_publish_read_every_row(home: Path):
     _observed(home, "1")
-    _publish(home, "run-1")
+    _publish(home, "run-1", holds="1")
     # a paper merged into another (its old id vanishes from a month of no new observation) and a new one
     _sql(home, """
         delete from marts.paper_topics where paper_id = 'p0040';
@@ -372,7 +378,7 @@ def test_a_paper_gone_from_a_month_no_load_touched_makes_the_publish_read_every_
         update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0001';
     """)
     _observed(home, "2", ["p0001"])
-    narrowed = _publish(home, "run-2", since="1")
+    narrowed = _publish(home, "run-2", since="1", holds="2")
     full = _publish(home, "run-2", published="published_full")
     assert _contents(narrowed.release_dir) == _contents(full.release_dir)
     _assert_release_is_the_warehouse(home, narrowed.release_dir)

@@ -97,7 +97,7 @@ class _Steps(dict):
 
 
 def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, keep: int, memory_limit: str,
-                   previous, since: str | None, steps: _Steps):
+                   previous, since: str | None, holds: str | None, steps: _Steps):
     """Build, seal and swap in one release (reusing ``previous``'s files where they are unchanged);
     returns the release, what was built, its manifest and the background pruning (done)."""
     release = NewRelease.now(published_root, run_id)
@@ -114,8 +114,13 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                 columns = {t.qualified: table_columns(con, "src", t) for t in targets}
                 refuse_types_unreadable_by_1x(columns)
                 layouts = plan_layouts(targets, columns)
+                # (narrowed only when the previous release says it holds the loads up to ``since``)
+                narrow = since is not None and previous is not None and previous.manifest.get("loaded_through") == since
+                if narrow:
+                    log.info("reading only the rows of the papers observed after load %s (and %s's)", since,
+                             previous.dir.name)
                 built = fingerprint_tables(con, layouts, columns, previous,
-                                           touched_papers_sql(since, "src") if since is not None else None)
+                                           touched_papers_sql(since, "src") if narrow else None)
             changed = changed_tables(previous, targets, built)
             (building / PARQUET_DIR).mkdir()
             for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
@@ -140,11 +145,11 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
         hashing = background.submit(hash_files, building, files_to_hash(built, db_info))
         with steps("docs"):  # data dictionary, weekly digests, topic feeds (while the new files are hashed)
             write_dictionary(building, build_manifest(building, release.name, run_id, release.published_at,
-                                                      layouts, built, db_info, {}), DUCKDB_FILE)
+                                                      layouts, built, db_info, {}, holds), DUCKDB_FILE)
             write_digests(building, DUCKDB_FILE, previous.dir if previous else None)
         with steps("hash"):  # what is left of hashing when the docs are done
             manifest = write_manifest(building, build_manifest(
-                building, release.name, run_id, release.published_at, layouts, built, db_info, hashing.result()))
+                building, release.name, run_id, release.published_at, layouts, built, db_info, hashing.result(), holds))
         with steps("seal"):
             seal(building)
         release.swap_in()
@@ -160,6 +165,7 @@ def publish(
     keep: int = 3,
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT,
     since: str | None = None,
+    holds: str | None = None,
 ) -> PublishResult:
     """Copy ``tables`` (qualified, e.g. ``"marts.papers"``) of ``warehouse`` into a new release and
     atomically point ``published_root`` at it. Raises :class:`PublishError` (nothing published) on
@@ -168,11 +174,12 @@ def publish(
     Releases live in ``<published_root's folder>/releases/``; ``published_root`` must be a symlink
     (or not exist yet): a real directory there is refused, never clobbered.
 
-    ``since``: the newest load the release ``published`` points at holds (the change ledger's
-    ``publish`` watermark), when the warehouse changed since only by incremental builds of later
-    loads: of the tables partitioned by listing month, only the rows of the papers observed in later
-    loads are read (in the warehouse and in the previous release); the rest is the previous
-    release's. None: read everything.
+    ``holds``: the newest load the warehouse's marts were built from (recorded in the manifest as
+    ``loaded_through``). ``since``: the newest load the release ``published`` points at holds (the
+    change ledger's ``publish`` watermark), when the warehouse changed since only by incremental
+    builds of later loads: if that release's manifest records the same load, only the rows of the
+    papers observed in later loads are read, in the warehouse and in that release, for the tables
+    partitioned by listing month; the rest is that release's. Else (and with None) everything is read.
     """
     started = time.perf_counter()
     warehouse, published_root = Path(warehouse), Path(published_root)
@@ -190,7 +197,7 @@ def publish(
         previous = previous_release(published_root)
         try:
             release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
-                                                               memory_limit, previous, since, steps)
+                                                               memory_limit, previous, since, holds, steps)
         except PublishError as error:
             # a release whose files are damaged in a way their sizes do not show (a corrupt DuckDB
             # block) must not stop every later publish: when reusing it failed and its files no
@@ -202,7 +209,7 @@ def publish(
             log.warning("the published release %s could not be reused (%s; damaged: %s): writing every file anew",
                         previous.dir.name, str(error.__cause__).splitlines()[0], ", ".join(damaged))
             release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
-                                                               memory_limit, None, None, steps)
+                                                               memory_limit, None, None, holds, steps)
         with steps("prune"):
             pruned = [*pruning.result(), *prune(published_root, keep=keep, spare=release.name)]
 

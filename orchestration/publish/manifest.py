@@ -90,9 +90,10 @@ def hash_files(building: Path, paths: list[str]) -> dict[str, str]:
 
 def build_manifest(
     building: Path, name: str, run_id: str, published_at: datetime, layouts: dict[str, Layout],
-    built: dict[str, Built], db_info: dict[str, Any], digests: dict[str, str],
+    built: dict[str, Built], db_info: dict[str, Any], digests: dict[str, str], loaded_through: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest of the release, with the hashes known so far (``digests``: by relative path)."""
+    """The manifest of the release, with the hashes known so far (``digests``: by relative path) and
+    the newest load its marts were built from (``loaded_through``, when the caller knows it)."""
     for b in built.values():
         for f in b.files:
             f.sha256 = f.sha256 or digests.get(f.path)
@@ -102,6 +103,7 @@ def build_manifest(
         "run_id": run_id,
         "published_at": published_at.isoformat(),
         "fingerprint_scheme": FINGERPRINT_SCHEME,
+        **({"loaded_through": loaded_through} if loaded_through is not None else {}),
         "duckdb": {
             "path": DUCKDB_FILE,
             "storage_version": STORAGE_VERSION,

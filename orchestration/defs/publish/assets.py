@@ -42,10 +42,10 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
         swapped in as a whole at PAPERS_HOME/published. Point SQL clients and BI tools here."""
         home = warehouse.home
         log_release(context.log, "before publishing")  # what the checks left: publish runs DuckDB here
-        with warehouse.connect() as con:  # what the published release already holds
-            since = ledger.published_through(con)
+        with warehouse.connect() as con:  # what the published release holds, and what the marts hold
+            since, built = ledger.published_through(con), ledger.read(con, ledger.DBT)
         result = publish(home.warehouse, home.published, tables=[f"marts.{m}" for m in PUBLIC_MARTS],
-                         run_id=context.run.run_id, since=since,
+                         run_id=context.run.run_id, since=since, holds=built[0] if built else None,
                          memory_limit=warehouse.settings.duckdb_memory_limit)
         with warehouse.connect() as con:  # the release holds what dbt last built
             ledger.record_published(con)
