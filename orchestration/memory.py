@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 import time
@@ -26,7 +27,6 @@ from typing import Any
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MIB = 1024 * 1024
-_LIBC: Any = None
 
 
 def rss_bytes() -> int:
@@ -38,20 +38,16 @@ def rss_bytes() -> int:
         return 0
 
 
-def _malloc_trim() -> bool:
-    """``malloc_trim(0)`` of glibc (every arena, not only the main heap); False elsewhere."""
-    global _LIBC
-    if _LIBC is None:
-        try:
-            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
-            _LIBC.malloc_trim.restype = ctypes.c_int
-        except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-            _LIBC = False
-    if not _LIBC:
-        return False
-    _LIBC.malloc_trim(0)
-    return True
+@functools.cache
+def _libc() -> Any:
+    """glibc, for ``malloc_trim``; None elsewhere (musl, macOS: nothing to trim)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.malloc_trim.restype = ctypes.c_int
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 def release_memory() -> dict[str, Any]:
@@ -62,16 +58,17 @@ def release_memory() -> dict[str, Any]:
     pa = sys.modules.get("pyarrow")  # never imported for this: a run without Arrow has nothing to free
     if pa is not None:
         pa.default_memory_pool().release_unused()
-    trimmed = _malloc_trim()
+    libc = _libc()
+    if libc is not None:  # every arena, not only the main heap
+        libc.malloc_trim(0)
     after = rss_bytes()
     return {"rss_before_mib": round(before / _MIB, 1), "rss_after_mib": round(after / _MIB, 1),
-            "released_mib": round((before - after) / _MIB, 1), "malloc_trim": trimmed,
+            "released_mib": round((before - after) / _MIB, 1), "malloc_trim": libc is not None,
             "seconds": round(time.perf_counter() - started, 3)}
 
 
-def log_release(log, where: str) -> dict[str, Any]:
+def log_release(log, where: str) -> None:
     """:func:`release_memory`, logged at info level through ``log`` (a Dagster logger)."""
     figures = release_memory()
     log.info(f"memory ({where}): RSS {figures['rss_before_mib']:.0f} -> {figures['rss_after_mib']:.0f} MiB "
              f"in {figures['seconds']:.2f} s")
-    return figures

@@ -41,6 +41,7 @@ from orchestration.ops.registry import (
     status_counts,
 )
 from orchestration.config import PapersHome
+from orchestration.sql import schema_columns
 
 
 
@@ -50,7 +51,7 @@ def _relative(home: PapersHome, path: Path) -> str:
 
 def settle_landing(
     con: duckdb.DuckDBPyConnection, found: Intake, home: PapersHome, run_id: str
-) -> list[SnapshotFileRecord]:
+) -> None:
     """Record each file of the intake (where it goes), then move it there: loaded files to
     archive/, rejects to quarantine/ with a reason file, duplicate copies removed."""
     planned: set[Path] = set()
@@ -79,12 +80,11 @@ def settle_landing(
         ))
     record(con, records)
     move_pending_files(con, home)
-    return records
 
 
 def settle_fetches(
     con: duckdb.DuckDBPyConnection, outcomes: Sequence[FetchOutcome], home: PapersHome, run_id: str
-) -> list[SnapshotFileRecord]:
+) -> None:
     """Record each fetched date; keep rejected response bodies in quarantine."""
     records: list[SnapshotFileRecord] = []
     for fetch in outcomes:
@@ -99,7 +99,6 @@ def settle_fetches(
             captured_at=fetch.captured_at, reason=fetch.reason, run_id=run_id,
         ))
     record(con, records)
-    return records
 
 
 def move_pending_files(con: duckdb.DuckDBPyConnection, home: PapersHome, *, verify: bool = False) -> int:
@@ -163,20 +162,11 @@ class Reconciled:
         return "; ".join(parts) or "nothing to repair"
 
 
-def _raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    columns: dict[str, set[str]] = {}
-    for table, column in con.execute(
-            "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
-    ).fetchall():
-        columns.setdefault(table, set()).add(column)
-    return columns
-
-
 def reconcile(con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str) -> Reconciled:
     """Bring raw, the registry and the folders back into agreement after an interrupted run."""
     ensure_registry(con)
     done = Reconciled(moves_finished=move_pending_files(con, home, verify=True))
-    columns = _raw_columns(con)
+    columns = schema_columns(con, "raw")
     complete = "select load_id from raw._dlt_loads" if "_dlt_loads" in columns else "select null where false"
     for table in RAW_TABLES:
         if LOAD_ID not in columns.get(table, ()):

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 import duckdb
 
 from orchestration.snapshots.schemas import RAW_TABLES
-from orchestration.sql import quote_literal, table_exists
+from orchestration.sql import quote_literal, schema_columns, table_exists
 
 #: the column dlt stamps every raw row with: the load that wrote it
 LOAD_ID = "_dlt_load_id"
@@ -91,11 +91,8 @@ def published_through(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def _loaded_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The raw tables that exist with dlt's load column (none without dlt's list of loads)."""
-    if not table_exists(con, "raw._dlt_loads"):
-        return []
-    return [t for t in RAW_TABLES if table_exists(con, f"raw.{t}") and con.execute(
-        "select count(*) from information_schema.columns where table_schema = 'raw' "
-        "and table_name = ? and column_name = ?", [t, LOAD_ID]).fetchall()[0][0]]
+    columns = schema_columns(con, "raw")
+    return [t for t in RAW_TABLES if LOAD_ID in columns.get(t, ())] if "_dlt_loads" in columns else []
 
 
 def newest_load(con: duckdb.DuckDBPyConnection) -> str:

@@ -100,12 +100,11 @@ def record(con: duckdb.DuckDBPyConnection, records: Sequence[SnapshotFileRecord]
     con.execute(f"insert into ops.snapshot_files ({', '.join(COLUMNS)}) select {', '.join(COLUMNS)} from batch")
 
 
-def status_counts(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> dict[str, int]:
-    """Files per status, for one run or overall."""
+def status_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    """Files per status of one run."""
     ensure_registry(con)
-    where, params = ("where run_id = ?", [run_id]) if run_id else ("", [])
     rows = con.execute(
-        f"select status, count(*) from ops.snapshot_files {where} group by status", params
+        "select status, count(*) from ops.snapshot_files where run_id = ? group by status", [run_id]
     ).fetchall()
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({status: n for status, n in rows})

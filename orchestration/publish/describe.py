@@ -49,10 +49,10 @@ class TableDoc:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_docs(manifest: Path | None = None) -> dict[str, TableDoc]:
+def load_docs() -> dict[str, TableDoc]:
     """Every dbt model of the manifest, by ``schema.table`` (the manifest is re-parsed by dbt when a
     project file changed)."""
-    path = Path(manifest) if manifest else ensure_manifest()
+    path = ensure_manifest()
     return dict(_load(str(path), path.stat().st_mtime_ns))
 
 

@@ -102,8 +102,7 @@ def render_markdown(catalog: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_dictionary(release_dir: Path, manifest: dict[str, Any], db_file: str) -> dict[str, Any]:
+def write_dictionary(release_dir: Path, manifest: dict[str, Any], db_file: str) -> None:
     catalog = build_catalog(release_dir / db_file, manifest)
     (release_dir / CATALOG).write_text(json.dumps(catalog, indent=2, default=str) + "\n", encoding="utf-8")
     (release_dir / README).write_text(render_markdown(catalog), encoding="utf-8")
-    return catalog

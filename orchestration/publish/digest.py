@@ -96,13 +96,13 @@ TOP_OF_WEEKS = f"""
 """
 
 
-def top_of_weeks(con: duckdb.DuckDBPyConnection, *, since: date, by_topic: bool = False,
-                 limit: int = TOP_N) -> dict[tuple[date, str | None], list[Entry]]:
+def top_of_weeks(con: duckdb.DuckDBPyConnection, *, since: date,
+                 by_topic: bool = False) -> dict[tuple[date, str | None], list[Entry]]:
     """Every week's top papers (first listed that week, from the week of ``since`` on) by latest
     upvotes, ties by arXiv id; per primary topic too with ``by_topic``. One query for all weeks."""
     group = "primary_topic" if by_topic else "null::varchar"
     out: dict[tuple[date, str | None], list[Entry]] = {}
-    rows = con.execute(TOP_OF_WEEKS.format(group=group), {"since": since, "top": limit}).fetchall()
+    rows = con.execute(TOP_OF_WEEKS.format(group=group), {"since": since, "top": TOP_N}).fetchall()
     for monday, topic, *row in rows:
         out.setdefault((monday, topic), []).append(Entry(*row))
     return out

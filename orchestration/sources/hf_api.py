@@ -187,10 +187,10 @@ def fetch_listing(session: requests.Session, base_url: str, listing_date: date,
         try:
             page = json.loads(body.decode("utf-8"))
         except UnicodeDecodeError as error:
-            raise _BadBody(f"page p={number}: not UTF-8 text (byte {error.start})", pages, body) from None
+            raise _BadBody(f"page p={number}: not UTF-8 text (byte {error.start})", body) from None
         except ValueError as error:
             raise _BadBody(f"page p={number}: not JSON ({preview(str(error), 80)}; starts with "
-                           f"{preview(body[:60].decode('utf-8', 'replace'), 40)})", pages, body) from None
+                           f"{preview(body[:60].decode('utf-8', 'replace'), 40)})", body) from None
         if not page:
             break
         pages.append(page)
@@ -198,7 +198,7 @@ def fetch_listing(session: requests.Session, base_url: str, listing_date: date,
 
 
 class _BadBody(SnapshotRejected):
-    def __init__(self, reason: str, pages: list, body: bytes) -> None:
+    def __init__(self, reason: str, body: bytes) -> None:
         super().__init__(reason)
         self.body = body
 

@@ -56,19 +56,16 @@ def landing_source(stream: LandingStream | None = None) -> Sequence[dlt.sources.
     return landed_api_papers, landed_page_cards
 
 
-def raw_pipeline(name: str, warehouse: Path | duckdb.DuckDBPyConnection, pipelines_dir: Path) -> dlt.Pipeline:
-    """A dlt pipeline into schema ``raw`` of the warehouse (a path, or an open connection to it).
-
-    Given a connection, dlt loads through it: the caller can keep using the same connection while
-    dlt extracts (e.g. the registry look-ups of a :class:`LandingStream`).
-    """
+def raw_pipeline(name: str, con: duckdb.DuckDBPyConnection, pipelines_dir: Path) -> dlt.Pipeline:
+    """A dlt pipeline into schema ``raw`` of the warehouse, loading through the open connection ``con``
+    (the caller keeps using it while dlt extracts, e.g. for the registry look-ups of a
+    :class:`LandingStream`)."""
     # every raw row carries the id of the load that wrote it: rows of a load dlt did not complete
     # (no row in raw._dlt_loads) can be told apart and rolled back (warehouse.bookkeeping.reconcile)
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
         pipeline_name=name,
-        destination=dlt.destinations.duckdb(warehouse if isinstance(warehouse, duckdb.DuckDBPyConnection)
-                                            else str(warehouse)),
+        destination=dlt.destinations.duckdb(con),
         dataset_name=RAW_DATASET,
         pipelines_dir=str(pipelines_dir),
     )

@@ -19,12 +19,11 @@ Known GX 1.x facts this module works around (see docs/PITFALLS.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
-
-_GX = None
 
 # Keys of an expectation's kwargs shown first in its readable name, in this order.
 _KWARG_ORDER = ("column", "column_list", "column_A", "column_B", "min_value", "max_value")
@@ -33,17 +32,15 @@ EXAMPLES = 5  # unexpected values quoted per failed expectation
 POSITION_META = "papers_position"  # an expectation's position in its suite (runner._SuitePlan)
 
 
+@functools.cache
 def import_gx():
     """Import great_expectations once, with its logging quiet (the context turns analytics off: make_context)."""
-    global _GX
-    if _GX is None:
-        import great_expectations as gx
-        from great_expectations.execution_engine import pandas_execution_engine
+    import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
 
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
-        pandas_execution_engine.HASH_THRESHOLD = 0  # no batch fingerprint (see module docstring)
-        _GX = gx
-    return _GX
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    pandas_execution_engine.HASH_THRESHOLD = 0  # no batch fingerprint (see module docstring)
+    return gx
 
 
 def make_context():

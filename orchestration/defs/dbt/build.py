@@ -40,12 +40,11 @@ STOP_SECONDS = 25.0
 
 @dataclass
 class DbtBuild:
-    """One dbt invocation: whether it succeeded, its Dagster events, its target folder (artifacts and
-    ``dbt.log``), the exception dbt ended with, and the manifest (a dict) the events refer to."""
+    """One dbt invocation: whether it succeeded, its Dagster events, the exception dbt ended with, and
+    the manifest (a dict) the events refer to."""
 
     success: bool
     events: list = field(repr=False)
-    target: Path
     error: BaseException | None
     manifest: dict[str, Any] = field(repr=False)
 
@@ -100,7 +99,7 @@ def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, pr
               for event in DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}).to_default_asset_events(
                   manifest=params.manifest, dagster_dbt_translator=params.dagster_dbt_translator,
                   context=context, target_path=target, project=params.dbt_project)]
-    return DbtBuild(outcome.success, events, target, outcome.exception, dict(params.manifest))
+    return DbtBuild(outcome.success, events, outcome.exception, dict(params.manifest))
 
 
 def _interrupted(error: BaseException | None) -> bool:

@@ -26,7 +26,7 @@ from orchestration.ops.bookkeeping import settle_fetches
 from orchestration.ops.registry import status_counts
 from orchestration.config import PapersHome
 from orchestration.project import FIRST_LISTING_DATE
-from orchestration.sql import table_exists
+from orchestration.sql import schema_columns, table_exists
 
 #: daily partitions of the API listing, from the listing's first day
 listing_dates = dg.DailyPartitionsDefinition(start_date=FIRST_LISTING_DATE, timezone="UTC", end_offset=1)
@@ -54,11 +54,6 @@ def drop_working_folder(home: PapersHome, run_id: str) -> None:
     shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)
 
 
-def _raw_tables(con) -> set[str]:
-    return {row[0] for row in con.execute(
-        "select table_name from information_schema.tables where table_schema = ?", [RAW_DATASET]).fetchall()}
-
-
 def _raw_assets(source, pipeline_name: str, name: str, **options):
     """The dlt assets of ``source``: its tables in group ``raw`` keyed ``raw/<table>``, run holding
     the warehouse writer slot. Their pipeline only describes the assets at import time; every run
@@ -79,7 +74,7 @@ def _fetch(warehouse: Warehouse, dates: list[date], context):
 
 def _raw_row_counts(con) -> dict[str, int]:
     return {table: con.execute(f'select count(*) from {RAW_DATASET}."{table}"').fetchone()[0]
-            for table in _raw_tables(con) if not table.startswith("_dlt")}
+            for table in schema_columns(con, RAW_DATASET) if not table.startswith("_dlt")}
 
 
 def _with_metadata(results, extra: dict, row_counts: dict[str, int]) -> list[dg.MaterializeResult]:

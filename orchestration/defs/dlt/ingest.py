@@ -28,7 +28,6 @@ Load = Callable[[Any, dlt.Pipeline], Any]
 @dataclass
 class LandingIngest:
     found: landing.Intake
-    batches: int  # batches the files were read in
     loaded: Any  # what ``load`` returned
 
 
@@ -66,4 +65,4 @@ def ingest_landing(con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str
     for item in found.rejected:
         log.warning(f"quarantining {item.path.name}: {item.reason}")
     settle_landing(con, found, home, run_id)
-    return LandingIngest(found, stream.batches_read, loaded)
+    return LandingIngest(found, loaded)
