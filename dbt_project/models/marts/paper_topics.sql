@@ -124,10 +124,14 @@ term_starts as (
 
 ),
 
--- the papers to (re)match, with the key of their latest API abstract (no text)
+-- the papers to (re)match, with the key of their latest API abstract (no text). The steps below key
+-- a paper by its row in int_paper_attributes (paper_no, DuckDB's rowid, stable within this statement)
+-- instead of its paper_id text: narrower rows to hash, group, sort and spill; `final` maps it back
 attributes as (
 
-    select paper_id, title, summary_source_format, summary_snapshot_id, summary_rank, card_summary, ai_keywords
+    select
+        rowid as paper_no,
+        paper_id, title, summary_source_format, summary_snapshot_id, summary_rank, card_summary, ai_keywords
     from {{ ref('int_paper_attributes') }}
     where {{ paper_filter }}
 
@@ -135,7 +139,7 @@ attributes as (
 
 papers as (
 
-    select paper_id
+    select paper_no
     from attributes
 
 ),
@@ -147,13 +151,13 @@ papers as (
 fields as (
 
     select
-        paper_id,
+        paper_no,
         cast(generate_subscripts(texts, 1) as integer) as field_no,
         unnest(texts) as text
 
     from (
         select
-            attributes.paper_id,
+            attributes.paper_no,
             list_concat(
                 [attributes.title, coalesce(api_abstracts.summary, attributes.card_summary)],
                 attributes.ai_keywords) as texts
@@ -167,7 +171,7 @@ fields as (
 -- every field tokenized once, kept as a list (raw, not yet plural-folded) ...
 field_tokens as (
 
-    select paper_id, field_no, {{ matching_tokens('text') }} as raw_tokens
+    select paper_no, field_no, {{ matching_tokens('text') }} as raw_tokens
     from fields
 
 ),
@@ -177,7 +181,7 @@ field_tokens as (
 paper_tokens as (
 
     select
-        paper_id,
+        paper_no,
         field_no,
         raw_tokens,
         cast(generate_subscripts(raw_tokens, 1) as integer) as token_position,
@@ -197,7 +201,7 @@ paper_tokens as (
 verified as (
 
     select
-        paper_tokens.paper_id,
+        paper_tokens.paper_no,
         paper_tokens.field_no,
         terms.term_id
 
@@ -218,7 +222,7 @@ verified as (
 term_points as (
 
     select
-        found.paper_id,
+        found.paper_no,
         term_keys.topic_id,
         found.term_id,
         found.in_title,
@@ -233,13 +237,13 @@ term_points as (
 
     from (
         select
-            paper_id,
+            paper_no,
             term_id,
             bool_or(field_no = 1) as in_title,
             cast(least(count(*) filter (where field_no = 2), {{ scoring.abstract_count_cap }}) as integer) as abstract_count,
             bool_or(field_no >= 3) as in_keywords
         from verified
-        group by paper_id, term_id
+        group by paper_no, term_id
     ) as found
     inner join term_keys on found.term_id = term_keys.term_id
 
@@ -250,14 +254,14 @@ term_points as (
 topic_matches as (
 
     select
-        paper_id,
+        paper_no,
         topic_id,
         cast(count(*) as integer) as matched_terms,
         sum(points) as term_points,
         sum(title_points) as title_points
 
     from term_points
-    group by paper_id, topic_id
+    group by paper_no, topic_id
 
 ),
 
@@ -266,7 +270,7 @@ topic_matches as (
 candidates as (
 
     select
-        topic_matches.paper_id,
+        topic_matches.paper_no,
         topic_matches.topic_id,
         topic_matches.matched_terms,
         cast(topics.base_score as decimal(18, 6)) + topic_matches.term_points as score,
@@ -278,7 +282,7 @@ candidates as (
     union all
 
     select
-        papers.paper_id,
+        papers.paper_no,
         other.topic_id,
         0 as matched_terms,
         other.base_score as score,
@@ -287,7 +291,7 @@ candidates as (
     from papers
     cross join other
     anti join topic_matches
-        on papers.paper_id = topic_matches.paper_id and topic_matches.topic_id = other.topic_id
+        on papers.paper_no = topic_matches.paper_no and topic_matches.topic_id = other.topic_id
 
 ),
 
@@ -296,10 +300,10 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by paper_id
+            partition by paper_no
             order by score desc, title_points desc, matched_terms desc, topic_id asc) = 1 as is_primary,
-        max(score) over (partition by paper_id) as primary_score,
-        max(score) filter (where topic_id = (select topic_id from other)) over (partition by paper_id) as other_score
+        max(score) over (partition by paper_no) as primary_score,
+        max(score) filter (where topic_id = (select topic_id from other)) over (partition by paper_no) as other_score
 
     from candidates
 
@@ -307,7 +311,7 @@ ranked as (
 
 assigned as (
 
-    select paper_id, topic_id, matched_terms, is_primary, score
+    select paper_no, topic_id, matched_terms, is_primary, score
     from ranked
     where is_primary
         or (topic_id <> (select topic_id from other)
@@ -321,7 +325,7 @@ assigned as (
 evidence as (
 
     select
-        term_points.paper_id,
+        term_points.paper_no,
         term_points.topic_id,
         array_to_string(list_transform(list_sort(list(struct_pack(
             by_points := -term_points.points,
@@ -336,16 +340,16 @@ evidence as (
 
     from term_points
     semi join assigned
-        on term_points.paper_id = assigned.paper_id and term_points.topic_id = assigned.topic_id
+        on term_points.paper_no = assigned.paper_no and term_points.topic_id = assigned.topic_id
     inner join terms on term_points.term_id = terms.term_id
-    group by term_points.paper_id, term_points.topic_id
+    group by term_points.paper_no, term_points.topic_id
 
 ),
 
 final as (
 
     select
-        cast(assigned.paper_id as varchar) as paper_id,
+        cast(keyed.paper_id as varchar) as paper_id,
         cast(topics.topic as varchar) as topic,
         cast(assigned.matched_terms as integer) as matched_terms,
         cast(assigned.is_primary as boolean) as is_primary,
@@ -353,9 +357,10 @@ final as (
         cast(evidence.evidence as varchar) as evidence
 
     from assigned
+    inner join {{ ref('int_paper_attributes') }} as keyed on assigned.paper_no = keyed.rowid
     inner join topics on assigned.topic_id = topics.topic_id
     left join evidence
-        on assigned.paper_id = evidence.paper_id and assigned.topic_id = evidence.topic_id
+        on assigned.paper_no = evidence.paper_no and assigned.topic_id = evidence.topic_id
 
 )
 
