@@ -7,8 +7,8 @@ Every step is one-way and can be repeated:
    complete in ``raw._dlt_loads`` once every table of it is in).
 2. The arrivals are recorded in one statement, each with where its file goes (``stored_path``,
    relative to PAPERS_HOME) and ``file_pending`` set.
-3. The files are moved (archive/, quarantine/ with a reason file, duplicate copies removed) and
-   ``file_pending`` cleared.
+3. The files are moved (archive/, quarantine/ with a reason file, duplicate copies removed), then
+   ``file_pending`` is cleared for all of them in one statement.
 
 :func:`reconcile` runs before every load and repairs any death between those steps: rows of a load
 dlt did not complete are rolled back (their files are still in landing: the run reads them again);
@@ -104,12 +104,13 @@ def settle_fetches(
 def move_pending_files(con: duckdb.DuckDBPyConnection, home: PapersHome, *, verify: bool = False) -> int:
     """Move every file the registry says is still pending to where its row says; returns how many
     rows were settled. ``verify``: a landing file whose bytes are not the recorded snapshot (a new
-    file dropped under the same name since) stays in landing for the next run."""
+    file dropped under the same name since) stays in landing for the next run. A row whose file is
+    no longer in landing (moved before a crash) is only settled."""
     ensure_registry(con)
     pending = con.execute(
         "select rowid, snapshot_id, source_uri, status, stored_path, reason from ops.snapshot_files "
         "where file_pending and source = 'landing' order by recorded_at, rowid").fetchall()
-    for rowid, snapshot_id, name, status, stored, reason in pending:
+    for _rowid, snapshot_id, name, status, stored, reason in pending:
         source = home.landing / name
         present = source.is_symlink() or source.exists()
         if present and verify and not _same_bytes(source, snapshot_id):
@@ -122,7 +123,9 @@ def move_pending_files(con: duckdb.DuckDBPyConnection, home: PapersHome, *, veri
                 filing.quarantine(source, reason or "", target)
             elif not target.exists():
                 filing.archive(source, target)
-        con.execute("update ops.snapshot_files set file_pending = false where rowid = ?", [rowid])
+    if pending:
+        con.execute("update ops.snapshot_files set file_pending = false where rowid in (select unnest(?))",
+                    [[row[0] for row in pending]])
     return len(pending)
 
 
