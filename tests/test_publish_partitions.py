@@ -27,7 +27,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from orchestration.publish import PublishError, publish
+import orchestration.publish as pub_module
+from orchestration.publish import PublishError, prepare_copy, publish
+from orchestration.publish import releases as releases_module
+from orchestration.publish.releases import prepared_copy
 from orchestration.publish import parquet as parquet_module
 
 TABLES = ["marts.papers", "marts.paper_observations", "marts.paper_topics", "marts.authors"]
@@ -382,3 +385,29 @@ def test_a_paper_gone_from_a_month_no_load_touched_makes_the_publish_read_every_
     full = _publish(home, "run-2", published="published_full")
     assert _contents(narrowed.release_dir) == _contents(full.release_dir)
     _assert_release_is_the_warehouse(home, narrowed.release_dir)
+
+
+def test_a_copy_prepared_while_the_marts_are_built_is_the_one_the_publish_patches(home: Path):
+    assert prepare_copy(home / "published") is None  # nothing published yet
+    first = _publish(home, "run-1")
+    prepared = prepare_copy(home / "published")
+    assert prepared == prepared_copy(home / "published", first.release_dir.name)
+    assert prepared.read_bytes() == (first.release_dir / "warehouse.duckdb").read_bytes()
+    assert prepare_copy(home / "published") == prepared  # one per release: kept, not copied again
+    # a publish that copied the file itself would leave the prepared copy behind: it takes it
+    copied = []
+    original = releases_module.copy_file
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pub_module, "copy_file", lambda *a: copied.append(a) or original(*a))
+        _sql(home, "update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0007'")
+        second = _publish(home, "run-2")
+    assert copied == [] and not prepared.exists()
+    assert second.manifest["duckdb"]["made"] == "copied"
+    _assert_release_is_the_warehouse(home, second.release_dir)
+    # a copy of a release that is no longer the published one is never used, and the next publish removes it
+    stale = prepared_copy(home / "published", first.release_dir.name)
+    stale.write_bytes((first.release_dir / "warehouse.duckdb").read_bytes())
+    _sql(home, "update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0008'")
+    third = _publish(home, "run-3")
+    assert not stale.exists()
+    _assert_release_is_the_warehouse(home, third.release_dir)

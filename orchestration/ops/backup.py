@@ -60,7 +60,8 @@ def _copy(source: Path, target: Path) -> None:
     if source.is_symlink():
         os.symlink(os.readlink(source), target)
     elif source.is_dir():
-        shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("*.lock", ".building-*"))
+        shutil.copytree(source, target, symlinks=True,
+                        ignore=shutil.ignore_patterns("*.lock", ".building-*", ".prepared-*"))
     elif source.is_file():
         shutil.copy2(source, target)
 

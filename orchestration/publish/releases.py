@@ -31,6 +31,7 @@ DUCKDB_FILE = "warehouse.duckdb"
 PARQUET_DIR = "parquet"
 RELEASES_DIR = "releases"
 _BUILDING_PREFIX = ".building-"
+_PREPARED_PREFIX = ".prepared-"
 _LINK_PREFIX = ".published-"
 _LOCK_FILE = ".publish.lock"
 #: How long a publish waits for another one (a full publish of 1M papers takes ~30 s).
@@ -78,17 +79,23 @@ def locked(published_root: Path) -> Iterator[None]:
                 time.sleep(0.1)
         try:
             check_published_root(published_root)  # again, now that no other publisher can act
-            _remove_leftovers(releases, published_root.parent)
+            _remove_leftovers(published_root)
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _remove_leftovers(releases: Path, home: Path) -> None:
-    """Half-built releases and temporary links of a publisher that was killed (we hold the lock)."""
+def _remove_leftovers(published_root: Path) -> None:
+    """Half-built releases and temporary links of a publisher that was killed, and prepared copies
+    (:func:`prepare_copy`) of a release no longer published or left unfinished (we hold the lock)."""
+    releases, home = releases_root(published_root), published_root.parent
     for path in releases.glob(f"{_BUILDING_PREFIX}*"):
         log.warning("removing the leftover of an interrupted publish: %s", path)
         rmtree(path)
+    current = published_name(published_root)
+    for path in releases.glob(f"{_PREPARED_PREFIX}*"):
+        if current is None or path != prepared_copy(published_root, current):
+            path.unlink(missing_ok=True)
     for path in home.glob(f"{_LINK_PREFIX}*.tmp"):
         if path.is_symlink():
             path.unlink()
@@ -214,6 +221,47 @@ def rmtree(path: Path, *, strict: bool = False) -> None:
         if strict:
             raise
         log.warning("could not remove %s", path, exc_info=True)
+
+
+def prepared_copy(published_root: Path, name: str) -> Path:
+    """Where :func:`prepare_copy` leaves its copy of release ``name``'s DuckDB file."""
+    return releases_root(published_root) / f"{_PREPARED_PREFIX}{name}-{DUCKDB_FILE}"
+
+
+def prepare_copy(published_root: Path) -> Path | None:
+    """Copy the published release's DuckDB file, written out to disk, to where the next publish takes
+    the copy it patches from (:func:`prepared_copy`), so that a publish of a small batch onto a large
+    release does not wait for the copy and for the kernel writing it out. Meant to run while the
+    marts are built. Returns the copy; None when nothing is published or the copy failed (logged:
+    the publish then copies by itself). A copy already prepared for that release is kept."""
+    name = published_name(published_root)
+    if name is None:
+        return None
+    dest = prepared_copy(published_root, name)
+    part = dest.with_name(f"{dest.name}.{os.getpid()}.part")
+    try:
+        if not dest.is_file():
+            part.unlink(missing_ok=True)
+            copy_file(releases_root(published_root) / name / DUCKDB_FILE, part)
+            with open(part, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(part, dest)
+        return dest
+    except OSError as exc:
+        log.warning("could not prepare a copy of %s's DuckDB file (%s): the publish copies it", name, exc)
+        return None
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def take_prepared_copy(published_root: Path, name: str, dest: Path) -> bool:
+    """Move the copy :func:`prepare_copy` made of release ``name``'s DuckDB file to ``dest``; False when
+    there is none."""
+    try:
+        os.replace(prepared_copy(published_root, name), dest)
+        return True
+    except FileNotFoundError:
+        return False
 
 
 def link_or_copy(source: Path, dest: Path) -> bool:

@@ -3,6 +3,7 @@
 
 import json
 import sys
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -20,9 +21,12 @@ from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, Warehouse
 from orchestration.dbt_state import ensure_manifest, keep_invocation_state, project_md5, seed_invocation_state
 from orchestration.ops import ledger
 from orchestration.project import DBT_PROJECT_DIR, PUBLIC_MARTS
+from orchestration.publish import prepare_copy
 from orchestration.publish.quality import VIEWS as QUALITY_VIEWS
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+#: how long a finished build waits for the copy of the published DuckDB file it started
+PREPARE_WAIT_SECONDS = 120.0
 MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
 
 
@@ -81,6 +85,10 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
         warehouse.report(context.log, "dbt: nothing new since the last published build (dbt, validation and "
                                       "publish skipped)")
         return
+    # meanwhile, the published DuckDB file is copied for the publish to patch (prepare_copy)
+    preparing = threading.Thread(target=prepare_copy, args=(warehouse.home.published,), name="papers-prepare-copy",
+                                 daemon=True)
+    preparing.start()
     # dbt's DuckDB runs in this process: hand back what the raw load and checks left behind first
     log_release(context.log, "before dbt")
     args = ["build", "--full-refresh"] if window.full else ["build"]
@@ -103,6 +111,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
     warehouse.report(context.log, f"dbt: building {'every model' if window.full else 'the models'} ({window.reason}"
                                   + (f"; downstream of raw.{', raw.'.join(touched)}" if narrow else "") + ")")
     build = run_dbt(context, args, target, dbt_project, narrow=narrow)
+    preparing.join(PREPARE_WAIT_SECONDS)  # (the publish copies by itself what is not ready by then)
     # and what dbt's DuckDB used (its connection is closed once the build ends) goes back too
     log_release(context.log, "after dbt")
     events, tests = _with_test_results(build.events, context.assets_def.node_keys_by_output_name.get)
