@@ -27,7 +27,7 @@ def schema_columns(con, schema: str) -> dict[str, set[str]]:
     """The tables of ``schema`` in the connection's current database, each with its column names."""
     columns: dict[str, set[str]] = {}
     for table, column in con.execute(
-            "select table_name, column_name from information_schema.columns where table_schema = ?",
-            [schema]).fetchall():
+            "select table_name, column_name from information_schema.columns "
+            "where table_catalog = current_database() and table_schema = ?", [schema]).fetchall():
         columns.setdefault(table, set()).add(column)
     return columns
