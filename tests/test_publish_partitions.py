@@ -27,8 +27,8 @@ import duckdb
 import polars as pl
 import pytest
 
-import orchestration.publish as pub_module
 from orchestration.publish import PublishError, prepare_copy, publish
+from orchestration.publish import duckdb_file as duckdb_file_module
 from orchestration.publish import releases as releases_module
 from orchestration.publish.releases import prepared_copy
 from orchestration.publish import parquet as parquet_module
@@ -398,7 +398,8 @@ def test_a_copy_prepared_while_the_marts_are_built_is_the_one_the_publish_patche
     copied = []
     original = releases_module.copy_file
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pub_module, "copy_file", lambda *a: copied.append(a) or original(*a))
+        for module in (releases_module, duckdb_file_module):
+            patch.setattr(module, "copy_file", lambda *a: copied.append(a) or original(*a))
         _sql(home, "update marts.papers set upvotes = upvotes + 1 where paper_id = 'p0007'")
         second = _publish(home, "run-2")
     assert copied == [] and not prepared.exists()

@@ -21,8 +21,9 @@ blocking check has passed does the pipeline call :func:`publish`, which
    (also when it then fails), the others after the swap.
 
 Work that does not need the warehouse connection runs in the background meanwhile: the copy of the
-previous DuckDB file (during the fingerprints and Parquet export) unless :func:`prepare_copy` made it
-ahead (the pipeline does while dbt builds), the sha256 of the new files (while the docs are written).
+previous DuckDB file (:func:`prepare_copy`, during the fingerprints and Parquet export; the pipeline
+makes it while dbt builds, and then it is ready), the sha256 of the new files (while the docs are
+written).
 
 Nothing is published on failure: whatever fails before the swap, the half-built release is removed
 and ``published`` still points at the previous release, byte for byte. The warehouse is read through
@@ -57,8 +58,7 @@ from orchestration.publish.manifest import (build_manifest, current_release, dam
                                            previous_release, write_manifest)
 from orchestration.publish.parquet import append_to_previous, export_parquet, link_from_previous
 from orchestration.publish.releases import (DUCKDB_FILE, PARQUET_DIR, NewRelease, PublishError, check_published_root,
-                                            copy_file, locked, prepare_copy, prune, published_name, seal,
-                                            take_prepared_copy)
+                                            locked, prepare_copy, prune, published_name, seal, take_prepared_copy)
 from orchestration.publish.tables import parse_tables, read_warehouse, table_columns
 from orchestration.ops.ledger import touched_papers_sql
 
@@ -106,13 +106,10 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
     with release.or_nothing(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as background:
         building.mkdir()
         # in the background meanwhile: the oldest releases go (all but the newest keep - 1 and the one
-        # published), and the previous DuckDB file is copied to be patched (kernel copy and unlinks),
-        # unless a copy was prepared while the marts were built (prepare_copy)
+        # published), and the previous DuckDB file is copied to be patched (kernel copy and unlinks;
+        # nothing to do when the copy was prepared while the marts were built)
         pruning = background.submit(prune, published_root, keep=keep - 1, spare=published_name(published_root))
-        prepared = previous is not None and take_prepared_copy(published_root, previous.dir.name,
-                                                               building / PREVIOUS_COPY)
-        copying = background.submit(copy_file, previous.dir / DUCKDB_FILE, building / PREVIOUS_COPY) \
-            if previous and not prepared else None
+        copying = background.submit(prepare_copy, published_root) if previous else None
         with read_warehouse(warehouse, building, memory_limit) as con:  # one snapshot of the warehouse
             with steps("fingerprint"):
                 columns = {t.qualified: table_columns(con, "src", t) for t in targets}
@@ -137,7 +134,8 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                             con, previous, layout, building, b, k, columns[layout.target.qualified])]
                     export_parquet(con, layout, building, b, todo)
             with steps("duckdb"):
-                copied = building / PREVIOUS_COPY if prepared or (copying and copying.result() is None) else None
+                copied = building / PREVIOUS_COPY if copying and copying.result() and take_prepared_copy(
+                    published_root, previous.dir.name, building / PREVIOUS_COPY) else None
                 db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
                                             columns, copied=copied)
         with steps("audit"):

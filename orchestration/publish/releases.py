@@ -230,10 +230,11 @@ def prepared_copy(published_root: Path, name: str) -> Path:
 
 def prepare_copy(published_root: Path) -> Path | None:
     """Copy the published release's DuckDB file, written out to disk, to where the next publish takes
-    the copy it patches from (:func:`prepared_copy`), so that a publish of a small batch onto a large
-    release does not wait for the copy and for the kernel writing it out. Meant to run while the
-    marts are built. Returns the copy; None when nothing is published or the copy failed (logged:
-    the publish then copies by itself). A copy already prepared for that release is kept."""
+    the copy it patches from (:func:`prepared_copy`). The publish calls it as it starts; the pipeline
+    calls it while the marts are built, so that a publish of a small batch onto a large release does
+    not wait for the copy and for the kernel writing it out. Returns the copy; None when nothing is
+    published or the copy failed (logged: the DuckDB file is then copied when it is built). A copy
+    already prepared for that release is kept."""
     name = published_name(published_root)
     if name is None:
         return None
@@ -247,7 +248,7 @@ def prepare_copy(published_root: Path) -> Path | None:
                 os.fsync(fh.fileno())
             os.replace(part, dest)
         return dest
-    except OSError as exc:
+    except (OSError, PublishError) as exc:
         log.warning("could not prepare a copy of %s's DuckDB file (%s): the publish copies it", name, exc)
         return None
     finally:
