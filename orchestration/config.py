@@ -190,12 +190,6 @@ def env_name(setting: str) -> str:
     return f"PAPERS_{setting.upper()}"
 
 
-def setting_help() -> list[tuple[str, str, str, str]]:
-    """(file name, environment variable, default, meaning) of every setting (the README's table)."""
-    return [(f.name, env_name(f.name), str(f.default), f.metadata["help"])
-            for f in fields(Settings) if f.name != "origins"]
-
-
 def _typed(spec, value: Any, origin: str) -> Any:
     kind = {"float": float, "int": int, "bool": bool, "str": str, "Path": Path}[str(spec.type)]
     try:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from orchestration.cli import main
-from orchestration.config import ConfigError, Settings, env_name, setting_help
+from dataclasses import fields
+
+from orchestration.config import ConfigError, Settings, env_name
+
+
+def setting_help() -> list[tuple[str, str, str, str]]:
+    """(file name, environment variable, default, meaning) of every setting (the README's table)."""
+    return [(f.name, env_name(f.name), str(f.default), f.metadata["help"])
+            for f in fields(Settings) if f.name != "origins"]
 
 
 def test_defaults_then_file_then_environment_then_option(tmp_path):

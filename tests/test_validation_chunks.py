@@ -19,7 +19,7 @@ import pytest
 
 from orchestration.validation import _gx
 from orchestration.validation.runner import SuiteTarget, validate
-from tests.validation_targets import default_targets
+from tests.validation_targets import mart_targets
 from orchestration.validation.suites import build_suite, needs_one_frame
 from tests.test_validation_runner import (
     BAD_DATES,
@@ -73,8 +73,6 @@ def targets() -> list[SuiteTarget]:
         SuiteTarget("raw_api_papers", "raw.landed_api_papers",
                     f"snapshot_id <> '{BAD_UPVOTES}'", "snapshot_id"),
         SuiteTarget("raw_api_papers", "raw.landed_api_papers", None, "snapshot_id"),
-        SuiteTarget("raw_api_papers", "raw.api_fetched_papers", None, "snapshot_id",
-                    missing_ok=True),
         SuiteTarget("raw_api_papers", "broken.api_papers", None, "snapshot_id"),
         SuiteTarget("papers", "broken.papers", None, "paper_id"),
         SuiteTarget("raw_api_papers", SPREAD, None, "snapshot_id"),
@@ -83,11 +81,11 @@ def targets() -> list[SuiteTarget]:
         SuiteTarget("raw_api_papers", f"{SPREAD}_view", f"snapshot_id <> '{S1}'", "snapshot_id"),
         SuiteTarget("papers", SPREAD_PAPERS, None, "paper_id"),
         SuiteTarget("topics_daily", "marts.topics_weekly", None, "listing_date"),  # missing
-    ] + [t for t in default_targets() if not t.table.startswith("raw.")]
+    ] + mart_targets()
 
 
 COMPARED = ("suite", "table", "evaluated", "failed", "success", "failed_expectations", "rows",
-            "failing_keys", "key_column", "skipped", "scope", "columns")
+            "failing_keys", "key_column", "scope", "columns")
 
 
 def comparable(outcome) -> dict:
@@ -182,8 +180,8 @@ def test_chunks_were_used_and_failures_found_across_them(runs):
 def test_known_failures_of_the_runner_fixture_are_found_in_chunks(runs):
     outcomes = runs[1]["outcomes"]
     assert outcomes[1].failing_keys == {BAD_UPVOTES} and not outcomes[1].success
-    assert outcomes[3].failing_keys == {BAD_DATES}
-    assert outcomes[4].failing_keys == {"2406.06608"}
+    assert outcomes[2].failing_keys == {BAD_DATES}
+    assert outcomes[3].failing_keys == {"2406.06608"}
     assert outcomes[0].success and outcomes[0].failing_keys == set()
     assert {GOOD_A, GOOD_B} & outcomes[1].failing_keys == set()
 

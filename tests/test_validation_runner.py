@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.validation_targets import default_targets
+from tests.validation_targets import mart_targets
 from orchestration.validation.runner import (
     SuiteTarget,
     ValidationOutcome,
@@ -179,13 +179,11 @@ def run(tmp_path_factory):
         SuiteTarget("raw_api_papers", "raw.landed_api_papers",
                     f"snapshot_id <> '{BAD_UPVOTES}'", "snapshot_id"),                  # 0
         SuiteTarget("raw_api_papers", "raw.landed_api_papers", None, "snapshot_id"),    # 1
-        SuiteTarget("raw_api_papers", "raw.api_fetched_papers", None, "snapshot_id",
-                    missing_ok=True),                                                 # 2
-        SuiteTarget("raw_api_papers", "broken.api_papers", None, "snapshot_id"),        # 3
-        SuiteTarget("papers", "broken.papers", None, "paper_id"),                       # 4
-        SuiteTarget("topics_daily", "marts.topics_weekly", None, "listing_date"),       # 5
-    ] + [t for t in default_targets() if t.table != "raw.landed_api_papers"
-         and t.table != "raw.api_fetched_papers"]                                     # 6..
+        SuiteTarget("raw_api_papers", "broken.api_papers", None, "snapshot_id"),        # 2
+        SuiteTarget("papers", "broken.papers", None, "paper_id"),                       # 3
+        SuiteTarget("topics_daily", "marts.topics_weekly", None, "listing_date"),       # 4
+        SuiteTarget("raw_page_cards", "raw.landed_page_cards", None, "snapshot_id"),    # 5
+    ] + mart_targets()                                                                # 6..
     con = duckdb.connect(str(db))
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -227,7 +225,7 @@ def test_negative_upvotes_fail_raw_suite_and_name_the_snapshot(run):
 
 
 def test_dates_and_arxiv_ids_checked(run):
-    o = run["outcomes"][3]
+    o = run["outcomes"][2]
     assert not o.success
     names = [f.split(":", 1)[0] for f in o.failed_expectations]
     assert any(n.startswith("expect_column_values_to_be_between(column=listing_date, "
@@ -237,19 +235,14 @@ def test_dates_and_arxiv_ids_checked(run):
     assert o.failing_keys == {BAD_DATES}
 
 
-def test_missing_optional_table_is_skipped(run):
-    o = run["outcomes"][2]
-    assert o.success and o.skipped and o.evaluated == 0 and o.rows == 0
-
-
 def test_missing_required_table_fails(run):
-    o = run["outcomes"][5]
+    o = run["outcomes"][4]
     assert not o.success
     assert o.failed_expectations[0].startswith("table_exists(table=marts.topics_weekly)")
 
 
 def test_a_bad_mart_row_fails_and_names_its_key_and_a_duplicate_key_is_not_the_suite_s(run):
-    o = run["outcomes"][4]
+    o = run["outcomes"][3]
     assert not o.success
     names = [f.split(":", 1)[0] for f in o.failed_expectations]
     assert names == ["expect_column_values_to_be_between(column=upvotes, min_value=0)"], o.failed_expectations

@@ -7,10 +7,15 @@ import json
 import pytest
 
 from orchestration.project import PUBLIC_MARTS
-from orchestration.validation.suites import SUITES_DIR, load_suite, suite_names
+from orchestration.validation.suites import SUITES_DIR, load_suite
 from orchestration.validation.suites import GROUP_EXPECTATIONS, build_suite, needs_one_frame
 
 RAW_SUITES = ["raw_api_papers", "raw_page_cards"]
+
+
+def suite_names() -> list[str]:
+    """Names of every suite file in ``expectations/`` (sorted)."""
+    return sorted(p.stem for p in SUITES_DIR.glob("*.json"))
 
 
 def test_one_suite_per_raw_table_family_and_public_mart():

@@ -68,9 +68,6 @@ class SuiteTarget:
 
     ``key_column``: values of this column among unexpected rows are collected into
     ``ValidationOutcome.failing_keys`` (e.g. ``snapshot_id`` to tell which snapshot broke).
-    ``missing_ok``: a table that does not exist yet is skipped (a passing outcome with 0
-    expectations evaluated) instead of failing; e.g. ``raw.api_fetched_papers`` before the
-    first fetch.
     ``scope``: a readable description of which rows ``where`` selects (report, ops table).
     """
 
@@ -78,7 +75,6 @@ class SuiteTarget:
     table: str
     where: str | None = None
     key_column: str | None = None
-    missing_ok: bool = False
     scope: str | None = None
 
     def query(self, columns: Iterable[str] | None = None,
@@ -110,7 +106,6 @@ class ValidationOutcome:
     rows: int
     failing_keys: set[str] = field(default_factory=set)
     key_column: str | None = None
-    skipped: str | None = None  # reason when the target was not validated (missing_ok)
     seconds: float = 0.0
     report_path: str | None = None
     scope: str = "all rows"  # which rows were validated (SuiteTarget.scope)
@@ -292,14 +287,13 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator, chunk_r
 
 
 def _unreadable(target: SuiteTarget, exc: Exception, *, missing: bool, t0: float) -> ValidationOutcome:
+    """A target whose table is missing or unreadable: one failed check that names the table."""
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    skip = missing and target.missing_ok
     what = "table_exists" if missing else "table_readable"
     return ValidationOutcome(
-        suite=target.suite, table=target.table, evaluated=int(not skip), failed=int(not skip), success=skip,
-        failed_expectations=[] if skip else [f"{what}(table={target.table}): {first_line}"], rows=0,
-        key_column=target.key_column, skipped=f"table does not exist yet ({first_line})" if skip else None,
-        seconds=time.perf_counter() - t0, scope=target.scope or "all rows")
+        suite=target.suite, table=target.table, evaluated=1, failed=1, success=False,
+        failed_expectations=[f"{what}(table={target.table}): {first_line}"], rows=0,
+        key_column=target.key_column, seconds=time.perf_counter() - t0, scope=target.scope or "all rows")
 
 
 # --------------------------------------------------------------------------- ops table
@@ -333,7 +327,7 @@ def render_report(outcomes: list[ValidationOutcome], *, run_id: str,
         "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for o in outcomes:
-        status = "SKIP" if o.skipped else ("PASS" if o.success else "**FAIL**")
+        status = "PASS" if o.success else "**FAIL**"
         scope = o.scope.replace("|", "\\|")
         out.append(
             f"| {status} | {o.suite} | `{o.table}` | {o.rows} | {o.evaluated} | {o.failed} "
@@ -351,7 +345,4 @@ def render_report(outcomes: list[ValidationOutcome], *, run_id: str,
             more = (f" and {len(keys) - MAX_KEYS_IN_REPORT} more"
                     if len(keys) > MAX_KEYS_IN_REPORT else "")
             out += ["", f"Failing `{o.key_column}` values: {shown}{more}"]
-    skipped = [o for o in outcomes if o.skipped]
-    if skipped:
-        out += [""] + [f"- skipped {o.suite} on `{o.table}`: {o.skipped}" for o in skipped]
     return "\n".join(out) + "\n"

@@ -128,7 +128,7 @@ def record_watermarks(con, scopes: list[MartScope], outcomes, *, run_id: str) ->
     """Advance the watermark of each mart whose validation passed; returns the tables advanced."""
     done = []
     for scope, outcome in zip(scopes, outcomes):
-        if not outcome.success or outcome.skipped or scope.window is None:
+        if not outcome.success or scope.window is None:
             continue
         ledger.advance(con, consumer(scope.mart), scope.window, scope.code_md5, run_id)
         done.append(scope.target.table)

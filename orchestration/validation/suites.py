@@ -18,11 +18,6 @@ def suite_path(name: str) -> Path:
     return SUITES_DIR / f"{name}.json"
 
 
-def suite_names() -> list[str]:
-    """Names of every suite file in ``expectations/`` (sorted)."""
-    return sorted(p.stem for p in SUITES_DIR.glob("*.json"))
-
-
 def load_suite(name: str) -> dict[str, Any]:
     """The suite ``expectations/{name}.json`` as a dict (name, meta, expectations)."""
     path = suite_path(name)
