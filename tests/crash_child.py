@@ -2,7 +2,7 @@
 
     python -m tests.crash_child STEP HOME      (or run_forked(STEP, HOME) from a test)
 
-tests/test_faults.py runs it in a child forked by a fork server that imported Dagster, dbt and Great
+tests/e2e/test_faults.py runs it in a child forked by a fork server that imported Dagster, dbt and Great
 Expectations once (seconds instead of a cold start each). Not a fork of the test process: that one
 may have run dbt already, and dbt's parser (dbt_extractor) keeps a thread pool that a forked child
 does not get, so its next full parse waits forever. Each step is a window between two writes:

@@ -38,7 +38,7 @@ STOP_TIMEOUT_SECONDS = 30.0
 # A port nothing listens on: any accidental API call fails fast instead of reaching the internet.
 DEAD_API_URL = "http://127.0.0.1:9"
 # The hourly re-fetch schedule would fire a run at the top of every hour a test happens to span; a
-# yearly cron keeps these tests deterministic (tests/test_dagster_assets.py covers the schedule).
+# yearly cron keeps these tests deterministic (tests/defs/test_dagster_assets.py covers the schedule).
 QUIET_REFETCH_CRON = "0 0 1 1 *"
 
 

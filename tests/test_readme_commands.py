@@ -23,10 +23,10 @@ DEMO = REPO.parent / "shared" / "demo" / "daily_papers_2025-10"
 
 #: the README's `make` lines are the Makefile's targets; what each does is checked by these tests
 MAKE_TARGETS = {
-    "make run": "tests/test_cli_output.py (the same `papers run` of the sample; its output is the README's, line for line)",
+    "make run": "tests/cli/test_cli_output.py (the same `papers run` of the sample; its output is the README's, line for line)",
     "make test": ".ci/run (CI runs exactly this)",
-    "make dashboard": "tests/test_dashboard_browser.py",
-    "make ui": "tests/test_cli_usage.py::test_make_ui_creates_the_home_before_it_starts, tests/test_ui_browser.py",
+    "make dashboard": "tests/dashboard/test_dashboard_browser.py",
+    "make ui": "tests/cli/test_cli_usage.py::test_make_ui_creates_the_home_before_it_starts, tests/e2e/test_ui_browser.py",
 }
 
 

@@ -60,7 +60,7 @@ def test_an_unreadable_file_is_a_usage_error_not_a_crash(tmp_path):
     shutil.copyfile(SAMPLE_FILES[0], unreadable)
     unreadable.chmod(0)
     prefix = []
-    if os.geteuid() == 0:  # root reads anything: drop the capabilities that allow it (as tests/test_faults.py)
+    if os.geteuid() == 0:  # root reads anything: drop the capabilities that allow it (as tests/e2e/test_faults.py)
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root without setpriv: cannot make a file unreadable")

@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 from tests.pipeline_runs import REPO
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.e2e.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 pytestmark = pytest.mark.browser
 

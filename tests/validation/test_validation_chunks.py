@@ -19,9 +19,9 @@ import pytest
 
 from orchestration.validation import _gx
 from orchestration.validation.runner import SuiteTarget, validate
-from tests.validation_targets import mart_targets
+from tests.validation.targets import mart_targets
 from orchestration.validation.suites import build_suite, needs_one_frame
-from tests.test_validation_runner import (
+from tests.validation.test_validation_runner import (
     BAD_DATES,
     BAD_UPVOTES,
     GOOD_A,

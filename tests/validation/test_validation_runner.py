@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.validation_targets import mart_targets
+from tests.validation.targets import mart_targets
 from orchestration.validation.runner import (
     SuiteTarget,
     ValidationOutcome,
@@ -26,7 +26,7 @@ from orchestration.validation.runner import (
     validate,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.pipeline_runs import REPO
 RUN_ID = "test-run-20250101T000000Z"
 
 

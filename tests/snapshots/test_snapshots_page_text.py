@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from orchestration.snapshots import (
 )
 from tests.snapshot_files import parse_page_text, parse_snapshot
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+from tests.pipeline_runs import FIXTURES
 LISTING = FIXTURES / "listing_text" / "papers-listing_captured-20251104.txt"
 CAPTURED = datetime(2025, 11, 4, tzinfo=UTC)
 ABSTRACT = "We study a thing. It works well and we show it in many experiments."

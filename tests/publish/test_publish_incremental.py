@@ -32,7 +32,7 @@ from orchestration.publish import (
     read_storage_version_number,
 )
 
-from tests.test_publish import TABLES, _make_warehouse, _tree_digest
+from tests.publish.test_publish import TABLES, _make_warehouse, _tree_digest
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 

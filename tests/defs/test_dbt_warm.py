@@ -8,11 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from orchestration.defs.launcher import PRELOAD
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.pipeline_runs import REPO
 
 PROBE = """
 import json, sys, threading

@@ -23,7 +23,7 @@ from topics.evaluate import tokens
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+from tests.pipeline_runs import FIXTURES, REPO
 
 
 # ---------------------------------------------------------------- independent expectations
@@ -425,7 +425,7 @@ def test_paper_topics_match_terms_as_documented(con):
     its points; candidates = topics with a term found + `other`; primary = highest score; others
     (never `other`) kept within secondary_margin of the primary and secondary_over_other above
     `other`'s score."""
-    seeds = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
+    seeds = REPO / "dbt_project" / "seeds"
     with (seeds / "topic_taxonomy.csv").open(newline="") as f:
         taxonomy = defaultdict(dict)
         for row in csv.DictReader(f):

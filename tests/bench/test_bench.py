@@ -12,7 +12,7 @@ from pathlib import Path
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.pipeline_runs import REPO
 RECORDS = 2_000
 
 

@@ -18,7 +18,7 @@ from orchestration.snapshots import (
 )
 from tests.snapshot_files import parse_page_text, parse_snapshot
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+from tests.pipeline_runs import FIXTURES
 API_DIR = FIXTURES / "daily_papers"
 NAME = "2025-01-22_captured-20250122T041609Z.json"
 CAPTURED = datetime(2025, 11, 4, tzinfo=UTC)

@@ -24,7 +24,7 @@ from orchestration.snapshots import (
 )
 from tests.snapshot_files import parse_snapshot
 
-from tests.pipeline_runs import API_DIR, GOOD_API_NAMES, MALFORMED
+from tests.pipeline_runs import API_DIR, GOOD_API_NAMES, MALFORMED, REPO
 
 GOOD = GOOD_API_NAMES
 CAPTURED = datetime(2025, 1, 1, 12, tzinfo=UTC)
@@ -334,5 +334,5 @@ def test_package_imports_no_dagster_or_dlt() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'dagster', 'dlt'}); "
         "assert not bad, bad"
     )
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     subprocess.run([sys.executable, "-c", code], cwd=repo, check=True)

@@ -17,7 +17,7 @@ from orchestration.dbt_state import project_md5
 from orchestration.ops import ledger
 from orchestration.validation.scope import plan_mart_targets, record_watermarks
 from orchestration.project import PUBLIC_MARTS
-from tests.test_validation_runner import GOOD_A, GOOD_B, build_warehouse, sha
+from tests.validation.test_validation_runner import GOOD_A, GOOD_B, build_warehouse, sha
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 

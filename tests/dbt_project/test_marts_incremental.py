@@ -33,7 +33,7 @@ from orchestration.ops import ledger
 
 pytestmark = pytest.mark.pipeline  # builds the warehouse with dbt: `make test`, not `make check`
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.pipeline_runs import REPO
 PROJECT = REPO / "dbt_project"
 FIXTURES = REPO.parent / "shared" / "fixtures"
 

@@ -22,7 +22,7 @@ import pytest
 from orchestration.defs.dead_runs import free_dead_runs, identity_alive, process_identity, slot_holders
 from orchestration.defs.launcher import PreloadedRunLauncher
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.pipeline_runs import REPO
 
 HOLDER = textwrap.dedent("""
     import os, sys, time
