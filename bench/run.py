@@ -1,4 +1,4 @@
-"""Benchmark of the pipeline against DuckDB reading the same files itself (issue 5).
+"""Benchmark of the pipeline against DuckDB reading the same files itself.
 
     python -m bench.run --records 100000          # or: make bench RECORDS=100000
 
@@ -355,7 +355,7 @@ def top_functions(prof: Path, limit: int = 25) -> list[dict]:
 
 
 def summarize(results: dict) -> None:
-    """Flat figures (the keys issue 5 names) and ratios, next to the per-stage details."""
+    """Flat figures (wall time, records per second, peak RSS per stage) and ratios, next to the per-stage details."""
     s = results["stages"]
 
     def wall(name: str) -> float | None:

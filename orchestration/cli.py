@@ -665,8 +665,8 @@ def console_main(argv: list[str] | None = None) -> int:
     """The ``papers`` command: :func:`main`, then a fast exit.
 
     At exit CPython's cyclic garbage collector walks every object the run left (Dagster, dbt, GX and
-    pandas modules: millions of objects) several times while it tears the interpreter down — 2 to 5
-    s measured on this machine. Everything is written and closed by then, so the objects are moved
+    pandas modules: millions of objects) several times while it tears the interpreter down, for
+    seconds. Everything is written and closed by then, so the objects are moved
     out of the collector's sight (``gc.freeze``); they are freed with the process.
     """
     code = main(argv)

@@ -4,7 +4,7 @@
     summary_snapshot_id, summary_rank), the abstract that key points at, as loaded (not yet
     whitespace-collapsed). Papers whose key is NULL (no API abstract) are absent.
 
-    Abstracts are not copied into staging (issue 5): they are read from raw through the view
+    Abstracts are not copied into staging: they are read from raw through the view
     stg_api_paper_abstracts. A key matches several raw rows only when a snapshot was loaded twice
     into one raw table; the first pass picks one of them by rowid (keys only, no text), the second
     fetches that row's text, so a paper gets exactly one abstract.

@@ -70,7 +70,7 @@ class Entry:
 
 #: Each week's (and group's) top papers in one pass: the N-th highest upvotes per group is the bar
 #: (an aggregate, no sort), the few papers at or above it are ranked, and only those rows' wide
-#: columns (the abstract) are fetched, by rowid. (300 one-week queries took 1.4 s at 1M papers.)
+#: columns (the abstract) are fetched, by rowid.
 TOP_OF_WEEKS = f"""
     with scope as (
         select date_trunc('week', first_listed_on)::date as monday, {{group}} as topic, rowid as r,

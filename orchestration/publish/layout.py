@@ -107,8 +107,7 @@ class Layout:
     def keys_filter_sql(self, keys: Iterable[str]) -> str:
         """A predicate on :meth:`source_sql` rows: the row is in one of the partitions ``keys``. Date
         ranges, which DuckDB pushes into the scan (only those months' row groups are read; a
-        condition on the formatted month would read every row: 0.9 s instead of 0.02 s for one month
-        of 1M papers)."""
+        condition on the formatted month would read every row)."""
         date, ranges = self._date_sql(), []
         for key in sorted(set(keys)):
             if key == NULL_PARTITION:

@@ -87,8 +87,8 @@ DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 #: Files from this size on are never held whole: hashed as a stream, then read and parsed in pieces
 #: of about :data:`DEFAULT_PIECE_BYTES` (runs of whole papers of the API array), their rows spilled
 #: to a temporary Arrow file until the whole file has parsed (a file is loaded whole or not at all).
-#: Held whole, a file cost ~6.5x its size at the parse peak (the body, its text, the reader's input,
-#: its output and the table): 2.1 GB for a 327 MB file, 10.3 GiB for a 1.6 GB one.
+#: Held whole, a file would cost several times its size at the parse peak (the body, its text, the
+#: reader's input, its output and the table).
 DEFAULT_LARGE_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_PIECE_BYTES = 32 * 1024 * 1024
 
@@ -151,13 +151,13 @@ class LandingStream:
     ends; :meth:`finish` reads what is left, so every file gets an outcome.
 
     A file of ``large_file_bytes`` or more is a batch of its own and is never held whole (what one
-    file holds would otherwise grow with its size: ~6.5x its bytes): it is hashed as a stream, then
+    file holds would otherwise grow with its size): it is hashed as a stream, then
     parsed in pieces of about ``piece_bytes`` whose rows are spilled to an Arrow file (in
     ``spill_dir``, else the system's temporary folder) and handed out one piece at a time once the
     whole file has parsed — a file is loaded whole or not at all.
 
-    Parsing stays in this process: pyarrow's JSON reader already uses every core (worker processes
-    were measured: 4.90 s against 4.82 s for 100k records, idle machine, and more memory).
+    Parsing stays in this process: pyarrow's JSON reader already uses every core, so worker
+    processes would add memory and no speed.
     """
 
     def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
@@ -188,7 +188,7 @@ class LandingStream:
         none of this format, so each step of this iterator reads at most one batch: a loader that
         takes its tables in turns (dlt's round-robin over resources) never has the other format's
         tables pile up — without it, asking for page-text tables of an all-API landing would read
-        every batch before the API tables were taken (measured: 17.6 GiB at 5M records).
+        every batch before the API tables were taken, holding them all in memory at once.
         """
         self._handed_out.add(fmt)
         self._taking.add(fmt)

@@ -1,4 +1,4 @@
--- Topic assignment by weighted evidence (issue 11), with word-boundary term matching (tokenize
+-- Topic assignment by weighted evidence, with word-boundary term matching (tokenize
 -- once, join tokens to term tokens).
 -- Text of a paper = its title, abstract and each ai_keyword, tokenized separately (a phrase never
 -- matches across a field boundary). Tokens: lower case, accents stripped, split on every run of

@@ -6,8 +6,8 @@
 --
 -- A view, not a table: an abstract is ~1.2 kB and hourly captures repeat it in every observation,
 -- while only each paper's latest one is ever read (`papers` and `paper_topics` join it by the key
--- int_paper_attributes keeps, and collapse whitespace after the join). Copying every abstract into
--- staging cost ~17 s per 1M observations (issue 5).
+-- int_paper_attributes keeps, and collapse whitespace after the join), so staging does not copy
+-- every observation's abstract.
 
 {% for source_format, table_name in api_raw_tables() %}
 {{ 'union all' if not loop.first }}
