@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -239,7 +240,8 @@ def prepare_copy(published_root: Path) -> Path | None:
     if name is None:
         return None
     dest = prepared_copy(published_root, name)
-    part = dest.with_name(f"{dest.name}.{os.getpid()}.part")
+    # one part file per caller: the dbt step's copy may still run when the publish starts its own
+    part = dest.with_name(f"{dest.name}.{os.getpid()}-{threading.get_ident()}.part")
     try:
         if not dest.is_file():
             part.unlink(missing_ok=True)

@@ -412,3 +412,31 @@ def test_a_copy_prepared_while_the_marts_are_built_is_the_one_the_publish_patche
     third = _publish(home, "run-3")
     assert not stale.exists()
     _assert_release_is_the_warehouse(home, third.release_dir)
+
+
+def test_two_copies_prepared_at_once_leave_one_whole_copy(tmp_path: Path):
+    """The dbt step's copy may still run when the publish starts its own: each writes its own part
+    file, and the prepared copy is a whole copy of the published file."""
+    import filecmp
+    import os
+    import threading
+
+    release = tmp_path / "releases" / "r1"
+    release.mkdir(parents=True)
+    source = release / releases_module.DUCKDB_FILE
+    source.write_bytes(os.urandom(64 << 20))
+    published = tmp_path / "published"
+    published.symlink_to(release)
+    for _ in range(3):
+        prepared_copy(published, "r1").unlink(missing_ok=True)
+        start = threading.Barrier(2)
+        results: list = []
+        threads = [threading.Thread(target=lambda: (start.wait(), results.append(prepare_copy(published))))
+                   for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [prepared_copy(published, "r1")] * 2
+        assert filecmp.cmp(prepared_copy(published, "r1"), source, shallow=False)
+        assert sorted(p.name for p in release.parent.iterdir()) == [prepared_copy(published, "r1").name, "r1"]
