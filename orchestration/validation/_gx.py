@@ -62,6 +62,7 @@ def make_context():
 
 def frame_from_duckdb(con, query: str):
     """Run ``query`` on DuckDB and return a pandas DataFrame shaped for GX's pandas engine."""
+    import pandas as pd
     import pyarrow as pa
 
     data = con.sql(query).arrow()
@@ -84,8 +85,23 @@ def frame_from_duckdb(con, query: str):
         elif pa.types.is_floating(t) and t != pa.float64():
             col = col.cast(pa.float64())
         columns.append(col)
-    table = pa.Table.from_arrays(columns, names=table.column_names)
-    return table.to_pandas()
+    # Text columns become object columns (Python str, None for NULL): GX copies the whole frame
+    # once or twice per expectation (its null filter), and an object column copies pointers where
+    # pandas' Arrow-backed str dtype copies every string's bytes.
+    text = [i for i, c in enumerate(columns) if _is_text(c.type)]
+    frame = pa.Table.from_arrays([c for i, c in enumerate(columns) if i not in text],
+                                 names=[n for i, n in enumerate(table.column_names) if i not in text])
+    df = frame.to_pandas() if frame.num_columns else pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    for i in text:
+        df.insert(i, table.column_names[i],
+                  pd.Series(columns[i].to_numpy(zero_copy_only=False), dtype=object, index=df.index))
+    return df
+
+
+def _is_text(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 @dataclass
