@@ -68,5 +68,5 @@ clean: ## remove the local warehouse and run state (keeps .venv)
 
 RECORDS ?= 1000000
 .PHONY: bench
-bench: setup ## benchmark vs DuckDB reading the same files (issue 5): make bench RECORDS=100000
+bench: setup ## benchmark vs DuckDB reading the same files: make bench RECORDS=100000
 	$(BIN)/python -m bench.run --records $(RECORDS) $(BENCH_ARGS)
