@@ -27,9 +27,12 @@ unioned as (
 
 ),
 
+-- the abstract itself stays in raw (view stg_api_paper_abstracts): only whether there is one (a
+-- character other than whitespace, which collapse_whitespace would not make NULL) goes on, so the
+-- de-duplication below never sorts the abstracts' text
 new_rows as (
 
-    select *
+    select * exclude (summary), coalesce(regexp_matches(summary, '[^\s\p{Z}]'), false) as has_summary
     from unioned
     {% if is_incremental() %}
     where {{ in_window() }}
@@ -60,9 +63,7 @@ renamed as (
         arxiv_id,
         {{ collapse_whitespace('title') }} as title,
         {{ normalize_title('title') }} as title_norm,
-        -- the abstract itself stays in raw (view stg_api_paper_abstracts); whether there is one:
-        -- a character other than whitespace (collapse_whitespace would not make it NULL)
-        coalesce(regexp_matches(summary, '[^\s\p{Z}]'), false) as has_summary,
+        has_summary,
         authors_json,
         author_count,
         published_at,
