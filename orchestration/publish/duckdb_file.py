@@ -119,8 +119,9 @@ def build_duckdb_file(
             if (t.schema, t.table) not in present or (
                     layout.via is not None and (layout.via.schema, layout.via.table) not in present):
                 continue  # created (or replaced) whole below
-            delta = _touched_delta(con, layout, columns[t.qualified]) if built[t.qualified].narrowed else \
-                _apply_delta(con, layout, columns[t.qualified], changed_partitions(previous, layout, built[t.qualified]))
+            b = built[t.qualified]
+            delta = _apply_delta(con, layout, columns[t.qualified],
+                                 None if b.narrowed else changed_partitions(previous, layout, b), narrowed=b.narrowed)
             if delta is not None:
                 deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
@@ -147,22 +148,27 @@ def build_duckdb_file(
 
 
 def _apply_delta(
-    con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, keys: set[str] | None,
+    con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, keys: set[str] | None, *,
+    narrowed: bool = False,
 ) -> dict[str, int] | None:
     """Turn the previous release's copy of the table (``pub``) into the warehouse's (``src``) by
     deleting the rows whose hash the warehouse no longer has and inserting the rows whose hash the
     copy lacks, among the rows of the partitions ``keys`` (all rows when None: the other partitions
-    hold the same rows on both sides, their fingerprints say). None (replace the table instead) when
-    the columns differ, a hash occurs twice on either side (duplicate rows: a set difference would
-    lose them) or more than :data:`MAX_DELTA_FRACTION` of the table's rows differ."""
+    hold the same rows on both sides, their fingerprints say) or, ``narrowed``, among the rows of the
+    papers that can differ (:data:`TOUCHED_ROWS`, ``fingerprints._narrowed``: the copy is the previous
+    release's file byte for byte, so its rowids there are the copy's). None (replace the table
+    instead) when the columns differ, a hash occurs twice on either side (duplicate rows: a set
+    difference would lose them) or more than :data:`MAX_DELTA_FRACTION` of the table's rows differ."""
     t = layout.target
     pub_rel = t.relation("pub")
     if table_columns(con, "pub", t) != columns:
         return None
     in_keys = "true" if keys is None else layout.keys_filter_sql(keys)
-    for name, database in (("_pub_new", "src"), ("_pub_old", "pub")):  # (rowid, hash) of the rows looked at
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
-                    f"FROM {layout.source_sql(database)} WHERE {in_keys}")
+    for name, database, side in (("_pub_new", "src", "new"), ("_pub_old", "pub", "old")):  # (rowid, hash) of the rows looked at
+        rows = (f"SELECT r, h FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND side = '{side}'"
+                if narrowed else f"SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
+                                 f"FROM {layout.source_sql(database)} WHERE {in_keys}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {rows}")
     try:
         (new_rows, new_distinct, old_rows, old_distinct, table_new, table_old), = con.execute(
             "SELECT (SELECT count(*) FROM _pub_new), (SELECT count(DISTINCT h) FROM _pub_new), "
@@ -192,33 +198,6 @@ def _apply_delta(
     finally:
         for name in ("_pub_new", "_pub_old", "_pub_gone", "_pub_add"):
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
-
-
-def _touched_delta(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns) -> dict[str, int] | None:
-    """The delta of a table fingerprinted narrowed (``fingerprints._narrowed``): of the rows of the
-    papers that can differ (the others are the same in the warehouse and in the copy), the copy's
-    rows whose hash the warehouse's lack are deleted (by rowid: the copy is the previous release's
-    file byte for byte) and the warehouse's rows whose hash the copy's lack inserted. None (the table
-    is replaced) when the columns differ or a hash repeats among those rows on either side."""
-    t = layout.target
-    if table_columns(con, "pub", t) != columns:
-        return None
-    rows = f"FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND side = "
-    (repeated,), = con.execute(f"SELECT (SELECT count(*) - count(DISTINCT h) {rows}'old') "
-                               f"+ (SELECT count(*) - count(DISTINCT h) {rows}'new')").fetchall()
-    if repeated:
-        return None
-    gone = f"SELECT r FROM (SELECT r, h {rows}'old') ANTI JOIN (SELECT h {rows}'new') USING (h)"
-    add = f"SELECT r FROM (SELECT r, h {rows}'new') ANTI JOIN (SELECT h {rows}'old') USING (h)"
-    (deleted,), = con.execute(f"DELETE FROM {t.relation('pub')} WHERE rowid IN ({gone})").fetchall()
-    (inserted,), = con.execute(f"INSERT INTO {t.relation('pub')} SELECT * FROM {t.relation('src')} "
-                               f"WHERE rowid IN ({add})").fetchall()
-    (expected_gone, expected_add), = con.execute(f"SELECT (SELECT count(*) FROM ({gone})), "
-                                                 f"(SELECT count(*) FROM ({add}))").fetchall()
-    if (deleted, inserted) != (expected_gone, expected_add):
-        raise PublishError(f"{t.qualified}: delta deleted {deleted} of {expected_gone} rows, "
-                           f"inserted {inserted} of {expected_add}")
-    return {"deleted": deleted, "inserted": inserted}
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
