@@ -124,14 +124,6 @@ class ExpectationOutcome:
         return f"{self.name}: {self.detail}" if self.detail else self.name
 
 
-@dataclass
-class SuiteRun:
-    evaluated: int
-    failed: int
-    success: bool
-    expectations: list[ExpectationOutcome]
-
-
 class Validator:
     """One GX context (made on first use) and one dataframe asset for every frame it validates.
 
@@ -167,7 +159,9 @@ class Validator:
             set_context(None)
         self.context = self._datasource = self._batch_def = None
 
-    def run(self, suite, df, *, key_column: str | None = None) -> SuiteRun:
+    def run(self, suite, df, *, key_column: str | None = None) -> list[ExpectationOutcome]:
+        """The outcome of each expectation of ``suite`` on the frame ``df``, in the suite's order;
+        with ``key_column``, each failed one names the keys of its unexpected rows."""
         if self.context is None:
             self.context = make_context()
             self._datasource = self.context.data_sources.add_pandas(name="duckdb_frames")
@@ -176,13 +170,6 @@ class Validator:
         from great_expectations.data_context import set_context
 
         set_context(self.context)  # another validator may have closed meanwhile
-        try:
-            return self._run(suite, df, key_column=key_column)
-        finally:
-            self._forget_frames()
-
-    def _run(self, suite, df, *, key_column: str | None = None) -> SuiteRun:
-        batch = self._batch_def.get_batch(batch_parameters={"dataframe": df})
         if key_column and key_column in df.columns:
             result_format: dict[str, Any] = {
                 "result_format": "COMPLETE",
@@ -193,17 +180,15 @@ class Validator:
         else:
             key_column = None
             result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
-        result = batch.validate(suite, result_format=result_format)
+        try:
+            batch = self._batch_def.get_batch(batch_parameters={"dataframe": df})
+            results = batch.validate(suite, result_format=result_format).results
+        finally:
+            self._forget_frames()
         # GX does not keep the suite's order (e.g. expectations that raised come first): put the
-        # results back in it, by the position build_suite(..., positions=True) recorded in meta
-        results = sorted(result.results, key=lambda r: (r.expectation_config.meta or {}).get(
-            POSITION_META, 0))
-        del batch, result
-        outcomes = [_outcome(r, key_column) for r in results]
-        failed = sum(not o.success for o in outcomes)
-        return SuiteRun(
-            evaluated=len(outcomes), failed=failed, success=failed == 0, expectations=outcomes
-        )
+        # results back in it, by the position runner._SuitePlan.gx_suite recorded in their meta
+        results = sorted(results, key=lambda r: (r.expectation_config.meta or {}).get(POSITION_META, 0))
+        return [_outcome(r, key_column) for r in results]
 
 
 def _fmt(v: Any) -> str:

@@ -240,10 +240,9 @@ def test_merged_chunk_outcomes_equal_gx_on_the_whole_frame():
         {**e, "meta": {_gx.POSITION_META: i}} for i, e in enumerate(SUITE["expectations"])]}
     suite = build_suite(doc)
     with _gx.Validator() as validator:
-        whole = validator.run(suite, df, key_column="k").expectations
+        whole = validator.run(suite, df, key_column="k")
         for size in (1, 2, 5):
-            parts = [validator.run(suite, df.iloc[i:i + size].reset_index(drop=True),
-                                   key_column="k").expectations
+            parts = [validator.run(suite, df.iloc[i:i + size].reset_index(drop=True), key_column="k")
                      for i in range(0, len(df), size)]
             for n, exp in enumerate(SUITE["expectations"]):
                 merged = _gx.merge_outcomes([p[n] for p in parts], exp["kwargs"])
