@@ -320,29 +320,46 @@ assigned as (
 
 ),
 
--- the evidence of each assigned topic, strongest first (then by term), as "term [fields] points":
--- the terms collected as a list and sorted, cheaper than an ordered string_agg over 2M groups
+-- the evidence of each assigned topic, strongest first (then by term), as "term [fields] points".
+-- The list gathered per (paper, topic) holds numbers only, sorted by (-points, term_id): a topic's
+-- terms are numbered in term order (term_id), so that is "then by term"; each element becomes text
+-- after the sort, its term looked up by number in the taxonomy's list of terms (term_list)
+term_list as (
+
+    select list(term order by term_id) as terms
+    from terms
+
+),
+
 evidence as (
 
     select
-        term_points.paper_no,
-        term_points.topic_id,
-        array_to_string(list_transform(list_sort(list(struct_pack(
-            by_points := -term_points.points,
-            term := terms.term,
-            text := terms.term || ' ['
-                || concat_ws('+',
-                    case when term_points.in_title then 'title' end,
-                    case when term_points.abstract_count = 1 then 'abstract'
-                         when term_points.abstract_count > 1 then 'abstract x' || term_points.abstract_count end,
-                    case when term_points.in_keywords then 'keywords' end)
-                || '] ' || printf('%.2f', term_points.points)))), lambda found: found.text), ', ') as evidence
+        found.paper_no,
+        found.topic_id,
+        array_to_string(list_transform(found.terms, lambda t: term_list.terms[t.term_id] || ' ['
+            || concat_ws('+',
+                case when t.in_title then 'title' end,
+                case when t.abstract_count = 1 then 'abstract'
+                     when t.abstract_count > 1 then 'abstract x' || t.abstract_count end,
+                case when t.in_keywords then 'keywords' end)
+            || '] ' || printf('%.2f', -t.by_points)), ', ') as evidence
 
-    from term_points
-    semi join assigned
-        on term_points.paper_no = assigned.paper_no and term_points.topic_id = assigned.topic_id
-    inner join terms on term_points.term_id = terms.term_id
-    group by term_points.paper_no, term_points.topic_id
+    from (
+        select
+            term_points.paper_no,
+            term_points.topic_id,
+            list_sort(list(struct_pack(
+                by_points := -term_points.points,
+                term_id := term_points.term_id,
+                in_title := term_points.in_title,
+                abstract_count := term_points.abstract_count,
+                in_keywords := term_points.in_keywords))) as terms
+        from term_points
+        semi join assigned
+            on term_points.paper_no = assigned.paper_no and term_points.topic_id = assigned.topic_id
+        group by term_points.paper_no, term_points.topic_id
+    ) as found
+    cross join term_list
 
 ),
 
