@@ -37,12 +37,11 @@ PARQUET_TABLE_NAME_KEY = "table"
 @dataclass(frozen=True)
 class TableDoc:
     """A dbt model as published: ``schema.table``, its description, and per column its description
-    and declared type (in the yml's column order)."""
+    (in the yml's column order)."""
 
     qualified: str
     description: str
     columns: dict[str, str] = field(default_factory=dict)
-    types: dict[str, str] = field(default_factory=dict)
 
     def digest(self) -> str:
         text = json.dumps([self.qualified, self.description, self.columns], sort_keys=True)
@@ -65,8 +64,7 @@ def _load(path: str, _mtime_ns: int) -> tuple[tuple[str, TableDoc], ...]:
             continue
         qualified = f"{node['schema']}.{node.get('alias') or node['name']}"
         columns = {name: _clean(col.get("description")) for name, col in node.get("columns", {}).items()}
-        types = {name: col.get("data_type") or "" for name, col in node.get("columns", {}).items()}
-        docs.append((qualified, TableDoc(qualified, _clean(node.get("description")), columns, types)))
+        docs.append((qualified, TableDoc(qualified, _clean(node.get("description")), columns)))
     return tuple(sorted(docs))
 
 
@@ -74,9 +72,9 @@ def _clean(text: str | None) -> str:
     return (text or "").strip()
 
 
-def fingerprint_with_docs(fingerprint: str, qualified: str, docs: dict[str, TableDoc] | None = None) -> str:
-    """A table's content fingerprint combined with the digest of its descriptions."""
-    doc = (docs if docs is not None else load_docs()).get(qualified)
+def fingerprint_with_docs(fingerprint: str, qualified: str, docs: dict[str, TableDoc]) -> str:
+    """A table's content fingerprint combined with the digest of its descriptions (``docs``)."""
+    doc = docs.get(qualified)
     if doc is None:
         return fingerprint
     return hashlib.sha256(f"{fingerprint}:{doc.digest()}".encode()).hexdigest()[:32]
@@ -110,11 +108,10 @@ def parquet_copy_options(
     return f", KV_METADATA {{{pairs}}}"
 
 
-def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableDoc] | None = None) -> int:
+def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableDoc]) -> int:
     """``COMMENT ON`` every table of ``tables`` (``schema.table``) in ``db_path`` and every one of
     its columns with its dbt description; a table or column dbt does not describe gets none.
     The file keeps its storage format. Returns the number of comments set."""
-    docs = docs if docs is not None else load_docs()
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"ATTACH {quote_literal(str(db_path))} AS pub")

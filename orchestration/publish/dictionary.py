@@ -21,7 +21,7 @@ def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         tables = con.execute(
-            "SELECT schema_name, table_name, comment, estimated_size FROM duckdb_tables() "
+            "SELECT schema_name, table_name, comment FROM duckdb_tables() "
             "WHERE NOT internal ORDER BY schema_name = 'quality', schema_name, table_name"
         ).fetchall()
         columns = con.execute(
@@ -29,7 +29,7 @@ def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             "WHERE NOT internal ORDER BY schema_name, table_name, column_index"
         ).fetchall()
         counts = {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0]
-                  for s, t, _, _ in tables}
+                  for s, t, _ in tables}
     finally:
         con.close()
     files = manifest.get("tables", {})
@@ -40,7 +40,7 @@ def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         "duckdb_file": manifest.get("duckdb", {}).get("path"),
         "tables": {},
     }
-    for schema, table, comment, _ in tables:
+    for schema, table, comment in tables:
         qualified = f"{schema}.{table}"
         out["tables"][qualified] = {
             "description": comment or "",

@@ -77,14 +77,11 @@ class SuiteTarget:
     key_column: str | None = None
     scope: str | None = None
 
-    def query(self, columns: Iterable[str] | None = None,
-              rowids: tuple[int, int | None] | None = None) -> str:
-        """The validated rows; ``rowids=(first, end)``: those with ``first <= rowid < end``
-        (``end`` None: to the last), one chunk of them (see validate's ``chunk_rows``)."""
-        if columns is None:
-            cols = "*"
-        else:  # no column at all: one constant column, so the frame still has the rows
-            cols = ", ".join(quote_ident(c) for c in columns) or '1 as "_row"'
+    def query(self, columns: Iterable[str], rowids: tuple[int, int | None] | None = None) -> str:
+        """The ``columns`` of the validated rows; ``rowids=(first, end)``: those with ``first <= rowid
+        < end`` (``end`` None: to the last), one chunk of them (see validate's ``chunk_rows``)."""
+        # no column at all: one constant column, so the frame still has the rows
+        cols = ", ".join(quote_ident(c) for c in columns) or '1 as "_row"'
         q = f"select {cols} from {self.table}"
         if rowids is None:
             return f"{q} where {self.where}" if self.where else q
