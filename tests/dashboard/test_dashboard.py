@@ -6,6 +6,7 @@ The last test publishes a new release while a session is open: the next rerun sh
 
 from __future__ import annotations
 
+import gc
 from datetime import date
 
 import duckdb
@@ -60,6 +61,13 @@ def frame(at: AppTest, name: str):
 @pytest.fixture()
 def demo(demo_home, monkeypatch):
     monkeypatch.setenv("PAPERS_HOME", str(demo_home))
+    # Garbage that earlier tests of this worker left (SQLAlchemy connections of in-process Dagster
+    # runs) is collected here, in the thread that made it. Collected later, in AppTest's script
+    # thread while Streamlit parses the page with `ast.parse`, its finalizers log tracebacks, which
+    # Python 3.11 formats with a nested `ast.parse`; the nested call resets the interpreter-wide
+    # AST depth counter of the outer one: "SystemError: AST constructor recursion depth mismatch",
+    # and the page fails to compile.
+    gc.collect()
     return demo_home
 
 
