@@ -48,9 +48,9 @@ def add_spread_table(db) -> None:
         rows.append(api_row(S1, n, f"2406.{n:05d}", n))
     for n in range(1, 9):  # S2: negative upvotes on every other row: 4 unexpected, far apart
         rows.append(api_row(S2, n, f"2406.{100 + n:05d}", -n if n % 2 else n))
-    for n in range(1, 11):  # S3: rank 3 again at the end: a duplicate 8 rows after the first
+    for n in range(1, 11):  # S3: the paper of rank 3 again at the end: a duplicate 8 rows after the first
         rows.append(api_row(S3, n, f"2406.{200 + n:05d}", 1))
-    rows.append(api_row(S3, 3, "2406.00299", 2))
+    rows.append(api_row(S3, 11, "2406.00203", 2))
     rows += [  # S4: a bad listing date, a bad arxiv id, more negative upvotes
         api_row(S4, 1, "2406.00401", -7, listing_date="2022-12-31"),
         api_row(S4, 2, "not-an-arxiv-id", -8),
@@ -156,7 +156,7 @@ def test_chunks_were_used_and_failures_found_across_them(runs):
                     "18 unexpected of 33 rows (64.3%), e.g. -1, -3")
     assert len(papers.failing_keys) == 18
     # a suite with a uniqueness rule sees all the validated rows at once: the duplicated
-    # (snapshot_id, rank) of S3, 8 rows apart, is found also with chunk_rows=2
+    # (snapshot_id, arxiv_id) of S3, 8 rows apart, is found also with chunk_rows=2
     spread = two[(SPREAD, "all rows")]
     assert spread.chunks == 1 and spread.rows == 34 and not spread.success
     assert spread.failing_keys == {S2, S3, S4}
@@ -164,7 +164,7 @@ def test_chunks_were_used_and_failures_found_across_them(runs):
     assert lines["expect_column_values_to_be_between(column=upvotes, min_value=0)"] == (
         "8 unexpected of 34 rows (23.5%), e.g. -1, -3, -5, -7")
     unique = [v for k, v in lines.items() if k.startswith(
-        "expect_compound_columns_to_be_unique(column_list=[snapshot_id, rank]")]
+        "expect_compound_columns_to_be_unique(column_list=[snapshot_id, arxiv_id]")]
     assert unique and unique[0].startswith("2 unexpected of 34 rows")
     assert two[(SPREAD, "rows where false")].rows == 0
     assert two[(SPREAD, "rows where false")].success
