@@ -1,7 +1,7 @@
 """Great Expectations glue. Everything that touches GX, pandas or pyarrow lives here and
 is imported lazily (``import great_expectations`` costs several seconds).
 
-Known GX 1.x facts this module works around (see docs/PITFALLS.md):
+Known GX 1.x facts this module works around (see ../shared/docs/PITFALLS.md):
 - the SQL datasource does not work against DuckDB, so tables are pulled into pandas via Arrow;
 - GX turns ISO-date bounds in a suite ("2023-05-04") into ``datetime.date``; pandas'
   ``.df()`` would give DuckDB DATEs as ``datetime64[us]``, which GX cannot compare with them.
