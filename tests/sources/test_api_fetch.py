@@ -10,6 +10,7 @@ import dlt
 import pytest
 from werkzeug import Response
 
+from orchestration.snapshots import API_PAPERS_SCHEMA
 from orchestration.sources.hf_api import FetchLimits, fetch_dates, hf_api_source
 from tests.pipeline_runs import FIXTURES
 
@@ -60,6 +61,12 @@ def test_api_resource_pages_and_retries(api_server, tmp_path):
         rows = client.execute_sql(
             "select listing_date, count(*), count(distinct arxiv_id), min(rank), max(rank) "
             "from api_fetched_papers group by 1 order by 1")
+        nullable = dict(client.execute_sql(
+            "select column_name, is_nullable from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'api_fetched_papers'"))
+    # the required fields of the parser's schema are NOT NULL columns: no suite re-checks them
+    required = [f.name for f in API_PAPERS_SCHEMA if not f.nullable]
+    assert required and {c: nullable[c] for c in required} == dict.fromkeys(required, "NO")
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [
         (RETRIED_DATE, 16, 16, 1, 16),
         (TWO_PAGE_DATE, 39, 39, 1, 39),
