@@ -27,17 +27,15 @@ from orchestration.project import FIRST_LISTING_DATE
 
 EXIT_OK, EXIT_VALIDATION_FAILED, EXIT_USAGE, EXIT_PIPELINE_ERROR, EXIT_QUARANTINED = 0, 1, 2, 3, 4
 
-#: where :func:`say` writes: the standard output ``main`` was called with (runs send everything
-#: the libraries print to the home's log meanwhile; see :func:`_captured`)
+#: the standard output ``main`` was called with (during a run, sys.stdout is the home's log)
 _out = sys.stdout
-#: ``--json``: the progress lines are not printed, the summary is one JSON object
+#: ``--json``: no progress lines, the summary is one JSON object
 _quiet = False
 
 
 def say(message: str) -> None:
-    if _quiet:
-        return
-    _write(message)
+    if not _quiet:
+        _write(message)
 
 
 def _write(message: str) -> None:
@@ -49,12 +47,8 @@ def _write(message: str) -> None:
         _out = open(os.devnull, "w")
 
 
-def _instance():
-    import dagster as dg
-
-    if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+class _UsageError(Exception):
+    """A bad argument, path or setting: its one line is printed, the exit code is 2."""
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -78,19 +72,14 @@ class _PlainLog(io.TextIOBase):
     def fileno(self) -> int:
         return self._file.fileno()
 
-    def isatty(self) -> bool:
-        return False
-
 
 @contextlib.contextmanager
 def _captured(home: PapersHome, command: str, debug: bool):
-    """What Dagster, dlt, dbt and warnings print goes to ``logs/papers.log`` (with ``--debug``: to
-    the terminal, as it comes)."""
+    """Send what the libraries print to ``logs/papers.log`` (yielded; ``--debug``: None, to the terminal)."""
     if debug:
         yield None
         return
-    path = home.logs / "papers.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = home.logs / "papers.log"  # main made the home's folders
     with path.open("a", encoding="utf-8") as file:
         file.write(f"\n=== papers {command} at {datetime.now(timezone.utc).isoformat(timespec='seconds')} ===\n")
         log = _PlainLog(file)
@@ -98,32 +87,9 @@ def _captured(home: PapersHome, command: str, debug: bool):
             yield path
 
 
-def _execute(settings: Settings, job_name: str, *, debug: bool, run_config: dict | None = None,
-             tags: dict | None = None):
-    """Run one job of the definitions for ``settings`` in this process; returns the Dagster result."""
-    with _captured(settings.layout, job_name, debug):
-        from orchestration.defs.definitions import build_definitions
-
-        defs = build_definitions(settings, progress=say)
-        job = defs.resolve_job_def(job_name)
-        # Dagster's own log (every event, errors with their traceback) goes where _captured sends it
-        loggers = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-        from orchestration.defs.dead_runs import PROCESS_TAG, process_identity
-
-        instance = _instance()
-        _free_dead_runs(instance)
-        identity = process_identity(os.getpid())  # lets a later command tell that this run was killed
-        return job.execute_in_process(
-            run_config={**loggers, **(run_config or {})},
-            instance=instance,
-            tags={**(tags or {}), **({PROCESS_TAG: identity} if identity else {})},
-            raise_on_error=False,
-        )
-
-
 def _free_dead_runs(instance) -> None:
-    """Fail the instance's runs whose process was killed and free the warehouse slot they hold (else
-    this run would wait for it forever); name the live runs this one will wait for."""
+    """Fail the runs whose process was killed, freeing the warehouse slot they hold (else this run
+    would wait for it forever); name the live runs this one will wait for."""
     from orchestration.defs.dead_runs import free_dead_runs, slot_holders
 
     try:
@@ -146,41 +112,38 @@ def _summary(home: PapersHome, run_id: str, failure: str | None) -> dict:
     from orchestration.dbt_state import project_md5
     from orchestration.ops import ledger
 
+    rows, papers, validations, skipped = [], None, [], False
+    if home.warehouse.exists():
+        with duckdb.connect(str(home.warehouse), read_only=True) as con:
+            if table_exists(con, "ops.snapshot_files"):
+                rows = con.execute(
+                    "select source, source_uri, listing_date, status, rows, reason from ops.snapshot_files "
+                    "where run_id = ? order by listing_date, source_uri", [run_id]).fetchall()
+            if table_exists(con, "marts.papers"):
+                papers = con.execute("select count(*), count(arxiv_id) from marts.papers").fetchone()
+            if table_exists(con, "ops.validation_results"):
+                validations = con.execute(
+                    "select suite, table_name, success, failed_expectations from ops.validation_results "
+                    "where run_id = ? order by validated_at", [run_id]).fetchall()
+            # no mart was validated because nothing arrived since the published build (dbt skipped too)
+            skipped = (failure is None and not any(v[1].startswith("marts.") for v in validations)
+                       and ledger.published_is_current(con, project_md5()))
     summary: dict = {"run_id": run_id, "failure": failure}
-    con = duckdb.connect(str(home.warehouse), read_only=True) if home.warehouse.exists() else None
-    try:
-        rows = con.execute(
-            "select source, source_uri, listing_date, status, rows, reason from ops.snapshot_files "
-            "where run_id = ? order by listing_date, source_uri", [run_id]
-        ).fetchall() if con is not None and table_exists(con, "ops.snapshot_files") else []
-        for source, key in (("landing", "files"), ("api", "fetches")):
-            mine = [r for r in rows if r[0] == source]
-            if not mine:
-                continue
-            unfetched = [r for r in mine if (r[5] or "").startswith("fetch failed: ")]
-            counts = {status: sum(1 for r in mine if r[3] == status and r not in unfetched)
-                      for status in ("loaded", "duplicate", "quarantined")}
-            if source == "api":
-                counts["not_fetched"] = len(unfetched)
-            summary[key] = counts
-        summary["quarantined"] = [{"name": uri, "reason": reason} for _, uri, _, status, _, reason in rows
-                                  if status == "quarantined" and not (reason or "").startswith("fetch failed: ")]
-        summary["not_fetched"] = [{"listing_date": str(day), "url": uri, "reason": reason.removeprefix("fetch failed: ")}
-                                  for _, uri, day, _, _, reason in rows if (reason or "").startswith("fetch failed: ")]
-        summary["raw_rows_added"] = sum(r[4] or 0 for r in rows if r[3] == "loaded")
-        if con is not None and table_exists(con, "marts.papers"):
-            papers, with_id = con.execute("select count(*), count(arxiv_id) from marts.papers").fetchone()
-            summary["papers"] = {"count": papers, "with_arxiv_id": with_id}
-        validations = con.execute(
-            "select suite, table_name, success, failed_expectations from ops.validation_results "
-            "where run_id = ? order by validated_at", [run_id]
-        ).fetchall() if con is not None and table_exists(con, "ops.validation_results") else []
-        # no mart was validated because nothing arrived since the published build (dbt skipped too)
-        skipped = (failure is None and con is not None and not any(v[1].startswith("marts.") for v in validations)
-                   and ledger.published_is_current(con, project_md5()))
-    finally:
-        if con is not None:
-            con.close()
+    unfetched = [r for r in rows if (r[5] or "").startswith("fetch failed: ")]
+    for source, key in (("landing", "files"), ("api", "fetches")):
+        mine = [r for r in rows if r[0] == source]
+        if mine:
+            summary[key] = {status: sum(1 for r in mine if r[3] == status and r not in unfetched)
+                            for status in ("loaded", "duplicate", "quarantined")}
+    if "fetches" in summary:
+        summary["fetches"]["not_fetched"] = sum(1 for r in unfetched if r[0] == "api")
+    summary["quarantined"] = [{"name": r[1], "reason": r[5]} for r in rows
+                              if r[3] == "quarantined" and r not in unfetched]
+    summary["not_fetched"] = [{"listing_date": str(day), "url": uri, "reason": reason.removeprefix("fetch failed: ")}
+                              for _, uri, day, _, _, reason in unfetched]
+    summary["raw_rows_added"] = sum(r[4] or 0 for r in rows if r[3] == "loaded")
+    if papers is not None:
+        summary["papers"] = {"count": papers[0], "with_arxiv_id": papers[1]}
     # a raw suite audits each batch before it is loaded: what broke it was quarantined (listed above)
     # and never loaded; a mart suite that fails blocks publishing
     summary["validation"] = {
@@ -194,7 +157,7 @@ def _summary(home: PapersHome, run_id: str, failure: str | None) -> dict:
         "report": str(home.reports) if validations else None,
     }
     release = current_release(home.published)
-    summary["published"] = ({"now": bool(release.get("run_id") == run_id), "release": Path(release["release_dir"]).name,
+    summary["published"] = ({"now": release.get("run_id") == run_id, "release": Path(release["release_dir"]).name,
                              "run_id": release["run_id"], "published_at": release["published_at"]}
                             if release else None)
     return summary
@@ -217,26 +180,20 @@ def _outcome(summary: dict, strict: bool) -> tuple[int, str]:
                             if summary["quarantined"] else "")
 
 
-def _dates(days: list[str]) -> str:
-    return days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} dates)"
-
-
 def _render(home: PapersHome, summary: dict) -> None:
-    """The summary as lines: counts, what went wrong and why, the release, the result."""
-    if "files" in summary:
-        c = summary["files"]
-        say(f"files:      {c['loaded']} loaded, {c['duplicate']} duplicate, {c['quarantined']} quarantined")
-    if "fetches" in summary:
-        c = summary["fetches"]
-        say(f"fetches:    {c['loaded']} loaded, {c['duplicate']} duplicate, {c['quarantined']} quarantined, "
-            f"{c['not_fetched']} not fetched")
+    """The summary as lines: counts, what went wrong and why, the release."""
+    for key in ("files", "fetches"):
+        if key in summary:
+            counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in summary[key].items())
+            say(f"{key}:".ljust(12) + counts)
     for item in summary["quarantined"]:
         say(f"  quarantined {item['name']}: {item['reason']}")
     by_reason: dict[str, list[str]] = {}
     for item in summary["not_fetched"]:
         by_reason.setdefault(item["reason"], []).append(item["listing_date"])
     for reason, days in by_reason.items():
-        say(f"  not fetched {_dates(days)}: {reason}")
+        dates = days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} dates)"
+        say(f"  not fetched {dates}: {reason}")
     if "files" in summary or "fetches" in summary:
         say(f"raw rows:   {summary['raw_rows_added']} added")
     if "papers" in summary:
@@ -283,28 +240,34 @@ def _failure(result) -> str | None:
     return None if result.success else "the run failed (see the log)"
 
 
-class Options:
-    """What every command that runs the pipeline takes besides its own arguments."""
-
-    def __init__(self, args) -> None:
-        self.debug = bool(getattr(args, "debug", False))
-        self.json = bool(getattr(args, "json", False))
-        self.strict = bool(getattr(args, "strict", False))
-
-
-def _run_and_report(settings: Settings, options: Options, command: str, job_name: str, *,
-                    run_config: dict | None = None, tags: dict | None = None) -> int:
-    """Execute one job, print one line per phase, then the summary; return the exit code."""
+def _run_and_report(settings: Settings, args, job_name: str, *, run_config: dict | None = None,
+                    tags: dict | None = None) -> int:
+    """Run one job in this process, then print its summary (``--json``: as one object); returns the exit code."""
     home = settings.layout
     started = time.monotonic()
-    result = _execute(settings, job_name, debug=options.debug, run_config=run_config, tags=tags)
+    with _captured(home, job_name, args.debug) as log:
+        import dagster as dg
+
+        from orchestration.defs.dead_runs import PROCESS_TAG, process_identity
+        from orchestration.defs.definitions import build_definitions
+
+        job = build_definitions(settings, progress=say).resolve_job_def(job_name)
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+        _free_dead_runs(instance)
+        identity = process_identity(os.getpid())  # lets a later command tell that this run was killed
+        result = job.execute_in_process(
+            # Dagster's own log (every event, errors with their traceback) goes where _captured sends it
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})},
+            instance=instance,
+            tags={**(tags or {}), **({PROCESS_TAG: identity} if identity else {})},
+            raise_on_error=False,
+        )
     summary = _summary(home, result.run_id, _failure(result))
-    code, outcome = _outcome(summary, options.strict)
+    code, outcome = _outcome(summary, args.strict)
     seconds = round(time.monotonic() - started, 1)
-    log = None if options.debug else str(home.logs / "papers.log")
-    if options.json:
-        _write(json.dumps({"command": command, **summary, "exit_code": code, "result": outcome,
-                           "seconds": seconds, "log": log}))
+    if args.json:
+        _write(json.dumps({"command": args.command, **summary, "exit_code": code, "result": outcome,
+                           "seconds": seconds, "log": str(log) if log else None}))
         return code
     _render(home, summary)
     say(f"result:     {outcome}")
@@ -312,58 +275,53 @@ def _run_and_report(settings: Settings, options: Options, command: str, job_name
     return code
 
 
-def _nothing_to_do(options: Options, command: str, message: str) -> int:
-    if options.json:
-        _write(json.dumps({"command": command, "exit_code": EXIT_OK, "result": "nothing to do", "why": message}))
+def _nothing_to_do(args, message: str) -> int:
+    if args.json:
+        _write(json.dumps({"command": args.command, "exit_code": EXIT_OK, "result": "nothing to do", "why": message}))
     else:
-        say(f"papers {command}: nothing to do: {message}")
+        say(f"papers {args.command}: nothing to do: {message}")
     return EXIT_OK
 
 
-def _unpublished(home: PapersHome) -> str | None:
-    """Why the warehouse holds something the published release does not (None: it is current) —
-    loads a run left unbuilt or unpublished (interrupted after its files were archived, or its
-    validation failed), or a changed dbt project. Raises ``duckdb.IOException`` while a run holds it."""
+def _ensure(home: PapersHome, who: str) -> None:
+    try:
+        home.ensure()
+    except OSError as error:
+        raise _UsageError(f"{who}: cannot create the home's folders in {home.root}: {error.strerror or error}")
+
+
+def cmd_run(settings: Settings, args) -> int:
     import duckdb
 
     from orchestration.dbt_state import project_md5
     from orchestration.ops import ledger
-
-    if not home.warehouse.exists():
-        return None
-    code = project_md5()
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
-        if not ledger.newest_load(con) or ledger.published_is_current(con, code):
-            return None
-        return ledger.plan(con, ledger.DBT, code).reason
-    finally:
-        con.close()
-
-
-def cmd_run(settings: Settings, options: Options, command: str = "run") -> int:
-    import duckdb
-
     from orchestration.sources.landing_files import list_landing
 
     home = settings.layout
     waiting = len(list_landing(home.landing))
     if waiting:
-        say(f"papers {command}: {waiting} file(s) waiting in {home.landing}")
-        return _run_and_report(settings, options, command, "ingest_landing")
+        say(f"papers {args.command}: {waiting} file(s) waiting in {home.landing}")
+        return _run_and_report(settings, args, "ingest_landing")
+    # why the warehouse holds what is not published (None: nothing): loads of an interrupted run or of
+    # one whose validation failed, or a changed dbt project
+    why = None
     try:
-        why = _unpublished(home)
-    except duckdb.IOException as error:
-        _write(f"papers {command}: the warehouse {home.warehouse} is in use by another process "
+        if home.warehouse.exists():
+            code = project_md5()
+            with duckdb.connect(str(home.warehouse), read_only=True) as con:
+                if ledger.newest_load(con) and not ledger.published_is_current(con, code):
+                    why = ledger.plan(con, ledger.DBT, code).reason
+    except duckdb.IOException as error:  # a run holds the warehouse
+        _write(f"papers {args.command}: the warehouse {home.warehouse} is in use by another process "
                f"({_one_line(str(error))[:200]}); try again when it is done")
         return EXIT_PIPELINE_ERROR
     if why is None:
-        return _nothing_to_do(options, command, f"no file waiting in {home.landing} (drop snapshot files there, "
-                                                "or fetch listing dates with `papers backfill`)")
+        return _nothing_to_do(args, f"no file waiting in {home.landing} (drop snapshot files there, "
+                                    "or fetch listing dates with `papers backfill`)")
     # the ingest job with no file still repairs what an interrupted load left before dbt builds
-    say(f"papers {command}: no file waiting; the warehouse holds what is not published yet ({why}): "
+    say(f"papers {args.command}: no file waiting; the warehouse holds what is not published yet ({why}): "
         "building, validating, publishing it")
-    return _run_and_report(settings, options, command, "ingest_landing")
+    return _run_and_report(settings, args, "ingest_landing")
 
 
 def _unreadable(name: str) -> str | None:
@@ -383,13 +341,12 @@ def _unreadable(name: str) -> str | None:
     return None
 
 
-def cmd_ingest(settings: Settings, options: Options, files: list[str]) -> int:
+def cmd_ingest(settings: Settings, args) -> int:
     home = settings.layout
-    problems = [problem for problem in map(_unreadable, files) if problem]
+    problems = [problem for problem in map(_unreadable, args.files) if problem]
     if problems:
-        _write("papers ingest: " + "; ".join(problems))
-        return EXIT_USAGE
-    for name in files:
+        raise _UsageError("papers ingest: " + "; ".join(problems))
+    for name in args.files:
         source = Path(name)
         target = home.landing / source.name
         n = 1
@@ -397,67 +354,62 @@ def cmd_ingest(settings: Settings, options: Options, files: list[str]) -> int:
             target = home.landing / f"{source.stem}.{n}{source.suffix}"
             n += 1
         shutil.copy2(source, target)
-    say(f"papers ingest: copied {len(files)} file(s) into {home.landing}")
-    return cmd_run(settings, options, "ingest")
+    say(f"papers ingest: copied {len(args.files)} file(s) into {home.landing}")
+    return cmd_run(settings, args)
 
 
-def cmd_backfill(settings: Settings, options: Options, start: date, end: date) -> int:
+def cmd_backfill(settings: Settings, args) -> int:
+    start, end = args.start, args.end
     if end < start:
-        _write(f"papers backfill: --end {end} is before --start {start}")
-        return EXIT_USAGE
+        raise _UsageError(f"papers backfill: --end {end} is before --start {start}")
     first, last = date.fromisoformat(FIRST_LISTING_DATE), datetime.now(timezone.utc).date() + timedelta(days=1)
     if start < first or end > last:
-        _write(f"papers backfill: listing dates run from {first} (the first listing) to {last} (tomorrow, UTC); "
-               f"{start if start < first else end} is outside")
-        return EXIT_USAGE
+        raise _UsageError(f"papers backfill: listing dates run from {first} (the first listing) to {last} "
+                          f"(tomorrow, UTC); {start if start < first else end} is outside")
     say(f"papers backfill: fetching {start} .. {end} from the API in one run")
-    with _captured(settings.layout, "backfill", options.debug):  # importing the definitions warns
+    with _captured(settings.layout, "backfill", args.debug):  # importing the definitions warns
         from orchestration.defs.schedules import partition_range_tags
 
-    return _run_and_report(settings, options, "backfill", "fetch_api", tags=partition_range_tags(start, end))
+    return _run_and_report(settings, args, "fetch_api", tags=partition_range_tags(start, end))
 
 
-def cmd_rebuild(settings: Settings, options: Options) -> int:
+def cmd_rebuild(settings: Settings, args) -> int:
     if not settings.layout.warehouse.exists():
-        return _nothing_to_do(options, "rebuild", f"no warehouse yet at {settings.layout.warehouse}")
+        return _nothing_to_do(args, f"no warehouse yet at {settings.layout.warehouse}")
     say("papers rebuild: rebuilding every dbt model from raw (--full-refresh), validating, publishing")
-    return _run_and_report(settings, options, "rebuild", "build_marts",
+    return _run_and_report(settings, args, "build_marts",
                            run_config={"ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}})
 
 
-def cmd_backup(home: PapersHome, dest: str, wait: float) -> int:
+def cmd_backup(settings: Settings, args) -> int:
     from orchestration.ops.backup import BackupError, backup
 
+    home = settings.layout
     try:
-        made = backup(home, Path(dest).expanduser().resolve(), wait_seconds=wait)
+        made = backup(home, Path(args.dest).expanduser().resolve(), wait_seconds=args.wait)
     except BackupError as error:
-        _write(f"papers backup: {error}")
-        return EXIT_USAGE
+        raise _UsageError(f"papers backup: {error}")
     say(f"papers backup: {home.root} -> {made.folder}: {made.files} file(s), {made.bytes / 1e6:.1f} MB "
         f"in {made.seconds:.1f} s")
     return EXIT_OK
 
 
-def cmd_restore(home: PapersHome, source: str) -> int:
+def cmd_restore(settings: Settings, args) -> int:
     from orchestration.ops.backup import BackupError, restore
 
+    home = settings.layout
     try:
-        manifest = restore(Path(source).expanduser().resolve(), home)
+        manifest = restore(Path(args.source).expanduser().resolve(), home)
     except BackupError as error:
-        _write(f"papers restore: {error}")
-        return EXIT_USAGE
-    say(f"papers restore: {source} (made {manifest['made_at']} from {manifest['home']}) -> {home.root}")
+        raise _UsageError(f"papers restore: {error}")
+    say(f"papers restore: {args.source} (made {manifest['made_at']} from {manifest['home']}) -> {home.root}")
     return EXIT_OK
 
 
-def cmd_init(settings: Settings) -> int:
+def cmd_init(settings: Settings, args) -> int:
     home = settings.layout
     existed = home.root.is_dir()
-    try:
-        home.ensure()
-    except OSError as error:
-        _write(f"papers init: cannot create the home's folders in {home.root}: {error.strerror or error}")
-        return EXIT_USAGE
+    _ensure(home, "papers init")
     say(f"papers init: {'ready' if existed else 'created'} {home.root}: "
         + ", ".join(f"{name}/" for name in home.FOLDERS))
     say(f"next: drop snapshot files into {home.landing} and run `papers run`, "
@@ -465,15 +417,15 @@ def cmd_init(settings: Settings) -> int:
     return EXIT_OK
 
 
-def cmd_status(home: PapersHome) -> int:
+def cmd_status(settings: Settings, args) -> int:
     import duckdb
 
+    home = settings.layout
     if not home.warehouse.exists():
         say(f"no warehouse yet at {home.warehouse}: `papers init` creates the home; drop snapshot files into "
             f"{home.landing} and `papers run`, or `papers backfill`")
         return EXIT_OK
-    con = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
         say(f"warehouse: {home.warehouse}")
         say(f"landing:   {len(list(home.landing.glob('*'))) if home.landing.is_dir() else 0} file(s) waiting")
         if table_exists(con, "ops.snapshot_files"):
@@ -514,44 +466,36 @@ def cmd_status(home: PapersHome) -> int:
                 say(f"  the last validation failed: published/ still serves run {release['run_id']}")
         else:
             say("published: nothing yet (no run has passed validation)")
-    finally:
-        con.close()
     return EXIT_OK
 
 
-def cmd_config(settings: Settings) -> int:
+def cmd_config(settings: Settings, args) -> int:
     width = max(len(name) for name, _, _ in settings.describe())
     for name, value, origin in settings.describe():
         say(f"{name:{width}}  {value}    ({origin})")
     return EXIT_OK
 
 
-def cmd_digest(home, week: str) -> int:
+def cmd_digest(settings: Settings, args) -> int:
     """Print ``digests/<week>.md`` of the release ``published/`` serves."""
     from orchestration.publish.digest import DIGESTS_DIR, week_name, week_start
 
+    home = settings.layout
     try:
-        week = week_name(week_start(week))
+        week = week_name(week_start(args.week))
     except ValueError as error:
-        say(f"papers digest: {error}")
-        return EXIT_USAGE
+        raise _UsageError(f"papers digest: {error}")
     release = current_release(home.published)
     if not release:
-        say("papers digest: nothing published yet (run `papers run` first)")
-        return EXIT_USAGE
+        raise _UsageError("papers digest: nothing published yet (run `papers run` first)")
     folder = Path(release["release_dir"]) / DIGESTS_DIR
     path = folder / f"{week}.md"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.md")) if folder.is_dir() else []
-        say(f"papers digest: no digest for {week} in {home.published} "
-            f"(weeks: {', '.join(known) if known else 'none'})")
-        return EXIT_USAGE
+        raise _UsageError(f"papers digest: no digest for {week} in {home.published} "
+                          f"(weeks: {', '.join(known) if known else 'none'})")
     say(path.read_text(encoding="utf-8").rstrip("\n"))
     return EXIT_OK
-
-
-class _UsageError(Exception):
-    """A bad argument: one line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -606,55 +550,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: the commands that write to the home (the others only read it and create nothing)
-WRITERS = ("init", "run", "ingest", "backfill", "rebuild")
+#: the commands that run the pipeline: they create the home's folders first
+RUNS = ("run", "ingest", "backfill", "rebuild")
 
 
 def main(argv: list[str] | None = None) -> int:
     global _out, _quiet
     _out, _quiet = sys.stdout, False
+    # the defaults of the options the parsers SUPPRESS (a subparser's default would undo `--home X` given
+    # before the command) and of those only some commands take
+    defaults = argparse.Namespace(home=None, config=None, debug=False, json=False, strict=False)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv, defaults)
+        settings = Settings.load(config_file=args.config, home=args.home)
     except _UsageError as error:
         _write(str(error))
         return EXIT_USAGE
-    try:
-        settings = Settings.load(config_file=getattr(args, "config", None), home=getattr(args, "home", None))
     except ConfigError as error:
         _write(f"papers: {error}")
         return EXIT_USAGE
-    if args.command == "config":
-        return cmd_config(settings)
     home = settings.layout
-    if home.root.exists() and not home.root.is_dir():
-        _write(f"papers: the home {home.root} is not a directory")
-        return EXIT_USAGE
-    if args.command in WRITERS and args.command != "init":
-        try:
-            home.ensure()
-        except OSError as error:
-            _write(f"papers: cannot create the home's folders in {home.root}: {error.strerror or error}")
-            return EXIT_USAGE
-    options = Options(args)
-    _quiet = options.json
-    commands = {
-        "init": lambda: cmd_init(settings),
-        "run": lambda: cmd_run(settings, options),
-        "ingest": lambda: cmd_ingest(settings, options, args.files),
-        "backfill": lambda: cmd_backfill(settings, options, args.start, args.end),
-        "rebuild": lambda: cmd_rebuild(settings, options),
-        "status": lambda: cmd_status(home),
-        "digest": lambda: cmd_digest(home, args.week),
-        "backup": lambda: cmd_backup(home, args.dest, args.wait),
-        "restore": lambda: cmd_restore(home, args.source),
-    }
+    _quiet = args.json
     try:
-        return commands[args.command]()
+        if args.command != "config" and home.root.exists() and not home.root.is_dir():
+            raise _UsageError(f"papers: the home {home.root} is not a directory")
+        if args.command in RUNS:
+            _ensure(home, "papers")
+        return globals()[f"cmd_{args.command}"](settings, args)  # each COMMAND is run by cmd_COMMAND
+    except _UsageError as error:
+        _write(str(error))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _write("papers: interrupted")
         return EXIT_PIPELINE_ERROR
     except Exception as error:  # the last line of defence: a message and an exit code, no traceback
-        if options.debug:
+        if args.debug:
             raise
         _write(f"papers {args.command}: error: {type(error).__name__}: {_one_line(str(error))} "
                "(`--debug` shows the traceback)")
@@ -662,15 +592,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console_main(argv: list[str] | None = None) -> int:
-    """The ``papers`` command: :func:`main`, then a fast exit.
-
-    At exit CPython's cyclic garbage collector walks every object the run left (Dagster, dbt, GX and
-    pandas modules: millions of objects) several times while it tears the interpreter down, for
-    seconds. Everything is written and closed by then, so the objects are moved
-    out of the collector's sight (``gc.freeze``); they are freed with the process.
-    """
+    """The ``papers`` command: :func:`main`, then a fast exit."""
     code = main(argv)
     sys.stdout.flush()
+    # all is written and closed: spare the teardown's garbage collector the millions of objects a run
+    # leaves (seconds of work); they are freed with the process
     gc.freeze()
     return code
 
