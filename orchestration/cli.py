@@ -227,8 +227,8 @@ def _one_line(text: str) -> str:
 
 def _failure(result) -> str | None:
     """The cause of a failed run in one line: the first failed step and its error, unwrapped."""
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+    for event in result.get_step_failure_events():
+        if event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
             # a user-code error arrives wrapped ("Error occurred while executing op ..."): its cause says it
             while error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
