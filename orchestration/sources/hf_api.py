@@ -8,7 +8,7 @@ again) and the other dates go on.
 
 Every fetched date is one snapshot, its id the sha256 of the date and the listing as returned: a fetch
 equal to a loaded snapshot adds no rows (duplicate); a body that is not UTF-8 JSON of the API's shape
-is quarantined with the body kept.
+is quarantined with the body kept. What happened to each date is appended to ``outcomes``.
 """
 
 from __future__ import annotations
@@ -270,11 +270,9 @@ def hf_api_source(
     fetched: Iterable[Fetched] | None = None,
 ) -> dlt.sources.DltResource:
     """Daily Papers listings of ``listing_dates`` (append-only observations): fetched from the API
-    while dlt extracts, or taken from ``fetched`` (what an earlier fetch step got).
-
-    ``audit``: checks a date's rows before they are yielded (``(table name, rows)`` -> snapshot ids to
-    reject, with reasons); a rejected listing is quarantined like a body that did not parse.
-    """
+    while dlt extracts, or taken from ``fetched`` (what an earlier fetch step got). ``audit``: checks a
+    date's rows (``(table name, rows)`` -> snapshot ids to reject, with reasons) before they are yielded;
+    a rejected listing is quarantined like a body that did not parse."""
     log = outcomes if outcomes is not None else []
 
     @dlt.resource(name=API_FETCHED_TABLE, write_disposition="append")

@@ -203,9 +203,7 @@ class LandingStream:
         of a format nobody asked for (a loader that ran a subset of its tables) stay in landing."""
         while self._read_next_batch():
             pass
-        skipped = {fmt for fmt in self._pending if fmt not in self._handed_out}
-        if skipped:
-            self.intake.to_load = [f for f in self.intake.to_load if f.format not in skipped]
+        self.intake.to_load = [f for f in self.intake.to_load if f.format in self._handed_out]
         for queue in self._pending.values():
             queue.clear()
         if self._spill is not None:
