@@ -415,17 +415,15 @@ def _api_array_pieces(path: Path, piece_bytes: int) -> Iterator[bytes | None]:
 
 
 def _last_boundary(buf: bytes) -> tuple[int, int] | None:
-    """(end of the last complete paper, start of the next) of the last boundary in ``buf``."""
-    start = max(0, len(buf) - _BOUNDARY_WINDOW)
-    while True:
+    """(end of the last complete paper, start of the next) of the last boundary in ``buf`` (its end
+    searched first)."""
+    for start in (max(0, len(buf) - _BOUNDARY_WINDOW), 0):
         last = None
         for last in _PAPER_BOUNDARY.finditer(buf, start):
             pass
         if last is not None:
             return last.start() + 1, last.end()
-        if start == 0:
-            return None
-        start = max(0, start - 8 * _BOUNDARY_WINDOW)
+    return None
 
 
 def _batched_by_size(paths: Sequence[Path], batch_bytes: int,
