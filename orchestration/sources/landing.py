@@ -56,7 +56,7 @@ def raw_pipeline(name: str, con: duckdb.DuckDBPyConnection, pipelines_dir: Path)
     (the caller keeps using it while dlt extracts, e.g. for the registry look-ups of a
     :class:`LandingStream`)."""
     # every raw row carries the id of the load that wrote it: rows of a load dlt did not complete
-    # (no row in raw._dlt_loads) can be told apart and rolled back (warehouse.bookkeeping.reconcile)
+    # (no row in raw._dlt_loads) can be told apart and rolled back (ops.bookkeeping.reconcile)
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
         pipeline_name=name,
