@@ -1,12 +1,9 @@
 """A consistent copy of a PAPERS_HOME, and putting one back (``papers backup`` / ``papers restore``).
 
 The copy is taken while this process holds the warehouse's DuckDB lock: every step of a run that
-writes (the raw load, the registry and its file moves, dbt, the checks, publishing) opens the
-warehouse first, so none can run meanwhile, and the warehouse file, ``archive/``, ``quarantine/``,
-``releases/`` with the ``published`` link, ``reports/`` and ``landing/`` are copied as of one
-moment. The warehouse is checkpointed first (its write-ahead log folded into the file), then copied
-as a file. Scratch (``dlt/``, ``fetched/``, ``logs/``, dbt's per-run folders) and Dagster's own
-instance (``DAGSTER_HOME``) are not part of it.
+writes opens the warehouse first, so none can run meanwhile and what :data:`KEPT` names is copied as
+of one moment (the warehouse checkpointed first, then copied as a file). Scratch (``dlt/``,
+``fetched/``, ``logs/``, dbt's per-run folders) and Dagster's instance are not part of it.
 """
 
 from __future__ import annotations
@@ -23,6 +20,7 @@ import duckdb
 
 from orchestration.config import PapersHome
 from orchestration.snapshots.metadata import file_sha256
+from orchestration.sources.landing_files import exists
 
 MANIFEST = "backup.json"
 #: what a backup holds, relative to the home (``published`` is a relative link into ``releases/``)
@@ -87,9 +85,8 @@ def backup(home: PapersHome, dest: Path, wait_seconds: float = 60.0) -> Backup:
                       "where table_type = 'BASE TABLE' order by all").fetchall()}
         dest.mkdir(parents=True, exist_ok=True)
         for name in KEPT:
-            source = home.root / name
-            if source.exists() or source.is_symlink():
-                _copy(source, dest / name)
+            if exists(home.root / name):
+                _copy(home.root / name, dest / name)
     finally:
         con.close()
     files = [p for p in dest.rglob("*") if p.is_file() and not p.is_symlink()]
@@ -111,11 +108,10 @@ def restore(source: Path, home: PapersHome) -> dict:
         raise BackupError(f"the home {home.root} is not empty: restore into a new or empty home")
     home.root.mkdir(parents=True, exist_ok=True)
     for name in KEPT:
-        path = source / name
-        if path.exists() or path.is_symlink():
+        if exists(source / name):
             target = home.root / name
             if target.is_dir() and not target.is_symlink():
                 target.rmdir()  # an empty folder `papers init` made
-            _copy(path, target)
+            _copy(source / name, target)
     home.ensure()
     return manifest

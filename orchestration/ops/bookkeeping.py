@@ -26,65 +26,44 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.config import PapersHome
 from orchestration.ops import filing
 from orchestration.ops.ledger import LOAD_ID, RAW_TABLES
-from orchestration.sources.hf_api import FetchOutcome
+from orchestration.ops.registry import DUPLICATE, LOADED, QUARANTINED, SnapshotFileRecord, ensure_registry, record
 from orchestration.snapshots.metadata import file_sha256
-from orchestration.sources.landing_files import Intake
-from orchestration.ops.registry import (
-    DUPLICATE,
-    LOADED,
-    QUARANTINED,
-    SnapshotFileRecord,
-    ensure_registry,
-    record,
-    status_counts,
-)
-from orchestration.config import PapersHome
+from orchestration.sources.hf_api import FetchOutcome
+from orchestration.sources.landing_files import Intake, exists
 from orchestration.sql import schema_columns
-
 
 
 def _relative(home: PapersHome, path: Path) -> str:
     return str(path.relative_to(home.root))
 
 
-def settle_landing(
-    con: duckdb.DuckDBPyConnection, found: Intake, home: PapersHome, run_id: str
-) -> None:
+def settle_landing(con: duckdb.DuckDBPyConnection, found: Intake, home: PapersHome, run_id: str) -> None:
     """Record each file of the intake (where it goes), then move it there: loaded files to
     archive/, rejects to quarantine/ with a reason file, duplicate copies removed."""
     planned: set[Path] = set()
-    records: list[SnapshotFileRecord] = []
-    for item in found.to_load:
-        target = filing.free_name(home.archive, item.path.name, planned)
-        records.append(SnapshotFileRecord(
-            snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=LOADED,
-            rows=item.rows, stored_path=_relative(home, target), format=item.format,
-            listing_date=item.listing_date, captured_at=item.captured_at, run_id=run_id,
-            reason="; ".join(item.warnings) or None,  # e.g. page cards skipped for lack of a meta block
-            file_pending=True,
-        ))
-    for item in found.duplicates:
-        # The same bytes are already kept (archive/ or quarantine/): the arrival is recorded, the copy dropped.
-        records.append(SnapshotFileRecord(
-            snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=DUPLICATE,
-            reason=item.reason, run_id=run_id, file_pending=True,
-        ))
-    for item in found.rejected:
-        target = filing.free_name(home.quarantine, item.path.name, planned)
-        records.append(SnapshotFileRecord(
-            snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=QUARANTINED,
-            stored_path=_relative(home, target), format=item.format, reason=item.reason, run_id=run_id,
-            file_pending=True,
-        ))
+
+    def arrival(item, status: str, folder: Path | None = None, **fields) -> SnapshotFileRecord:
+        stored = _relative(home, filing.free_name(folder, item.path.name, planned)) if folder else None
+        return SnapshotFileRecord(snapshot_id=item.sha256, source="landing", source_uri=item.path.name, status=status,
+                                  stored_path=stored, run_id=run_id, file_pending=True, **fields)
+
+    records = [arrival(item, LOADED, home.archive, rows=item.rows, format=item.format, listing_date=item.listing_date,
+                       captured_at=item.captured_at,
+                       reason="; ".join(item.warnings) or None)  # e.g. page cards skipped for lack of a meta block
+               for item in found.to_load]
+    # the same bytes are already kept (archive/ or quarantine/): the arrival is recorded, the copy dropped
+    records += [arrival(item, DUPLICATE, reason=item.reason) for item in found.duplicates]
+    records += [arrival(item, QUARANTINED, home.quarantine, format=item.format, reason=item.reason)
+                for item in found.rejected]
     record(con, records)
     move_pending_files(con, home)
 
 
-def settle_fetches(
-    con: duckdb.DuckDBPyConnection, outcomes: Sequence[FetchOutcome], home: PapersHome, run_id: str
-) -> None:
+def settle_fetches(con: duckdb.DuckDBPyConnection, outcomes: Sequence[FetchOutcome], home: PapersHome,
+                   run_id: str) -> None:
     """Record each fetched date; keep rejected response bodies in quarantine."""
     records: list[SnapshotFileRecord] = []
     for fetch in outcomes:
@@ -112,17 +91,15 @@ def move_pending_files(con: duckdb.DuckDBPyConnection, home: PapersHome, *, veri
         "where file_pending and source = 'landing' order by recorded_at, rowid").fetchall()
     for _rowid, snapshot_id, name, status, stored, reason in pending:
         source = home.landing / name
-        present = source.is_symlink() or source.exists()
-        if present and verify and not _same_bytes(source, snapshot_id):
-            present = False
-        if present:
-            target = home.root / stored if stored else None
-            if status == DUPLICATE or target is None:
-                source.unlink()
-            elif status == QUARANTINED:
-                filing.quarantine(source, reason or "", target)
-            elif not target.exists():
-                filing.archive(source, target)
+        if not exists(source) or verify and not _same_bytes(source, snapshot_id):
+            continue
+        target = home.root / stored if stored else None
+        if status == DUPLICATE or target is None:
+            source.unlink()
+        elif status == QUARANTINED:
+            filing.quarantine(source, reason or "", target)
+        elif not target.exists():
+            filing.archive(source, target)
     if pending:
         con.execute("update ops.snapshot_files set file_pending = false where rowid in (select unnest(?))",
                     [[row[0] for row in pending]])
@@ -171,21 +148,16 @@ def reconcile(con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str) -> 
     done = Reconciled(moves_finished=move_pending_files(con, home, verify=True))
     columns = schema_columns(con, "raw")
     complete = "select load_id from raw._dlt_loads" if "_dlt_loads" in columns else "select null where false"
-    for table in RAW_TABLES:
-        if LOAD_ID not in columns.get(table, ()):
-            continue
-        (n,) = con.execute(
-            f"select count(*) from raw.{table} where {LOAD_ID} is not null and {LOAD_ID} not in ({complete})"
-        ).fetchone()
-        if n:
-            con.execute(f"delete from raw.{table} where {LOAD_ID} is not null and {LOAD_ID} not in ({complete})")
-            done.rolled_back[table] = n
     planned: set[Path] = set()
     records: list[SnapshotFileRecord] = []
     for table, raw in RAW_TABLES.items():
-        source, fmt = raw.source, raw.format
         if table not in columns:
             continue
+        if LOAD_ID in columns[table]:  # the rows of a load dlt did not complete are rolled back
+            (n,) = con.execute(
+                f"delete from raw.{table} where {LOAD_ID} is not null and {LOAD_ID} not in ({complete})").fetchone()
+            if n:
+                done.rolled_back[table] = n
         listing = ("case when count(distinct listing_date) = 1 then min(listing_date) end"
                    if "listing_date" in columns[table] else "null::date")
         for snapshot_id, uri, listing_date, captured_at, rows in con.execute(
@@ -195,11 +167,11 @@ def reconcile(con: duckdb.DuckDBPyConnection, home: PapersHome, run_id: str) -> 
         ).fetchall():
             stored, pending = None, False
             file = home.landing / uri
-            if source == "landing" and file.is_file() and not file.is_symlink() and _same_bytes(file, snapshot_id):
+            if raw.source == "landing" and file.is_file() and not file.is_symlink() and _same_bytes(file, snapshot_id):
                 stored, pending = _relative(home, filing.free_name(home.archive, uri, planned)), True
             records.append(SnapshotFileRecord(
-                snapshot_id=snapshot_id, source=source, source_uri=uri, status=LOADED, rows=rows,
-                stored_path=stored, format=fmt, listing_date=listing_date, captured_at=captured_at,
+                snapshot_id=snapshot_id, source=raw.source, source_uri=uri, status=LOADED, rows=rows,
+                stored_path=stored, format=raw.format, listing_date=listing_date, captured_at=captured_at,
                 reason="recorded after an interrupted run (its rows were loaded, the run stopped before "
                        "recording them)", run_id=run_id, file_pending=pending))
             done.registered.append(snapshot_id)
@@ -215,9 +187,3 @@ def remove_stale_working_folders(home: PapersHome, keep: str) -> None:
     for folder in home.dlt_runs.iterdir():
         if folder.name not in (keep, "definitions") and folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
-
-
-__all__ = [
-    "Reconciled", "move_pending_files", "reconcile", "remove_stale_working_folders",
-    "settle_fetches", "settle_landing", "status_counts",
-]

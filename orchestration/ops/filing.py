@@ -48,14 +48,13 @@ def _write_reason(target: Path, name: str, reason: str, what: str = "file") -> N
     )
 
 
-def quarantine(path: Path, reason: str, target: Path) -> Path:
+def quarantine(path: Path, reason: str, target: Path) -> None:
     """Move ``path`` (never followed: a link is moved as a link) to ``target`` in quarantine/ and
     write ``<target>.reason.txt`` next to it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if not exists(target):
         shutil.move(str(path), str(target))
     _write_reason(target, path.name, reason)
-    return target
 
 
 def write_quarantined_body(body: bytes, name: str, reason: str, quarantine_dir: Path) -> Path:
@@ -67,8 +66,7 @@ def write_quarantined_body(body: bytes, name: str, reason: str, quarantine_dir: 
     return target
 
 
-def archive(path: Path, target: Path) -> Path:
+def archive(path: Path, target: Path) -> None:
     """Move a loaded file out of landing to ``target`` in archive/ (kept, never re-read)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(path), str(target))
-    return target

@@ -1,18 +1,15 @@
 """The change ledger: what is new since a consumer last took raw in.
 
-Arrivals are dlt's own ledger: every raw row carries the ``_dlt_load_id`` of the load that wrote it
-(``raw._dlt_loads`` lists the loads dlt completed; :func:`bookkeeping.reconcile` rolls back the rows
-of any other before a run loads), and load ids grow with time. "New since X" is therefore
-``_dlt_load_id > X``.
+Every raw row carries the ``_dlt_load_id`` of the load that wrote it (``raw._dlt_loads`` lists the
+loads dlt completed; :func:`bookkeeping.reconcile` rolls back the rows of any other), and load ids
+grow with time: "new since X" is ``_dlt_load_id > X``.
 
 Each consumer records in ``ops.watermarks`` the newest load it has taken in and the md5 of the code
 it did so with: ``dbt`` (the models and seeds that built the marts), ``validation:<table>`` (a
 mart's suite, and the dbt code its rows were built with) and ``publish`` (the dbt build the last
-release holds). A run with nothing new after the published build does nothing. A consumer without a row, or whose code
-changed since, takes in everything again (:func:`plan`); it advances its row only after it
-succeeded, so what a failed step missed is taken in by the next one. A full dbt rebuild rewrites
-every mart row, so it drops the validation watermarks (:func:`forget`). dbt reads its own window
-from this table (``macros/incremental_state.sql``).
+release holds). A consumer without a row, or whose code changed since, takes in everything again
+(:func:`plan`); it advances its row only after it succeeded. A full dbt rebuild drops the validation
+watermarks (:func:`forget`). dbt reads its own window from this table (``macros/incremental_state.sql``).
 """
 
 from __future__ import annotations
@@ -27,6 +24,8 @@ from orchestration.sql import quote_literal, schema_columns, table_exists
 
 #: the column dlt stamps every raw row with: the load that wrote it
 LOAD_ID = "_dlt_load_id"
+#: a raw row of a load dlt completed
+COMPLETE = f"{LOAD_ID} in (select load_id from raw._dlt_loads)"
 #: the dbt model of every paper observation, with the load that (re)computed it
 OBSERVATIONS = "intermediate.int_paper_observations"
 
@@ -101,22 +100,17 @@ def newest_load(con: duckdb.DuckDBPyConnection) -> str:
     tables = _loaded_tables(con)
     if not tables:
         return ""
-    newest = " union all ".join(f"select max({LOAD_ID}) as load_id from raw.{t} where {LOAD_ID} in "
-                                "(select load_id from raw._dlt_loads)" for t in tables)
+    newest = " union all ".join(f"select max({LOAD_ID}) as load_id from raw.{t} where {COMPLETE}" for t in tables)
     return con.execute(f"select coalesce(max(load_id), '') from ({newest})").fetchall()[0][0]
 
 
 def touched(con: duckdb.DuckDBPyConnection, window: Window) -> list[str]:
     """The raw tables holding rows of a completed load in ``window`` (for a full window, every raw
     table that has rows)."""
-    found = []
-    for table in _loaded_tables(con):
-        bounds = "" if window.full else f" and {LOAD_ID} > ? and {LOAD_ID} <= ?"
-        if con.execute(f"select 1 from raw.{table} where {LOAD_ID} in (select load_id from raw._dlt_loads)"
-                       f"{bounds} limit 1",
-                       [] if window.full else [window.loaded_after, window.loaded_through]).fetchall():
-            found.append(table)
-    return found
+    bounds = "" if window.full else f" and {LOAD_ID} > ? and {LOAD_ID} <= ?"
+    params = [] if window.full else [window.loaded_after, window.loaded_through]
+    return [table for table in _loaded_tables(con)
+            if con.execute(f"select 1 from raw.{table} where {COMPLETE}{bounds} limit 1", params).fetchall()]
 
 
 def read(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[str, str] | None:
@@ -137,7 +131,7 @@ def plan(con: duckdb.DuckDBPyConnection, consumer: str, code_md5: str, *,
          through: str | None = None, full: bool = False) -> Window:
     """The window ``consumer`` takes in now, up to ``through`` (default: the newest load)."""
     newest = newest_load(con) if through is None else through
-    mark = read(con, consumer)
+    mark = _row(con, consumer)
     if full:
         return Window("", newest, True, "asked for")
     if mark is None:

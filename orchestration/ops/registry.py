@@ -9,7 +9,7 @@ ingestion exactly-once: a snapshot whose sha256 is already ``loaded`` is never l
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 
 import duckdb
@@ -58,21 +58,14 @@ class SnapshotFileRecord:
     recorded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     file_pending: bool = False
 
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"unknown snapshot status {self.status!r}; expected one of {STATUSES}")
-
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
 
 
 def seen_snapshots(con: duckdb.DuckDBPyConnection, candidates: Iterable[str]) -> dict[str, str]:
-    """Which of ``candidates`` (sha256 hex) were seen before, and how they ended (loaded/quarantined).
-
-    Same bytes seen before are a duplicate whatever their fate: a loaded snapshot adds no rows twice,
-    and a quarantined one is rejected for the same reason again.
-    """
+    """Which of ``candidates`` (sha256 hex) were seen before, and how they ended (loaded/quarantined):
+    the same bytes again are a duplicate whatever their fate."""
     wanted = sorted(set(candidates))
     if not wanted:
         return {}
@@ -85,27 +78,19 @@ def seen_snapshots(con: duckdb.DuckDBPyConnection, candidates: Iterable[str]) ->
     return dict(rows)
 
 
-COLUMNS = (
-    "snapshot_id", "source", "source_uri", "stored_path", "format", "listing_date",
-    "captured_at", "rows", "status", "reason", "run_id", "recorded_at", "file_pending",
-)
-
-
 def record(con: duckdb.DuckDBPyConnection, records: Sequence[SnapshotFileRecord]) -> None:
     """Append arrivals to the registry: one columnar insert for the whole batch."""
     if not records:
         return
     ensure_registry(con)
-    batch = pa.table({c: [getattr(r, c) for r in records] for c in COLUMNS})  # noqa: F841 (read by DuckDB)
-    con.execute(f"insert into ops.snapshot_files ({', '.join(COLUMNS)}) select {', '.join(COLUMNS)} from batch")
+    columns = ", ".join(f.name for f in fields(SnapshotFileRecord))
+    batch = pa.table({f.name: [getattr(r, f.name) for r in records] for f in fields(SnapshotFileRecord)})  # noqa: F841
+    con.execute(f"insert into ops.snapshot_files ({columns}) select {columns} from batch")
 
 
 def status_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
     """Files per status of one run."""
     ensure_registry(con)
     rows = con.execute(
-        "select status, count(*) from ops.snapshot_files where run_id = ? group by status", [run_id]
-    ).fetchall()
-    counts = dict.fromkeys(STATUSES, 0)
-    counts.update({status: n for status, n in rows})
-    return counts
+        "select status, count(*) from ops.snapshot_files where run_id = ? group by status", [run_id]).fetchall()
+    return {**dict.fromkeys(STATUSES, 0), **dict(rows)}

@@ -32,10 +32,7 @@ def ensure_results(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def append_results(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> None:
-    """Append rows (run_id, suite, table_name, evaluated, failed, success, failed_expectations,
-    validated_at, report_path, rows, scope), creating the table when missing."""
+    """Append rows (tuples in the order of the columns of :data:`DDL`), creating the table when missing."""
     ensure_results(con)
     if rows:
-        con.executemany(f"insert into {RESULTS} (run_id, suite, table_name, evaluated, failed, success, "
-                        "failed_expectations, validated_at, report_path, rows, scope) "
-                        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(rows))
+        con.executemany(f"insert into {RESULTS} values ({', '.join('?' * len(rows[0]))})", list(rows))

@@ -1,16 +1,14 @@
-"""dlt source for the Hugging Face Daily Papers API: ``GET /api/daily_papers?date=D``.
+"""dlt source for the Hugging Face Daily Papers API: ``GET /api/daily_papers?date=D``, paged with
+``limit=100&p=N`` until an empty page.
 
-Pages with ``limit=100&p=N`` until an empty page. Every wait is bounded: each date has a total
-deadline (:class:`FetchLimits`; a server that drips one byte at a time is cut off, since a socket
-timeout alone bounds each read, not the request), 429/5xx and connection errors are retried with
-backoff, ``Retry-After`` is honoured up to a cap (a longer one fails the date at once), and a redirect
-to another host is not followed. A date that cannot be fetched is recorded as such and the other
-dates go on; the next fetch of it tries again.
+Every wait is bounded (:class:`FetchLimits`): a total deadline per date (a socket timeout alone does
+not cut off a server that drips one byte at a time), retries with backoff, a capped ``Retry-After``,
+no redirect to another host. A date that cannot be fetched is recorded as such (the next fetch tries
+again) and the other dates go on.
 
-Every fetched date is one snapshot: its id is the sha256 of the date and the listing as returned; a
-fetch whose bytes equal an already loaded snapshot adds no rows (duplicate). A body that is not UTF-8
-JSON of the API's shape is quarantined with the body kept. What happened to each date is appended to
-``outcomes`` for the registry.
+Every fetched date is one snapshot, its id the sha256 of the date and the listing as returned: a fetch
+equal to a loaded snapshot adds no rows (duplicate); a body that is not UTF-8 JSON of the API's shape
+is quarantined with the body kept. What happened to each date is appended to ``outcomes``.
 """
 
 from __future__ import annotations
@@ -35,7 +33,6 @@ from orchestration.snapshots.errors import preview
 API_FETCHED_TABLE = "api_fetched_papers"
 PAGE_SIZE = 100
 MAX_PAGES = 50  # a server that ignores `p` must not page forever (5,000 papers a day is far above real)
-FAILED = "quarantined"  # a date that could not be fetched: recorded with the reason, retried next time
 
 
 @dataclass(frozen=True)
@@ -70,8 +67,8 @@ class FetchOutcome:
     snapshot_id: str
     captured_at: datetime
     status: str  # 'loaded' | 'duplicate' | 'quarantined'
-    rows: int
-    pages: int
+    rows: int = 0
+    pages: int = 0
     reason: str | None = None
     body: bytes | None = None  # kept for quarantine
     failed: bool = False  # not fetched at all (network, deadline, HTTP error): no body
@@ -83,10 +80,6 @@ def redact(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
-
-
-def listing_url(base_url: str, listing_date: date) -> str:
-    return f"{redact(base_url)}/api/daily_papers?date={listing_date.isoformat()}"
 
 
 def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits, deadline: float) -> bytes:
@@ -122,7 +115,8 @@ def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits,
                                     f"HTTP {status}; the API asked to retry after {asked:.0f} s, more than the "
                                     f"{limits.max_retry_after_seconds:.0f} s allowed: try this date later")
                             wait = asked
-                        raise _Retry(f"HTTP {status}")
+                        problem, unreachable = f"HTTP {status}", False
+                        break  # retried
                     if status >= 400:
                         raise FetchFailed(f"HTTP {status} {response.reason}")
                     body = bytearray()
@@ -135,8 +129,6 @@ def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits,
                         if len(body) > limits.max_body_bytes:
                             raise FetchFailed(f"the body is larger than {limits.max_body_bytes} bytes")
                     return bytes(body)
-        except _Retry as retry:
-            problem, unreachable = str(retry), False
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as error:
             # (reading the body raises urllib3's own errors: a stalled or cut-off body)
             problem = _network_problem(error)
@@ -148,10 +140,6 @@ def _get(session: requests.Session, url: str, params: dict, limits: FetchLimits,
                               f"{limits.deadline_seconds:.0f} s deadline", unreachable)
         time.sleep(wait)
     raise AssertionError("unreachable")
-
-
-class _Retry(Exception):
-    pass
 
 
 def _no_connection(error: Exception) -> bool:
@@ -174,11 +162,9 @@ def _network_problem(error: Exception) -> str:
 
 def fetch_listing(session: requests.Session, base_url: str, listing_date: date,
                   limits: FetchLimits = FetchLimits()) -> list:
-    """The decoded pages of one listing date, paging until an empty page (not included).
-
-    Raises :class:`FetchFailed` when the date cannot be fetched within its limits and
-    :class:`SnapshotRejected` when a page is not UTF-8 JSON (kept as the body's text).
-    """
+    """The decoded pages of one listing date, paging until an empty page (not included). Raises
+    :class:`FetchFailed` when the date cannot be fetched within its limits, :class:`_BadBody` when a page
+    is not UTF-8 JSON."""
     deadline = time.monotonic() + limits.deadline_seconds
     pages: list = []
     for number in range(MAX_PAGES):
@@ -233,18 +219,16 @@ class Fetched:
     failed: bool = False
 
     def to_json(self) -> str:
-        return json.dumps({"listing_date": self.listing_date.isoformat(), "url": self.url,
-                           "captured_at": self.captured_at.isoformat(), "pages": self.pages,
-                           "bad_body": base64.b64encode(self.bad_body).decode() if self.bad_body is not None else None,
-                           "problem": self.problem, "failed": self.failed}, separators=(",", ":"))
+        bad_body = base64.b64encode(self.bad_body).decode() if self.bad_body is not None else None
+        return json.dumps({**vars(self), "listing_date": self.listing_date.isoformat(),
+                           "captured_at": self.captured_at.isoformat(), "bad_body": bad_body}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str) -> Fetched:
         d = json.loads(line)
-        return cls(listing_date=date.fromisoformat(d["listing_date"]), url=d["url"],
-                   captured_at=datetime.fromisoformat(d["captured_at"]), pages=d["pages"],
-                   bad_body=base64.b64decode(d["bad_body"]) if d["bad_body"] is not None else None,
-                   problem=d["problem"], failed=d["failed"])
+        return cls(**{**d, "listing_date": date.fromisoformat(d["listing_date"]),
+                      "captured_at": datetime.fromisoformat(d["captured_at"]),
+                      "bad_body": base64.b64decode(d["bad_body"]) if d["bad_body"] is not None else None})
 
 
 def fetch_dates(listing_dates: Sequence[date], base_url: str, limits: FetchLimits = FetchLimits(),
@@ -256,22 +240,20 @@ def fetch_dates(listing_dates: Sequence[date], base_url: str, limits: FetchLimit
     with requests.Session() as session:
         session.headers["Accept"] = "application/json"
         for listing_date in listing_dates:
-            common = dict(listing_date=listing_date, url=listing_url(base_url, listing_date),
+            common = dict(listing_date=listing_date, url=f"{redact(base_url)}/api/daily_papers?date={listing_date}",
                           captured_at=datetime.now(timezone.utc))
             if unreachable is not None:
                 fetched = Fetched(problem=unreachable, failed=True, **common)
-                if progress is not None:
-                    progress(fetched)
-                yield fetched
-                continue
-            try:
-                fetched = Fetched(pages=fetch_listing(session, base_url.rstrip("/"), listing_date, limits), **common)
-            except FetchFailed as failed:
-                fetched = Fetched(problem=str(failed), failed=True, **common)
-                if failed.unreachable:
-                    unreachable = f"not tried: the API could not be reached for {listing_date} ({failed})"
-            except _BadBody as bad:
-                fetched = Fetched(bad_body=bad.body, problem=bad.reason, **common)
+            else:
+                try:
+                    fetched = Fetched(pages=fetch_listing(session, base_url.rstrip("/"), listing_date, limits),
+                                      **common)
+                except FetchFailed as failed:
+                    fetched = Fetched(problem=str(failed), failed=True, **common)
+                    if failed.unreachable:
+                        unreachable = f"not tried: the API could not be reached for {listing_date} ({failed})"
+                except _BadBody as bad:
+                    fetched = Fetched(bad_body=bad.body, problem=bad.reason, **common)
             if progress is not None:
                 progress(fetched)
             yield fetched
@@ -288,11 +270,9 @@ def hf_api_source(
     fetched: Iterable[Fetched] | None = None,
 ) -> dlt.sources.DltResource:
     """Daily Papers listings of ``listing_dates`` (append-only observations): fetched from the API
-    while dlt extracts, or taken from ``fetched`` (what an earlier fetch step got).
-
-    ``audit``: checks a date's rows before they are yielded (``(table name, rows)`` -> snapshot ids to
-    reject, with reasons); a rejected listing is quarantined like a body that did not parse.
-    """
+    while dlt extracts, or taken from ``fetched`` (what an earlier fetch step got). ``audit``: checks a
+    date's rows (``(table name, rows)`` -> snapshot ids to reject, with reasons) before they are yielded;
+    a rejected listing is quarantined like a body that did not parse."""
     log = outcomes if outcomes is not None else []
 
     @dlt.resource(name=API_FETCHED_TABLE, write_disposition="append")
@@ -317,25 +297,23 @@ def _outcome(got: Fetched, already_loaded: frozenset[str], audit) -> tuple[Fetch
     common = dict(listing_date=got.listing_date, url=got.url, captured_at=got.captured_at)
     if got.failed:
         stamp = day + b"\nfailed\n" + got.captured_at.isoformat().encode()
-        return FetchOutcome(snapshot_id=hashlib.sha256(stamp).hexdigest(), status=FAILED, rows=0, pages=0,
+        # recorded as quarantined with the reason; the next fetch of the date tries again
+        return FetchOutcome(snapshot_id=hashlib.sha256(stamp).hexdigest(), status="quarantined",
                             reason=f"fetch failed: {got.problem}", failed=True, **common), None
     if got.pages is None:
         return FetchOutcome(snapshot_id=hashlib.sha256(day + b"\n" + (got.bad_body or b"")).hexdigest(),
-                            status="quarantined", rows=0, pages=0, reason=got.problem, body=got.bad_body,
-                            **common), None
+                            status="quarantined", reason=got.problem, body=got.bad_body, **common), None
     body = json.dumps(got.pages, sort_keys=True, separators=(",", ":")).encode()
     # The date is part of the id: two empty listings (weekends) are different snapshots.
     snapshot_id = hashlib.sha256(day + b"\n" + body).hexdigest()
     common.update(snapshot_id=snapshot_id, pages=len(got.pages))
     if snapshot_id in already_loaded:
-        return FetchOutcome(status="duplicate", rows=0, reason="listing unchanged since an earlier fetch",
-                            **common), None
+        return FetchOutcome(status="duplicate", reason="listing unchanged since an earlier fetch", **common), None
     try:
         table = listing_table(got.pages, snapshot_id, got.url, got.captured_at, got.listing_date)
+        problems = audit(API_FETCHED_TABLE, table) if audit is not None else {}
+        if problems:
+            raise SnapshotRejected(problems.get(snapshot_id) or next(iter(problems.values())))
     except SnapshotRejected as rejected:
-        return FetchOutcome(status="quarantined", rows=0, reason=rejected.reason, body=body, **common), None
-    problems = audit(API_FETCHED_TABLE, table) if audit is not None else {}
-    if problems:
-        return FetchOutcome(status="quarantined", rows=0, reason=problems.get(snapshot_id)
-                            or next(iter(problems.values())), body=body, **common), None
+        return FetchOutcome(status="quarantined", reason=rejected.reason, body=body, **common), None
     return FetchOutcome(status="loaded", rows=table.num_rows, **common), table

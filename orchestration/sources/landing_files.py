@@ -1,10 +1,8 @@
-"""Landing-folder intake: find new files, read and parse them, and decide how each ends.
+"""Landing-folder intake (no Dagster or dlt): read and parse new files, decide how each ends.
 
-No Dagster or dlt here. :class:`LandingStream` reads the files of one run in bounded batches and
-hands their parsed Arrow tables to the loader while recording how each file ends — loaded,
-duplicate or rejected. Nothing is moved here: ``ops.bookkeeping.settle_landing`` records the
-outcomes and ``ops.filing`` moves the files (loaded to ``archive/``, rejects to ``quarantine/``
-with a reason file, duplicate copies dropped).
+:class:`LandingStream` reads the files of one run in bounded batches, hands their Arrow tables to the
+loader and records how each file ends: loaded, duplicate or rejected. Nothing is moved here
+(``ops.bookkeeping.settle_landing`` records the outcomes, ``ops.filing`` moves the files).
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import stat
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -29,21 +27,19 @@ from orchestration.snapshots import (API_PAPERS_SCHEMA, ApiBody, ParsedSnapshot,
 from orchestration.snapshots.metadata import file_sha256
 from orchestration.project import FIRST_LISTING_DATE
 
-IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
+TEMP_SUFFIXES = (".tmp", ".part", ".crdownload")  # a file still being written (renamed when complete)
+IGNORED_SUFFIXES = (*TEMP_SUFFIXES, ".reason.txt")
 
 
 def is_candidate(path: Path) -> bool:
     """A landing entry to settle: not hidden, not still being written. Anything else than a regular
     file (a symlink, a FIFO, a directory…) is a candidate too: it is quarantined unread."""
-    name = path.name
-    return not name.startswith(".") and not name.endswith(IGNORED_SUFFIXES)
+    return not path.name.startswith(".") and not path.name.endswith(IGNORED_SUFFIXES)
 
 
 def not_a_regular_file(path: Path) -> str | None:
-    """Why ``path`` is never read (a symlink, FIFO, socket, device or directory), or None.
-
-    Nothing is followed: landing is the only door, and a link could point anywhere on the machine.
-    """
+    """Why ``path`` is never read (a symlink, FIFO, socket, device or directory), or None. Nothing is
+    followed: landing is the only door, and a link could point anywhere on the machine."""
     try:
         mode = path.lstat().st_mode
     except OSError as error:
@@ -81,14 +77,10 @@ def unread_id(path: Path) -> str:
     return hashlib.sha256(f"unread\n{path.name}\n{detail}\n{time.time_ns()}".encode()).hexdigest()
 
 
-#: Bytes of landing files read, hashed and parsed together: the bound on what a run holds in memory
-#: at once (bodies + their parsed tables), whatever the number of files waiting.
+#: Bytes of landing files read, hashed and parsed together: what a run holds in memory at once.
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
-#: Files from this size on are never held whole: hashed as a stream, then read and parsed in pieces
-#: of about :data:`DEFAULT_PIECE_BYTES` (runs of whole papers of the API array), their rows spilled
-#: to a temporary Arrow file until the whole file has parsed (a file is loaded whole or not at all).
-#: Held whole, a file would cost several times its size at the parse peak (the body, its text, the
-#: reader's input, its output and the table).
+#: Files from this size on are never held whole (at the parse peak a file costs several times its
+#: size): hashed as a stream, then parsed in pieces of about :data:`DEFAULT_PIECE_BYTES`.
 DEFAULT_LARGE_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_PIECE_BYTES = 32 * 1024 * 1024
 
@@ -108,17 +100,15 @@ class LandedFile:
 
 @dataclass(frozen=True)
 class RejectedFile:
+    """A file not loaded, and why: rejected (quarantined), or a duplicate."""
+
     path: Path
     sha256: str
     reason: str
     format: str | None = None
 
 
-@dataclass(frozen=True)
-class DuplicateFile:
-    path: Path
-    sha256: str
-    reason: str
+DuplicateFile = RejectedFile
 
 
 @dataclass
@@ -144,20 +134,14 @@ class LandingStream:
 
     Each batch (about ``batch_bytes`` of files) is read, hashed once, checked for duplicates (same
     bytes as a snapshot seen before — one ``lookup_seen`` query per batch — or earlier in this run),
-    parsed together (the API bodies share the columnar parser's reader calls) and turned into one table per
-    format; the bodies are dropped before the next batch is read. :meth:`tables` hands out the
-    tables of one format, reading batches on demand, so a loader consuming both formats holds about
-    one batch at a time however many files wait. :attr:`intake` records how every file read so far
-    ends; :meth:`finish` reads what is left, so every file gets an outcome.
+    parsed together and turned into one table per format. :meth:`tables` reads batches on demand, so
+    a loader consuming both formats holds about one batch at a time. :attr:`intake` records how every
+    file read so far ends; :meth:`finish` reads what is left, so every file gets an outcome.
 
-    A file of ``large_file_bytes`` or more is a batch of its own and is never held whole (what one
-    file holds would otherwise grow with its size): it is hashed as a stream, then
-    parsed in pieces of about ``piece_bytes`` whose rows are spilled to an Arrow file (in
-    ``spill_dir``, else the system's temporary folder) and handed out one piece at a time once the
-    whole file has parsed — a file is loaded whole or not at all.
-
-    Parsing stays in this process: pyarrow's JSON reader already uses every core, so worker
-    processes would add memory and no speed.
+    A file of ``large_file_bytes`` or more is a batch of its own: hashed as a stream, parsed in pieces
+    of about ``piece_bytes`` whose rows are spilled to an Arrow file (in ``spill_dir``, else the
+    system's temporary folder) and handed out once the whole file has parsed (loaded whole or not at all).
+    Parsing stays in this process: pyarrow's JSON reader already uses every core.
     """
 
     def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
@@ -169,8 +153,7 @@ class LandingStream:
         self._on_batch = on_batch  # called after each batch: (batch number, its files, the intake so far)
         self._lookup_seen = lookup_seen
         self._audit = audit
-        self._batches = iter(_batched_by_size(paths, batch_bytes, large_file_bytes))
-        self._large_file_bytes = large_file_bytes
+        self._batches = _batched_by_size(paths, batch_bytes, large_file_bytes)
         self._piece_bytes = piece_bytes
         self._spill_dir = spill_dir
         self._spill: tempfile.TemporaryDirectory | None = None
@@ -185,10 +168,8 @@ class LandingStream:
         """Tables of format ``fmt`` (``api_json`` / ``page_text``), one per batch that has such files.
 
         ``idle`` (an empty table of the format's schema) is yielded after reading a batch that holds
-        none of this format, so each step of this iterator reads at most one batch: a loader that
-        takes its tables in turns (dlt's round-robin over resources) never has the other format's
-        tables pile up — without it, asking for page-text tables of an all-API landing would read
-        every batch before the API tables were taken, holding them all in memory at once.
+        none of this format, so each step reads at most one batch: a loader that takes its tables in
+        turns (dlt's round-robin over resources) never has the other format's tables pile up.
         """
         self._handed_out.add(fmt)
         self._taking.add(fmt)
@@ -218,16 +199,11 @@ class LandingStream:
             self._taking.discard(fmt)
 
     def finish(self) -> Intake:
-        """Read every remaining batch (so every file has an outcome) and return :attr:`intake`.
-
-        Tables of a format nobody asked for (a loader that ran a subset of its tables) are dropped,
-        and their files taken out of ``to_load``: they stay in landing for a later run.
-        """
+        """Read every remaining batch (so every file has an outcome) and return :attr:`intake`. The files
+        of a format nobody asked for (a loader that ran a subset of its tables) stay in landing."""
         while self._read_next_batch():
             pass
-        skipped = {fmt for fmt in self._pending if fmt not in self._handed_out}
-        if skipped:
-            self.intake.to_load = [f for f in self.intake.to_load if f.format not in skipped]
+        self.intake.to_load = [f for f in self.intake.to_load if f.format in self._handed_out]
         for queue in self._pending.values():
             queue.clear()
         if self._spill is not None:
@@ -236,43 +212,33 @@ class LandingStream:
         return self.intake
 
     def _read_next_batch(self) -> bool:
-        batch = next(self._batches, None)
+        batch, large = next(self._batches, (None, False))
         if batch is None:
             return False
         self.batches_read += 1
-        self._read_batch(batch)
-        if self._on_batch is not None:
-            self._on_batch(self.batches_read, len(batch), self.intake)
-        return True
-
-    def _read_batch(self, batch: list[Path]) -> None:
         readable, bodies = [], []
         for path in batch:  # each file read once: hashed, then parsed; a file that cannot be read is rejected
             problem = not_a_regular_file(path)
-            if problem is None and len(batch) == 1 and path.lstat().st_size >= self._large_file_bytes:
-                try:
-                    self._read_large_file(path)
-                    return
-                except OSError as error:
-                    problem = _unreadable(error)
             if problem is None:
                 try:
+                    if large:
+                        self._read_large_file(path)
+                        break
                     bodies.append(path.read_bytes())
                     readable.append(path)
                     continue
                 except OSError as error:
-                    problem = _unreadable(error)
+                    problem = f"could not be read ({error.strerror or type(error).__name__})"
             self.intake.rejected.append(RejectedFile(path, unread_id(path), problem))
-        digests = [hashlib.sha256(body).hexdigest() for body in bodies]
-        self._parse_batch(readable, bodies, digests)
+        else:  # (no large file taken)
+            self._parse_batch(readable, bodies, [hashlib.sha256(body).hexdigest() for body in bodies])
+        if self._on_batch is not None:
+            self._on_batch(self.batches_read, len(batch), self.intake)
+        return True
 
     def _read_large_file(self, path: Path) -> None:
-        """A file too large to hold whole: hashed as a stream, then parsed in pieces (spilled).
-
-        Anything the pieces cannot vouch for (not an API array of papers split at paper boundaries,
-        a piece the parser rejects) gets the whole-file path,
-        so outcomes, rows and rejection reasons are those of :func:`parse_bodies`.
-        """
+        """A file too large to hold whole: hashed as a stream, parsed in pieces (spilled). What the pieces
+        cannot vouch for (not split at paper boundaries, a piece rejected) is parsed whole."""
         sha = file_sha256(path)
         if not self._sort_out_duplicates([path], [sha]):
             return
@@ -288,7 +254,7 @@ class LandingStream:
             self._parse_batch([path], [path.read_bytes()], [sha], fresh=[0])
             return
         self.files_in_pieces += 1
-        problem = _listing_date_problem("api_json", spilled.listing_date, sorted(spilled.listing_dates))
+        problem = _listing_date_problem(spilled.listing_date, spilled.listing_dates)
         if problem:
             spilled.discard()
             self.intake.rejected.append(RejectedFile(path, sha, problem))
@@ -301,10 +267,18 @@ class LandingStream:
                      fresh: list[int] | None = None) -> None:
         if fresh is None:
             fresh = self._sort_out_duplicates(batch, digests)
-        outcomes, tables = parse_bodies([(bodies[n], batch[n], digests[n]) for n in fresh])
+        snapshots = parse_snapshots([(bodies[n], batch[n].name, _mtime(batch[n])) for n in fresh],
+                                    snapshot_ids=[digests[n] for n in fresh])
         bodies.clear()  # the caller's list: the bodies go before the outcomes are recorded
+        problems = [s.reason if isinstance(s, SnapshotRejected) else _snapshot_listing_date_problem(s)
+                    for s in snapshots]
+        parts: dict[str, list[pa.Table]] = {}
+        for snapshot, problem in zip(snapshots, problems):
+            if not problem:
+                parts.setdefault(snapshot.format, []).append(snapshot.table)
         failed: dict[str, str] = {}
-        for fmt, table in tables.items():
+        for fmt, tables in parts.items():
+            table = pa.concat_tables(tables)
             rejected = self._audit(fmt, table) if self._audit is not None else {}
             if rejected:
                 failed.update(rejected)
@@ -312,14 +286,15 @@ class LandingStream:
                                                         pa.array(sorted(rejected), pa.string()))))
             if table.num_rows:
                 self._pending[fmt].append(table)
-        for n, outcome in zip(fresh, outcomes):
+        for n, snapshot, problem in zip(fresh, snapshots, problems):
             path, sha = batch[n], digests[n]
-            if isinstance(outcome, str):
-                self.intake.rejected.append(RejectedFile(path, sha, outcome))
+            if problem:
+                self.intake.rejected.append(RejectedFile(path, sha, problem))
             elif sha in failed:
-                self.intake.rejected.append(RejectedFile(path, sha, failed[sha], outcome[0]))
+                self.intake.rejected.append(RejectedFile(path, sha, failed[sha], snapshot.format))
             else:
-                self.intake.to_load.append(LandedFile(path, sha, *outcome))
+                self.intake.to_load.append(LandedFile(path, sha, snapshot.format, snapshot.rows, snapshot.listing_date,
+                                                      snapshot.captured_at, snapshot.warnings))
 
     def _sort_out_duplicates(self, batch: list[Path], digests: list[str]) -> list[int]:
         """Record the batch's duplicates; return the positions of the fresh files."""
@@ -336,32 +311,6 @@ class LandingStream:
                 self._first_seen[sha] = path.name
                 fresh.append(n)
         return fresh
-
-
-#: What a file that parsed contributes besides its rows: format, rows, listing date, capture time, warnings.
-FileOutcome = tuple[str, int, "date | None", datetime, tuple[str, ...]]
-
-
-def parse_bodies(files: Sequence[tuple[bytes, Path, str]]) -> tuple[list[FileOutcome | str], dict[str, pa.Table]]:
-    """Parse ``(body, path, sha256)`` of several files together.
-
-    Returns, per file in order, its outcome (or the reason it is rejected), and per format the rows
-    of every file that parsed, in file order, as one table.
-    """
-    snapshots = parse_snapshots([(body, path.name, _mtime(path)) for body, path, _ in files],
-                                snapshot_ids=[sha for _, _, sha in files])
-    outcomes: list[FileOutcome | str] = []
-    parts: dict[str, list[pa.Table]] = {}
-    for snapshot in snapshots:
-        problem = (snapshot.reason if isinstance(snapshot, SnapshotRejected)
-                   else _snapshot_listing_date_problem(snapshot))
-        if problem:
-            outcomes.append(problem)
-            continue
-        outcomes.append((snapshot.format, snapshot.rows, snapshot.listing_date, snapshot.captured_at,
-                         snapshot.warnings))
-        parts.setdefault(snapshot.format, []).append(snapshot.table)
-    return outcomes, {fmt: pa.concat_tables(tables) for fmt, tables in parts.items()}
 
 
 #: Where one paper of the API array ends and the next begins (compact or pretty-printed JSON). A match
@@ -397,12 +346,9 @@ class _Spilled:
 def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
                      audit: Audit | None = None) -> _Spilled | None:
     """The rows of a large API file, parsed in pieces of about ``piece_bytes`` into ``spill_path``,
-    or None when only the whole-file path can vouch for the outcome.
-
-    Each piece is a run of whole papers of the file's array, parsed alone (ranks continued): the
-    rows are those of the whole file, since the parser reads each paper on its own
-    (:mod:`orchestration.snapshots.api`).
-    """
+    or None when only the whole-file path can vouch for the outcome. Each piece is a run of whole
+    papers parsed alone (ranks continued): the parser reads each paper on its own, so the rows are
+    those of the whole file."""
     name = path.name
     listing_date = listing_date_from_name(name)
     spilled = _Spilled(spill_path, capture_time_from_name(name) or as_utc(_mtime(path)), listing_date)
@@ -469,22 +415,21 @@ def _api_array_pieces(path: Path, piece_bytes: int) -> Iterator[bytes | None]:
 
 
 def _last_boundary(buf: bytes) -> tuple[int, int] | None:
-    """(end of the last complete paper, start of the next) of the last boundary in ``buf``."""
-    start = max(0, len(buf) - _BOUNDARY_WINDOW)
-    while True:
+    """(end of the last complete paper, start of the next) of the last boundary in ``buf`` (its end
+    searched first)."""
+    for start in (max(0, len(buf) - _BOUNDARY_WINDOW), 0):
         last = None
         for last in _PAPER_BOUNDARY.finditer(buf, start):
             pass
         if last is not None:
             return last.start() + 1, last.end()
-        if start == 0:
-            return None
-        start = max(0, start - 8 * _BOUNDARY_WINDOW)
+    return None
 
 
 def _batched_by_size(paths: Sequence[Path], batch_bytes: int,
-                     large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES) -> Iterator[list[Path]]:
-    """Batches of about ``batch_bytes``; a file of ``large_file_bytes`` or more is a batch of its own."""
+                     large_file_bytes: int) -> Iterator[tuple[list[Path], bool]]:
+    """(batch, large): batches of about ``batch_bytes``; a regular file of ``large_file_bytes`` or
+    more is a batch of its own (large)."""
     batch: list[Path] = []
     size = 0
     for path in paths:
@@ -494,21 +439,17 @@ def _batched_by_size(paths: Sequence[Path], batch_bytes: int,
             file_size = 0
         if file_size >= large_file_bytes:
             if batch:
-                yield batch
+                yield batch, False
                 batch, size = [], 0
-            yield [path]
+            yield [path], True
             continue
         batch.append(path)
         size += file_size
         if size >= batch_bytes:
-            yield batch
+            yield batch, False
             batch, size = [], 0
     if batch:
-        yield batch
-
-
-def _unreadable(error: OSError) -> str:
-    return f"could not be read ({error.strerror or type(error).__name__})"
+        yield batch, False
 
 
 def _mtime(path: Path) -> datetime:
@@ -516,22 +457,17 @@ def _mtime(path: Path) -> datetime:
 
 
 def _snapshot_listing_date_problem(snapshot: ParsedSnapshot) -> str | None:
-    dates = (pc.unique(snapshot.table.column("listing_date")).to_pylist()
-             if snapshot.format == "api_json" else [])
-    return _listing_date_problem(snapshot.format, snapshot.listing_date, dates)
-
-
-def _listing_date_problem(fmt: str, listing_date: date | None, dates: list[date]) -> str | None:
-    """A listing date outside the partitions (before the listing existed, or in the future).
-
-    ``dates``: the distinct listing dates of the file's rows.
-    """
-    if fmt != "api_json" or not dates and listing_date is None:
+    if snapshot.format != "api_json":
         return None
+    return _listing_date_problem(snapshot.listing_date, pc.unique(snapshot.table.column("listing_date")).to_pylist())
+
+
+def _listing_date_problem(listing_date: date | None, dates: Collection[date | None]) -> str | None:
+    """A listing date outside the partitions (before the listing existed, or in the future), among
+    ``dates`` (the distinct listing dates of an API file's rows) or else the file's ``listing_date``."""
     first = date.fromisoformat(FIRST_LISTING_DATE)
     last = datetime.now(timezone.utc).date() + timedelta(days=1)
-    dates = dates or [listing_date]
-    bad = sorted(d for d in dates if d is not None and not first <= d <= last)
+    bad = sorted(d for d in (dates or [listing_date]) if d is not None and not first <= d <= last)
     if not bad:
         return None
     return (f"listing date {bad[0].isoformat()} is not a valid partition: listings exist from "

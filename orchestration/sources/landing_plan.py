@@ -4,7 +4,6 @@ A file is *stable* — safe to read — when any of these holds:
 - its size and mtime are the same as at the previous look (nobody is writing it);
 - it appeared by an atomic rename from a temporary name (``x.json.part`` -> ``x.json``) seen before;
 - it was last modified more than ``settle_seconds`` ago (moved in from elsewhere, already complete).
-Names starting with ``.`` or ending in ``.tmp``/``.part`` are never read (see ``landing_files.is_candidate``).
 
 Stable files not requested before are grouped into batches: sorted by listing date (the leading
 ``YYYY-MM-DD`` of the name; page-text files last) and cut every ``max_files`` files, so a folder of dropped
@@ -21,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.snapshots.metadata import file_sha256, leading_date_text
-from orchestration.sources.landing_files import IGNORED_SUFFIXES, is_candidate, not_a_regular_file
-
+from orchestration.sources.landing_files import TEMP_SUFFIXES, is_candidate, not_a_regular_file
 
 
 @dataclass(frozen=True)
@@ -53,13 +51,6 @@ class Batch:
         return (dates[0], dates[-1]) if dates else None
 
 
-def _temp_stem(name: str) -> str | None:
-    for suffix in (".tmp", ".part", ".crdownload"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return None
-
-
 def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = WatchSettings(),
                  now: float | None = None) -> tuple[list[Batch], str]:
     """The batches to request now, and the cursor for the next look."""
@@ -68,8 +59,7 @@ def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = Wa
     observed_before: dict[str, list] = state.get("observed", {})
     requested_before: dict[str, list] = state.get("requested", {})
     observed, requested, ready = {}, {}, []
-    entries = sorted(landing.iterdir()) if landing.exists() else []
-    for path in entries:
+    for path in sorted(landing.iterdir()) if landing.exists() else []:
         try:
             stat = path.lstat()  # never followed: a link or FIFO is quarantined unread by the run
         except OSError:
@@ -78,10 +68,8 @@ def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = Wa
         if not is_candidate(path):
             continue
         unchanged = observed_before.get(path.name) == observed[path.name]
-        renamed_in = any(
-            _temp_stem(name) == path.name and size == stat.st_size
-            for name, (size, _) in observed_before.items() if name.endswith(IGNORED_SUFFIXES)
-        )
+        renamed_in = any((observed_before.get(path.name + suffix) or [None])[0] == stat.st_size
+                         for suffix in TEMP_SUFFIXES)
         settled = now - stat.st_mtime_ns / 1e9 > settings.settle_seconds
         if not (unchanged or renamed_in or settled):
             continue  # still being written, or first sight: look again next tick
@@ -93,8 +81,7 @@ def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = Wa
         if previous and previous[0] == sha and now - previous[1] < settings.retry_seconds:
             requested[path.name] = previous
             continue
-        ready.append((leading_date_text(path.name) or "~",
-                      path.name, sha))
+        ready.append((leading_date_text(path.name) or "~", path.name, sha))
     ready.sort()
     batches = [
         Batch(files=tuple(name for _, name, _ in chunk), digests=tuple(sha for _, _, sha in chunk),
@@ -103,5 +90,4 @@ def plan_batches(landing: Path, cursor: str | None, settings: WatchSettings = Wa
     ]
     for _, name, sha in ready:
         requested[name] = [sha, now]
-    new_cursor = json.dumps({"observed": observed, "requested": requested}, sort_keys=True)
-    return batches, new_cursor
+    return batches, json.dumps({"observed": observed, "requested": requested}, sort_keys=True)
