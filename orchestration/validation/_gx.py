@@ -14,7 +14,7 @@ from typing import Any
 _KWARG_ORDER = ("column", "column_list", "column_A", "column_B", "min_value", "max_value")
 _HIDDEN_KWARGS = {"batch_id", "result_format", "catch_exceptions", "include_config"}
 EXAMPLES = 5  # unexpected values quoted per failed expectation
-POSITION_META = "papers_position"  # an expectation's position in its suite (runner._SuitePlan)
+POSITION_META = "papers_position"  # an expectation's position in its suite (suites.build_suite)
 
 
 @functools.cache
@@ -85,13 +85,13 @@ def frame_from_duckdb(con, query: str):
 
 @dataclass
 class ExpectationOutcome:
+    """One expectation's outcome: GX's figures for the frame(s) it saw; the keys of its unexpected
+    rows only when it failed without an error."""
+
     name: str
     success: bool
-    detail: str = ""
     unexpected_count: int | None = None
     failing_keys: set[str] = field(default_factory=set)
-    # GX's figures for one frame, kept so that the outcomes of the chunks of a target can be
-    # merged into the outcome of one pass (merge_outcomes); not part of reports.
     element_count: int | None = None
     missing_count: int | None = None  # None: GX reported no missing count (e.g. not_null)
     partial: list[Any] = field(default_factory=list, repr=False)  # first unexpected values, raw
@@ -99,7 +99,20 @@ class ExpectationOutcome:
 
     @property
     def line(self) -> str:
-        return f"{self.name}: {self.detail}" if self.detail else self.name
+        """The name, and for a failure what went wrong: ``name: 3 unexpected of 40 rows (7.5%), e.g. -1``."""
+        if self.success or (self.unexpected_count is None and not self.errors):
+            return self.name
+        if self.errors:
+            return f"{self.name}: error: " + "; ".join(self.errors)
+        detail = f"{self.unexpected_count} unexpected of {self.element_count} rows"
+        # GX's unexpected_percent: of the non-missing rows when GX counts missing ones, else of all rows
+        considered = (self.element_count or 0) - (self.missing_count or 0)
+        if self.element_count and considered > 0:
+            detail += f" ({self.unexpected_count / considered * 100:.3g}%)"
+        examples = dict.fromkeys(_fmt(x) for x in self.partial)  # each shown once
+        if examples:
+            detail += ", e.g. " + ", ".join(examples)
+        return f"{self.name}: {detail}"
 
 
 class Validator:
@@ -121,10 +134,9 @@ class Validator:
         self.close()
 
     def _forget_frames(self) -> None:
-        manager = getattr(getattr(self._datasource, "_execution_engine", None), "batch_manager", None)
-        if manager is not None:
-            manager.batch_data_cache.clear()
-            manager.reset_batch_cache()
+        manager = self._datasource.get_execution_engine().batch_manager
+        manager.batch_data_cache.clear()
+        manager.reset_batch_cache()
 
     def close(self) -> None:
         if self.context is not None:
@@ -195,7 +207,7 @@ def _exception_messages(info: Any) -> list[str]:
 
 
 def _outcome(r, key_column: str | None) -> ExpectationOutcome:
-    """One expectation's result on one frame: GX's figures, then the readable detail."""
+    """One expectation's result on one frame."""
     import pandas as pd
 
     res = r.result or {}
@@ -208,33 +220,9 @@ def _outcome(r, key_column: str | None) -> ExpectationOutcome:
         out.element_count = res.get("element_count")
         out.missing_count = res.get("missing_count")
         out.partial = list(res.get("partial_unexpected_list") or [])[:EXAMPLES]
-    if key_column and not out.errors:
-        # also when this frame passed: merged with other chunks, the expectation may fail
-        # (``mostly``); describe() drops the keys of a passing outcome
+    if key_column and not out.success and not out.errors:
         out.failing_keys = {str(item[key_column]) for item in res.get("unexpected_index_list") or []
                             if isinstance(item, dict) and not pd.isna(item.get(key_column))}
-    return describe(out)
-
-
-def describe(out: ExpectationOutcome) -> ExpectationOutcome:
-    """Fill ``detail`` of a failed outcome from its figures (in place); a passing one names no keys."""
-    out.detail = ""
-    if out.success or out.errors:
-        out.failing_keys = set()
-    if out.success:
-        return out
-    if out.errors:
-        out.detail = "error: " + "; ".join(out.errors)
-    elif out.unexpected_count is not None:
-        detail = f"{out.unexpected_count} unexpected of {out.element_count} rows"
-        # GX's unexpected_percent: of the non-missing rows when GX counts missing ones, else of all rows
-        considered = (out.element_count or 0) - (out.missing_count or 0)
-        if out.element_count and considered > 0:
-            detail += f" ({out.unexpected_count / considered * 100:.3g}%)"
-        examples = dict.fromkeys(_fmt(x) for x in out.partial)  # each shown once
-        if examples:
-            detail += ", e.g. " + ", ".join(examples)
-        out.detail = detail
     return out
 
 
@@ -259,5 +247,6 @@ def merge_outcomes(parts: list[ExpectationOutcome], kwargs: dict[str, Any] | Non
             out.unexpected_count == 0 or considered <= 0
             or (considered - out.unexpected_count) / considered >= mostly)
         out.partial = [x for p in parts for x in p.partial][:EXAMPLES]
-    out.failing_keys = set().union(*(p.failing_keys for p in parts))
-    return describe(out)
+        if not out.success:
+            out.failing_keys = set().union(*(p.failing_keys for p in parts))
+    return out

@@ -167,21 +167,13 @@ class _SuitePlan:
 
     def __init__(self, name: str) -> None:
         self.doc = load_suite(name)
-        self.expectations = [dict(e) for e in self.doc["expectations"]]
+        self.expectations = self.doc["expectations"]
         self.one_frame = any([needs_one_frame(e) for e in self.expectations])
         self.columns = list(dict.fromkeys(c for e in self.expectations for c in referenced_columns(e)))
 
     @functools.cached_property
     def gx_suite(self):
-        """The GX suite, each expectation's position in its meta (_gx.Validator puts GX's results
-        back in that order)."""
-        from ._gx import POSITION_META
-
-        return build_suite({
-            "name": self.doc["name"], "meta": self.doc.get("meta"),
-            "expectations": [{**e, "meta": {**(e.get("meta") or {}), POSITION_META: i}}
-                             for i, e in enumerate(self.expectations)],
-        })
+        return build_suite(self.doc)
 
 
 def _chunks(con, target: SuiteTarget, chunk_rows: int) -> tuple[int, list[tuple[int, int | None]] | None]:

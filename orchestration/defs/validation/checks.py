@@ -1,13 +1,12 @@
 """Great Expectations suites as Dagster asset checks.
 
-Raw checks report the audit of the run's parsed batches: the raw suites' row rules ran on every
-batch before it was loaded (orchestration/validation/audit.py), so a snapshot that broke them was
-quarantined and never reached raw. The check warns (it does not block: what raw holds passed) and
-names every snapshot the run quarantined for that table, whatever the reason (a parse error too). Mart checks validate each public mart after dbt builds it: the rows
-affected since the mart's last passing validation (orchestration/validation/scope.py; everything on
-the first run); their keys, NOT NULL columns and row count are dbt's tests and contracts, which
-ran in the dbt step. A passing check advances the mart's watermark in the change ledger
-(ops.watermarks); a failing one does not, so the next run validates those rows again.
+Raw checks report the audit of the run's parsed batches (orchestration/validation/audit.py): a
+snapshot that broke its raw suite was quarantined and never reached raw, so the check warns (it does
+not block: what raw holds passed) and names every snapshot the run quarantined for that table,
+whatever the reason (a parse error too). Mart checks validate each public mart after dbt builds it:
+the rows affected since the mart's last passing validation (orchestration/validation/scope.py). A
+passing check advances the mart's watermark in the change ledger (ops.watermarks); a failing one
+does not, so the next run validates those rows again.
 """
 
 
@@ -76,24 +75,25 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, ta
     """The audit this run recorded for each raw table, and what it quarantined: a WARN naming the
     files (and dates not fetched) whenever there are any, whatever the reason."""
     run_id = context.run.run_id
+    nothing = "nothing parsed for this table in this run"
     with warehouse.connect() as con:
+        recorded = table_exists(con, "ops.validation_results")
         rows = {table: con.execute(
-            "select suite, evaluated, failed, success, failed_expectations, rows, scope "
-            "from ops.validation_results where run_id = ? and table_name = ? order by validated_at desc limit 1",
-            [run_id, f"raw.{table}"]).fetchall() if table_exists(con, "ops.validation_results") else [] for table in tables}
+            "select suite, evaluated, failed, success, failed_expectations, rows, scope from ops.validation_results "
+            "where run_id = ? and table_name = ? order by validated_at desc limit 1",
+            [run_id, f"raw.{table}"]).fetchone() if recorded else None for table in tables}
         quarantined = {table: _quarantined(con, run_id, table) for table in tables}
     for table in tables:
-        key = dg.AssetKey(["raw", table])
-        suite, evaluated, failed, success, expectations, n, scope = rows[table][0] if rows[table] else (
-            RAW_TABLES[table].suite, 0, 0, True, "[]", 0, "nothing parsed for this table in this run")
+        suite, evaluated, failed, success, expectations, n, scope = rows[table] or (
+            RAW_TABLES[table].suite, 0, 0, True, "[]", 0, nothing)
         held = quarantined[table]
         problems = ([f"{len(held)} quarantined: " + "; ".join(f"{q['file']} ({q['reason']})" for q in held)]
                     if held else []) + ([f"suite: {'; '.join(json.loads(expectations))}"] if not success else [])
         yield dg.AssetCheckResult(
-            asset_key=key, check_name=CHECK_NAME, passed=bool(success) and not held,
+            asset_key=dg.AssetKey(["raw", table]), check_name=CHECK_NAME, passed=bool(success) and not held,
             severity=dg.AssetCheckSeverity.WARN,
             description=(" | ".join(problems)[:2000] if problems else
-                         "all expectations met" if rows[table] else "nothing parsed for this table in this run"),
+                         "all expectations met" if rows[table] else nothing),
             metadata={"suite": suite, "rows_validated": n, "expectations_evaluated": evaluated,
                       "expectations_failed": failed, "rows_scope": scope,
                       "quarantined_files": dg.MetadataValue.json(held)},
