@@ -19,7 +19,7 @@ POSITION_META = "papers_position"  # an expectation's position in its suite (sui
 
 @functools.cache
 def import_gx():
-    """Import great_expectations once, with its logging quiet (the context turns analytics off: make_context)."""
+    """Import great_expectations once, with its logging quiet (Validator's context turns analytics off)."""
     import great_expectations as gx
     from great_expectations.execution_engine import pandas_execution_engine
 
@@ -28,24 +28,6 @@ def import_gx():
     # twice per validation: ~2 s for 100k rows x 15 columns); nobody here reads the fingerprint
     pandas_execution_engine.HASH_THRESHOLD = 0
     return gx
-
-
-def make_context():
-    """An ephemeral, in-memory GX context: no ``gx/`` folder, no progress bars (``TQDM_DISABLE`` is
-    ignored), no analytics."""
-    gx = import_gx()
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    config = DataContextConfig(
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-        store_backend_defaults=InMemoryStoreBackendDefaults(),
-    )
-    return gx.get_context(mode="ephemeral", project_config=config)
 
 
 def frame_from_duckdb(con, query: str):
@@ -150,7 +132,18 @@ class Validator:
         """The outcome of each expectation of ``suite`` on the frame ``df``, in the suite's order;
         with ``key_column``, each failed one names the keys of its unexpected rows."""
         if self.context is None:
-            self.context = make_context()
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            # ephemeral and in memory: no gx/ folder, no progress bars (TQDM_DISABLE is ignored), no analytics
+            self.context = import_gx().get_context(mode="ephemeral", project_config=DataContextConfig(
+                analytics_enabled=False,
+                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+                store_backend_defaults=InMemoryStoreBackendDefaults(),
+            ))
             self._datasource = self.context.data_sources.add_pandas(name="duckdb_frames")
             self._batch_def = self._datasource.add_dataframe_asset(name="frame") \
                 .add_batch_definition_whole_dataframe("whole")

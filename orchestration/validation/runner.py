@@ -129,11 +129,8 @@ def evaluate(
     chunk_rows: int | None = None,
     validator: "_gx.Validator | None" = None,
 ) -> list[ValidationOutcome]:
-    """The outcome of each target, recorded nowhere.
-
-    ``validator``: the GX validator to reuse across calls (its context costs seconds to make); the
-    caller closes it. Without it, one is made and closed within this call.
-    """
+    """The outcome of each target, recorded nowhere. ``validator``: a GX validator to reuse across calls
+    (its context costs seconds to make; the caller closes it), else one is made and closed here."""
     from . import _gx
 
     plans = {name: _SuitePlan(name) for name in dict.fromkeys(t.suite for t in targets)}
@@ -284,7 +281,6 @@ def render_report(outcomes: list[ValidationOutcome], *, run_id: str,
         if o.failing_keys:
             keys = sorted(o.failing_keys)
             shown = ", ".join(f"`{k}`" for k in keys[:MAX_KEYS_IN_REPORT])
-            more = (f" and {len(keys) - MAX_KEYS_IN_REPORT} more"
-                    if len(keys) > MAX_KEYS_IN_REPORT else "")
+            more = f" and {len(keys) - MAX_KEYS_IN_REPORT} more" if len(keys) > MAX_KEYS_IN_REPORT else ""
             out += ["", f"Failing `{o.key_column}` values: {shown}{more}"]
     return "\n".join(out) + "\n"

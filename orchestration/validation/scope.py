@@ -110,12 +110,10 @@ def _touched_where(mart: str, since: str) -> tuple[str, str]:
         return (f"snapshot_id in (select snapshot_id from {OBSERVATIONS} where {new})",
                 f"rows of the snapshots of {when}")
     if mart in ("authors_daily", "topics_daily"):
-        return (f"listing_date in (select listing_date from {LISTINGS} "
-                f"where paper_id in ({touched}))",
+        return (f"listing_date in (select listing_date from {LISTINGS} where paper_id in ({touched}))",
                 f"listing dates of papers observed in {when}")
     if mart == "authors":
-        return (f"author_name in (select author_name from {AUTHORS} "
-                f"where arxiv_id in ({touched}))",
+        return (f"author_name in (select author_name from {AUTHORS} where arxiv_id in ({touched}))",
                 f"author names of papers observed in {when}")
     return None, "all rows"  # a mart without a scope rule: validated whole
 

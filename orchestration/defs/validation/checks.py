@@ -27,35 +27,10 @@ CHECK_NAME = "great_expectations"
 
 
 def _raw_spec(table: str) -> dg.AssetCheckSpec:
-    suite = RAW_TABLES[table].suite
     return dg.AssetCheckSpec(
         CHECK_NAME, asset=dg.AssetKey(["raw", table]), blocking=False,
-        description=f"GX suite expectations/{suite}.json on every batch this run parsed, before loading "
-                    "(snapshots that break it are quarantined, never loaded)",
-    )
-
-
-def _check_result(outcome, key: dg.AssetKey, extra: dict | None = None) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=CHECK_NAME,
-        passed=outcome.success,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=("all expectations met" if outcome.success
-                     else "failed: " + "; ".join(outcome.failed_expectations)),
-        metadata={
-            "suite": outcome.suite,
-            "rows_validated": outcome.rows,
-            "expectations_evaluated": outcome.evaluated,
-            "expectations_failed": outcome.failed,
-            "failed_expectations": dg.MetadataValue.json(list(outcome.failed_expectations)),
-            "rows_scope": outcome.scope,
-            "columns_fetched": len(outcome.columns),
-            "frames_validated": outcome.chunks,  # GX checks at most PAPERS_VALIDATION_CHUNK_ROWS rows a frame
-            "seconds_fetch": round(outcome.fetch_seconds, 3),
-            "seconds_gx": round(outcome.gx_seconds, 3),
-            **(extra or {}),
-        },
+        description=f"GX suite expectations/{RAW_TABLES[table].suite}.json on every batch this run parsed, "
+                    "before loading (snapshots that break it are quarantined, never loaded)",
     )
 
 
@@ -129,7 +104,7 @@ def api_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.Resourc
 def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]):
     """Validate each selected public mart with its suite: the rows affected since its last passing
     validation (see orchestration/validation/scope.py)."""
-    selected = {key.asset_key: key for key in context.selected_asset_check_keys}
+    selected = {key.asset_key for key in context.selected_asset_check_keys}
     marts = [m for m in PUBLIC_MARTS if model_key(m) in selected]
     run_id = context.run.run_id
     warehouse.report(context.log, f"validation: checking {len(marts)} mart(s) with Great Expectations")
@@ -143,8 +118,22 @@ def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourcePa
     failed = [o.table for o in outcomes if not o.success]
     warehouse.report(context.log, f"validation: {len(outcomes) - len(failed)}/{len(outcomes)} mart suite(s) passed"
                                   + (f"; FAILED: {', '.join(failed)}" if failed else ""))
-    for scope, outcome in zip(scopes, outcomes):
-        yield _check_result(outcome, model_key(scope.mart), {
-            "validated_through_load": (scope.window.loaded_through if outcome.table in advanced
-                                       else "not advanced"),
-        })
+    for scope, o in zip(scopes, outcomes):
+        yield dg.AssetCheckResult(
+            asset_key=model_key(scope.mart), check_name=CHECK_NAME, passed=o.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="all expectations met" if o.success else "failed: " + "; ".join(o.failed_expectations),
+            metadata={
+                "suite": o.suite,
+                "rows_validated": o.rows,
+                "expectations_evaluated": o.evaluated,
+                "expectations_failed": o.failed,
+                "failed_expectations": dg.MetadataValue.json(list(o.failed_expectations)),
+                "rows_scope": o.scope,
+                "columns_fetched": len(o.columns),
+                "frames_validated": o.chunks,  # GX checks at most PAPERS_VALIDATION_CHUNK_ROWS rows a frame
+                "seconds_fetch": round(o.fetch_seconds, 3),
+                "seconds_gx": round(o.gx_seconds, 3),
+                "validated_through_load": scope.window.loaded_through if o.table in advanced else "not advanced",
+            },
+        )
