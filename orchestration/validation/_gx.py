@@ -1,21 +1,6 @@
-"""Great Expectations glue. Everything that touches GX, pandas or pyarrow lives here and
-is imported lazily (``import great_expectations`` costs several seconds).
-
-Known GX 1.x facts this module works around (see ../shared/docs/PITFALLS.md):
-- the SQL datasource does not work against DuckDB, so tables are pulled into pandas via Arrow;
-- GX turns ISO-date bounds in a suite ("2023-05-04") into ``datetime.date``; pandas'
-  ``.df()`` would give DuckDB DATEs as ``datetime64[us]``, which GX cannot compare with them.
-  Via Arrow, DATE columns arrive as ``datetime.date`` objects, which compare fine; timestamps
-  are cast to ``datetime64[ns]`` (GX's vectorized path) when in range;
-- progress bars are switched off through the context config (``TQDM_DISABLE`` is ignored);
-- GX fingerprints every pandas batch (``hash_pandas_object`` over the whole frame, twice per
-  validation: ~2 s for 100k rows x 15 columns, more with list/object columns) unless the frame's
-  ``memory_usage()`` exceeds ``pandas_execution_engine.HASH_THRESHOLD``. The fingerprint is batch
-  metadata nobody here reads, so the threshold is set to 0 (:func:`import_gx`);
-- ``expect_column_values_to_be_between`` is vectorized only for int64/float64 (and datetime64[ns])
-  columns: any other integer width (DuckDB INTEGER -> int32) runs a Python function per value
-  (~1 s per 1M rows per expectation). Integer and float columns are widened to 64 bits here.
-"""
+"""Great Expectations glue: everything that touches GX, pandas or pyarrow lives here and is imported
+lazily (``import great_expectations`` costs seconds). GX 1.x's SQL datasource does not work against
+DuckDB, so tables are pulled into pandas via Arrow (see ../shared/docs/PITFALLS.md)."""
 
 from __future__ import annotations
 
@@ -29,35 +14,20 @@ from typing import Any
 _KWARG_ORDER = ("column", "column_list", "column_A", "column_B", "min_value", "max_value")
 _HIDDEN_KWARGS = {"batch_id", "result_format", "catch_exceptions", "include_config"}
 EXAMPLES = 5  # unexpected values quoted per failed expectation
-POSITION_META = "papers_position"  # an expectation's position in its suite (runner._SuitePlan)
+POSITION_META = "papers_position"  # an expectation's position in its suite (suites.build_suite)
 
 
 @functools.cache
 def import_gx():
-    """Import great_expectations once, with its logging quiet (the context turns analytics off: make_context)."""
+    """Import great_expectations once, with its logging quiet (Validator's context turns analytics off)."""
     import great_expectations as gx
     from great_expectations.execution_engine import pandas_execution_engine
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    pandas_execution_engine.HASH_THRESHOLD = 0  # no batch fingerprint (see module docstring)
+    # GX fingerprints every pandas batch below this size (hash_pandas_object over the whole frame,
+    # twice per validation: ~2 s for 100k rows x 15 columns); nobody here reads the fingerprint
+    pandas_execution_engine.HASH_THRESHOLD = 0
     return gx
-
-
-def make_context():
-    """An ephemeral, in-memory GX context: no ``gx/`` folder, no progress bars, no analytics."""
-    gx = import_gx()
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    config = DataContextConfig(
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-        store_backend_defaults=InMemoryStoreBackendDefaults(),
-    )
-    return gx.get_context(mode="ephemeral", project_config=config)
 
 
 def frame_from_duckdb(con, query: str):
@@ -65,55 +35,45 @@ def frame_from_duckdb(con, query: str):
     import pandas as pd
     import pyarrow as pa
 
-    data = con.sql(query).arrow()
-    table = data.read_all() if hasattr(data, "read_all") else data
-    columns = []
+    table = con.sql(query).to_arrow_table()
+    text = []
     for i, fld in enumerate(table.schema):
-        col = table.column(i)
-        t = fld.type
+        t, col = fld.type, table.column(i)
         # DATE (date32) stays: to_pandas() yields datetime.date objects, comparable with the
-        # datetime.date bounds GX parses from the suites' ISO strings.
-        if pa.types.is_timestamp(t) and t.unit != "ns":
-            try:  # a safe cast raises instead of overflowing (years beyond 2262)
-                col = col.cast(pa.timestamp("ns", tz=t.tz))
-            except pa.ArrowException:  # invalid or unsupported cast: keep the column as it is
+        # datetime.date bounds GX parses from the suites' ISO strings (datetime64 columns are not)
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            text.append((i, fld.name, col))
+        elif pa.types.is_timestamp(t) and t.unit != "ns":  # GX's vectorized path
+            try:  # a safe cast raises instead of overflowing (years beyond 2262): keep those as they are
+                table = table.set_column(i, fld.name, col.cast(pa.timestamp("ns", tz=t.tz)))
+            except pa.ArrowException:
                 pass
         elif pa.types.is_decimal(t):  # HUGEINT sums etc.: compare as numbers, not Decimal objects
-            col = col.cast(pa.float64(), safe=False)
+            table = table.set_column(i, fld.name, col.cast(pa.float64(), safe=False))
+        # expect_column_values_to_be_between is vectorized only for 64-bit numbers: any other width
+        # (DuckDB INTEGER -> int32) runs a Python function per value (~1 s per 1M rows)
         elif pa.types.is_integer(t) and t != pa.int64() and t != pa.uint64():
-            col = col.cast(pa.int64())  # GX's vectorized path (see module docstring)
+            table = table.set_column(i, fld.name, col.cast(pa.int64()))
         elif pa.types.is_floating(t) and t != pa.float64():
-            col = col.cast(pa.float64())
-        columns.append(col)
+            table = table.set_column(i, fld.name, col.cast(pa.float64()))
     # Text columns become object columns (Python str, None for NULL): GX copies the whole frame
     # once or twice per expectation (its null filter), and an object column copies pointers where
     # pandas' Arrow-backed str dtype copies every string's bytes.
-    text = [i for i, c in enumerate(columns) if _is_text(c.type)]
-    frame = pa.Table.from_arrays([c for i, c in enumerate(columns) if i not in text],
-                                 names=[n for i, n in enumerate(table.column_names) if i not in text])
-    df = frame.to_pandas() if frame.num_columns else pd.DataFrame(index=pd.RangeIndex(table.num_rows))
-    for i in text:
-        df.insert(i, table.column_names[i],
-                  pd.Series(columns[i].to_numpy(zero_copy_only=False), dtype=object, index=df.index))
+    df = table.drop_columns([name for _, name, _ in text]).to_pandas()
+    for i, name, col in text:
+        df.insert(i, name, pd.Series(col.to_numpy(zero_copy_only=False), dtype=object, index=df.index))
     return df
-
-
-def _is_text(t) -> bool:
-    import pyarrow as pa
-
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 @dataclass
 class ExpectationOutcome:
+    """One expectation's outcome: GX's figures for the frame(s) it saw; the keys of its unexpected
+    rows only when it failed without an error."""
+
     name: str
     success: bool
-    detail: str = ""
     unexpected_count: int | None = None
-    examples: list[Any] = field(default_factory=list)
     failing_keys: set[str] = field(default_factory=set)
-    # GX's figures for one frame, kept so that the outcomes of the chunks of a target can be
-    # merged into the outcome of one pass (merge_outcomes); not part of reports.
     element_count: int | None = None
     missing_count: int | None = None  # None: GX reported no missing count (e.g. not_null)
     partial: list[Any] = field(default_factory=list, repr=False)  # first unexpected values, raw
@@ -121,18 +81,29 @@ class ExpectationOutcome:
 
     @property
     def line(self) -> str:
-        return f"{self.name}: {self.detail}" if self.detail else self.name
+        """The name, and for a failure what went wrong: ``name: 3 unexpected of 40 rows (7.5%), e.g. -1``."""
+        if self.success or (self.unexpected_count is None and not self.errors):
+            return self.name
+        if self.errors:
+            return f"{self.name}: error: " + "; ".join(self.errors)
+        detail = f"{self.unexpected_count} unexpected of {self.element_count} rows"
+        # GX's unexpected_percent: of the non-missing rows when GX counts missing ones, else of all rows
+        considered = (self.element_count or 0) - (self.missing_count or 0)
+        if self.element_count and considered > 0:
+            detail += f" ({self.unexpected_count / considered * 100:.3g}%)"
+        examples = dict.fromkeys(_fmt(x) for x in self.partial)  # each shown once
+        if examples:
+            detail += ", e.g. " + ", ".join(examples)
+        return f"{self.name}: {detail}"
 
 
 class Validator:
     """One GX context (made on first use) and one dataframe asset for every frame it validates.
 
-    GX keeps every frame it was given: the datasource's execution engine caches the batch's data
-    (``BatchManager``, in a reference cycle only a full garbage collection would break), so ``run``
-    drops the frame from the engine's caches once validated: memory does not grow with the
-    number of frames (there is no public GX call that releases a batch's data). The context is
-    the process-wide current project while it runs; :meth:`close` unregisters it: call it (or use
-    the validator as a context manager) when done.
+    GX's execution engine caches each batch's data (``BatchManager``, in a reference cycle only a
+    full garbage collection would break) and there is no public call that releases it, so each
+    frame is dropped from those caches once validated. The context is the process-wide current
+    project while it runs; :meth:`close` (or leaving the ``with`` block) unregisters it.
     """
 
     def __init__(self) -> None:
@@ -145,13 +116,11 @@ class Validator:
         self.close()
 
     def _forget_frames(self) -> None:
-        manager = getattr(getattr(self._datasource, "_execution_engine", None), "batch_manager", None)
-        if manager is not None:
-            manager.batch_data_cache.clear()
-            manager.reset_batch_cache()
+        manager = self._datasource.get_execution_engine().batch_manager
+        manager.batch_data_cache.clear()
+        manager.reset_batch_cache()
 
     def close(self) -> None:
-        """Drop GX's references to the frames and the context (the process-wide project)."""
         if self.context is not None:
             from great_expectations.data_context import set_context
 
@@ -163,16 +132,26 @@ class Validator:
         """The outcome of each expectation of ``suite`` on the frame ``df``, in the suite's order;
         with ``key_column``, each failed one names the keys of its unexpected rows."""
         if self.context is None:
-            self.context = make_context()
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            # ephemeral and in memory: no gx/ folder, no progress bars (TQDM_DISABLE is ignored), no analytics
+            self.context = import_gx().get_context(mode="ephemeral", project_config=DataContextConfig(
+                analytics_enabled=False,
+                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+                store_backend_defaults=InMemoryStoreBackendDefaults(),
+            ))
             self._datasource = self.context.data_sources.add_pandas(name="duckdb_frames")
             self._batch_def = self._datasource.add_dataframe_asset(name="frame") \
                 .add_batch_definition_whole_dataframe("whole")
         from great_expectations.data_context import set_context
 
         set_context(self.context)  # another validator may have closed meanwhile
-        # GX's BASIC result gives every figure an outcome needs but the unexpected rows' keys, at
-        # about half the fixed cost per expectation of COMPLETE; the keys are asked for (COMPLETE,
-        # a second pass) only when some row was unexpected, which a clean frame never has
+        # BASIC gives every figure but the unexpected rows' keys, at about half the fixed cost per
+        # expectation of COMPLETE: the keys are asked for (a second pass) only when a row was unexpected
         results = self._validate(suite, df, {"result_format": "BASIC", "partial_unexpected_count": EXAMPLES})
         if key_column and key_column in df.columns and any(
                 not r.success or (r.result or {}).get("unexpected_count") for r in results):
@@ -184,8 +163,7 @@ class Validator:
             })
         else:
             key_column = None
-        # GX does not keep the suite's order (e.g. expectations that raised come first): put the
-        # results back in it, by the position runner._SuitePlan.gx_suite recorded in their meta
+        # GX does not keep the suite's order (e.g. expectations that raised come first)
         results = sorted(results, key=lambda r: (r.expectation_config.meta or {}).get(POSITION_META, 0))
         return [_outcome(r, key_column) for r in results]
 
@@ -213,99 +191,38 @@ def expectation_name(type_: str, kwargs: dict[str, Any]) -> str:
 
 
 def _exception_messages(info: Any) -> list[str]:
+    """The first line of each exception GX reports (one, or one per metric id), once each."""
     if not isinstance(info, dict):
         return []
-    if "raised_exception" in info:
-        infos = [info]
-    else:  # keyed by metric id
-        infos = [v for v in info.values() if isinstance(v, dict)]
-    msgs = []
-    for i in infos:
-        msg = i.get("exception_message")
-        if msg and (i.get("raised_exception", True)):
-            msgs.append(str(msg).strip().splitlines()[0][:300])
-    return msgs
-
-
-def _is_missing(v: Any) -> bool:
-    if v is None:
-        return True
-    try:
-        return bool(v != v)  # NaN / NaT
-    except Exception:  # noqa: BLE001 - arrays etc.
-        return False
+    infos = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    return list(dict.fromkeys(str(i["exception_message"]).strip().splitlines()[0][:300] for i in infos
+                              if i.get("exception_message") and i.get("raised_exception", True)))
 
 
 def _outcome(r, key_column: str | None) -> ExpectationOutcome:
-    """One expectation's result on one frame: GX's figures, then the readable detail."""
-    cfg = r.expectation_config
-    type_ = cfg.type
-    kwargs = dict(cfg.kwargs)
+    """One expectation's result on one frame."""
+    import pandas as pd
+
     res = r.result or {}
-    out = ExpectationOutcome(name=expectation_name(type_, kwargs), success=bool(r.success))
+    out = ExpectationOutcome(name=expectation_name(r.expectation_config.type, dict(r.expectation_config.kwargs)),
+                             success=bool(r.success))
     if not out.success:
-        out.errors = list(dict.fromkeys(_exception_messages(r.exception_info)))
+        out.errors = _exception_messages(r.exception_info)
     if "unexpected_count" in res:
         out.unexpected_count = int(res.get("unexpected_count") or 0)
         out.element_count = res.get("element_count")
         out.missing_count = res.get("missing_count")
         out.partial = list(res.get("partial_unexpected_list") or [])[:EXAMPLES]
-    if key_column and not out.errors:
-        # also when this frame passed: merged with other chunks, the expectation may fail
-        # (``mostly``); describe() drops the keys of a passing outcome
-        for item in res.get("unexpected_index_list") or []:
-            if isinstance(item, dict):
-                v = item.get(key_column)
-                if not _is_missing(v):
-                    out.failing_keys.add(str(v))
-    return describe(out)
-
-
-def _percent(out: ExpectationOutcome) -> float | None:
-    """GX's ``unexpected_percent``: of the non-missing rows when GX counts missing ones, else of
-    all rows (``_format_map_output``)."""
-    n, total = out.unexpected_count, out.element_count
-    if n is None or not total:
-        return None
-    if out.missing_count is None:
-        return n / total * 100
-    considered = total - out.missing_count
-    return n / considered * 100 if considered > 0 else None
-
-
-def describe(out: ExpectationOutcome) -> ExpectationOutcome:
-    """Fill ``detail`` and ``examples`` of a failed outcome from its figures (in place)."""
-    out.detail, out.examples = "", []
-    if out.success:
-        out.failing_keys = set()
-        return out
-    if out.errors:
-        out.detail = "error: " + "; ".join(dict.fromkeys(out.errors))
-        out.failing_keys = set()
-        return out
-    if out.unexpected_count is not None:
-        seen: dict[str, Any] = {}
-        for x in out.partial:
-            seen.setdefault(_fmt(x), x)
-        out.examples = list(seen.values())[:EXAMPLES]
-        detail = f"{out.unexpected_count} unexpected of {out.element_count} rows"
-        pct = _percent(out)
-        if pct is not None:
-            detail += f" ({pct:.3g}%)"
-        if out.examples:
-            detail += ", e.g. " + ", ".join(_fmt(x) for x in out.examples)
-        out.detail = detail
+    if key_column and not out.success and not out.errors:
+        out.failing_keys = {str(item[key_column]) for item in res.get("unexpected_index_list") or []
+                            if isinstance(item, dict) and not pd.isna(item.get(key_column))}
     return out
 
 
 def merge_outcomes(parts: list[ExpectationOutcome], kwargs: dict[str, Any] | None = None) -> ExpectationOutcome:
-    """The outcome of one row-wise expectation on a frame, from its outcomes on consecutive
-    chunks of that frame (in frame order): what GX reports on the whole frame.
-
-    Counts add up; success is GX's (``mostly`` over the summed counts); the examples are the
-    first unexpected values in frame order (each chunk reports its first ``EXAMPLES``); failing
-    keys are the union; errors are listed once.
-    """
+    """The outcome of one row-wise expectation on a frame, from its outcomes on consecutive chunks
+    of that frame (in frame order): what GX reports on the whole frame. Counts add up; success is
+    GX's ``mostly`` over the summed counts; keys are the union; errors are listed once."""
     if len(parts) == 1:
         return parts[0]
     out = ExpectationOutcome(name=parts[0].name, success=False)
@@ -314,17 +231,15 @@ def merge_outcomes(parts: list[ExpectationOutcome], kwargs: dict[str, Any] | Non
         out.unexpected_count = sum(p.unexpected_count or 0 for p in parts)
         out.element_count = sum(p.element_count or 0 for p in parts)
         missing = [p.missing_count for p in parts]
-        out.missing_count = None if any(m is None for m in missing) else sum(missing)
+        out.missing_count = None if None in missing else sum(missing)
         considered = out.element_count - (out.missing_count or 0)
-        mostly = (kwargs or {}).get("mostly")
-        mostly = 1.0 if mostly is None else float(mostly)
-        # GX: vacuously true without rows to consider
-        out.success = out.unexpected_count == 0 or considered <= 0 or (
-            (considered - out.unexpected_count) / considered >= mostly)
-        # a part that failed without counts to merge (GX reports them for every row-wise
-        # expectation) keeps the whole failed rather than passing on the others' counts
-        out.success = out.success and all(p.success or p.unexpected_count is not None for p in parts)
+        mostly = 1.0 if (kwargs or {}).get("mostly") is None else float(kwargs["mostly"])
+        # GX: vacuously true without rows to consider; a part that failed without counts to merge
+        # keeps the whole failed rather than passing on the others' counts
+        out.success = all(p.success or p.unexpected_count is not None for p in parts) and (
+            out.unexpected_count == 0 or considered <= 0
+            or (considered - out.unexpected_count) / considered >= mostly)
         out.partial = [x for p in parts for x in p.partial][:EXAMPLES]
-    for p in parts:
-        out.failing_keys |= p.failing_keys
-    return describe(out)
+        if not out.success:
+            out.failing_keys = set().union(*(p.failing_keys for p in parts))
+    return out

@@ -31,7 +31,7 @@ class _Tally:
     snapshots: set[str] = field(default_factory=set)
     rejected: dict[str, str] = field(default_factory=dict)
     evaluated: int = 0
-    failed_expectations: list[str] = field(default_factory=list)
+    failed_expectations: dict[str, None] = field(default_factory=dict)  # an ordered set
     seconds: float = 0.0
 
 
@@ -67,9 +67,7 @@ class RawAudit:
         for name, keys in outcome.keys_by_expectation:
             for key in (keys or snapshots):  # a rule failed without naming rows: the whole batch
                 broken[key].append(name)
-        for line in outcome.failed_expectations:
-            if line not in tally.failed_expectations:
-                tally.failed_expectations.append(line)
+        tally.failed_expectations.update(dict.fromkeys(outcome.failed_expectations))
         reasons = {key: f"failed validation (suite {suite}): " + "; ".join(names)
                    for key, names in broken.items() if key in snapshots}
         tally.rejected.update(reasons)
@@ -84,7 +82,7 @@ class RawAudit:
             outcomes.append(ValidationOutcome(
                 suite=t.suite, table=f"raw.{raw_table}", evaluated=t.evaluated,
                 failed=len(t.failed_expectations), success=not t.rejected,
-                failed_expectations=t.failed_expectations, rows=t.rows,
+                failed_expectations=list(t.failed_expectations), rows=t.rows,
                 failing_keys=set(t.rejected), key_column="snapshot_id", seconds=t.seconds,
                 scope=(f"audit before load: {len(t.snapshots)} snapshot(s), "
                        f"{len(t.rejected)} rejected (quarantined, not loaded)"),

@@ -1,21 +1,19 @@
 """Great Expectations runner: validate DuckDB tables against the suites in ``expectations/``.
 
-Importing this module is cheap: Great Expectations, pandas and pyarrow are imported only
-when :func:`validate` (or ``suites.build_suite``) runs, and GX only when some target has rows to
-validate (a run that added nothing never imports it).
+Importing this module is cheap: GX, pandas and pyarrow are imported only when :func:`validate`
+runs, and GX only when some target has rows to validate (a run that added nothing never imports it).
 
-Every expectation runs in GX on pandas frames of the target's rows holding only the columns the
-suite references, at most ``chunk_rows`` rows a frame (default CHUNK_ROWS,
-``PAPERS_VALIDATION_CHUNK_ROWS``), whose outcomes are merged into those of one pass (see
-validate): memory does not grow with the number of rows validated. A view, and a suite with a
-uniqueness rule (the raw suites, run on each parsed batch before it loads), get one frame. Outcomes carry the split
-(``fetch_seconds``, ``gx_seconds``), ``chunks`` (frames) and ``scope`` (which rows). Which mart
-rows a run validates, and the per-mart watermarks: scope.py; the audit of parsed batches before
-they load: audit.py."""
+GX checks pandas frames of a target's rows holding only the columns its suite references, at most
+``chunk_rows`` rows a frame (``Settings.validation_chunk_rows``): consecutive ``rowid`` ranges, whose
+outcomes are merged into those of one pass (_gx.merge_outcomes), so memory does not grow with the
+number of rows validated. A view (no ``rowid``) and a suite with a uniqueness rule
+(suites.needs_one_frame) get one frame. Which mart rows a run validates: scope.py; the audit of
+parsed batches before they load: audit.py."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -53,18 +51,12 @@ MART_KEYS = {
     "topics_daily": "listing_date",
 }
 MAX_KEYS_IN_REPORT = 20
-# Great Expectations gets the validated rows of a target this many at a time (pandas frames of
-# ~150-250 MiB at this size for the raw table), so that validation memory does not grow with the
-# number of rows a run validates (Settings.validation_chunk_rows; 0: one frame).
 CHUNK_ROWS = Settings.__dataclass_fields__["validation_chunk_rows"].default
 
 
 @dataclass
 class SuiteTarget:
     """Validate the rows of ``{table} [where {where}]`` against ``expectations/{suite}.json``.
-
-    Great Expectations checks ``select <the columns the suite references> from {table} where
-    {where}`` (see :meth:`query`) as pandas frames.
 
     ``key_column``: values of this column among unexpected rows are collected into
     ``ValidationOutcome.failing_keys`` (e.g. ``snapshot_id`` to tell which snapshot broke).
@@ -78,18 +70,17 @@ class SuiteTarget:
     scope: str | None = None
 
     def query(self, columns: Iterable[str], rowids: tuple[int, int | None] | None = None) -> str:
-        """The ``columns`` of the validated rows; ``rowids=(first, end)``: those with ``first <= rowid
-        < end`` (``end`` None: to the last), one chunk of them (see validate's ``chunk_rows``)."""
+        """The ``columns`` of the validated rows; ``rowids=(first, end)``: only those with
+        ``first <= rowid < end`` (``end`` None: to the last)."""
         # no column at all: one constant column, so the frame still has the rows
         cols = ", ".join(quote_ident(c) for c in columns) or '1 as "_row"'
-        q = f"select {cols} from {self.table}"
-        if rowids is None:
-            return f"{q} where {self.where}" if self.where else q
-        first, end = rowids
-        conds = [f"rowid >= {int(first)}"] + ([f"rowid < {int(end)}"] if end is not None else [])
-        if self.where:
-            conds.append(f"({self.where})")
-        return f"{q} where " + " and ".join(conds)
+        conds = [self.where] if self.where else []
+        if rowids is not None:
+            conds.append(f"rowid >= {int(rowids[0])}")
+            if rowids[1] is not None:
+                conds.append(f"rowid < {int(rowids[1])}")
+        return f"select {cols} from {self.table}" + (
+            " where " + " and ".join(f"({c})" for c in conds) if conds else "")
 
 
 @dataclass
@@ -110,7 +101,7 @@ class ValidationOutcome:
     fetch_seconds: float = 0.0
     gx_seconds: float = 0.0
     columns: list[str] = field(default_factory=list)  # columns fetched for GX
-    chunks: int = 0  # frames GX checked (validate's chunk_rows)
+    chunks: int = 0  # frames GX checked
     # each failed expectation's name and the key_column values of its unexpected rows
     keys_by_expectation: list[tuple[str, set[str]]] = field(default_factory=list)
 
@@ -123,19 +114,8 @@ def validate(
     report_dir: Path,
     chunk_rows: int | None = None,
 ) -> list[ValidationOutcome]:
-    """Validate each target, record one row per target in ``ops.validation_results`` and
-    write a Markdown report to ``report_dir / f"validation-{run_id}.md"``.
-
-    ``chunk_rows`` (default: :data:`CHUNK_ROWS`): Great Expectations checks at most this many
-    rows at a time: the target's rows are cut into consecutive ``rowid`` ranges of that many
-    validated rows, each fetched and checked as its own frame, and the outcomes of the chunks are
-    merged into what one frame of all the rows gives (_gx.merge_outcomes: counts, examples in
-    table order, failing keys). A target without ``rowid`` (a view), and one whose suite holds a
-    uniqueness expectation (suites.needs_one_frame), is checked in one frame.
-
-    Returns the outcomes (each carries ``report_path``); raises nothing for failed suites:
-    callers decide.
-    """
+    """Validate each target (at most ``chunk_rows`` rows a frame, default :data:`CHUNK_ROWS`) and
+    record the outcomes (:func:`record_outcomes`). Raises nothing for failed suites: callers decide."""
     validated_at = datetime.now(timezone.utc)
     outcomes = evaluate(con, targets, chunk_rows=chunk_rows)
     record_outcomes(con, outcomes, run_id=run_id, report_dir=report_dir, validated_at=validated_at)
@@ -149,11 +129,8 @@ def evaluate(
     chunk_rows: int | None = None,
     validator: "_gx.Validator | None" = None,
 ) -> list[ValidationOutcome]:
-    """The outcome of each target, recorded nowhere (:func:`validate` records them).
-
-    ``validator``: the GX validator to reuse across calls (its context is made on first need: it
-    costs seconds); the caller closes it. Without it, one is made and closed within this call.
-    """
+    """The outcome of each target, recorded nowhere. ``validator``: a GX validator to reuse across calls
+    (its context costs seconds to make; the caller closes it), else one is made and closed here."""
     from . import _gx
 
     plans = {name: _SuitePlan(name) for name in dict.fromkeys(t.suite for t in targets)}
@@ -164,9 +141,8 @@ def evaluate(
 
 def record_outcomes(con, outcomes: list[ValidationOutcome], *, run_id: str, report_dir: Path,
                     validated_at: datetime | None = None) -> None:
-    """Record the outcomes in ``ops.validation_results`` and in the run's report: a section
-    appended to ``validation-<run>.md`` (a run validates in several steps, e.g. raw checks before
-    dbt and mart checks after)."""
+    """Append one row per outcome to ``ops.validation_results`` and a section to the run's report
+    ``validation-<run>.md`` (a run validates in several steps, e.g. the raw audit and the marts)."""
     validated_at = validated_at or datetime.now(timezone.utc)
     path = Path(report_dir) / ("validation-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
                                + ".md")
@@ -177,7 +153,9 @@ def record_outcomes(con, outcomes: list[ValidationOutcome], *, run_id: str, repo
     with path.open("a", encoding="utf-8") as fh:
         fh.write(("\n" if exists else "") + render_report(outcomes, run_id=run_id, validated_at=validated_at,
                                                           header=not exists))
-    record_results(con, outcomes, run_id=run_id, validated_at=validated_at)
+    append_results(con, [(run_id, o.suite, o.table, o.evaluated, o.failed, o.success,
+                          json.dumps(o.failed_expectations), validated_at, o.report_path, o.rows, o.scope)
+                         for o in outcomes])
 
 
 class _SuitePlan:
@@ -186,52 +164,32 @@ class _SuitePlan:
 
     def __init__(self, name: str) -> None:
         self.doc = load_suite(name)
-        self.expectations = [dict(e) for e in self.doc["expectations"]]
+        self.expectations = self.doc["expectations"]
         self.one_frame = any([needs_one_frame(e) for e in self.expectations])
         self.columns = list(dict.fromkeys(c for e in self.expectations for c in referenced_columns(e)))
-        self._gx_suite = None
 
+    @functools.cached_property
     def gx_suite(self):
-        """The GX suite, each expectation's position in its meta (GX reorders results:
-        _gx.Validator puts them back)."""
-        if self._gx_suite is None:
-            from ._gx import POSITION_META
-
-            self._gx_suite = build_suite({
-                "name": self.doc["name"], "meta": self.doc.get("meta"),
-                "expectations": [{**e, "meta": {**(e.get("meta") or {}), POSITION_META: i}}
-                                 for i, e in enumerate(self.expectations)],
-            })
-        return self._gx_suite
+        return build_suite(self.doc)
 
 
-def _has_rowid(con, table: str) -> bool:
+def _chunks(con, target: SuiteTarget, chunk_rows: int) -> tuple[int, list[tuple[int, int | None]] | None]:
+    """The number of validated rows and the ``rowid`` ranges holding ``chunk_rows`` of them each
+    (None: one frame, the plain query)."""
     import duckdb
 
-    try:
-        con.sql(f"select rowid from {table} limit 0").fetchall()
-        return True
-    except duckdb.Error:  # a view (or a table function) has no rowid
-        return False
-
-
-def _chunks(con, target: SuiteTarget, chunk_rows: int, rowid: bool
-            ) -> tuple[int, list[tuple[int, int | None]] | None]:
-    """The number of validated rows and the ``rowid`` ranges holding ``chunk_rows`` of them each
-    (None: one chunk, the plain query)."""
     where = f" where {target.where}" if target.where else ""
-    if not rowid or chunk_rows <= 0:
+    try:  # the first rowid of every chunk_rows-th validated row, and how many rows there are
+        starts = con.sql(
+            f"select rowid, count(*) over () from {target.table}{where} "
+            f"qualify (row_number() over (order by rowid) - 1) % {int(chunk_rows)} = 0 "
+            "order by rowid").fetchall() if chunk_rows > 0 else None
+    except duckdb.BinderException:  # a view (or a table function) has no rowid
+        starts = None
+    if starts is None:
         return con.sql(f"select count(*) from {target.table}{where}").fetchall()[0][0], None
-    # the first rowid of every chunk_rows-th validated row, and how many rows there are
-    starts = con.sql(
-        f"select rowid, count(*) over () from {target.table}{where} "
-        f"qualify (row_number() over (order by rowid) - 1) % {int(chunk_rows)} = 0 "
-        "order by rowid").fetchall()
-    rows = starts[0][1] if starts else 0
-    if len(starts) <= 1:
-        return rows, None
     firsts = [r for r, _ in starts]
-    return rows, list(zip(firsts, [*firsts[1:], None]))
+    return (starts[0][1] if starts else 0), (list(zip(firsts, [*firsts[1:], None])) if len(starts) > 1 else None)
 
 
 def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator, chunk_rows: int) -> ValidationOutcome:
@@ -249,29 +207,24 @@ def _validate_one(con, target: SuiteTarget, plan: _SuitePlan, validator, chunk_r
                             success=True, failed_expectations=[], rows=0, key_column=target.key_column,
                             scope=target.scope or ("rows where " + target.where if target.where else "all rows"),
                             columns=wanted)
+    results: list[_gx.ExpectationOutcome] = []
     try:
-        rowid = _has_rowid(con, target.table)
-        out.rows, chunks = _chunks(con, target, 0 if plan.one_frame else chunk_rows, rowid)
+        out.rows, chunks = _chunks(con, target, 0 if plan.one_frame else chunk_rows)
         out.fetch_seconds = time.perf_counter() - t0
-        if out.rows == 0 and set(plan.columns) <= set(columns):
-            # nothing to validate: every expectation holds vacuously (as GX says)
-            results = [_gx.ExpectationOutcome(name=_gx.expectation_name(e["type"], dict(e.get("kwargs") or {})),
-                                              success=True) for e in plan.expectations]
-        else:
-            # GX on the validated rows, only the columns the expectations reference, a chunk at a time
-            parts: list[list] = [[] for _ in plan.expectations]
+        # no rows (and every referenced column there): every expectation holds vacuously, as GX says
+        if out.rows or not set(plan.columns) <= set(columns):
+            runs = []
             for bounds in chunks or [None]:
                 t1 = time.perf_counter()
                 df = _gx.frame_from_duckdb(con, target.query(wanted, bounds))
                 t2 = time.perf_counter()
                 out.fetch_seconds += t2 - t1
-                found_parts = validator.run(plan.gx_suite(), df, key_column=target.key_column)
+                runs.append(validator.run(plan.gx_suite, df, key_column=target.key_column))
                 del df  # the Validator keeps no reference: the frame goes now
-                for found, part in zip(parts, found_parts):
-                    found.append(part)
                 out.gx_seconds += time.perf_counter() - t2
                 out.chunks += 1
-            results = [_gx.merge_outcomes(found, e.get("kwargs")) for found, e in zip(parts, plan.expectations)]
+            results = [_gx.merge_outcomes(list(parts), e.get("kwargs"))
+                       for parts, e in zip(zip(*runs), plan.expectations)]
     except duckdb.Error as exc:
         return _unreadable(target, exc, missing=False, t0=t0)
     failed = [r for r in results if not r.success]
@@ -291,17 +244,6 @@ def _unreadable(target: SuiteTarget, exc: Exception, *, missing: bool, t0: float
         suite=target.suite, table=target.table, evaluated=1, failed=1, success=False,
         failed_expectations=[f"{what}(table={target.table}): {first_line}"], rows=0,
         key_column=target.key_column, seconds=time.perf_counter() - t0, scope=target.scope or "all rows")
-
-
-# --------------------------------------------------------------------------- ops table
-
-def record_results(con, outcomes: list[ValidationOutcome], *, run_id: str,
-                   validated_at: datetime) -> None:
-    """Append one row per outcome to ``ops.validation_results``; ``failed_expectations`` is a JSON
-    array of strings."""
-    append_results(con, [(run_id, o.suite, o.table, o.evaluated, o.failed, o.success,
-                          json.dumps(o.failed_expectations), validated_at, o.report_path, o.rows, o.scope)
-                         for o in outcomes])
 
 
 # --------------------------------------------------------------------------- text output
@@ -339,7 +281,6 @@ def render_report(outcomes: list[ValidationOutcome], *, run_id: str,
         if o.failing_keys:
             keys = sorted(o.failing_keys)
             shown = ", ".join(f"`{k}`" for k in keys[:MAX_KEYS_IN_REPORT])
-            more = (f" and {len(keys) - MAX_KEYS_IN_REPORT} more"
-                    if len(keys) > MAX_KEYS_IN_REPORT else "")
+            more = f" and {len(keys) - MAX_KEYS_IN_REPORT} more" if len(keys) > MAX_KEYS_IN_REPORT else ""
             out += ["", f"Failing `{o.key_column}` values: {shown}{more}"]
     return "\n".join(out) + "\n"

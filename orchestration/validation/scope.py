@@ -6,8 +6,7 @@ successfully, and the md5 of the code they were validated with (the mart's suite
 project). It is advanced only by a passing validation (a failed one leaves it, so the next run
 validates those rows again, plus whatever is new), up to the load the last dbt build took in.
 "Touched papers" = paper ids of ``int_paper_observations`` rows whose ``_dlt_load_id`` is after the
-watermark. The suites hold row rules only (a mart's keys, NOT NULL columns and row count are dbt's
-tests and contracts). Per mart:
+watermark. Per mart:
 
 ==================  ==========================================================================
 mart                rows validated (GX) when a watermark exists
@@ -49,11 +48,8 @@ LISTINGS = "intermediate.int_listing_papers"
 AUTHORS = "staging.stg_api_paper_authors"
 
 SMALL_MARTS = ("authors_count", "topics_weekly")
-# the dbt tables each mart's scope reads, besides int_paper_observations
-_SCOPE_NEEDS = {
-    "papers": (), "paper_topics": (), "paper_observations": (),
-    "authors_daily": (LISTINGS,), "topics_daily": (LISTINGS,), "authors": (AUTHORS,),
-}
+# the dbt tables a mart's scope reads besides int_paper_observations
+_SCOPE_NEEDS = {"authors_daily": LISTINGS, "topics_daily": LISTINGS, "authors": AUTHORS}
 
 
 @dataclass
@@ -71,7 +67,8 @@ def consumer(mart: str) -> str:
 
 def code_md5(mart: str, project: str) -> str:
     """What the mart's validated rows were checked with: its suite file and the dbt project."""
-    suite = suite_path(mart).read_bytes() if suite_path(mart).is_file() else b""
+    path = suite_path(mart)
+    suite = path.read_bytes() if path.is_file() else b""
     return hashlib.md5(suite + b"|" + project.encode()).hexdigest()
 
 
@@ -82,10 +79,9 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
     project = project_md5()
     scopes = []
     for mart in marts:
-        table = f"marts.{mart}"
         code = code_md5(mart, project)
         window = ledger.plan(con, consumer(mart), code, through=built[0]) if built else None
-        if not has_obs or any(not table_exists(con, t) for t in _SCOPE_NEEDS.get(mart, ())):
+        if not has_obs or (mart in _SCOPE_NEEDS and not table_exists(con, _SCOPE_NEEDS[mart])):
             window = None
         where, scope = None, "all rows"
         if mart in SMALL_MARTS:
@@ -98,7 +94,7 @@ def plan_mart_targets(con, marts) -> list[MartScope]:
             where, scope = _touched_where(mart, window.loaded_after)
         scopes.append(MartScope(
             mart=mart,
-            target=SuiteTarget(suite=mart, table=table, where=where, key_column=MART_KEYS.get(mart),
+            target=SuiteTarget(suite=mart, table=f"marts.{mart}", where=where, key_column=MART_KEYS.get(mart),
                                scope=scope),
             window=window, code_md5=code))
     return scopes
@@ -114,12 +110,10 @@ def _touched_where(mart: str, since: str) -> tuple[str, str]:
         return (f"snapshot_id in (select snapshot_id from {OBSERVATIONS} where {new})",
                 f"rows of the snapshots of {when}")
     if mart in ("authors_daily", "topics_daily"):
-        return (f"listing_date in (select listing_date from {LISTINGS} "
-                f"where paper_id in ({touched}))",
+        return (f"listing_date in (select listing_date from {LISTINGS} where paper_id in ({touched}))",
                 f"listing dates of papers observed in {when}")
     if mart == "authors":
-        return (f"author_name in (select author_name from {AUTHORS} "
-                f"where arxiv_id in ({touched}))",
+        return (f"author_name in (select author_name from {AUTHORS} where arxiv_id in ({touched}))",
                 f"author names of papers observed in {when}")
     return None, "all rows"  # a mart without a scope rule: validated whole
 

@@ -1,13 +1,11 @@
-"""Expectation suites kept as versioned JSON files in ``expectations/``.
-
-Reading a suite is plain JSON (no Great Expectations import); building the
-``gx.ExpectationSuite`` object happens in :func:`build_suite`, which imports GX
-lazily.
-"""
+"""Expectation suites kept as versioned JSON files in ``expectations/``: read as plain JSON, built
+into a ``gx.ExpectationSuite`` by :func:`build_suite` (which imports GX)."""
 
 from __future__ import annotations
 
 import json
+import logging
+import logging.handlers
 from pathlib import Path
 from typing import Any
 
@@ -40,24 +38,18 @@ def build_suite(name_or_doc: str | dict[str, Any]):
 
     doc = load_suite(name_or_doc) if isinstance(name_or_doc, str) else name_or_doc
     gx = _gx.import_gx()
-    import logging
-
-    # GX logs (with a traceback) and skips invalid expectations: capture that, then raise.
     logger = logging.getLogger("great_expectations.core.expectation_suite")
-    dropped: list[str] = []
-
-    class _Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            dropped.append(record.getMessage())
-
-    handler = _Catch(level=logging.ERROR)
+    handler = logging.handlers.BufferingHandler(capacity=1_000_000)
+    handler.setLevel(logging.ERROR)
     propagate = logger.propagate
     logger.addHandler(handler)
     logger.propagate = False
     try:
         suite = gx.ExpectationSuite(
             name=doc["name"],
-            expectations=[dict(exp) for exp in doc["expectations"]],
+            # each expectation's position in its meta: GX reorders results, _gx.Validator puts them back
+            expectations=[{**exp, "meta": {**(exp.get("meta") or {}), _gx.POSITION_META: i}}
+                          for i, exp in enumerate(doc["expectations"])],
             meta=doc.get("meta") or None,
         )
     except Exception as exc:  # e.g. pydantic rejecting unknown kwargs
@@ -65,6 +57,7 @@ def build_suite(name_or_doc: str | dict[str, Any]):
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
+    dropped = [record.getMessage() for record in handler.buffer]
     if dropped or len(suite.expectations) != len(doc["expectations"]):
         raise ValueError(
             f"suite {doc['name']!r}: {len(doc['expectations']) - len(suite.expectations)} invalid "
@@ -75,15 +68,11 @@ def build_suite(name_or_doc: str | dict[str, Any]):
 
 # --------------------------------------------------------------------------- planning
 #
-# Great Expectations evaluates every expectation of a suite on the validated rows (the target's
-# ``where``), fetched with only the columns the expectations reference (runner.validate). The
-# ``ROW_EXPECTATIONS`` decide each row on its own, so a table's rows are checked a chunk at a time
-# and the outcomes of the chunks add up (_gx.merge_outcomes). A suite holding a uniqueness
-# expectation (``GROUP_EXPECTATIONS``: the raw suites, whose parsed batches are audited before
-# they load) is checked in one frame. The marts' keys, NOT NULL columns and row count are dbt's
-# (contracts and tests, dbt_project/models/marts/_marts.yml), not a suite's; which columns a table
-# has is not a suite's business either: dbt contracts fix every mart's columns and types, and the
-# raw tables are written from fixed Arrow schemas (snapshots/schemas.py).
+# A suite holds row rules only: the ``ROW_EXPECTATIONS`` decide each row on its own (so a table can be
+# checked a chunk at a time), the ``GROUP_EXPECTATIONS`` need every validated row in one frame. The
+# marts' keys, NOT NULL columns, row count and columns are dbt's (contracts and tests,
+# dbt_project/models/marts/_marts.yml); the raw tables' columns are fixed Arrow schemas
+# (snapshots/schemas.py).
 
 ROW_EXPECTATIONS = (
     "expect_column_values_to_be_between",
@@ -94,20 +83,14 @@ ROW_EXPECTATIONS = (
     "expect_column_pair_values_a_to_be_greater_than_b",
 )
 GROUP_EXPECTATIONS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
-_COLUMN_KWARGS = ("column", "column_A", "column_B")
-_COLUMN_LIST_KWARGS = ("column_list",)
 
 
 def referenced_columns(exp: dict[str, Any]) -> list[str]:
     """Columns an expectation reads, in kwargs order (no duplicates)."""
     kwargs = exp.get("kwargs") or {}
-    cols: list[str] = []
-    for k in _COLUMN_KWARGS:
-        if isinstance(kwargs.get(k), str):
-            cols.append(kwargs[k])
-    for k in _COLUMN_LIST_KWARGS:
-        if isinstance(kwargs.get(k), list):
-            cols += [c for c in kwargs[k] if isinstance(c, str)]
+    cols = [kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
+    if isinstance(kwargs.get("column_list"), list):
+        cols += [c for c in kwargs["column_list"] if isinstance(c, str)]
     return list(dict.fromkeys(cols))
 
 

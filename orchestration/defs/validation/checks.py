@@ -1,13 +1,12 @@
 """Great Expectations suites as Dagster asset checks.
 
-Raw checks report the audit of the run's parsed batches: the raw suites' row rules ran on every
-batch before it was loaded (orchestration/validation/audit.py), so a snapshot that broke them was
-quarantined and never reached raw. The check warns (it does not block: what raw holds passed) and
-names every snapshot the run quarantined for that table, whatever the reason (a parse error too). Mart checks validate each public mart after dbt builds it: the rows
-affected since the mart's last passing validation (orchestration/validation/scope.py; everything on
-the first run); their keys, NOT NULL columns and row count are dbt's tests and contracts, which
-ran in the dbt step. A passing check advances the mart's watermark in the change ledger
-(ops.watermarks); a failing one does not, so the next run validates those rows again.
+Raw checks report the audit of the run's parsed batches (orchestration/validation/audit.py): a
+snapshot that broke its raw suite was quarantined and never reached raw, so the check warns (it does
+not block: what raw holds passed) and names every snapshot the run quarantined for that table,
+whatever the reason (a parse error too). Mart checks validate each public mart after dbt builds it:
+the rows affected since the mart's last passing validation (orchestration/validation/scope.py). A
+passing check advances the mart's watermark in the change ledger (ops.watermarks); a failing one
+does not, so the next run validates those rows again.
 """
 
 
@@ -28,35 +27,10 @@ CHECK_NAME = "great_expectations"
 
 
 def _raw_spec(table: str) -> dg.AssetCheckSpec:
-    suite = RAW_TABLES[table].suite
     return dg.AssetCheckSpec(
         CHECK_NAME, asset=dg.AssetKey(["raw", table]), blocking=False,
-        description=f"GX suite expectations/{suite}.json on every batch this run parsed, before loading "
-                    "(snapshots that break it are quarantined, never loaded)",
-    )
-
-
-def _check_result(outcome, key: dg.AssetKey, extra: dict | None = None) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=CHECK_NAME,
-        passed=outcome.success,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=("all expectations met" if outcome.success
-                     else "failed: " + "; ".join(outcome.failed_expectations)),
-        metadata={
-            "suite": outcome.suite,
-            "rows_validated": outcome.rows,
-            "expectations_evaluated": outcome.evaluated,
-            "expectations_failed": outcome.failed,
-            "failed_expectations": dg.MetadataValue.json(list(outcome.failed_expectations)),
-            "rows_scope": outcome.scope,
-            "columns_fetched": len(outcome.columns),
-            "frames_validated": outcome.chunks,  # GX checks at most PAPERS_VALIDATION_CHUNK_ROWS rows a frame
-            "seconds_fetch": round(outcome.fetch_seconds, 3),
-            "seconds_gx": round(outcome.gx_seconds, 3),
-            **(extra or {}),
-        },
+        description=f"GX suite expectations/{RAW_TABLES[table].suite}.json on every batch this run parsed, "
+                    "before loading (snapshots that break it are quarantined, never loaded)",
     )
 
 
@@ -76,24 +50,25 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, ta
     """The audit this run recorded for each raw table, and what it quarantined: a WARN naming the
     files (and dates not fetched) whenever there are any, whatever the reason."""
     run_id = context.run.run_id
+    nothing = "nothing parsed for this table in this run"
     with warehouse.connect() as con:
+        recorded = table_exists(con, "ops.validation_results")
         rows = {table: con.execute(
-            "select suite, evaluated, failed, success, failed_expectations, rows, scope "
-            "from ops.validation_results where run_id = ? and table_name = ? order by validated_at desc limit 1",
-            [run_id, f"raw.{table}"]).fetchall() if table_exists(con, "ops.validation_results") else [] for table in tables}
+            "select suite, evaluated, failed, success, failed_expectations, rows, scope from ops.validation_results "
+            "where run_id = ? and table_name = ? order by validated_at desc limit 1",
+            [run_id, f"raw.{table}"]).fetchone() if recorded else None for table in tables}
         quarantined = {table: _quarantined(con, run_id, table) for table in tables}
     for table in tables:
-        key = dg.AssetKey(["raw", table])
-        suite, evaluated, failed, success, expectations, n, scope = rows[table][0] if rows[table] else (
-            RAW_TABLES[table].suite, 0, 0, True, "[]", 0, "nothing parsed for this table in this run")
+        suite, evaluated, failed, success, expectations, n, scope = rows[table] or (
+            RAW_TABLES[table].suite, 0, 0, True, "[]", 0, nothing)
         held = quarantined[table]
         problems = ([f"{len(held)} quarantined: " + "; ".join(f"{q['file']} ({q['reason']})" for q in held)]
                     if held else []) + ([f"suite: {'; '.join(json.loads(expectations))}"] if not success else [])
         yield dg.AssetCheckResult(
-            asset_key=key, check_name=CHECK_NAME, passed=bool(success) and not held,
+            asset_key=dg.AssetKey(["raw", table]), check_name=CHECK_NAME, passed=bool(success) and not held,
             severity=dg.AssetCheckSeverity.WARN,
             description=(" | ".join(problems)[:2000] if problems else
-                         "all expectations met" if rows[table] else "nothing parsed for this table in this run"),
+                         "all expectations met" if rows[table] else nothing),
             metadata={"suite": suite, "rows_validated": n, "expectations_evaluated": evaluated,
                       "expectations_failed": failed, "rows_scope": scope,
                       "quarantined_files": dg.MetadataValue.json(held)},
@@ -129,7 +104,7 @@ def api_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.Resourc
 def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]):
     """Validate each selected public mart with its suite: the rows affected since its last passing
     validation (see orchestration/validation/scope.py)."""
-    selected = {key.asset_key: key for key in context.selected_asset_check_keys}
+    selected = {key.asset_key for key in context.selected_asset_check_keys}
     marts = [m for m in PUBLIC_MARTS if model_key(m) in selected]
     run_id = context.run.run_id
     warehouse.report(context.log, f"validation: checking {len(marts)} mart(s) with Great Expectations")
@@ -143,8 +118,22 @@ def mart_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourcePa
     failed = [o.table for o in outcomes if not o.success]
     warehouse.report(context.log, f"validation: {len(outcomes) - len(failed)}/{len(outcomes)} mart suite(s) passed"
                                   + (f"; FAILED: {', '.join(failed)}" if failed else ""))
-    for scope, outcome in zip(scopes, outcomes):
-        yield _check_result(outcome, model_key(scope.mart), {
-            "validated_through_load": (scope.window.loaded_through if outcome.table in advanced
-                                       else "not advanced"),
-        })
+    for scope, o in zip(scopes, outcomes):
+        yield dg.AssetCheckResult(
+            asset_key=model_key(scope.mart), check_name=CHECK_NAME, passed=o.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="all expectations met" if o.success else "failed: " + "; ".join(o.failed_expectations),
+            metadata={
+                "suite": o.suite,
+                "rows_validated": o.rows,
+                "expectations_evaluated": o.evaluated,
+                "expectations_failed": o.failed,
+                "failed_expectations": dg.MetadataValue.json(list(o.failed_expectations)),
+                "rows_scope": o.scope,
+                "columns_fetched": len(o.columns),
+                "frames_validated": o.chunks,  # GX checks at most PAPERS_VALIDATION_CHUNK_ROWS rows a frame
+                "seconds_fetch": round(o.fetch_seconds, 3),
+                "seconds_gx": round(o.gx_seconds, 3),
+                "validated_through_load": scope.window.loaded_through if o.table in advanced else "not advanced",
+            },
+        )
