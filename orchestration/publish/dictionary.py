@@ -13,13 +13,14 @@ from typing import Any
 
 import duckdb
 
+from orchestration.publish.releases import DUCKDB_FILE
+
 CATALOG = "catalog.json"
 README = "README.md"
 
 
 def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
+    with duckdb.connect(str(db_path), read_only=True) as con:
         tables = con.execute(
             "SELECT schema_name, table_name, comment FROM duckdb_tables() "
             "WHERE NOT internal ORDER BY schema_name = 'quality', schema_name, table_name"
@@ -30,8 +31,6 @@ def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         ).fetchall()
         counts = {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0]
                   for s, t, _ in tables}
-    finally:
-        con.close()
     files = manifest.get("tables", {})
     out: dict[str, Any] = {
         "release": manifest.get("release"),
@@ -102,7 +101,7 @@ def render_markdown(catalog: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_dictionary(release_dir: Path, manifest: dict[str, Any], db_file: str) -> None:
-    catalog = build_catalog(release_dir / db_file, manifest)
+def write_dictionary(release_dir: Path, manifest: dict[str, Any]) -> None:
+    catalog = build_catalog(release_dir / DUCKDB_FILE, manifest)
     (release_dir / CATALOG).write_text(json.dumps(catalog, indent=2, default=str) + "\n", encoding="utf-8")
     (release_dir / README).write_text(render_markdown(catalog), encoding="utf-8")

@@ -23,6 +23,8 @@ from xml.etree import ElementTree as ET
 
 import duckdb
 
+from orchestration.publish.releases import DUCKDB_FILE
+
 #: Upvotes count as settled this many days after the listing date (as in the dashboard).
 SETTLE_DAYS = 7
 #: Papers per week in a digest, and per week and topic in a feed.
@@ -108,12 +110,6 @@ def top_of_weeks(con: duckdb.DuckDBPyConnection, *, since: date,
     return out
 
 
-def weeks(con: duckdb.DuckDBPyConnection) -> list[date]:
-    return [d for (d,) in con.execute(
-        "select distinct date_trunc('week', first_listed_on)::date from marts.papers "
-        "where first_listed_on is not null and arxiv_id is not null order by 1").fetchall()]
-
-
 def render_digest(monday: date, entries: list[Entry]) -> str:
     name, sunday = week_name(monday), monday + timedelta(days=6)
     settled = sum(e.settled for e in entries)
@@ -179,34 +175,32 @@ def render_feed(topic: str, weekly: list[tuple[date, list[Entry]]]) -> bytes:
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def write_digests(release_dir: Path, db_file: str, previous_dir: Path | None = None) -> dict[str, int]:
+def write_digests(release_dir: Path, previous_dir: Path | None = None) -> dict[str, int]:
     """Write every week's digest and every topic's feed into ``release_dir``; counts of each. A file
     with the same bytes in ``previous_dir`` (the previous release) is hard-linked from there."""
-    con = duckdb.connect(str(release_dir / db_file), read_only=True)
-    try:
+    with duckdb.connect(str(release_dir / DUCKDB_FILE), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         have = {c for (c,) in con.execute(
             "select column_name from duckdb_columns() where schema_name = 'marts' and table_name = 'papers'"
         ).fetchall()}
         if not set(NEEDED_COLUMNS) <= have:  # a release without the papers mart: nothing to digest
             return {"digests": 0, "feeds": 0}
-        all_weeks = weeks(con)
+        all_weeks = [d for (d,) in con.execute(
+            "select distinct date_trunc('week', first_listed_on)::date from marts.papers "
+            "where first_listed_on is not null and arxiv_id is not null order by 1").fetchall()]
         outputs: dict[str, bytes] = {}
         top = top_of_weeks(con, since=all_weeks[0]) if all_weeks else {}  # (ranked per week: also the feeds' "all")
         for monday in all_weeks:
             outputs[f"{DIGESTS_DIR}/{week_name(monday)}.md"] = render_digest(
                 monday, top.get((monday, None), [])).encode("utf-8")
-        recent = sorted(all_weeks, reverse=True)[:FEED_WEEKS]
+        recent = all_weeks[::-1][:FEED_WEEKS]
         topics = [t for (t,) in con.execute(
             "select distinct primary_topic from marts.papers where primary_topic is not null order by 1").fetchall()]
-        since = min(recent, default=date.min)
-        top_topic = top_of_weeks(con, since=since, by_topic=True) if recent else {}
+        top_topic = top_of_weeks(con, since=recent[-1], by_topic=True) if recent else {}
         for topic in ["all", *topics]:
             weekly = [(m, (top.get((m, None)) if topic == "all" else top_topic.get((m, topic))) or [])
                       for m in recent]
             outputs[f"{FEEDS_DIR}/{topic}.xml"] = render_feed(topic, weekly)
-    finally:
-        con.close()
     (release_dir / DIGESTS_DIR).mkdir(exist_ok=True)
     (release_dir / FEEDS_DIR).mkdir(exist_ok=True)
     for name, data in outputs.items():

@@ -26,7 +26,7 @@ from orchestration.publish.fingerprints import TOUCHED_ROWS, Built, Previous, ch
 from orchestration.publish.layout import Layout
 from orchestration.publish.quality import quality_docs, quality_views_in, write_quality_schema
 from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
-from orchestration.publish.tables import Columns, Target, table_columns
+from orchestration.publish.tables import Columns, Target, table_columns, tables_in
 from orchestration.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,7 @@ def refuse_types_unreadable_by_1x(columns: dict[str, Columns]) -> None:
     pattern = re.compile(r"\b(" + "|".join(TYPES_UNREADABLE_BY_1X) + r")\b")
     bad = [f"{q}.{c} {ty}" for q, cols in columns.items() for c, ty in cols if pattern.search(ty)]
     if bad:
-        raise PublishError(
-            f"column type(s) DuckDB 1.x cannot read in a {STORAGE_VERSION} file: {', '.join(bad)}"
-        )
+        raise PublishError(f"column type(s) DuckDB 1.x cannot read in a {STORAGE_VERSION} file: {', '.join(bad)}")
 
 
 def build_duckdb_file(
@@ -79,8 +77,8 @@ def build_duckdb_file(
     changed: list[Target], previous: Previous | None, columns: dict[str, Columns], *,
     copied: Path | None = None,
 ) -> dict[str, Any]:
-    """The release's DuckDB file: a copy of the previous one (``copied``, made in the background
-    while the warehouse was fingerprinted, else copied now) in which each changed table gets the
+    """The release's DuckDB file: a copy of the previous one (``copied``, the copy :func:`prepare_copy`
+    made, else copied now) in which each changed table gets the
     rows that differ (deleted and inserted by row hash, looking only at the partitions whose
     fingerprint changed) or, when much differs, is replaced; or a new file when there is no usable
     previous one or the copy would carry too much free space. Runs inside the caller's transaction
@@ -104,20 +102,17 @@ def build_duckdb_file(
             copy_file(previous.dir / DUCKDB_FILE, db_path)
         db_path.chmod(0o644)
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
-        present = {(s, n) for s, n in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pub'").fetchall()}
-        wanted = {(t.schema, t.table) for t in targets}
-        for schema, table in sorted(present - wanted):
-            con.execute(f"DROP TABLE pub.{quote_ident(schema)}.{quote_ident(table)}")
-        stale = [t for t in targets if t in changed or (t.schema, t.table) not in present]
+        present = tables_in(con, "pub")
+        for t in sorted(present - set(targets)):
+            con.execute(f"DROP TABLE {t.relation('pub')}")
+        stale = [t for t in targets if t in changed or t not in present]
         # a table whose partitions are dated through another (paper_topics by papers) is patched
         # while that one still holds the previous release's rows
         dating = {layout.via for layout in layouts.values() if layout.via is not None}
         deltas = {}
         for t in sorted(stale, key=lambda t: t in dating):
             layout = layouts[t.qualified]
-            if (t.schema, t.table) not in present or (
-                    layout.via is not None and (layout.via.schema, layout.via.table) not in present):
+            if t not in present or (layout.via is not None and layout.via not in present):
                 continue  # created (or replaced) whole below
             b = built[t.qualified]
             delta = _apply_delta(con, layout, columns[t.qualified],
@@ -164,7 +159,8 @@ def _apply_delta(
     if table_columns(con, "pub", t) != columns:
         return None
     in_keys = "true" if keys is None else layout.keys_filter_sql(keys)
-    for name, database, side in (("_pub_new", "src", "new"), ("_pub_old", "pub", "old")):  # (rowid, hash) of the rows looked at
+    # (rowid, hash) of the rows looked at
+    for name, database, side in (("_pub_new", "src", "new"), ("_pub_old", "pub", "old")):
         rows = (f"SELECT r, h FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND side = '{side}'"
                 if narrowed else f"SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
                                  f"FROM {layout.source_sql(database)} WHERE {in_keys}")
@@ -202,17 +198,15 @@ def _apply_delta(
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     con.execute("CHECKPOINT pub")
-    total, free = con.execute(
-        "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pub'"
-    ).fetchall()[0]
-    return total, free
+    return con.execute(
+        "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pub'").fetchone()
 
 
 def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, drop_first: set) -> None:
     for schema in dict.fromkeys(t.schema for t in targets):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{quote_ident(schema)}")
     for t in targets:
-        if (t.schema, t.table) in drop_first:
+        if t in drop_first:
             con.execute(f"DROP TABLE {t.relation('pub')}")
         con.execute(f"CREATE TABLE {t.relation('pub')} AS SELECT * FROM {t.relation('src')}")
 
@@ -245,8 +239,7 @@ def finish_duckdb_file(
         if not views:
             return db_info
         _unshare(db_path)
-        db_info = {k: v for k, v in db_info.items() if k != "sha256"}
-        db_info["made"] = "copied"
+        db_info = {k: v for k, v in db_info.items() if k != "sha256"} | {"made": "copied"}
     quality = write_quality_schema(db_path, warehouse, views, release=release, run_id=run_id,
                                    published_at=published_at, marts=tables)
     docs = {**load_docs(), **quality_docs()}

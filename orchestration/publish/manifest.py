@@ -30,12 +30,10 @@ def current_release(published_root: Path) -> dict[str, Any] | None:
     """The manifest of what ``published_root`` serves now (plus ``release_dir``), or None when
     nothing has been published yet. For ``papers status`` and the freshness check."""
     published_root = Path(published_root)
-    manifest_path = published_root / MANIFEST
     try:
-        text = manifest_path.read_text(encoding="utf-8")
+        manifest = json.loads((published_root / MANIFEST).read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError):
         return None
-    manifest = json.loads(text)
     manifest["release_dir"] = str(published_root.resolve())
     return manifest
 
@@ -75,16 +73,11 @@ def damaged_files(previous: Previous) -> list[str]:
     return damaged
 
 
-def files_to_hash(built: dict[str, Built], db_info: dict[str, Any]) -> list[str]:
-    """The files written for this release (relative paths): the DuckDB file unless it is the
-    previous release's, and the Parquet files not linked from there (those keep the recorded hash)."""
-    return ([] if db_info.get("sha256") else [DUCKDB_FILE]) + [
+def hash_files(building: Path, built: dict[str, Built], db_info: dict[str, Any]) -> dict[str, str]:
+    """sha256 of the files written for this release (by relative path): the DuckDB file unless it is
+    the previous release's, and the Parquet files not linked from there (those keep the recorded hash)."""
+    paths = ([] if db_info.get("sha256") else [DUCKDB_FILE]) + [
         f.path for b in built.values() for f in b.files if f.sha256 is None]
-
-
-def hash_files(building: Path, paths: list[str]) -> dict[str, str]:
-    """sha256 of each file (run in a background thread while the docs are written: hashlib releases
-    the GIL)."""
     return {path: file_sha256(building / path) for path in paths}
 
 

@@ -46,16 +46,12 @@ def quality_docs() -> dict[str, TableDoc]:
 
 def quality_views_in(warehouse: Path) -> list[str]:
     """The quality views dbt built in ``warehouse`` (none in a warehouse dbt never built)."""
-    views = [q for q in quality_docs() if q != RELEASE_TABLE]
-    con = duckdb.connect(":memory:")
-    try:
+    with duckdb.connect(":memory:") as con:
         con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
         present = {f"{s}.{t}" for s, t in con.execute(
             "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal"
         ).fetchall()}
-    finally:
-        con.close()
-    return [q for q in views if q in present]
+    return [q for q in quality_docs() if q != RELEASE_TABLE and q in present]
 
 
 def write_quality_schema(
@@ -67,17 +63,14 @@ def write_quality_schema(
     Returns the tables written; none without quality views (a warehouse dbt never built)."""
     if not copied:
         return []
-    con = duckdb.connect(":memory:")
-    try:
+    with duckdb.connect(":memory:") as con:
         con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
         con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{SCHEMA}")
         for qualified in copied:
             con.execute(f"CREATE OR REPLACE TABLE pub.{qualified} AS SELECT * FROM src.{qualified}")
-        mart_rows = sum(
-            con.execute(f"SELECT count(*) FROM pub.{m}").fetchall()[0][0] for m in marts
-        )
+        mart_rows = sum(con.execute(f"SELECT count(*) FROM pub.{m}").fetchone()[0] for m in marts)
         con.execute(
             f"CREATE OR REPLACE TABLE pub.{RELEASE_TABLE} (release VARCHAR, run_id VARCHAR, "
             "published_at TIMESTAMPTZ, marts VARCHAR[], mart_rows BIGINT)"
@@ -87,6 +80,4 @@ def write_quality_schema(
         con.execute("COMMIT")
         con.execute("CHECKPOINT pub")
         con.execute("DETACH pub")
-    finally:
-        con.close()
     return [*copied, RELEASE_TABLE]

@@ -1,11 +1,9 @@
 """The release lifecycle on disk: ``PAPERS_HOME/releases/<name>/`` folders and the ``published`` link.
 
 A release is built in ``releases/.building-<name>/`` under an exclusive lock (:func:`locked`), sealed
-read-only (:func:`seal`), renamed to ``releases/<name>/`` and swapped in by replacing the
-``published`` symlink with a freshly made one (:meth:`NewRelease.swap_in`: an atomic rename). If
-anything fails before the swap, :meth:`NewRelease.or_nothing` removes what was built and
-``published`` still points at the previous release. Old releases are pruned (:func:`prune`); files
-of a release are never modified, so a new release may share them (:func:`link_or_copy`).
+read-only (:func:`seal`), renamed and swapped in by an atomic rename of a fresh ``published`` symlink
+(:class:`NewRelease`). Files of a release are never modified, so a new release may share them
+(:func:`link_or_copy`).
 """
 
 from __future__ import annotations
@@ -54,10 +52,8 @@ def check_published_root(published_root: Path) -> None:
     if published_root.is_symlink() or not published_root.exists():
         return
     kind = "directory" if published_root.is_dir() else "file"
-    raise PublishError(
-        f"{published_root} is a real {kind}, not the symlink publish maintains: move it away "
-        f"(it is never overwritten); releases go to {releases_root(published_root)}"
-    )
+    raise PublishError(f"{published_root} is a real {kind}, not the symlink publish maintains: move it away "
+                       f"(it is never overwritten); releases go to {releases_root(published_root)}")
 
 
 @contextlib.contextmanager
@@ -255,16 +251,6 @@ def prepare_copy(published_root: Path) -> Path | None:
         return None
     finally:
         part.unlink(missing_ok=True)
-
-
-def take_prepared_copy(published_root: Path, name: str, dest: Path) -> bool:
-    """Move the copy :func:`prepare_copy` made of release ``name``'s DuckDB file to ``dest``; False when
-    there is none."""
-    try:
-        os.replace(prepared_copy(published_root, name), dest)
-        return True
-    except FileNotFoundError:
-        return False
 
 
 def link_or_copy(source: Path, dest: Path) -> bool:
