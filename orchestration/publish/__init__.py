@@ -57,6 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class PublishResult:
     release_dir: Path
@@ -107,15 +108,14 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                                            touched_papers_sql(since, "src") if narrow else None)
             changed = changed_tables(previous, targets, built)
             (building / PARQUET_DIR).mkdir()
-            for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
+            for q, layout in layouts.items():  # the Parquet files: unchanged parts linked, the others exported
                 with steps("link"):
-                    todo = link_from_previous(previous, layout, building, built[layout.target.qualified])
+                    todo = link_from_previous(previous, layout, building, built[q])
                 with steps("parquet"):
-                    b = built[layout.target.qualified]
                     if previous is not None and layout.partitioned:
-                        todo = [k for k in todo if not append_to_previous(
-                            con, previous, layout, building, b, k, columns[layout.target.qualified])]
-                    export_parquet(con, layout, building, b, todo)
+                        todo = [k for k in todo
+                                if not append_to_previous(con, previous, layout, building, built[q], k, columns[q])]
+                    export_parquet(con, layout, building, built[q], todo)
             with steps("duckdb"):
                 db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
                                             columns, copied=copying.result() if copying else None)

@@ -60,15 +60,12 @@ def _cell(text: str) -> str:
 
 def render_markdown(catalog: dict[str, Any]) -> str:
     partitioned = [t["parquet"] for t in catalog["tables"].values() if t.get("partitioned_by")]
-    if partitioned:
-        layout = (
-            "Marts in folders partitioned by listing month (`<folder>/listing_month=YYYY-MM/*.parquet`) are "
-            f"read with their glob and Hive partitioning, e.g. `read_parquet('{partitioned[0]}', "
-            f"hive_partitioning = true)` in DuckDB or `polars.scan_parquet('{partitioned[0].split('/*')[0]}/')`: "
-            "`listing_month` comes from the folder names. The others are one file each. "
-        )
-    else:
-        layout = ""
+    layout = (
+        "Marts in folders partitioned by listing month (`<folder>/listing_month=YYYY-MM/*.parquet`) are "
+        f"read with their glob and Hive partitioning, e.g. `read_parquet('{partitioned[0]}', "
+        f"hive_partitioning = true)` in DuckDB or `polars.scan_parquet('{partitioned[0].split('/*')[0]}/')`: "
+        "`listing_month` comes from the folder names. The others are one file each. "
+    ) if partitioned else ""
     lines = [
         f"# Data dictionary — release {catalog['release']}",
         "",
@@ -88,15 +85,10 @@ def render_markdown(catalog: dict[str, Any]) -> str:
         lines += ["", f"## {name}", ""]
         if table["description"]:
             lines += [table["description"].strip(), ""]
-        if table["partitioned_by"]:
-            by = table["partitioned_by"]
-            where = (f"`{table['parquet']}`, partitioned by `{by['column']}` (the month of "
-                     f"`{by['month_of']}`)")
-        else:
-            where = f"`{table['parquet']}`" if table["parquet"] else "the DuckDB file only"
-        lines += [f"{table['rows']} rows; in `warehouse.duckdb` and {where}." if table["parquet"]
-                  else f"{table['rows']} rows; in {where}.", "",
-                  "| column | type | description |", "| --- | --- | --- |"]
+        where = f"`warehouse.duckdb` and `{table['parquet']}`" if table["parquet"] else "the DuckDB file only"
+        if by := table["partitioned_by"]:
+            where += f", partitioned by `{by['column']}` (the month of `{by['month_of']}`)"
+        lines += [f"{table['rows']} rows; in {where}.", "", "| column | type | description |", "| --- | --- | --- |"]
         lines += [f"| `{c['name']}` | {c['type']} | {_cell(c['description'])} |" for c in table["columns"]]
     return "\n".join(lines) + "\n"
 

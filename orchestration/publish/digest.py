@@ -1,15 +1,12 @@
-"""Weekly digests and per-topic Atom feeds, written into every release.
+"""Weekly digests and per-topic Atom feeds, written into every release from its own DuckDB file.
 
-- ``digests/<ISO week>.md`` (e.g. ``2025-W42.md``): for every ISO week in which papers were first
-  listed, the week's top papers by latest upvotes (``marts.papers``), each marked ``settled`` (its
-  latest capture is :data:`SETTLE_DAYS` or more days after its listing date, so its upvotes have
-  mostly stopped rising) or ``provisional``.
+- ``digests/<ISO week>.md`` (e.g. ``2025-W42.md``): every week's top papers by latest upvotes, each
+  marked ``settled`` (latest capture :data:`SETTLE_DAYS`+ days after listing) or ``provisional``.
 - ``feeds/<topic>.xml``: an Atom 1.0 feed per primary topic (and ``all.xml``) of the top papers of
-  the latest :data:`FEED_WEEKS` weeks, one entry per paper and week.
+  the latest :data:`FEED_WEEKS` weeks.
 
-Everything comes from the release's own DuckDB file (one query for all weeks' digests, two for the
-feeds), and every date in them from the data (no clock), so the same marts give the same bytes: a
-file whose bytes the previous release has already is hard-linked from there.
+Every date in them comes from the data (no clock), so the same marts give the same bytes: a file
+whose bytes the previous release has already is hard-linked from there.
 """
 
 from __future__ import annotations
@@ -53,8 +50,7 @@ def week_start(week: str) -> date:
 
 
 def week_name(monday: date) -> str:
-    year, number, _ = monday.isocalendar()
-    return f"{year}-W{number:02d}"
+    return monday.strftime("%G-W%V")
 
 
 @dataclass(frozen=True)

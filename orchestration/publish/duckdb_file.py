@@ -1,11 +1,8 @@
-"""The release's DuckDB file, ``warehouse.duckdb``, readable by DuckDB 1.4 and later.
+"""The release's DuckDB file, ``warehouse.duckdb``, readable by DuckDB 1.4 and later (BI tools often
+bundle a 1.x reader; DuckDB 2.0's default format cannot be read by any 1.x).
 
-It is written with ``STORAGE_VERSION 'v1.4.0'`` so DuckDB 1.4 and later 1.x readers, which BI tools
-often bundle, can open it (DuckDB 2.0's default format cannot be read by any 1.x); column types a
-1.x reader cannot read are refused. :func:`build_duckdb_file` makes it: a copy of the previous
-release's file in which changed tables get only the rows that differ (deleted/inserted by row hash)
-or are replaced when much differs, a link to it when nothing changed, or a new file.
-:func:`finish_duckdb_file` then adds the ``quality`` schema and dbt's descriptions as comments.
+:func:`build_duckdb_file` makes it (a link, a patched copy of the previous release's file, or a new
+file); :func:`finish_duckdb_file` adds the ``quality`` schema and dbt's descriptions as comments.
 """
 
 from __future__ import annotations
@@ -33,10 +30,8 @@ log = logging.getLogger(__name__)
 
 #: The storage format the published DuckDB file is written in (``ATTACH … (STORAGE_VERSION …)``).
 STORAGE_VERSION = "v1.4.0"
-#: The version number DuckDB v1.4.x writes in a database file's header for that format (DuckDB's
-#: ``src/storage/version_map.json``: v1.0–v1.1 → 64, v1.2 → 65, v1.3 → 66, v1.4 → 67, v1.5 → 68).
-#: A DuckDB build opens a file only when the header number is within the range it can read, so a
-#: file with 67 opens in DuckDB ≥ 1.4.0; duckdb 2.0's own format is refused by every 1.x.
+#: The number DuckDB writes in a file's header for that format (``src/storage/version_map.json``: v1.3 → 66,
+#: v1.4 → 67, v1.5 → 68); a DuckDB build opens a file only when it can read that number: ≥ 1.4.0 here.
 STORAGE_VERSION_NUMBER = 67
 #: Column types duckdb 2.0 stores in a v1.4.0 file although DuckDB 1.4 cannot read them: one such
 #: column makes the whole file unopenable for 1.4.4 ("unrecognized enum value 33 for enum
@@ -77,12 +72,11 @@ def build_duckdb_file(
     changed: list[Target], previous: Previous | None, columns: dict[str, Columns], *,
     copied: Path | None = None,
 ) -> dict[str, Any]:
-    """The release's DuckDB file: a copy of the previous one (``copied``, the copy :func:`prepare_copy`
-    made, else copied now) in which each changed table gets the
-    rows that differ (deleted and inserted by row hash, looking only at the partitions whose
-    fingerprint changed) or, when much differs, is replaced; or a new file when there is no usable
-    previous one or the copy would carry too much free space. Runs inside the caller's transaction
-    on the warehouse; commits it. Returns how the file was made."""
+    """The release's DuckDB file: a link to the previous one when nothing changed; else a copy of it
+    (``copied``: the one :func:`prepare_copy` made, else copied now) in which each changed table gets
+    the rows that differ (:func:`_apply_delta`) or, when much differs, is replaced; or a new file when
+    there is no usable previous one or the copy would carry too much free space. Runs inside the
+    caller's transaction on the warehouse; commits it. Returns how the file was made."""
     targets = [layout.target for layout in layouts.values()]
     reuse = previous is not None  # tables new to this release are created in the copy
     if reuse and not changed and set(previous.manifest.get("tables", {})) == {t.qualified for t in targets}:
@@ -121,23 +115,18 @@ def build_duckdb_file(
                 deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
         _create_tables(con, replace, drop_first=present)
-        _drop_empty_schemas(con, {t.schema for t in targets})
-        con.execute("COMMIT")
+        _drop_empty_schemas(con)
         total, free = _checkpoint(con)
         if total and free / total <= MAX_FREE_FRACTION:
-            con.execute("DETACH pub")
             return {"made": "copied", "from": previous.manifest.get("release"),
                     "replaced": [t.qualified for t in replace], "delta": deltas,
                     "free_blocks": free, "total_blocks": total}
         log.info("%s would be %.0f%% free space: writing it anew", DUCKDB_FILE, 100 * free / total)
-        con.execute("DETACH pub")
         db_path.unlink()
         con.execute("BEGIN TRANSACTION")
     con.execute(f"ATTACH {quote_literal(db_path)} AS pub (STORAGE_VERSION {quote_literal(STORAGE_VERSION)})")
-    _create_tables(con, targets, drop_first=set())
-    con.execute("COMMIT")
+    _create_tables(con, targets)
     total, free = _checkpoint(con)
-    con.execute("DETACH pub")
     return {"made": "written", "replaced": [t.qualified for t in targets], "free_blocks": free,
             "total_blocks": total}
 
@@ -197,12 +186,16 @@ def _apply_delta(
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Commit, checkpoint and detach ``pub``; its total and free blocks."""
+    con.execute("COMMIT")
     con.execute("CHECKPOINT pub")
-    return con.execute(
+    total, free = con.execute(
         "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pub'").fetchone()
+    con.execute("DETACH pub")
+    return total, free
 
 
-def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, drop_first: set) -> None:
+def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, drop_first: set = frozenset()) -> None:
     for schema in dict.fromkeys(t.schema for t in targets):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{quote_ident(schema)}")
     for t in targets:
@@ -211,29 +204,23 @@ def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, dro
         con.execute(f"CREATE TABLE {t.relation('pub')} AS SELECT * FROM {t.relation('src')}")
 
 
-def _drop_empty_schemas(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
-    schemas = con.execute(
+def _drop_empty_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    for (schema,) in con.execute(
         "SELECT s.schema_name FROM duckdb_schemas() s WHERE s.database_name = 'pub' AND NOT s.internal "
         "AND s.schema_name <> 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_tables() t "
         "WHERE t.database_name = 'pub' AND t.schema_name = s.schema_name)"
-    ).fetchall()
-    for (schema,) in schemas:
-        if schema not in keep:
-            con.execute(f"DROP SCHEMA pub.{quote_ident(schema)}")
+    ).fetchall():
+        con.execute(f"DROP SCHEMA pub.{quote_ident(schema)}")
 
 
 def finish_duckdb_file(
     db_path: Path, warehouse: Path, tables: list[str], db_info: dict[str, Any], *,
     release: str, run_id: str, published_at: datetime,
 ) -> dict[str, Any]:
-    """Write the quality schema and every comment (dbt's descriptions) into the release's DuckDB
-    file once it holds the marts and before it is hashed; return the updated ``db_info``.
-
-    A file hard-linked from the previous release (nothing changed: its comments are the current
-    ones, since descriptions are part of each table's fingerprint) is left as it is unless the
-    warehouse has quality views; then it is replaced by a copy first, since the previous release's
-    file must never be modified.
-    """
+    """Write the quality schema and dbt's descriptions (as comments) into the release's DuckDB file
+    before it is hashed; return the updated ``db_info``. A file linked from the previous release (its
+    comments are current: descriptions are in the fingerprints) is left as it is unless there are
+    quality views to write; then it is replaced by a private copy first (release files never change)."""
     views = quality_views_in(warehouse)
     if db_info.get("made") == "linked":
         if not views:

@@ -85,8 +85,7 @@ class Built:
 
 @dataclass
 class Previous:
-    """The release ``published`` points at now, when its files can be reused (``manifest.py``'s
-    ``previous_release`` checked its fingerprint scheme, storage format and DuckDB file)."""
+    """The release ``published`` points at now, when its files can be reused (``previous_release``)."""
 
     dir: Path
     manifest: dict[str, Any]
@@ -153,18 +152,15 @@ def fingerprint_tables(
     """Each table's fingerprint and its partitions' in the warehouse (``src``). With ``papers_sql``
     (a query over ``src`` of the only papers whose rows can differ from the ``previous`` release's),
     the tables partitioned by month are narrowed to the rows of those papers (:func:`_narrowed`)."""
-    docs = load_docs()
-    narrowed: dict[str, Built] = {}
+    docs, narrowed = load_docs(), {}
     if previous is not None and papers_sql is not None:
         con.execute(f"ATTACH {quote_literal(previous.dir / DUCKDB_FILE)} AS _prev (READ_ONLY)")
         try:
-            for qualified, layout in layouts.items():
-                if (b := _narrowed(con, layout, columns[qualified], docs, previous, papers_sql)) is not None:
-                    narrowed[qualified] = b
+            narrowed = {q: _narrowed(con, layout, columns[q], docs, previous, papers_sql)
+                        for q, layout in layouts.items()}
         finally:
             con.execute("DETACH _prev")
-    return {qualified: narrowed.get(qualified) or _fingerprint(con, layout, columns[qualified], docs)
-            for qualified, layout in layouts.items()}
+    return {q: narrowed.get(q) or _fingerprint(con, layout, columns[q], docs) for q, layout in layouts.items()}
 
 
 def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
@@ -188,7 +184,7 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
             return None
         if part.get("fingerprint") != _digest(columns, rows, hash_sum, qualified, docs):
             return None  # other columns or descriptions: every part differs
-        parts[key] = Part(rows, part["fingerprint"], hash_sum=hash_sum)
+        parts[key] = Part(rows, "", hash_sum=hash_sum)
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED_ROWS} "
                 "(side VARCHAR, tbl VARCHAR, k VARCHAR, r BIGINT, h UBIGINT)")
     for side, database in (("old", "_prev"), ("new", "src")):

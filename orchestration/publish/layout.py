@@ -1,19 +1,12 @@
 """Where a published table's rows go in the release's Parquet: one file, or a folder of listing-month
 partitions, so a new batch rewrites only the months it touched.
 
-The rule (:func:`plan_layouts`): a table with a ``paper_id`` column (``papers``,
-``paper_observations``, ``paper_topics``) grows with every batch and is split by **listing month**
-(``YYYY-MM``) into a Hive-style folder::
-
-    parquet/papers/listing_month=2025-10/data_0.parquet
-
-The month is that of the table's own listing date (a DATE column ``listing_date``, else
-``first_listed_on``) or, for a table without one, of its paper's ``first_listed_on`` in the
-published ``papers`` table of the same schema (joined on ``paper_id``). Rows without a listing date
-go to ``listing_month=__HIVE_DEFAULT_PARTITION__`` (read back as NULL), where an empty table also
-keeps one empty file so readers get its columns. Every other table (small aggregates, touched all
-over by any batch) is one file, ``parquet/<table>.parquet``. The partition column is not stored in the
-files: readers get it from the folder names (``hive_partitioning = true``).
+The rule (:func:`plan_layouts`): a table with a ``paper_id`` column grows with every batch and is
+split by the month of its own listing date (a DATE ``listing_date``, else ``first_listed_on``) or
+else of its paper's ``first_listed_on`` in ``papers``, into ``parquet/<table>/listing_month=YYYY-MM/``
+(rows without a date, and an empty table's one empty file: the NULL partition). Every other table
+(small aggregates, touched all over by any batch) is one file, ``parquet/<table>.parquet``. The
+partition column is not stored in the files: readers get it from the folder names.
 """
 
 from __future__ import annotations
@@ -52,15 +45,13 @@ class Layout:
 
     @property
     def folder(self) -> str:
-        """A partitioned table's folder, relative to the release."""
+        """A partitioned table's folder, relative to the release (``.parquet`` added: a one-file table's file)."""
         return f"{PARQUET_DIR}/{self.target.table}"
 
     @property
     def parquet(self) -> str:
         """What a reader opens, relative to the release: the file, or a glob over the partitions."""
-        if self.partitioned:
-            return f"{self.folder}/*/*.parquet"
-        return f"{PARQUET_DIR}/{self.target.table}.parquet"
+        return f"{self.folder}/*/*.parquet" if self.partitioned else f"{self.folder}.parquet"
 
     def partition_dir(self, key: str) -> str:
         return f"{self.folder}/{PARTITION_COLUMN}={key}"
@@ -74,8 +65,7 @@ class Layout:
 
     def source_sql(self, database: str) -> str:
         """A FROM clause over the table in ``database`` (alias ``_t``), joined with its papers table
-        (alias ``_p``) when its month comes from there. (A paper listed twice there would repeat its
-        rows: the fingerprint refuses that, :func:`fingerprints._fingerprint`.)"""
+        (alias ``_p``) when its month comes from there (a paper listed twice there: see ``_fingerprint``)."""
         sql = f"{self.target.relation(database)} AS _t"
         if self.via is not None:
             key = quote_ident(PAPER_KEY)
@@ -93,9 +83,7 @@ class Layout:
     def key_sql(self) -> str:
         """The partition key of a row of :meth:`source_sql`, as in its folder's name (``'2025-10'``,
         :data:`NULL_PARTITION`); NULL for a one-file table."""
-        if not self.partitioned:
-            return "NULL"
-        return f"coalesce({self.month_sql()}, {quote_literal(NULL_PARTITION)})"
+        return f"coalesce({self.month_sql()}, {quote_literal(NULL_PARTITION)})" if self.partitioned else "NULL"
 
     def keys_filter_sql(self, keys: Iterable[str]) -> str:
         """A predicate on :meth:`source_sql` rows: the row is in one of the partitions ``keys``. Date

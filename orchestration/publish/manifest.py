@@ -1,10 +1,6 @@
 """A release's ``manifest.json``: run id, UTC time, how the DuckDB file was made, and per table the row
-count, fingerprint and Parquet layout (its partitions' rows and fingerprints), with the rows, size and
-sha256 of every Parquet file and the size and sha256 of the DuckDB file.
-
-Written for the new release (:func:`write_manifest`), read back for the release ``published`` serves
-(:func:`current_release`, for ``papers status`` and the freshness check) and for the previous release
-whose files may be reused (:func:`previous_release`).
+count, fingerprint and Parquet layout, with the rows, size and sha256 of every file. Written for the new
+release, read back for ``papers status`` (:func:`current_release`) and for reuse (:func:`previous_release`).
 """
 
 from __future__ import annotations
@@ -120,9 +116,7 @@ def write_manifest(building: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table_entry(layout: Layout, b: Built) -> dict[str, Any]:
-    """A table in the manifest: rows, fingerprint, what a reader opens (``parquet``: the file, or
-    the glob over the partitions), and every Parquet file with its rows, size and sha256 (and
-    partition; with each partition's rows and fingerprint)."""
+    """A table in the manifest: rows, fingerprint, what a reader opens, its partitions and files."""
     entry: dict[str, Any] = {"rows": b.rows, "fingerprint": b.fingerprint, "parquet": layout.parquet,
                              "reused": b.reused_parquet, "described": b.described}
     if layout.partitioned:

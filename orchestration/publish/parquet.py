@@ -1,10 +1,6 @@
-"""The release's Parquet files, laid out per table as ``layout.py`` decides: ``parquet/<table>.parquet``
-or ``parquet/<table>/listing_month=YYYY-MM/data_0.parquet``.
-
-An unchanged part (a partition, or a one-file table) is hard-linked from the previous release
-(:func:`link_from_previous`); a partition that only gained rows keeps the previous files and gets
-one more with the new rows (:func:`append_to_previous`); the others are exported by DuckDB with
-dbt's descriptions as metadata (:func:`export_parquet`).
+"""The release's Parquet files, laid out per table as ``layout.py`` decides. An unchanged part is
+hard-linked from the previous release (:func:`link_from_previous`); a partition that only gained rows
+gets one more file (:func:`append_to_previous`); the others are exported (:func:`export_parquet`).
 """
 
 from __future__ import annotations
@@ -73,34 +69,35 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
             or b.parts[key].rows <= recorded.get("rows", 0)):  # only a month that grew can have only gained rows
         return False
     old = previous.files_of(entry, key)
+    if not old or len(old) >= MAX_FILES:
+        return False
     listing = "[" + ", ".join(quote_literal(previous.dir / f.path) for f in old) + "]"
     # the rows compared: with a narrowed fingerprint, those of the papers that can differ (the others
     # are the previous release's), else every row of the partition in its files and in the warehouse
-    touched = (f"FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND k = {quote_literal(key)} "
-               "AND side = ") if b.narrowed else None
+    if b.narrowed:
+        touched = f"FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND k = {quote_literal(key)} AND side"
+        old_sql, new_sql = f"SELECT h {touched} = 'old'", f"SELECT r, h {touched} = 'new'"
+    else:
+        old_sql = f"SELECT hash({row_hash_sql(columns)}) AS h FROM read_parquet({listing}, hive_partitioning = false)"
+        new_sql = (f"SELECT _t.rowid AS r, hash({row_hash_sql(columns, '_t')}) AS h FROM {layout.source_sql('src')} "
+                   f"WHERE {layout.keys_filter_sql([key])}")
     try:  # a previous file gone or unreadable: the partition is written anew (never a stuck publish)
-        if not old or len(old) >= MAX_FILES or any((previous.dir / f.path).stat().st_size != f.bytes for f in old):
+        if any((previous.dir / f.path).stat().st_size != f.bytes for f in old) or parquet_columns(
+                con, listing) != columns:
             return False
-        if parquet_columns(con, listing) != columns:
-            return False
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT h {touched}'old'" if touched else
-                    f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT hash({row_hash_sql(columns)}) AS h "
-                    f"FROM read_parquet({listing}, hive_partitioning = false)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS {old_sql}")
     except (OSError, duckdb.Error) as exc:
         log.warning("%s: the previous release's files of %s cannot be read (%s); writing it anew",
                     t.qualified, key, exc)
         return False
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT r, h {touched}'new'" if touched else
-                f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT _t.rowid AS r, "
-                f"hash({row_hash_sql(columns, '_t')}) AS h FROM {layout.source_sql('src')} "
-                f"WHERE {layout.keys_filter_sql([key])}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS {new_sql}")
     try:
         (old_rows, old_distinct, new_rows, new_distinct, lost), = con.execute(
             "SELECT (SELECT count(*) FROM _pub_part_old), (SELECT count(DISTINCT h) FROM _pub_part_old), "
             "(SELECT count(*) FROM _pub_part_new), (SELECT count(DISTINCT h) FROM _pub_part_new), "
             "(SELECT count(*) FROM _pub_part_old ANTI JOIN _pub_part_new USING (h))").fetchall()
         # (narrowed: the rows of the other papers are in the old files and the warehouse alike)
-        if lost or old_rows != old_distinct or new_rows != new_distinct or not touched and (
+        if lost or old_rows != old_distinct or new_rows != new_distinct or not b.narrowed and (
                 old_rows != sum(f.rows for f in old) or new_rows != b.parts[key].rows):
             return False
         if not _link_all(previous, old, building):

@@ -1,10 +1,7 @@
 """The release's ``quality`` schema: the pipeline's quality record, read-only, next to the marts.
 
-dbt defines the quality views over the ``ops`` tables (``dbt_project/models/quality/``: every file
-seen, the quarantined ones with their reason, every validation and one row per validating run).
-They are views, so at publish time they include this run's mart validations; publishing copies them
-as tables into the release's DuckDB file, plus ``quality.release``: this release, its run and when it
-was published (the last publish time of whatever ``published/`` serves).
+Publishing copies dbt's quality views (``dbt_project/models/quality/``, so they include this run's
+mart validations) as tables into the release's DuckDB file, plus ``quality.release``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""The tables a release publishes, and the one connection that reads them from the warehouse.
-
-The warehouse is read through ONE in-memory DuckDB connection that attaches it ``READ_ONLY`` as
-``src`` (:func:`read_warehouse`), in one transaction, so fingerprints and copies see the same
-snapshot: the caller guarantees that no writer holds the file at that moment (the Dagster pool of
-limit 1). The release's DuckDB file is attached to the same connection as ``pub``.
+"""The tables a release publishes, and the one connection that reads them from the warehouse: it
+attaches the warehouse ``READ_ONLY`` as ``src`` in one transaction, so fingerprints and copies see the
+same snapshot, and the release's DuckDB file as ``pub``.
 """
 
 from __future__ import annotations
