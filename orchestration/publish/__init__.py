@@ -45,6 +45,7 @@ from orchestration.publish.layout import plan_layouts
 from orchestration.publish.manifest import (build_manifest, current_release, damaged_files, hash_files,
                                            previous_release, write_manifest)
 from orchestration.publish.parquet import append_to_previous, export_parquet, link_from_previous
+from orchestration.publish.quality import quality_views_in
 from orchestration.publish.releases import (DUCKDB_FILE, PARQUET_DIR, NewRelease, PublishError, check_published_root,
                                             locked, prepare_copy, prune, published_name, seal)
 from orchestration.publish.tables import parse_tables, read_warehouse, table_columns
@@ -90,8 +91,7 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
     with release.or_nothing(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as background:
         building.mkdir()
         # in the background meanwhile: the oldest releases go (all but the newest keep - 1 and the one
-        # published), and the previous DuckDB file is copied to be patched (kernel copy and unlinks;
-        # nothing to do when the copy was prepared while the marts were built)
+        # published), and the previous DuckDB file is copied to be patched (unless already prepared)
         pruning = background.submit(prune, published_root, keep=keep - 1, spare=published_name(published_root))
         copying = background.submit(prepare_copy, published_root) if previous else None
         with read_warehouse(warehouse, building, memory_limit) as con:  # one snapshot of the warehouse
@@ -117,12 +117,13 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                                 if not append_to_previous(con, previous, layout, building, built[q], k, columns[q])]
                     export_parquet(con, layout, building, built[q], todo)
             with steps("duckdb"):
+                views = quality_views_in(con)  # (copied into the file after the audit)
                 db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
                                             columns, copied=copying.result() if copying else None)
         with steps("audit"):
             audit_release(building, layouts, built, columns)
         with steps("describe"):  # quality schema + dbt's descriptions as comments
-            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets],
+            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets], views,
                                          db_info, release=release.name, run_id=run_id,
                                          published_at=release.published_at)
         hashing = background.submit(hash_files, building, built, db_info)  # hashlib releases the GIL
@@ -155,11 +156,9 @@ def publish(
     nothing yet) at it. Raises :class:`PublishError` (nothing published) on any failure before the swap.
 
     ``holds``: the newest load the marts were built from (the manifest's ``loaded_through``).
-    ``since``: the newest load the published release holds (the change ledger's ``publish``
-    watermark), when the warehouse changed since only by incremental builds: if that release's
-    manifest records the same load, only the rows of the papers observed later are read for the
-    tables partitioned by listing month. Else (and with None) everything is read.
-    """
+    ``since``: the change ledger's ``publish`` watermark, when the warehouse changed since only by
+    incremental builds: if the published release holds that load, only the rows of the papers
+    observed later are read for the tables partitioned by listing month."""
     started = time.perf_counter()
     warehouse, published_root = Path(warehouse), Path(published_root)
     if keep < 1:
@@ -178,9 +177,8 @@ def publish(
             release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
                                                                memory_limit, previous, since, holds, steps)
         except PublishError as error:
-            # a release whose files are damaged in a way their sizes do not show (a corrupt DuckDB
-            # block) must not stop every later publish: when reusing it failed and its files no
-            # longer match their recorded sha256, build anew; any other failure stands
+            # a release damaged in a way its file sizes do not show (a corrupt DuckDB block) must not stop
+            # every later publish: when its files no longer match their sha256, build anew
             damaged = damaged_files(previous) if previous is not None and isinstance(
                 error.__cause__, duckdb.Error) else []
             if not damaged:

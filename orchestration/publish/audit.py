@@ -18,11 +18,9 @@ from orchestration.sql import quote_literal
 
 def audit_release(building: Path, layouts: dict[str, Layout], built: dict[str, Built],
                   columns: dict[str, Columns]) -> None:
-    """No write-ahead log left behind; the storage format; no table but the published ones, each
-    with the warehouse's columns and row count in the DuckDB file; no Parquet file but the listed
-    ones, and each part (partition, or one-file table) holding its table's rows: the files written
-    now re-opened (row counts from their footers, their columns and types), those linked from the
-    previous release by the rows its manifest recorded for the same fingerprint and size.
+    """No write-ahead log left behind; the storage format; in the DuckDB file no table but the published
+    ones, each with the warehouse's columns and row count; no Parquet file but the listed ones, each
+    part holding its rows (files written now re-opened; linked ones as the previous manifest recorded).
     (Re-fingerprinting the patched tables would cost a full read of each.)"""
     db_path = building / DUCKDB_FILE
     if db_path.with_name(db_path.name + ".wal").exists():
@@ -48,9 +46,16 @@ def audit_release(building: Path, layouts: dict[str, Layout], built: dict[str, B
             if table_columns(con, "pub", t) != columns[t.qualified]:
                 raise PublishError(f"{t.qualified}: columns in {DUCKDB_FILE} differ from the warehouse")
             in_db = con.execute(f"SELECT count(*) FROM {t.relation('pub')}").fetchall()[0][0]
-            new = [f for f in b.files if not f.reused]
-            if new:
-                _audit_files(con, building, t.qualified, new, columns[t.qualified])
+            # the files written now, re-opened: row counts as recorded, columns (no partition column) the table's
+            if new := {str(building / f.path): f for f in b.files if not f.reused}:
+                listing = "[" + ", ".join(quote_literal(p) for p in new) + "]"
+                counts = dict(con.execute(
+                    f"SELECT file_name, num_rows FROM parquet_file_metadata({listing})").fetchall())
+                for path, f in new.items():
+                    if counts.get(path) != f.rows:
+                        raise PublishError(f"{t.qualified}: {f.path} holds {counts.get(path)} rows, {f.rows} written")
+                if parquet_columns(con, listing) != columns[t.qualified]:
+                    raise PublishError(f"{t.qualified}: columns in its Parquet files differ from the warehouse")
             for key, part in b.parts.items():
                 in_files = sum(f.rows for f in part.files)
                 if in_files != part.rows:
@@ -58,16 +63,3 @@ def audit_release(building: Path, layouts: dict[str, Layout], built: dict[str, B
                     raise PublishError(f"{t.qualified}: {part.rows} rows copied, {in_files} in {where}")
             if in_db != b.rows:
                 raise PublishError(f"{t.qualified}: {b.rows} rows copied, {in_db} in {DUCKDB_FILE}")
-
-
-def _audit_files(con: duckdb.DuckDBPyConnection, building: Path, qualified: str, files: list, columns: Columns) -> None:
-    """The files written now, re-opened: each footer's row count is the one recorded, and the
-    files' columns (no partition column: that is in the folder names) are the table's."""
-    paths = {str(building / f.path): f for f in files}
-    listing = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
-    counts = dict(con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({listing})").fetchall())
-    for path, f in paths.items():
-        if counts.get(path) != f.rows:
-            raise PublishError(f"{qualified}: {f.path} holds {counts.get(path)} rows, {f.rows} written")
-    if parquet_columns(con, listing) != columns:
-        raise PublishError(f"{qualified}: columns in its Parquet files differ from the warehouse")

@@ -21,8 +21,7 @@ from orchestration.sql import quote_ident, quote_literal
 
 @dataclass(frozen=True)
 class TableDoc:
-    """A dbt model as published: ``schema.table``, its description, and per column its description
-    (in the yml's column order)."""
+    """A dbt model as published: ``schema.table``, its description and its columns' (in the yml's order)."""
 
     qualified: str
     description: str
@@ -34,8 +33,7 @@ class TableDoc:
 
 
 def load_docs() -> dict[str, TableDoc]:
-    """Every dbt model of the manifest, by ``schema.table`` (the manifest is re-parsed by dbt when a
-    project file changed)."""
+    """Every dbt model of the manifest (re-parsed by dbt when a project file changed), by ``schema.table``."""
     path = ensure_manifest()
     return dict(_load(str(path), path.stat().st_mtime_ns))
 
@@ -85,18 +83,15 @@ def comment_duckdb_file(db_path: Path, tables: list[str], docs: dict[str, TableD
     The file keeps its storage format. Returns the number of comments set."""
     with duckdb.connect(":memory:") as con:
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
-        present = {
-            (s, t, c) for s, t, c in con.execute(
-                "SELECT schema_name, table_name, column_name FROM duckdb_columns() WHERE database_name = 'pub'"
-            ).fetchall()
-        }
+        present = con.execute("SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+                              "WHERE database_name = 'pub' ORDER BY ALL").fetchall()
         # (target, text) per table and column; None clears the comment a copied file may carry
         comments: list[tuple[str, str | None]] = []
         for qualified in tables:
             doc = docs.get(qualified) or TableDoc(qualified, "")
             schema, table = qualified.split(".")
             rel = f"pub.{quote_ident(schema)}.{quote_ident(table)}"
-            table_columns = [c for s, t, c in sorted(present) if (s, t) == (schema, table)]
+            table_columns = [c for s, t, c in present if (s, t) == (schema, table)]
             if not table_columns:
                 continue
             comments.append((f"TABLE {rel}", doc.description or None))

@@ -32,13 +32,8 @@ def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         counts = {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0]
                   for s, t, _ in tables}
     files = manifest.get("tables", {})
-    out: dict[str, Any] = {
-        "release": manifest.get("release"),
-        "run_id": manifest.get("run_id"),
-        "published_at": manifest.get("published_at"),
-        "duckdb_file": manifest.get("duckdb", {}).get("path"),
-        "tables": {},
-    }
+    out: dict[str, Any] = {k: manifest.get(k) for k in ("release", "run_id", "published_at")}
+    out |= {"duckdb_file": manifest.get("duckdb", {}).get("path"), "tables": {}}
     for schema, table, comment in tables:
         qualified = f"{schema}.{table}"
         out["tables"][qualified] = {

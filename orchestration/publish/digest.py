@@ -11,6 +11,7 @@ whose bytes the previous release has already is hard-linked from there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from xml.etree import ElementTree as ET
 import duckdb
 
 from orchestration.publish.releases import DUCKDB_FILE
+from orchestration.sql import schema_columns
 
 #: Upvotes count as settled this many days after the listing date (as in the dashboard).
 SETTLE_DAYS = 7
@@ -100,8 +102,7 @@ def top_of_weeks(con: duckdb.DuckDBPyConnection, *, since: date,
     upvotes, ties by arXiv id; per primary topic too with ``by_topic``. One query for all weeks."""
     group = "primary_topic" if by_topic else "null::varchar"
     out: dict[tuple[date, str | None], list[Entry]] = {}
-    rows = con.execute(TOP_OF_WEEKS.format(group=group), {"since": since, "top": TOP_N}).fetchall()
-    for monday, topic, *row in rows:
+    for monday, topic, *row in con.execute(TOP_OF_WEEKS.format(group=group), {"since": since, "top": TOP_N}).fetchall():
         out.setdefault((monday, topic), []).append(Entry(*row))
     return out
 
@@ -145,15 +146,13 @@ def render_feed(topic: str, weekly: list[tuple[date, list[Entry]]]) -> bytes:
             element.text = text
         return element
 
-    label = "all topics" if topic == "all" else topic
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     sub(feed, "id", f"urn:daily-papers-warehouse:feed:{topic}")
-    sub(feed, "title", f"Daily Papers — weekly top papers ({label})")
+    sub(feed, "title", f"Daily Papers — weekly top papers ({'all topics' if topic == 'all' else topic})")
     entries = [(monday, e) for monday, es in weekly for e in es]
     updated = max((e.last_seen_at for _, e in entries), default=None)
     sub(feed, "updated", _iso(updated) if updated else "1970-01-01T00:00:00Z")
-    author = sub(feed, "author")
-    sub(author, "name", "daily-papers-warehouse")
+    sub(sub(feed, "author"), "name", "daily-papers-warehouse")
     sub(feed, "link", rel="alternate", href="https://hf.barry1.top/papers")
     sub(feed, "generator", "daily-papers-warehouse")
     for monday, e in entries:
@@ -172,14 +171,10 @@ def render_feed(topic: str, weekly: list[tuple[date, list[Entry]]]) -> bytes:
 
 
 def write_digests(release_dir: Path, previous_dir: Path | None = None) -> dict[str, int]:
-    """Write every week's digest and every topic's feed into ``release_dir``; counts of each. A file
-    with the same bytes in ``previous_dir`` (the previous release) is hard-linked from there."""
+    """Write every week's digest and topic's feed (linked when the previous release has the bytes); counts."""
     with duckdb.connect(str(release_dir / DUCKDB_FILE), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
-        have = {c for (c,) in con.execute(
-            "select column_name from duckdb_columns() where schema_name = 'marts' and table_name = 'papers'"
-        ).fetchall()}
-        if not set(NEEDED_COLUMNS) <= have:  # a release without the papers mart: nothing to digest
+        if not set(NEEDED_COLUMNS) <= schema_columns(con, "marts").get("papers", set()):  # no papers mart: no digest
             return {"digests": 0, "feeds": 0}
         all_weeks = [d for (d,) in con.execute(
             "select distinct date_trunc('week', first_listed_on)::date from marts.papers "
@@ -200,15 +195,10 @@ def write_digests(release_dir: Path, previous_dir: Path | None = None) -> dict[s
     (release_dir / DIGESTS_DIR).mkdir(exist_ok=True)
     (release_dir / FEEDS_DIR).mkdir(exist_ok=True)
     for name, data in outputs.items():
-        _write_or_link(release_dir / name, data, previous_dir / name if previous_dir else None)
+        previous = previous_dir / name if previous_dir else None
+        with contextlib.suppress(OSError):  # no such file, or links not allowed here: write it
+            if previous is not None and previous.stat().st_size == len(data) and previous.read_bytes() == data:
+                os.link(previous, release_dir / name)
+                continue
+        (release_dir / name).write_bytes(data)
     return {"digests": len(all_weeks), "feeds": len(topics) + 1}
-
-
-def _write_or_link(path: Path, data: bytes, previous: Path | None) -> None:
-    try:
-        if previous is not None and previous.stat().st_size == len(data) and previous.read_bytes() == data:
-            os.link(previous, path)
-            return
-    except OSError:  # no such file, or links not allowed here: write it
-        pass
-    path.write_bytes(data)

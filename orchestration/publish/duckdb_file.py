@@ -21,7 +21,7 @@ import duckdb
 from orchestration.publish.describe import comment_duckdb_file, load_docs
 from orchestration.publish.fingerprints import TOUCHED_ROWS, Built, Previous, changed_partitions, row_hash_sql
 from orchestration.publish.layout import Layout
-from orchestration.publish.quality import quality_docs, quality_views_in, write_quality_schema
+from orchestration.publish.quality import quality_docs, write_quality_schema
 from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
 from orchestration.publish.tables import Columns, Target, table_columns, tables_in
 from orchestration.sql import quote_ident, quote_literal
@@ -51,10 +51,9 @@ def read_storage_version_number(path: Path) -> int:
     little-endian uint64). Compare with :data:`STORAGE_VERSION_NUMBER`."""
     with open(path, "rb") as fh:
         head = fh.read(20)
-    checksum_and_magic = struct.Struct("<8x4sQ")
-    if len(head) < checksum_and_magic.size:
+    if len(head) < 20:
         raise ValueError(f"{path} is not a DuckDB database file (too short)")
-    magic, version = checksum_and_magic.unpack(head)
+    magic, version = struct.unpack("<8x4sQ", head)
     if magic != b"DUCK":
         raise ValueError(f"{path} is not a DuckDB database file (magic {magic!r})")
     return version
@@ -73,10 +72,9 @@ def build_duckdb_file(
     copied: Path | None = None,
 ) -> dict[str, Any]:
     """The release's DuckDB file: a link to the previous one when nothing changed; else a copy of it
-    (``copied``: the one :func:`prepare_copy` made, else copied now) in which each changed table gets
-    the rows that differ (:func:`_apply_delta`) or, when much differs, is replaced; or a new file when
-    there is no usable previous one or the copy would carry too much free space. Runs inside the
-    caller's transaction on the warehouse; commits it. Returns how the file was made."""
+    (``copied``: the one :func:`prepare_copy` made, else copied now) patched by :func:`_apply_delta` or
+    with changed tables replaced; or a new file when there is no usable previous one or the copy would
+    carry too much free space. Commits the caller's transaction. Returns how the file was made."""
     targets = [layout.target for layout in layouts.values()]
     reuse = previous is not None  # tables new to this release are created in the copy
     if reuse and not changed and set(previous.manifest.get("tables", {})) == {t.qualified for t in targets}:
@@ -85,10 +83,9 @@ def build_duckdb_file(
             if copied is not None:
                 copied.unlink()
             con.execute("COMMIT")
-            return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [],
-                    "sha256": previous.manifest["duckdb"]["sha256"],
-                    "free_blocks": previous.manifest["duckdb"].get("free_blocks"),
-                    "total_blocks": previous.manifest["duckdb"].get("total_blocks")}
+            db = previous.manifest["duckdb"]
+            return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [], "sha256": db["sha256"],
+                    "free_blocks": db.get("free_blocks"), "total_blocks": db.get("total_blocks")}
     if reuse:
         if copied is not None:
             os.replace(copied, db_path)
@@ -100,8 +97,7 @@ def build_duckdb_file(
         for t in sorted(present - set(targets)):
             con.execute(f"DROP TABLE {t.relation('pub')}")
         stale = [t for t in targets if t in changed or t not in present]
-        # a table whose partitions are dated through another (paper_topics by papers) is patched
-        # while that one still holds the previous release's rows
+        # a table dated through another (paper_topics by papers) is patched before that one is
         dating = {layout.via for layout in layouts.values() if layout.via is not None}
         deltas = {}
         for t in sorted(stale, key=lambda t: t in dating):
@@ -115,7 +111,12 @@ def build_duckdb_file(
                 deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
         _create_tables(con, replace, drop_first=present)
-        _drop_empty_schemas(con)
+        for (schema,) in con.execute(  # schemas left empty
+            "SELECT s.schema_name FROM duckdb_schemas() s WHERE s.database_name = 'pub' AND NOT s.internal "
+            "AND s.schema_name <> 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_tables() t "
+            "WHERE t.database_name = 'pub' AND t.schema_name = s.schema_name)"
+        ).fetchall():
+            con.execute(f"DROP SCHEMA pub.{quote_ident(schema)}")
         total, free = _checkpoint(con)
         if total and free / total <= MAX_FREE_FRACTION:
             return {"made": "copied", "from": previous.manifest.get("release"),
@@ -137,12 +138,10 @@ def _apply_delta(
 ) -> dict[str, int] | None:
     """Turn the previous release's copy of the table (``pub``) into the warehouse's (``src``) by
     deleting the rows whose hash the warehouse no longer has and inserting the rows whose hash the
-    copy lacks, among the rows of the partitions ``keys`` (all rows when None: the other partitions
-    hold the same rows on both sides, their fingerprints say) or, ``narrowed``, among the rows of the
-    papers that can differ (:data:`TOUCHED_ROWS`, ``fingerprints._narrowed``: the copy is the previous
-    release's file byte for byte, so its rowids there are the copy's). None (replace the table
-    instead) when the columns differ, a hash occurs twice on either side (duplicate rows: a set
-    difference would lose them) or more than :data:`MAX_DELTA_FRACTION` of the table's rows differ."""
+    copy lacks, among the rows of the partitions ``keys`` (all rows when None) or, ``narrowed``, of
+    :data:`TOUCHED_ROWS` (the copy is the previous release's file byte for byte: same rowids). None
+    (replace the table instead) when the columns differ, a hash occurs twice on either side (a set
+    difference would lose duplicate rows) or more than :data:`MAX_DELTA_FRACTION` of the rows differ."""
     t = layout.target
     pub_rel = t.relation("pub")
     if table_columns(con, "pub", t) != columns:
@@ -204,28 +203,21 @@ def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, dro
         con.execute(f"CREATE TABLE {t.relation('pub')} AS SELECT * FROM {t.relation('src')}")
 
 
-def _drop_empty_schemas(con: duckdb.DuckDBPyConnection) -> None:
-    for (schema,) in con.execute(
-        "SELECT s.schema_name FROM duckdb_schemas() s WHERE s.database_name = 'pub' AND NOT s.internal "
-        "AND s.schema_name <> 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_tables() t "
-        "WHERE t.database_name = 'pub' AND t.schema_name = s.schema_name)"
-    ).fetchall():
-        con.execute(f"DROP SCHEMA pub.{quote_ident(schema)}")
-
-
 def finish_duckdb_file(
-    db_path: Path, warehouse: Path, tables: list[str], db_info: dict[str, Any], *,
+    db_path: Path, warehouse: Path, tables: list[str], views: list[str], db_info: dict[str, Any], *,
     release: str, run_id: str, published_at: datetime,
 ) -> dict[str, Any]:
-    """Write the quality schema and dbt's descriptions (as comments) into the release's DuckDB file
-    before it is hashed; return the updated ``db_info``. A file linked from the previous release (its
-    comments are current: descriptions are in the fingerprints) is left as it is unless there are
-    quality views to write; then it is replaced by a private copy first (release files never change)."""
-    views = quality_views_in(warehouse)
+    """Write the quality schema (from the warehouse's quality ``views``) and dbt's descriptions (as
+    comments) into the release's DuckDB file; return the updated ``db_info``. A file linked from the
+    previous release (its comments are current) is replaced by a private copy first, if there are
+    quality views to write; else left as it is."""
     if db_info.get("made") == "linked":
         if not views:
             return db_info
-        _unshare(db_path)
+        tmp = db_path.with_name(db_path.name + ".unshare")
+        shutil.copyfile(db_path, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, db_path)
         db_info = {k: v for k, v in db_info.items() if k != "sha256"} | {"made": "copied"}
     quality = write_quality_schema(db_path, warehouse, views, release=release, run_id=run_id,
                                    published_at=published_at, marts=tables)
@@ -234,11 +226,3 @@ def finish_duckdb_file(
     if quality:
         db_info["quality"] = quality
     return db_info
-
-
-def _unshare(path: Path) -> None:
-    """Replace a hard link by a private copy of the same bytes."""
-    tmp = path.with_name(path.name + ".unshare")
-    shutil.copyfile(path, tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)

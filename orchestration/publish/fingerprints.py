@@ -48,9 +48,7 @@ class ParquetFile:
 
 @dataclass
 class Part:
-    """One partition of a table (the whole table for a one-file table) and the files holding it;
-    ``vectors``: how many of the table's vectors (:data:`VECTOR_ROWS` rows by rowid) hold its rows,
-    what DuckDB decompresses to read only this partition."""
+    """One partition (of a one-file table: the whole), its files, and the vectors (:data:`VECTOR_ROWS`) holding it."""
 
     rows: int
     fingerprint: str
@@ -65,18 +63,13 @@ class Part:
 
 @dataclass
 class Built:
-    """What the publish made of one table: its rows and fingerprint, and its parts by partition key
-    (one part, key None, for a one-file table)."""
+    """What the publish made of one table: rows, fingerprint and parts by partition key (None: one file)."""
 
     rows: int
     fingerprint: str
     parts: dict[str | None, Part]
     described: str = ""  # digest of its dbt descriptions (in every Parquet file's metadata)
     narrowed: bool = False  # from the previous release's and the rows of TOUCHED_ROWS (_narrowed)
-
-    @property
-    def reused_parquet(self) -> bool:
-        return all(p.reused for p in self.parts.values())
 
     @property
     def files(self) -> list[ParquetFile]:
@@ -97,9 +90,8 @@ class Previous:
     def laid_out(self, layout: Layout) -> dict[str, Any] | None:
         """The table's manifest entry when its files were laid out as ``layout`` says."""
         entry = self.table(layout.target.qualified)
-        if entry and entry.get("parquet") == layout.parquet and entry.get("partitioned_by") == layout.describe():
-            return entry
-        return None
+        same = entry and entry.get("parquet") == layout.parquet and entry.get("partitioned_by") == layout.describe()
+        return entry if same else None
 
     def files_of(self, entry: dict[str, Any], key: str | None) -> list[ParquetFile]:
         """The files of partition ``key`` (None: of a one-file table) as ``entry`` records them."""
@@ -107,8 +99,7 @@ class Previous:
                 for path, f in entry.get("files", {}).items() if f.get("partition") == key]
 
     def reusable_part(self, layout: Layout, key: str | None, part: Part) -> list[ParquetFile] | None:
-        """The previous release's files of this partition when they hold exactly its rows (same
-        layout, fingerprint and row count) and are still there at their recorded size; else None."""
+        """The previous release's files of this partition when they hold its rows and have their recorded size."""
         entry = self.laid_out(layout)
         if not entry or not _same(entry.get("partitions", {}).get(key) if layout.partitioned else entry, part):
             return None
@@ -166,15 +157,12 @@ def fingerprint_tables(
 def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
               previous: Previous, papers_sql: str) -> Built | None:
     """A partitioned table's fingerprint from the previous release's: each partition's row count and
-    row-hash sum (recorded in the manifest) minus the rows of the papers ``papers_sql`` in the
-    previous release's DuckDB file (``_prev``), plus theirs in the warehouse. Those rows, with their
-    partition, rowid and hash, are kept in :data:`TOUCHED_ROWS` (side ``old`` / ``new``) for the
-    Parquet files and the DuckDB file's delta. None (read every row instead) when the manifest lacks
-    the sums or was made with other columns or descriptions, or when the rows do not add up to the
-    table's (a paper gone from a partition without an observation since)."""
+    row-hash sum (in the manifest) minus the rows of the papers ``papers_sql`` in the previous release's
+    DuckDB file (``_prev``), plus theirs in the warehouse, kept in :data:`TOUCHED_ROWS`. None (read
+    every row instead) when the manifest lacks the sums or was made with other columns or descriptions,
+    or when the rows do not add up to the table's (a paper gone from a partition without an observation)."""
     qualified = layout.target.qualified
-    entry = previous.laid_out(layout)
-    if not layout.partitioned or not entry:
+    if not layout.partitioned or not (entry := previous.laid_out(layout)):
         return None
     parts: dict[str, Part] = {}
     for key, part in (entry.get("partitions") or {}).items():
@@ -229,8 +217,7 @@ def _count(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
 
 def _built(layout: Layout, columns: Columns, docs: dict[str, TableDoc], parts: dict[str | None, Part], *,
            narrowed: bool = False) -> Built:
-    """The table's fingerprint and its non-empty parts' (an empty table: one empty part, for a
-    partitioned table one empty file) from their row counts and row-hash sums."""
+    """The table's and its non-empty parts' fingerprints (an empty table: one empty part, one empty file)."""
     qualified = layout.target.qualified
     parts = {k: p for k, p in parts.items() if p.rows} or {NULL_PARTITION if layout.partitioned else None: Part(0, "")}
     for p in parts.values():
@@ -243,22 +230,17 @@ def _built(layout: Layout, columns: Columns, docs: dict[str, TableDoc], parts: d
 def _digest(columns: Columns, rows: int, total: int, qualified: str, docs: dict[str, TableDoc]) -> str:
     """The fingerprint of a table's or partition's rows, with the digest of its descriptions."""
     text = json.dumps([FINGERPRINT_SCHEME, columns, rows, str(total)], separators=(",", ":"))
-    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-    if (doc := docs.get(qualified)) is None:
-        return digest
-    return hashlib.sha256(f"{digest}:{doc.digest()}".encode()).hexdigest()[:32]
+    digest, doc = hashlib.sha256(text.encode()).hexdigest()[:32], docs.get(qualified)
+    return digest if doc is None else hashlib.sha256(f"{digest}:{doc.digest()}".encode()).hexdigest()[:32]
 
 
 def changed_tables(previous: Previous | None, targets: list[Target], built: dict[str, Built]) -> list[Target]:
-    """The tables whose fingerprint or row count differs from the previous release's (all of them
-    when there is none)."""
+    """The tables whose fingerprint or row count differs from the previous release's (all without one)."""
     return [t for t in targets if not (previous and _same(previous.table(t.qualified), built[t.qualified]))]
 
 
 def changed_partitions(previous: Previous, layout: Layout, b: Built) -> set[str] | None:
-    """The partition keys of a partitioned table whose rows differ from the previous release's: those
-    whose fingerprint or row count changed, and those gone since. None for a one-file table or
-    when the previous release recorded no partitions of this layout (the whole table differs)."""
+    """The partitions whose fingerprint or row count changed, or gone; None when none of this layout are recorded."""
     entry = previous.laid_out(layout)
     recorded = entry.get("partitions") if layout.partitioned and entry else None
     if not isinstance(recorded, dict):

@@ -81,8 +81,7 @@ class Layout:
         return f"strftime({self._date_sql()}, '%Y-%m')"
 
     def key_sql(self) -> str:
-        """The partition key of a row of :meth:`source_sql`, as in its folder's name (``'2025-10'``,
-        :data:`NULL_PARTITION`); NULL for a one-file table."""
+        """A row's partition key as in its folder's name (``'2025-10'``, the NULL partition); NULL for one file."""
         return f"coalesce({self.month_sql()}, {quote_literal(NULL_PARTITION)})" if self.partitioned else "NULL"
 
     def keys_filter_sql(self, keys: Iterable[str]) -> str:

@@ -33,8 +33,7 @@ SCATTER = 2
 
 
 def link_from_previous(previous: Previous | None, layout: Layout, building: Path, b: Built) -> list[str | None]:
-    """Hard-link (or copy) every unchanged part's files from the previous release, carrying their
-    rows and sha256 over; returns the keys of the parts still to export."""
+    """Link every unchanged part's files from the previous release; the keys of the parts still to export."""
     todo = []
     for key, part in b.parts.items():
         files = previous.reusable_part(layout, key, part) if previous else None
@@ -116,8 +115,7 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
 
 def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Path, b: Built,
                    keys: list[str | None]) -> None:
-    """Write the parts ``keys`` of the warehouse's table (``src``) as the release's Parquet files and
-    record them (rows and bytes as DuckDB reports them) in ``b``."""
+    """Write the parts ``keys`` of the warehouse's table as Parquet files and record them in ``b``."""
     if not keys:
         return
     t = layout.target

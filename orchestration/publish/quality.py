@@ -36,18 +36,13 @@ RELEASE_DOC = TableDoc(
 
 def quality_docs() -> dict[str, TableDoc]:
     """The quality tables a release holds, with their descriptions (dbt's, and quality.release's)."""
-    docs = {q: d for q, d in load_docs().items() if q.startswith(f"{SCHEMA}.")}
-    docs[RELEASE_TABLE] = RELEASE_DOC
-    return docs
+    return {q: d for q, d in load_docs().items() if q.startswith(f"{SCHEMA}.")} | {RELEASE_TABLE: RELEASE_DOC}
 
 
-def quality_views_in(warehouse: Path) -> list[str]:
-    """The quality views dbt built in ``warehouse`` (none in a warehouse dbt never built)."""
-    with duckdb.connect(":memory:") as con:
-        con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
-        present = {f"{s}.{t}" for s, t in con.execute(
-            "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal"
-        ).fetchall()}
+def quality_views_in(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The quality views dbt built in the warehouse (``src``; none in a warehouse dbt never built)."""
+    present = {f"{s}.{t}" for s, t in con.execute(
+        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal").fetchall()}
     return [q for q in quality_docs() if q != RELEASE_TABLE and q in present]
 
 
@@ -68,10 +63,8 @@ def write_quality_schema(
         for qualified in copied:
             con.execute(f"CREATE OR REPLACE TABLE pub.{qualified} AS SELECT * FROM src.{qualified}")
         mart_rows = sum(con.execute(f"SELECT count(*) FROM pub.{m}").fetchone()[0] for m in marts)
-        con.execute(
-            f"CREATE OR REPLACE TABLE pub.{RELEASE_TABLE} (release VARCHAR, run_id VARCHAR, "
-            "published_at TIMESTAMPTZ, marts VARCHAR[], mart_rows BIGINT)"
-        )
+        con.execute(f"CREATE OR REPLACE TABLE pub.{RELEASE_TABLE} (release VARCHAR, run_id VARCHAR, "
+                    "published_at TIMESTAMPTZ, marts VARCHAR[], mart_rows BIGINT)")
         con.execute(f"INSERT INTO pub.{RELEASE_TABLE} VALUES (?, ?, ?, ?, ?)",
                     [release, run_id, published_at, sorted(marts), mart_rows])
         con.execute("COMMIT")

@@ -57,8 +57,7 @@ def check_published_root(published_root: Path) -> None:
 
 @contextlib.contextmanager
 def locked(published_root: Path) -> Iterator[None]:
-    """One publisher at a time (this guards the CLI too), waiting at most :data:`LOCK_WAIT_SECONDS`;
-    holding the lock, checks ``published_root`` again and removes what a killed publisher left."""
+    """One publisher at a time (waiting at most :data:`LOCK_WAIT_SECONDS`), after the leftovers of a killed one."""
     releases = releases_root(published_root)
     releases.mkdir(parents=True, exist_ok=True)
     with open(releases / _LOCK_FILE, "a+") as fh:
@@ -125,8 +124,7 @@ class NewRelease:
 
     @contextlib.contextmanager
     def or_nothing(self) -> Iterator[None]:
-        """Whatever fails before the swap: remove what was built and raise :class:`PublishError` (a
-        ``BaseException`` is re-raised as it is)."""
+        """Whatever fails before the swap: remove what was built, raise :class:`PublishError` (BaseException as is)."""
         try:
             yield
         except BaseException as exc:
@@ -159,9 +157,8 @@ class NewRelease:
 
 
 def seal(building: Path) -> None:
-    """fsync every file written for this release and make it read-only, then every folder in it
-    (deepest first). A file hard-linked from the previous release was sealed with it (each fsync of a
-    new file costs a journal commit, ~5 ms here)."""
+    """fsync every file written for this release and make it read-only, then every folder in it (deepest
+    first); a file linked from the previous release was sealed with it (an fsync costs ~5 ms here)."""
     folders = []
     for path in sorted(building.rglob("*")):
         if path.is_file():
@@ -179,8 +176,7 @@ def seal(building: Path) -> None:
 
 
 def prune(published_root: Path, *, keep: int, spare: str | None) -> list[Path]:
-    """Remove all but the newest ``keep`` releases, never ``spare`` (the one ``published_root``
-    serves). A release that cannot be removed is reported, not raised."""
+    """Remove all but the newest ``keep`` releases, never ``spare``; one that cannot be removed is logged."""
     releases = releases_root(published_root)
     names = sorted(p.name for p in releases.iterdir() if p.is_dir() and not p.name.startswith("."))
     doomed = [releases / n for n in names[:max(len(names) - keep, 0)] if n != spare]
@@ -246,8 +242,7 @@ def prepare_copy(published_root: Path) -> Path | None:
 
 
 def link_or_copy(source: Path, dest: Path) -> bool:
-    """Hard-link a file of the previous release (never modified: sharing the inode is safe), else copy
-    it; False when neither worked."""
+    """Hard-link a file of the previous release (never modified: sharing is safe), else copy; False if neither."""
     try:
         os.link(source, dest)
     except OSError as exc:  # another filesystem, or links not allowed: a copy holds the same bytes

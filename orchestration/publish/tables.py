@@ -67,8 +67,7 @@ def table_columns(con: duckdb.DuckDBPyConnection, database: str, t: Target) -> C
 
 @contextmanager
 def read_warehouse(warehouse: Path, building: Path, memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection with ``warehouse`` attached read-only as ``src`` and a transaction begun; DuckDB
-    spills next to the ``building`` folder. Detaches the warehouse when the block ends."""
+    """A connection with ``warehouse`` attached read-only as ``src`` in a transaction, spilling near ``building``."""
     spill = building.parent / f"{building.name}.spill"
     con = duckdb.connect(":memory:")
     try:
