@@ -76,8 +76,7 @@ def build_duckdb_file(
     with changed tables replaced; or a new file when there is no usable previous one or the copy would
     carry too much free space. Commits the caller's transaction. Returns how the file was made."""
     targets = [layout.target for layout in layouts.values()]
-    reuse = previous is not None  # tables new to this release are created in the copy
-    if reuse and not changed and set(previous.manifest.get("tables", {})) == {t.qualified for t in targets}:
+    if previous is not None and not changed and set(previous.manifest.get("tables", {})) == set(layouts):
         # Nothing changed at all: the previous file is exactly this release's file.
         if link_or_copy(previous.dir / DUCKDB_FILE, db_path):
             if copied is not None:
@@ -86,7 +85,7 @@ def build_duckdb_file(
             db = previous.manifest["duckdb"]
             return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [], "sha256": db["sha256"],
                     "free_blocks": db.get("free_blocks"), "total_blocks": db.get("total_blocks")}
-    if reuse:
+    if previous is not None:  # (tables new to this release are created in the copy)
         if copied is not None:
             os.replace(copied, db_path)
         else:

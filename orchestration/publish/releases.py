@@ -57,7 +57,8 @@ def check_published_root(published_root: Path) -> None:
 
 @contextlib.contextmanager
 def locked(published_root: Path) -> Iterator[None]:
-    """One publisher at a time (waiting at most :data:`LOCK_WAIT_SECONDS`), after the leftovers of a killed one."""
+    """One publisher at a time (waiting at most :data:`LOCK_WAIT_SECONDS`); holding the lock, checks
+    ``published_root`` again and removes what a killed publisher left."""
     releases = releases_root(published_root)
     releases.mkdir(parents=True, exist_ok=True)
     with open(releases / _LOCK_FILE, "a+") as fh:
