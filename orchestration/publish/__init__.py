@@ -1,34 +1,22 @@
 """Write–audit–publish: swap a validated, read-only copy of the public marts into ``published/``.
 
-Runs build and validate in the working warehouse (``PAPERS_HOME/warehouse.duckdb``); only after every
-blocking check has passed does the pipeline call :func:`publish`, which
+Build and validate run in the working warehouse; only after every blocking check has passed does the
+pipeline call :func:`publish`, which
 
 1. builds a complete new release in ``PAPERS_HOME/releases/.building-<name>/``: ``warehouse.duckdb``
-   readable by DuckDB 1.4+ (``duckdb_file``), every table in Parquet (``parquet``): the tables of
-   papers partitioned by listing month (``parquet/<table>/listing_month=YYYY-MM/``), the others one
-   file each (``layout``), the ``quality`` schema and dbt's descriptions (``quality``, ``describe``),
-   ``manifest.json`` (``manifest``), a data dictionary, weekly digests and topic feeds
-   (``dictionary``, ``digest``). Incrementally: each table's and each partition's fingerprint is
-   compared with the previous release's manifest (``fingerprints``); unchanged partitions and files
-   are hard-linked from there, and the DuckDB file is a copy of the previous one patched by the row
-   delta of the changed partitions;
-2. audits what it wrote (``audit``), seals it read-only (0444), renames it to
-   ``releases/<UTC timestamp>-<run_id[:8]>/`` and swaps it in as a whole: ``published`` is a symlink
-   to the current release, replaced atomically (``releases``). A reader who opened the previous
-   release keeps reading a consistent copy (its files are never modified, only unlinked when pruned);
-3. prunes old releases, keeping the newest ``keep`` (never the current one): those beyond the newest
-   ``keep - 1`` and the published one are removed in the background while the new one is built
-   (also when it then fails), the others after the swap.
+   readable by DuckDB 1.4+ (``duckdb_file``), every table in Parquet (``parquet``, ``layout``), the
+   ``quality`` schema and dbt's descriptions (``quality``, ``describe``), ``manifest.json``, a data
+   dictionary, weekly digests and topic feeds. Incrementally: unchanged partitions and files
+   (``fingerprints``) are hard-linked from the previous release, and the DuckDB file is a copy of the
+   previous one patched by the row delta of the changed partitions;
+2. audits what it wrote (``audit``), seals it read-only, renames it to ``releases/<UTC timestamp>-<run_id[:8]>/``
+   and swaps the ``published`` symlink to it atomically (``releases``): a reader of the previous release
+   keeps reading a consistent copy (its files are never modified, only unlinked when pruned);
+3. prunes old releases, keeping the newest ``keep`` (never the current one).
 
-Work that does not need the warehouse connection runs in the background meanwhile: the copy of the
-previous DuckDB file (:func:`prepare_copy`, during the fingerprints and Parquet export; the pipeline
-makes it while dbt builds, and then it is ready), the sha256 of the new files (while the docs are
-written).
-
-Nothing is published on failure: whatever fails before the swap, the half-built release is removed
-and ``published`` still points at the previous release, byte for byte. The warehouse is read through
-one read-only connection (``tables``): the caller guarantees that no writer holds the file at that
-moment (the Dagster pool of limit 1). No Dagster import here: the asset/CLI wiring lives elsewhere.
+Nothing is published on failure: the half-built release is removed and ``published`` still points at
+the previous release. The warehouse is read through one read-only connection (``tables``): the caller
+guarantees that no writer holds the file at that moment. No Dagster import here.
 """
 
 from __future__ import annotations
@@ -54,11 +42,12 @@ from orchestration.publish.duckdb_file import (STORAGE_VERSION, STORAGE_VERSION_
                                                refuse_types_unreadable_by_1x)
 from orchestration.publish.fingerprints import changed_tables, fingerprint_tables
 from orchestration.publish.layout import plan_layouts
-from orchestration.publish.manifest import (build_manifest, current_release, damaged_files, files_to_hash, hash_files,
+from orchestration.publish.manifest import (build_manifest, current_release, damaged_files, hash_files,
                                            previous_release, write_manifest)
 from orchestration.publish.parquet import append_to_previous, export_parquet, link_from_previous
+from orchestration.publish.quality import quality_views_in
 from orchestration.publish.releases import (DUCKDB_FILE, PARQUET_DIR, NewRelease, PublishError, check_published_root,
-                                            locked, prepare_copy, prune, published_name, seal, take_prepared_copy)
+                                            locked, prepare_copy, prune, published_name, seal)
 from orchestration.publish.tables import parse_tables, read_warehouse, table_columns
 from orchestration.ops.ledger import touched_papers_sql
 
@@ -68,9 +57,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: The previous release's DuckDB file, copied in the background into the building release.
-PREVIOUS_COPY = f"{DUCKDB_FILE}.previous"
 
 
 @dataclass(frozen=True)
@@ -99,15 +85,13 @@ class _Steps(dict):
 
 def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, keep: int, memory_limit: str,
                    previous, since: str | None, holds: str | None, steps: _Steps):
-    """Build, seal and swap in one release (reusing ``previous``'s files where they are unchanged);
-    returns the release, what was built, its manifest and the background pruning (done)."""
+    """Build, seal and swap in one release; returns it, what was built, its manifest and the pruning."""
     release = NewRelease.now(published_root, run_id)
     building = release.building
     with release.or_nothing(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as background:
         building.mkdir()
         # in the background meanwhile: the oldest releases go (all but the newest keep - 1 and the one
-        # published), and the previous DuckDB file is copied to be patched (kernel copy and unlinks;
-        # nothing to do when the copy was prepared while the marts were built)
+        # published), and the previous DuckDB file is copied to be patched (unless already prepared)
         pruning = background.submit(prune, published_root, keep=keep - 1, spare=published_name(published_root))
         copying = background.submit(prepare_copy, published_root) if previous else None
         with read_warehouse(warehouse, building, memory_limit) as con:  # one snapshot of the warehouse
@@ -124,31 +108,29 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                                            touched_papers_sql(since, "src") if narrow else None)
             changed = changed_tables(previous, targets, built)
             (building / PARQUET_DIR).mkdir()
-            for layout in layouts.values():  # the Parquet files: unchanged parts linked, the others exported
+            for q, layout in layouts.items():  # the Parquet files: unchanged parts linked, the others exported
                 with steps("link"):
-                    todo = link_from_previous(previous, layout, building, built[layout.target.qualified])
+                    todo = link_from_previous(previous, layout, building, built[q])
                 with steps("parquet"):
-                    b = built[layout.target.qualified]
                     if previous is not None and layout.partitioned:
-                        todo = [k for k in todo if not append_to_previous(
-                            con, previous, layout, building, b, k, columns[layout.target.qualified])]
-                    export_parquet(con, layout, building, b, todo)
+                        todo = [k for k in todo
+                                if not append_to_previous(con, previous, layout, building, built[q], k, columns[q])]
+                    export_parquet(con, layout, building, built[q], todo)
             with steps("duckdb"):
-                copied = building / PREVIOUS_COPY if copying and copying.result() and take_prepared_copy(
-                    published_root, previous.dir.name, building / PREVIOUS_COPY) else None
+                views = quality_views_in(con)  # (copied into the file after the audit)
                 db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
-                                            columns, copied=copied)
+                                            columns, copied=copying.result() if copying else None)
         with steps("audit"):
             audit_release(building, layouts, built, columns)
         with steps("describe"):  # quality schema + dbt's descriptions as comments
-            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets],
+            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets], views,
                                          db_info, release=release.name, run_id=run_id,
                                          published_at=release.published_at)
-        hashing = background.submit(hash_files, building, files_to_hash(built, db_info))
+        hashing = background.submit(hash_files, building, built, db_info)  # hashlib releases the GIL
         with steps("docs"):  # data dictionary, weekly digests, topic feeds (while the new files are hashed)
             write_dictionary(building, build_manifest(building, release.name, run_id, release.published_at,
-                                                      layouts, built, db_info, {}, holds), DUCKDB_FILE)
-            write_digests(building, DUCKDB_FILE, previous.dir if previous else None)
+                                                      layouts, built, db_info, {}, holds))
+            write_digests(building, previous.dir if previous else None)
         with steps("hash"):  # what is left of hashing when the docs are done
             manifest = write_manifest(building, build_manifest(
                 building, release.name, run_id, release.published_at, layouts, built, db_info, hashing.result(), holds))
@@ -169,20 +151,14 @@ def publish(
     since: str | None = None,
     holds: str | None = None,
 ) -> PublishResult:
-    """Copy ``tables`` (qualified, e.g. ``"marts.papers"``) of ``warehouse`` into a new release and
-    atomically point ``published_root`` at it. Raises :class:`PublishError` (nothing published) on
-    any failure before the swap.
+    """Copy ``tables`` (qualified, e.g. ``"marts.papers"``) of ``warehouse`` into a new release in
+    ``<published_root's folder>/releases/`` and atomically point ``published_root`` (a symlink, or
+    nothing yet) at it. Raises :class:`PublishError` (nothing published) on any failure before the swap.
 
-    Releases live in ``<published_root's folder>/releases/``; ``published_root`` must be a symlink
-    (or not exist yet): a real directory there is refused, never clobbered.
-
-    ``holds``: the newest load the warehouse's marts were built from (recorded in the manifest as
-    ``loaded_through``). ``since``: the newest load the release ``published`` points at holds (the
-    change ledger's ``publish`` watermark), when the warehouse changed since only by incremental
-    builds of later loads: if that release's manifest records the same load, only the rows of the
-    papers observed in later loads are read, in the warehouse and in that release, for the tables
-    partitioned by listing month; the rest is that release's. Else (and with None) everything is read.
-    """
+    ``holds``: the newest load the marts were built from (the manifest's ``loaded_through``).
+    ``since``: the change ledger's ``publish`` watermark, when the warehouse changed since only by
+    incremental builds: if the published release holds that load, only the rows of the papers
+    observed later are read for the tables partitioned by listing month."""
     started = time.perf_counter()
     warehouse, published_root = Path(warehouse), Path(published_root)
     if keep < 1:
@@ -201,9 +177,8 @@ def publish(
             release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
                                                                memory_limit, previous, since, holds, steps)
         except PublishError as error:
-            # a release whose files are damaged in a way their sizes do not show (a corrupt DuckDB
-            # block) must not stop every later publish: when reusing it failed and its files no
-            # longer match their recorded sha256, build anew; any other failure stands
+            # a release damaged in a way its file sizes do not show (a corrupt DuckDB block) must not stop
+            # every later publish: when its files no longer match their sha256, build anew
             damaged = damaged_files(previous) if previous is not None and isinstance(
                 error.__cause__, duckdb.Error) else []
             if not damaged:

@@ -13,13 +13,14 @@ from typing import Any
 
 import duckdb
 
+from orchestration.publish.releases import DUCKDB_FILE
+
 CATALOG = "catalog.json"
 README = "README.md"
 
 
 def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
+    with duckdb.connect(str(db_path), read_only=True) as con:
         tables = con.execute(
             "SELECT schema_name, table_name, comment FROM duckdb_tables() "
             "WHERE NOT internal ORDER BY schema_name = 'quality', schema_name, table_name"
@@ -30,16 +31,9 @@ def build_catalog(db_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         ).fetchall()
         counts = {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0]
                   for s, t, _ in tables}
-    finally:
-        con.close()
     files = manifest.get("tables", {})
-    out: dict[str, Any] = {
-        "release": manifest.get("release"),
-        "run_id": manifest.get("run_id"),
-        "published_at": manifest.get("published_at"),
-        "duckdb_file": manifest.get("duckdb", {}).get("path"),
-        "tables": {},
-    }
+    out: dict[str, Any] = {k: manifest.get(k) for k in ("release", "run_id", "published_at")}
+    out |= {"duckdb_file": manifest.get("duckdb", {}).get("path"), "tables": {}}
     for schema, table, comment in tables:
         qualified = f"{schema}.{table}"
         out["tables"][qualified] = {
@@ -61,15 +55,12 @@ def _cell(text: str) -> str:
 
 def render_markdown(catalog: dict[str, Any]) -> str:
     partitioned = [t["parquet"] for t in catalog["tables"].values() if t.get("partitioned_by")]
-    if partitioned:
-        layout = (
-            "Marts in folders partitioned by listing month (`<folder>/listing_month=YYYY-MM/*.parquet`) are "
-            f"read with their glob and Hive partitioning, e.g. `read_parquet('{partitioned[0]}', "
-            f"hive_partitioning = true)` in DuckDB or `polars.scan_parquet('{partitioned[0].split('/*')[0]}/')`: "
-            "`listing_month` comes from the folder names. The others are one file each. "
-        )
-    else:
-        layout = ""
+    layout = (
+        "Marts in folders partitioned by listing month (`<folder>/listing_month=YYYY-MM/*.parquet`) are "
+        f"read with their glob and Hive partitioning, e.g. `read_parquet('{partitioned[0]}', "
+        f"hive_partitioning = true)` in DuckDB or `polars.scan_parquet('{partitioned[0].split('/*')[0]}/')`: "
+        "`listing_month` comes from the folder names. The others are one file each. "
+    ) if partitioned else ""
     lines = [
         f"# Data dictionary — release {catalog['release']}",
         "",
@@ -89,20 +80,15 @@ def render_markdown(catalog: dict[str, Any]) -> str:
         lines += ["", f"## {name}", ""]
         if table["description"]:
             lines += [table["description"].strip(), ""]
-        if table["partitioned_by"]:
-            by = table["partitioned_by"]
-            where = (f"`{table['parquet']}`, partitioned by `{by['column']}` (the month of "
-                     f"`{by['month_of']}`)")
-        else:
-            where = f"`{table['parquet']}`" if table["parquet"] else "the DuckDB file only"
-        lines += [f"{table['rows']} rows; in `warehouse.duckdb` and {where}." if table["parquet"]
-                  else f"{table['rows']} rows; in {where}.", "",
-                  "| column | type | description |", "| --- | --- | --- |"]
+        where = f"`warehouse.duckdb` and `{table['parquet']}`" if table["parquet"] else "the DuckDB file only"
+        if by := table["partitioned_by"]:
+            where += f", partitioned by `{by['column']}` (the month of `{by['month_of']}`)"
+        lines += [f"{table['rows']} rows; in {where}.", "", "| column | type | description |", "| --- | --- | --- |"]
         lines += [f"| `{c['name']}` | {c['type']} | {_cell(c['description'])} |" for c in table["columns"]]
     return "\n".join(lines) + "\n"
 
 
-def write_dictionary(release_dir: Path, manifest: dict[str, Any], db_file: str) -> None:
-    catalog = build_catalog(release_dir / db_file, manifest)
+def write_dictionary(release_dir: Path, manifest: dict[str, Any]) -> None:
+    catalog = build_catalog(release_dir / DUCKDB_FILE, manifest)
     (release_dir / CATALOG).write_text(json.dumps(catalog, indent=2, default=str) + "\n", encoding="utf-8")
     (release_dir / README).write_text(render_markdown(catalog), encoding="utf-8")

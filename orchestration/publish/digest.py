@@ -1,19 +1,17 @@
-"""Weekly digests and per-topic Atom feeds, written into every release.
+"""Weekly digests and per-topic Atom feeds, written into every release from its own DuckDB file.
 
-- ``digests/<ISO week>.md`` (e.g. ``2025-W42.md``): for every ISO week in which papers were first
-  listed, the week's top papers by latest upvotes (``marts.papers``), each marked ``settled`` (its
-  latest capture is :data:`SETTLE_DAYS` or more days after its listing date, so its upvotes have
-  mostly stopped rising) or ``provisional``.
+- ``digests/<ISO week>.md`` (e.g. ``2025-W42.md``): every week's top papers by latest upvotes, each
+  marked ``settled`` (latest capture :data:`SETTLE_DAYS`+ days after listing) or ``provisional``.
 - ``feeds/<topic>.xml``: an Atom 1.0 feed per primary topic (and ``all.xml``) of the top papers of
-  the latest :data:`FEED_WEEKS` weeks, one entry per paper and week.
+  the latest :data:`FEED_WEEKS` weeks.
 
-Everything comes from the release's own DuckDB file (one query for all weeks' digests, two for the
-feeds), and every date in them from the data (no clock), so the same marts give the same bytes: a
-file whose bytes the previous release has already is hard-linked from there.
+Every date in them comes from the data (no clock), so the same marts give the same bytes: a file
+whose bytes the previous release has already is hard-linked from there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -22,6 +20,9 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import duckdb
+
+from orchestration.publish.releases import DUCKDB_FILE
+from orchestration.sql import schema_columns
 
 #: Upvotes count as settled this many days after the listing date (as in the dashboard).
 SETTLE_DAYS = 7
@@ -51,8 +52,7 @@ def week_start(week: str) -> date:
 
 
 def week_name(monday: date) -> str:
-    year, number, _ = monday.isocalendar()
-    return f"{year}-W{number:02d}"
+    return monday.strftime("%G-W%V")
 
 
 @dataclass(frozen=True)
@@ -102,16 +102,9 @@ def top_of_weeks(con: duckdb.DuckDBPyConnection, *, since: date,
     upvotes, ties by arXiv id; per primary topic too with ``by_topic``. One query for all weeks."""
     group = "primary_topic" if by_topic else "null::varchar"
     out: dict[tuple[date, str | None], list[Entry]] = {}
-    rows = con.execute(TOP_OF_WEEKS.format(group=group), {"since": since, "top": TOP_N}).fetchall()
-    for monday, topic, *row in rows:
+    for monday, topic, *row in con.execute(TOP_OF_WEEKS.format(group=group), {"since": since, "top": TOP_N}).fetchall():
         out.setdefault((monday, topic), []).append(Entry(*row))
     return out
-
-
-def weeks(con: duckdb.DuckDBPyConnection) -> list[date]:
-    return [d for (d,) in con.execute(
-        "select distinct date_trunc('week', first_listed_on)::date from marts.papers "
-        "where first_listed_on is not null and arxiv_id is not null order by 1").fetchall()]
 
 
 def render_digest(monday: date, entries: list[Entry]) -> str:
@@ -153,15 +146,13 @@ def render_feed(topic: str, weekly: list[tuple[date, list[Entry]]]) -> bytes:
             element.text = text
         return element
 
-    label = "all topics" if topic == "all" else topic
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     sub(feed, "id", f"urn:daily-papers-warehouse:feed:{topic}")
-    sub(feed, "title", f"Daily Papers — weekly top papers ({label})")
+    sub(feed, "title", f"Daily Papers — weekly top papers ({'all topics' if topic == 'all' else topic})")
     entries = [(monday, e) for monday, es in weekly for e in es]
     updated = max((e.last_seen_at for _, e in entries), default=None)
     sub(feed, "updated", _iso(updated) if updated else "1970-01-01T00:00:00Z")
-    author = sub(feed, "author")
-    sub(author, "name", "daily-papers-warehouse")
+    sub(sub(feed, "author"), "name", "daily-papers-warehouse")
     sub(feed, "link", rel="alternate", href="https://hf.barry1.top/papers")
     sub(feed, "generator", "daily-papers-warehouse")
     for monday, e in entries:
@@ -179,46 +170,35 @@ def render_feed(topic: str, weekly: list[tuple[date, list[Entry]]]) -> bytes:
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def write_digests(release_dir: Path, db_file: str, previous_dir: Path | None = None) -> dict[str, int]:
-    """Write every week's digest and every topic's feed into ``release_dir``; counts of each. A file
-    with the same bytes in ``previous_dir`` (the previous release) is hard-linked from there."""
-    con = duckdb.connect(str(release_dir / db_file), read_only=True)
-    try:
+def write_digests(release_dir: Path, previous_dir: Path | None = None) -> dict[str, int]:
+    """Write every week's digest and topic's feed (linked when the previous release has the bytes); counts."""
+    with duckdb.connect(str(release_dir / DUCKDB_FILE), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
-        have = {c for (c,) in con.execute(
-            "select column_name from duckdb_columns() where schema_name = 'marts' and table_name = 'papers'"
-        ).fetchall()}
-        if not set(NEEDED_COLUMNS) <= have:  # a release without the papers mart: nothing to digest
+        if not set(NEEDED_COLUMNS) <= schema_columns(con, "marts").get("papers", set()):  # no papers mart: no digest
             return {"digests": 0, "feeds": 0}
-        all_weeks = weeks(con)
+        all_weeks = [d for (d,) in con.execute(
+            "select distinct date_trunc('week', first_listed_on)::date from marts.papers "
+            "where first_listed_on is not null and arxiv_id is not null order by 1").fetchall()]
         outputs: dict[str, bytes] = {}
         top = top_of_weeks(con, since=all_weeks[0]) if all_weeks else {}  # (ranked per week: also the feeds' "all")
         for monday in all_weeks:
             outputs[f"{DIGESTS_DIR}/{week_name(monday)}.md"] = render_digest(
                 monday, top.get((monday, None), [])).encode("utf-8")
-        recent = sorted(all_weeks, reverse=True)[:FEED_WEEKS]
+        recent = all_weeks[::-1][:FEED_WEEKS]
         topics = [t for (t,) in con.execute(
             "select distinct primary_topic from marts.papers where primary_topic is not null order by 1").fetchall()]
-        since = min(recent, default=date.min)
-        top_topic = top_of_weeks(con, since=since, by_topic=True) if recent else {}
+        top_topic = top_of_weeks(con, since=recent[-1], by_topic=True) if recent else {}
         for topic in ["all", *topics]:
             weekly = [(m, (top.get((m, None)) if topic == "all" else top_topic.get((m, topic))) or [])
                       for m in recent]
             outputs[f"{FEEDS_DIR}/{topic}.xml"] = render_feed(topic, weekly)
-    finally:
-        con.close()
     (release_dir / DIGESTS_DIR).mkdir(exist_ok=True)
     (release_dir / FEEDS_DIR).mkdir(exist_ok=True)
     for name, data in outputs.items():
-        _write_or_link(release_dir / name, data, previous_dir / name if previous_dir else None)
+        previous = previous_dir / name if previous_dir else None
+        with contextlib.suppress(OSError):  # no such file, or links not allowed here: write it
+            if previous is not None and previous.stat().st_size == len(data) and previous.read_bytes() == data:
+                os.link(previous, release_dir / name)
+                continue
+        (release_dir / name).write_bytes(data)
     return {"digests": len(all_weeks), "feeds": len(topics) + 1}
-
-
-def _write_or_link(path: Path, data: bytes, previous: Path | None) -> None:
-    try:
-        if previous is not None and previous.stat().st_size == len(data) and previous.read_bytes() == data:
-            os.link(previous, path)
-            return
-    except OSError:  # no such file, or links not allowed here: write it
-        pass
-    path.write_bytes(data)

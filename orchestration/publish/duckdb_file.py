@@ -1,11 +1,8 @@
-"""The release's DuckDB file, ``warehouse.duckdb``, readable by DuckDB 1.4 and later.
+"""The release's DuckDB file, ``warehouse.duckdb``, readable by DuckDB 1.4 and later (BI tools often
+bundle a 1.x reader; DuckDB 2.0's default format cannot be read by any 1.x).
 
-It is written with ``STORAGE_VERSION 'v1.4.0'`` so DuckDB 1.4 and later 1.x readers, which BI tools
-often bundle, can open it (DuckDB 2.0's default format cannot be read by any 1.x); column types a
-1.x reader cannot read are refused. :func:`build_duckdb_file` makes it: a copy of the previous
-release's file in which changed tables get only the rows that differ (deleted/inserted by row hash)
-or are replaced when much differs, a link to it when nothing changed, or a new file.
-:func:`finish_duckdb_file` then adds the ``quality`` schema and dbt's descriptions as comments.
+:func:`build_duckdb_file` makes it (a link, a patched copy of the previous release's file, or a new
+file); :func:`finish_duckdb_file` adds the ``quality`` schema and dbt's descriptions as comments.
 """
 
 from __future__ import annotations
@@ -24,19 +21,17 @@ import duckdb
 from orchestration.publish.describe import comment_duckdb_file, load_docs
 from orchestration.publish.fingerprints import TOUCHED_ROWS, Built, Previous, changed_partitions, row_hash_sql
 from orchestration.publish.layout import Layout
-from orchestration.publish.quality import quality_docs, quality_views_in, write_quality_schema
+from orchestration.publish.quality import quality_docs, write_quality_schema
 from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
-from orchestration.publish.tables import Columns, Target, table_columns
+from orchestration.publish.tables import Columns, Target, table_columns, tables_in
 from orchestration.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 
 #: The storage format the published DuckDB file is written in (``ATTACH … (STORAGE_VERSION …)``).
 STORAGE_VERSION = "v1.4.0"
-#: The version number DuckDB v1.4.x writes in a database file's header for that format (DuckDB's
-#: ``src/storage/version_map.json``: v1.0–v1.1 → 64, v1.2 → 65, v1.3 → 66, v1.4 → 67, v1.5 → 68).
-#: A DuckDB build opens a file only when the header number is within the range it can read, so a
-#: file with 67 opens in DuckDB ≥ 1.4.0; duckdb 2.0's own format is refused by every 1.x.
+#: The number DuckDB writes in a file's header for that format (``src/storage/version_map.json``: v1.3 → 66,
+#: v1.4 → 67, v1.5 → 68); a DuckDB build opens a file only when it can read that number: ≥ 1.4.0 here.
 STORAGE_VERSION_NUMBER = 67
 #: Column types duckdb 2.0 stores in a v1.4.0 file although DuckDB 1.4 cannot read them: one such
 #: column makes the whole file unopenable for 1.4.4 ("unrecognized enum value 33 for enum
@@ -56,10 +51,9 @@ def read_storage_version_number(path: Path) -> int:
     little-endian uint64). Compare with :data:`STORAGE_VERSION_NUMBER`."""
     with open(path, "rb") as fh:
         head = fh.read(20)
-    checksum_and_magic = struct.Struct("<8x4sQ")
-    if len(head) < checksum_and_magic.size:
+    if len(head) < 20:
         raise ValueError(f"{path} is not a DuckDB database file (too short)")
-    magic, version = checksum_and_magic.unpack(head)
+    magic, version = struct.unpack("<8x4sQ", head)
     if magic != b"DUCK":
         raise ValueError(f"{path} is not a DuckDB database file (magic {magic!r})")
     return version
@@ -69,9 +63,7 @@ def refuse_types_unreadable_by_1x(columns: dict[str, Columns]) -> None:
     pattern = re.compile(r"\b(" + "|".join(TYPES_UNREADABLE_BY_1X) + r")\b")
     bad = [f"{q}.{c} {ty}" for q, cols in columns.items() for c, ty in cols if pattern.search(ty)]
     if bad:
-        raise PublishError(
-            f"column type(s) DuckDB 1.x cannot read in a {STORAGE_VERSION} file: {', '.join(bad)}"
-        )
+        raise PublishError(f"column type(s) DuckDB 1.x cannot read in a {STORAGE_VERSION} file: {', '.join(bad)}")
 
 
 def build_duckdb_file(
@@ -79,45 +71,37 @@ def build_duckdb_file(
     changed: list[Target], previous: Previous | None, columns: dict[str, Columns], *,
     copied: Path | None = None,
 ) -> dict[str, Any]:
-    """The release's DuckDB file: a copy of the previous one (``copied``, made in the background
-    while the warehouse was fingerprinted, else copied now) in which each changed table gets the
-    rows that differ (deleted and inserted by row hash, looking only at the partitions whose
-    fingerprint changed) or, when much differs, is replaced; or a new file when there is no usable
-    previous one or the copy would carry too much free space. Runs inside the caller's transaction
-    on the warehouse; commits it. Returns how the file was made."""
+    """The release's DuckDB file: a link to the previous one when nothing changed; else a copy of it
+    (``copied``: the one :func:`prepare_copy` made, else copied now) patched by :func:`_apply_delta` or
+    with changed tables replaced; or a new file when there is no usable previous one or the copy would
+    carry too much free space. Commits the caller's transaction. Returns how the file was made."""
     targets = [layout.target for layout in layouts.values()]
-    reuse = previous is not None  # tables new to this release are created in the copy
-    if reuse and not changed and set(previous.manifest.get("tables", {})) == {t.qualified for t in targets}:
+    if previous is not None and not changed and set(previous.manifest.get("tables", {})) == set(layouts):
         # Nothing changed at all: the previous file is exactly this release's file.
         if link_or_copy(previous.dir / DUCKDB_FILE, db_path):
             if copied is not None:
                 copied.unlink()
             con.execute("COMMIT")
-            return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [],
-                    "sha256": previous.manifest["duckdb"]["sha256"],
-                    "free_blocks": previous.manifest["duckdb"].get("free_blocks"),
-                    "total_blocks": previous.manifest["duckdb"].get("total_blocks")}
-    if reuse:
+            db = previous.manifest["duckdb"]
+            return {"made": "linked", "from": previous.manifest.get("release"), "replaced": [], "sha256": db["sha256"],
+                    "free_blocks": db.get("free_blocks"), "total_blocks": db.get("total_blocks")}
+    if previous is not None:  # (tables new to this release are created in the copy)
         if copied is not None:
             os.replace(copied, db_path)
         else:
             copy_file(previous.dir / DUCKDB_FILE, db_path)
         db_path.chmod(0o644)
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
-        present = {(s, n) for s, n in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pub'").fetchall()}
-        wanted = {(t.schema, t.table) for t in targets}
-        for schema, table in sorted(present - wanted):
-            con.execute(f"DROP TABLE pub.{quote_ident(schema)}.{quote_ident(table)}")
-        stale = [t for t in targets if t in changed or (t.schema, t.table) not in present]
-        # a table whose partitions are dated through another (paper_topics by papers) is patched
-        # while that one still holds the previous release's rows
+        present = tables_in(con, "pub")
+        for t in sorted(present - set(targets)):
+            con.execute(f"DROP TABLE {t.relation('pub')}")
+        stale = [t for t in targets if t in changed or t not in present]
+        # a table dated through another (paper_topics by papers) is patched before that one is
         dating = {layout.via for layout in layouts.values() if layout.via is not None}
         deltas = {}
         for t in sorted(stale, key=lambda t: t in dating):
             layout = layouts[t.qualified]
-            if (t.schema, t.table) not in present or (
-                    layout.via is not None and (layout.via.schema, layout.via.table) not in present):
+            if t not in present or (layout.via is not None and layout.via not in present):
                 continue  # created (or replaced) whole below
             b = built[t.qualified]
             delta = _apply_delta(con, layout, columns[t.qualified],
@@ -126,23 +110,23 @@ def build_duckdb_file(
                 deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
         _create_tables(con, replace, drop_first=present)
-        _drop_empty_schemas(con, {t.schema for t in targets})
-        con.execute("COMMIT")
+        for (schema,) in con.execute(  # schemas left empty
+            "SELECT s.schema_name FROM duckdb_schemas() s WHERE s.database_name = 'pub' AND NOT s.internal "
+            "AND s.schema_name <> 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_tables() t "
+            "WHERE t.database_name = 'pub' AND t.schema_name = s.schema_name)"
+        ).fetchall():
+            con.execute(f"DROP SCHEMA pub.{quote_ident(schema)}")
         total, free = _checkpoint(con)
         if total and free / total <= MAX_FREE_FRACTION:
-            con.execute("DETACH pub")
             return {"made": "copied", "from": previous.manifest.get("release"),
                     "replaced": [t.qualified for t in replace], "delta": deltas,
                     "free_blocks": free, "total_blocks": total}
         log.info("%s would be %.0f%% free space: writing it anew", DUCKDB_FILE, 100 * free / total)
-        con.execute("DETACH pub")
         db_path.unlink()
         con.execute("BEGIN TRANSACTION")
     con.execute(f"ATTACH {quote_literal(db_path)} AS pub (STORAGE_VERSION {quote_literal(STORAGE_VERSION)})")
-    _create_tables(con, targets, drop_first=set())
-    con.execute("COMMIT")
+    _create_tables(con, targets)
     total, free = _checkpoint(con)
-    con.execute("DETACH pub")
     return {"made": "written", "replaced": [t.qualified for t in targets], "free_blocks": free,
             "total_blocks": total}
 
@@ -153,18 +137,17 @@ def _apply_delta(
 ) -> dict[str, int] | None:
     """Turn the previous release's copy of the table (``pub``) into the warehouse's (``src``) by
     deleting the rows whose hash the warehouse no longer has and inserting the rows whose hash the
-    copy lacks, among the rows of the partitions ``keys`` (all rows when None: the other partitions
-    hold the same rows on both sides, their fingerprints say) or, ``narrowed``, among the rows of the
-    papers that can differ (:data:`TOUCHED_ROWS`, ``fingerprints._narrowed``: the copy is the previous
-    release's file byte for byte, so its rowids there are the copy's). None (replace the table
-    instead) when the columns differ, a hash occurs twice on either side (duplicate rows: a set
-    difference would lose them) or more than :data:`MAX_DELTA_FRACTION` of the table's rows differ."""
+    copy lacks, among the rows of the partitions ``keys`` (all rows when None) or, ``narrowed``, of
+    :data:`TOUCHED_ROWS` (the copy is the previous release's file byte for byte: same rowids). None
+    (replace the table instead) when the columns differ, a hash occurs twice on either side (a set
+    difference would lose duplicate rows) or more than :data:`MAX_DELTA_FRACTION` of the rows differ."""
     t = layout.target
     pub_rel = t.relation("pub")
     if table_columns(con, "pub", t) != columns:
         return None
     in_keys = "true" if keys is None else layout.keys_filter_sql(keys)
-    for name, database, side in (("_pub_new", "src", "new"), ("_pub_old", "pub", "old")):  # (rowid, hash) of the rows looked at
+    # (rowid, hash) of the rows looked at
+    for name, database, side in (("_pub_new", "src", "new"), ("_pub_old", "pub", "old")):
         rows = (f"SELECT r, h FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND side = '{side}'"
                 if narrowed else f"SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
                                  f"FROM {layout.source_sql(database)} WHERE {in_keys}")
@@ -201,52 +184,40 @@ def _apply_delta(
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Commit, checkpoint and detach ``pub``; its total and free blocks."""
+    con.execute("COMMIT")
     con.execute("CHECKPOINT pub")
     total, free = con.execute(
-        "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pub'"
-    ).fetchall()[0]
+        "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pub'").fetchone()
+    con.execute("DETACH pub")
     return total, free
 
 
-def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, drop_first: set) -> None:
+def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, drop_first: set = frozenset()) -> None:
     for schema in dict.fromkeys(t.schema for t in targets):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{quote_ident(schema)}")
     for t in targets:
-        if (t.schema, t.table) in drop_first:
+        if t in drop_first:
             con.execute(f"DROP TABLE {t.relation('pub')}")
         con.execute(f"CREATE TABLE {t.relation('pub')} AS SELECT * FROM {t.relation('src')}")
 
 
-def _drop_empty_schemas(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
-    schemas = con.execute(
-        "SELECT s.schema_name FROM duckdb_schemas() s WHERE s.database_name = 'pub' AND NOT s.internal "
-        "AND s.schema_name <> 'main' AND NOT EXISTS (SELECT 1 FROM duckdb_tables() t "
-        "WHERE t.database_name = 'pub' AND t.schema_name = s.schema_name)"
-    ).fetchall()
-    for (schema,) in schemas:
-        if schema not in keep:
-            con.execute(f"DROP SCHEMA pub.{quote_ident(schema)}")
-
-
 def finish_duckdb_file(
-    db_path: Path, warehouse: Path, tables: list[str], db_info: dict[str, Any], *,
+    db_path: Path, warehouse: Path, tables: list[str], views: list[str], db_info: dict[str, Any], *,
     release: str, run_id: str, published_at: datetime,
 ) -> dict[str, Any]:
-    """Write the quality schema and every comment (dbt's descriptions) into the release's DuckDB
-    file once it holds the marts and before it is hashed; return the updated ``db_info``.
-
-    A file hard-linked from the previous release (nothing changed: its comments are the current
-    ones, since descriptions are part of each table's fingerprint) is left as it is unless the
-    warehouse has quality views; then it is replaced by a copy first, since the previous release's
-    file must never be modified.
-    """
-    views = quality_views_in(warehouse)
+    """Write the quality schema (from the warehouse's quality ``views``) and dbt's descriptions (as
+    comments) into the release's DuckDB file; return the updated ``db_info``. A file linked from the
+    previous release (its comments are current) is replaced by a private copy first, if there are
+    quality views to write; else left as it is."""
     if db_info.get("made") == "linked":
         if not views:
             return db_info
-        _unshare(db_path)
-        db_info = {k: v for k, v in db_info.items() if k != "sha256"}
-        db_info["made"] = "copied"
+        tmp = db_path.with_name(db_path.name + ".unshare")
+        shutil.copyfile(db_path, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, db_path)
+        db_info = {k: v for k, v in db_info.items() if k != "sha256"} | {"made": "copied"}
     quality = write_quality_schema(db_path, warehouse, views, release=release, run_id=run_id,
                                    published_at=published_at, marts=tables)
     docs = {**load_docs(), **quality_docs()}
@@ -254,11 +225,3 @@ def finish_duckdb_file(
     if quality:
         db_info["quality"] = quality
     return db_info
-
-
-def _unshare(path: Path) -> None:
-    """Replace a hard link by a private copy of the same bytes."""
-    tmp = path.with_name(path.name + ".unshare")
-    shutil.copyfile(path, tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)

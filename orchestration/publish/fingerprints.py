@@ -1,18 +1,9 @@
 """What changed since the previous release: a content fingerprint of every published table and of
-every Parquet partition.
-
-DuckDB fingerprints each table in one grouped query (row count and sum of 64-bit row hashes per
-partition of its layout, ``layout.py``; a one-file table is one partition): a partition's
-fingerprint is that of its rows, the table's that of all its rows, each with the column names and
-types and a digest of dbt's descriptions. :func:`changed_tables` and :meth:`Previous.reusable_part`
-compare them with what the previous release's manifest recorded: an unchanged partition's files
-are reused from there (``parquet.py``), an unchanged table's rows in the DuckDB file too
-(``duckdb_file.py``), which hashes the rows of the changed partitions again for its row delta.
+every Parquet partition (row count and sum of 64-bit row hashes, with the column names and types
+and a digest of dbt's descriptions), compared with what the previous release's manifest recorded.
 
 After an incremental build, a table partitioned by month is fingerprinted from the previous
-release's manifest (each partition's row count and row-hash sum) corrected by the rows of the
-papers observed since (:func:`_narrowed`): only those rows are read, in the warehouse and in the
-previous release's DuckDB file, and kept (:data:`TOUCHED_ROWS`) for the Parquet files and the delta.
+manifest corrected by the rows of the papers observed since (:func:`_narrowed`).
 """
 
 from __future__ import annotations
@@ -26,16 +17,14 @@ from typing import Any
 
 import duckdb
 
-from orchestration.publish.describe import TableDoc, fingerprint_with_docs, load_docs
-from orchestration.publish.layout import PAPER_KEY, Layout
+from orchestration.publish.describe import TableDoc, load_docs
+from orchestration.publish.layout import NULL_PARTITION, PAPER_KEY, Layout
 from orchestration.publish.releases import DUCKDB_FILE, PublishError
 from orchestration.publish.tables import Columns, Target
 from orchestration.sql import quote_ident, quote_literal
 
 #: How table contents are fingerprinted (recorded in the manifest; a release with another scheme is
-#: not reused). DuckDB's ``hash`` may change between versions, hence the version in it. Scheme 3:
-#: per-partition fingerprints and files in the manifest, lists of scalars hashed with their length,
-#: each row hash mixed once more before it is summed (:func:`_fingerprint`).
+#: not reused). DuckDB's ``hash`` may change between versions, hence the version in it.
 FINGERPRINT_SCHEME = f"rowhash-sum-3/duckdb-{duckdb.__version__}"
 
 _NESTED = re.compile(r"\[|\b(STRUCT|MAP|UNION)\b")
@@ -59,9 +48,7 @@ class ParquetFile:
 
 @dataclass
 class Part:
-    """One partition of a table (the whole table for a one-file table) and the files holding it;
-    ``vectors``: how many of the table's vectors (:data:`VECTOR_ROWS` rows by rowid) hold its rows,
-    what DuckDB decompresses to read only this partition."""
+    """One partition (of a one-file table: the whole), its files, and the vectors (:data:`VECTOR_ROWS`) holding it."""
 
     rows: int
     fingerprint: str
@@ -76,8 +63,7 @@ class Part:
 
 @dataclass
 class Built:
-    """What the publish made of one table: its rows and fingerprint, and its parts by partition key
-    (one part, key None, for a one-file table)."""
+    """What the publish made of one table: rows, fingerprint and parts by partition key (None: one file)."""
 
     rows: int
     fingerprint: str
@@ -86,18 +72,13 @@ class Built:
     narrowed: bool = False  # from the previous release's and the rows of TOUCHED_ROWS (_narrowed)
 
     @property
-    def reused_parquet(self) -> bool:
-        return all(p.reused for p in self.parts.values())
-
-    @property
     def files(self) -> list[ParquetFile]:
         return [f for p in self.parts.values() for f in p.files]
 
 
 @dataclass
 class Previous:
-    """The release ``published`` points at now, when its files can be reused (``manifest.py``'s
-    ``previous_release`` checked its fingerprint scheme, storage format and DuckDB file)."""
+    """The release ``published`` points at now, when its files can be reused (``previous_release``)."""
 
     dir: Path
     manifest: dict[str, Any]
@@ -106,27 +87,35 @@ class Previous:
         entry = self.manifest.get("tables", {}).get(qualified)
         return entry if isinstance(entry, dict) else None
 
-    def reusable_part(self, layout: Layout, key: str | None, part: Part) -> list[ParquetFile] | None:
-        """The previous release's files of this partition when they hold exactly its rows (same
-        layout, fingerprint and row count) and are still there at their recorded size; else None."""
+    def laid_out(self, layout: Layout) -> dict[str, Any] | None:
+        """The table's manifest entry when its files were laid out as ``layout`` says."""
         entry = self.table(layout.target.qualified)
-        if not entry or entry.get("parquet") != layout.parquet or entry.get("partitioned_by") != layout.describe():
+        same = entry and entry.get("parquet") == layout.parquet and entry.get("partitioned_by") == layout.describe()
+        return entry if same else None
+
+    def files_of(self, entry: dict[str, Any], key: str | None) -> list[ParquetFile]:
+        """The files of partition ``key`` (None: of a one-file table) as ``entry`` records them."""
+        return [ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True)
+                for path, f in entry.get("files", {}).items() if f.get("partition") == key]
+
+    def reusable_part(self, layout: Layout, key: str | None, part: Part) -> list[ParquetFile] | None:
+        """The previous release's files of this partition when they hold its rows and have their recorded size."""
+        entry = self.laid_out(layout)
+        if not entry or not _same(entry.get("partitions", {}).get(key) if layout.partitioned else entry, part):
             return None
-        recorded = entry.get("partitions", {}).get(key) if layout.partitioned else entry
-        if not isinstance(recorded, dict) or (recorded.get("fingerprint"), recorded.get("rows")) != (
-                part.fingerprint, part.rows):
-            return None
-        files = []
         try:
-            for path, f in entry["files"].items():
-                if f.get("partition") != key:
-                    continue
-                if (self.dir / path).stat().st_size != f["bytes"]:
-                    return None
-                files.append(ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True))
+            files = self.files_of(entry, key)
+            if any((self.dir / f.path).stat().st_size != f.bytes for f in files):
+                return None
         except (OSError, KeyError, TypeError, AttributeError):
             return None
         return files if files and sum(f.rows for f in files) == part.rows else None
+
+
+def _same(recorded: Any, part: Part | Built) -> bool:
+    """Whether a manifest's record of a table or partition has ``part``'s fingerprint and row count."""
+    return isinstance(recorded, dict) and (recorded.get("fingerprint"), recorded.get("rows")) == (
+        part.fingerprint, part.rows)
 
 
 def row_hash_sql(columns: Columns, alias: str | None = None) -> str:
@@ -151,36 +140,29 @@ def fingerprint_tables(
     con: duckdb.DuckDBPyConnection, layouts: dict[str, Layout], columns: dict[str, Columns],
     previous: Previous | None = None, papers_sql: str | None = None,
 ) -> dict[str, Built]:
-    """Each table's fingerprint and its partitions' in the warehouse (``src``), including a digest
-    of its dbt descriptions. With ``papers_sql`` (a query over ``src`` of the only papers whose rows
-    can differ from the ``previous`` release's), the tables partitioned by month are taken from the
-    previous manifest and corrected by the rows of those papers alone (:func:`_narrowed`)."""
-    docs = load_docs()
-    narrowed: dict[str, Built] = {}
+    """Each table's fingerprint and its partitions' in the warehouse (``src``). With ``papers_sql``
+    (a query over ``src`` of the only papers whose rows can differ from the ``previous`` release's),
+    the tables partitioned by month are narrowed to the rows of those papers (:func:`_narrowed`)."""
+    docs, narrowed = load_docs(), {}
     if previous is not None and papers_sql is not None:
         con.execute(f"ATTACH {quote_literal(previous.dir / DUCKDB_FILE)} AS _prev (READ_ONLY)")
         try:
-            for qualified, layout in layouts.items():
-                if (b := _narrowed(con, layout, columns[qualified], docs, previous, papers_sql)) is not None:
-                    narrowed[qualified] = b
+            narrowed = {q: _narrowed(con, layout, columns[q], docs, previous, papers_sql)
+                        for q, layout in layouts.items()}
         finally:
             con.execute("DETACH _prev")
-    return {qualified: narrowed.get(qualified) or _fingerprint(con, layout, columns[qualified], docs)
-            for qualified, layout in layouts.items()}
+    return {q: narrowed.get(q) or _fingerprint(con, layout, columns[q], docs) for q, layout in layouts.items()}
 
 
 def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
               previous: Previous, papers_sql: str) -> Built | None:
     """A partitioned table's fingerprint from the previous release's: each partition's row count and
-    row-hash sum (recorded in the manifest) minus the rows of the papers ``papers_sql`` in the
-    previous release's DuckDB file (``_prev``), plus theirs in the warehouse. Those rows, with their
-    partition, rowid and hash, are kept in :data:`TOUCHED_ROWS` (side ``old`` / ``new``) for the
-    Parquet files and the DuckDB file's delta. None (read every row instead) when the manifest lacks
-    the sums or was made with other columns or descriptions, or when the rows do not add up to the
-    table's (a paper gone from a partition without an observation since)."""
+    row-hash sum (in the manifest) minus the rows of the papers ``papers_sql`` in the previous release's
+    DuckDB file (``_prev``), plus theirs in the warehouse, kept in :data:`TOUCHED_ROWS`. None (read
+    every row instead) when the manifest lacks the sums or was made with other columns or descriptions,
+    or when the rows do not add up to the table's (a paper gone from a partition without an observation)."""
     qualified = layout.target.qualified
-    entry = previous.table(qualified)
-    if not layout.partitioned or not entry or entry.get("partitioned_by") != layout.describe():
+    if not layout.partitioned or not (entry := previous.laid_out(layout)):
         return None
     parts: dict[str, Part] = {}
     for key, part in (entry.get("partitions") or {}).items():
@@ -190,7 +172,7 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
             return None
         if part.get("fingerprint") != _digest(columns, rows, hash_sum, qualified, docs):
             return None  # other columns or descriptions: every part differs
-        parts[key] = Part(rows, part["fingerprint"], hash_sum=hash_sum)
+        parts[key] = Part(rows, "", hash_sum=hash_sum)
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED_ROWS} "
                 "(side VARCHAR, tbl VARCHAR, k VARCHAR, r BIGINT, h UBIGINT)")
     for side, database in (("old", "_prev"), ("new", "src")):
@@ -204,19 +186,10 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
     for key, rows, hash_sum in changes:
         before = parts.get(key, Part(0, ""))
         parts[key] = Part(before.rows + rows, "", hash_sum=before.hash_sum + int(hash_sum))
-    rows = sum(p.rows for p in parts.values())
-    if any(p.rows < 0 for p in parts.values()) or rows != con.execute(
-            f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]:
+    if any(p.rows < 0 for p in parts.values()) or sum(p.rows for p in parts.values()) != _count(con, layout):
         con.execute(f"DELETE FROM {TOUCHED_ROWS} WHERE tbl = ?", [qualified])
         return None
-    parts = {k: p for k, p in parts.items() if p.rows}
-    for p in parts.values():
-        p.fingerprint = _digest(columns, p.rows, p.hash_sum, qualified, docs)
-    if not parts:  # an empty table: one empty part (one empty file)
-        parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified, docs))}
-    doc = docs.get(qualified)
-    return Built(rows, _digest(columns, rows, sum(p.hash_sum for p in parts.values()), qualified, docs), parts,
-                 doc.digest() if doc else "", narrowed=True)
+    return _built(layout, columns, docs, parts, narrowed=True)
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns,
@@ -231,47 +204,45 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
         f"SELECT {layout.key_sql()} AS k, count(*), sum(hash({row_hash_sql(columns, '_t')})::HUGEINT), "
         f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')} GROUP BY k"
     ).fetchall()
-    qualified = layout.target.qualified
-    if layout.via is not None and sum(g[1] for g in groups) != con.execute(
-            f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]:
-        raise PublishError(f"{qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
+    if layout.via is not None and sum(g[1] for g in groups) != _count(con, layout):
+        raise PublishError(f"{layout.target.qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
                            "so its rows cannot be dated by their paper")
-    parts = {k: Part(n, _digest(columns, n, total, qualified, docs), vectors, hash_sum=int(total))
-             for k, n, total, vectors in groups}
-    if not parts:  # an empty table: one empty part (for a partitioned table, one empty file)
-        parts = {layout.partition_key_of_empty(): Part(0, _digest(columns, 0, 0, qualified, docs))}
-    rows, total = sum(g[1] for g in groups), sum(g[2] for g in groups)
+    return _built(layout, columns, docs, {k: Part(n, "", vectors, hash_sum=int(total))
+                                          for k, n, total, vectors in groups})
+
+
+def _count(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
+    return con.execute(f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]
+
+
+def _built(layout: Layout, columns: Columns, docs: dict[str, TableDoc], parts: dict[str | None, Part], *,
+           narrowed: bool = False) -> Built:
+    """The table's and its non-empty parts' fingerprints (an empty table: one empty part, one empty file)."""
+    qualified = layout.target.qualified
+    parts = {k: p for k, p in parts.items() if p.rows} or {NULL_PARTITION if layout.partitioned else None: Part(0, "")}
+    for p in parts.values():
+        p.fingerprint = _digest(columns, p.rows, p.hash_sum, qualified, docs)
+    rows, total = sum(p.rows for p in parts.values()), sum(p.hash_sum for p in parts.values())
     doc = docs.get(qualified)
-    return Built(rows, _digest(columns, rows, total, qualified, docs), parts, doc.digest() if doc else "")
+    return Built(rows, _digest(columns, rows, total, qualified, docs), parts, doc.digest() if doc else "", narrowed)
 
 
 def _digest(columns: Columns, rows: int, total: int, qualified: str, docs: dict[str, TableDoc]) -> str:
+    """The fingerprint of a table's or partition's rows, with the digest of its descriptions."""
     text = json.dumps([FINGERPRINT_SCHEME, columns, rows, str(total)], separators=(",", ":"))
-    return fingerprint_with_docs(hashlib.sha256(text.encode()).hexdigest()[:32], qualified, docs)
+    digest, doc = hashlib.sha256(text.encode()).hexdigest()[:32], docs.get(qualified)
+    return digest if doc is None else hashlib.sha256(f"{digest}:{doc.digest()}".encode()).hexdigest()[:32]
 
 
 def changed_tables(previous: Previous | None, targets: list[Target], built: dict[str, Built]) -> list[Target]:
-    """The tables whose fingerprint or row count differs from the previous release's (all of them
-    when there is none)."""
-    changed = []
-    for t in targets:
-        entry, b = previous.table(t.qualified) if previous else None, built[t.qualified]
-        if not (entry and entry.get("fingerprint") == b.fingerprint and entry.get("rows") == b.rows):
-            changed.append(t)
-    return changed
+    """The tables whose fingerprint or row count differs from the previous release's (all without one)."""
+    return [t for t in targets if not (previous and _same(previous.table(t.qualified), built[t.qualified]))]
 
 
 def changed_partitions(previous: Previous, layout: Layout, b: Built) -> set[str] | None:
-    """The partition keys of a partitioned table whose rows differ from the previous release's: those
-    whose fingerprint or row count changed, and those gone since. None for a one-file table or
-    when the previous release recorded no partitions of this layout (the whole table differs)."""
-    entry = previous.table(layout.target.qualified)
-    if not layout.partitioned or not entry or entry.get("partitioned_by") != layout.describe():
-        return None
-    recorded = entry.get("partitions")
+    """The partitions whose fingerprint or row count changed, or gone; None when none of this layout are recorded."""
+    entry = previous.laid_out(layout)
+    recorded = entry.get("partitions") if layout.partitioned and entry else None
     if not isinstance(recorded, dict):
         return None
-    keys = {k for k, p in b.parts.items()
-            if not (isinstance(recorded.get(k), dict)
-                    and (recorded[k].get("fingerprint"), recorded[k].get("rows")) == (p.fingerprint, p.rows))}
-    return keys | (set(recorded) - set(b.parts))
+    return {k for k, p in b.parts.items() if not _same(recorded.get(k), p)} | (set(recorded) - set(b.parts))

@@ -1,22 +1,12 @@
 """Where a published table's rows go in the release's Parquet: one file, or a folder of listing-month
 partitions, so a new batch rewrites only the months it touched.
 
-The rule (:func:`plan_layouts`): a table with one row per paper, or per paper and something else (it
-has a ``paper_id`` column: ``papers``, ``paper_observations``, ``paper_topics``), grows with every
-batch and is split by **listing month** (``YYYY-MM``) into a Hive-style folder::
-
-    parquet/papers/listing_month=2025-10/data_0.parquet
-
-The month is that of the table's own listing date (a DATE column ``listing_date``, else
-``first_listed_on``) or, for a table without one, of its paper's ``first_listed_on`` in the
-published ``papers`` table of the same schema (joined on ``paper_id``). Rows without a listing date
-go to ``listing_month=__HIVE_DEFAULT_PARTITION__`` (read back as NULL), where an empty table also
-keeps one empty file so readers get its columns. Every other table (the aggregates per author, team
-size, day and week: small, and touched all over by any batch) is one file, ``parquet/<table>.parquet``.
-
-The partition column is not stored in the files: readers get it from the folder names
-(``read_parquet('parquet/papers/*/*.parquet', hive_partitioning = true)``, polars' ``scan_parquet``
-of the folder).
+The rule (:func:`plan_layouts`): a table with a ``paper_id`` column grows with every batch and is
+split by the month of its own listing date (a DATE ``listing_date``, else ``first_listed_on``) or
+else of its paper's ``first_listed_on`` in ``papers``, into ``parquet/<table>/listing_month=YYYY-MM/``
+(rows without a date, and an empty table's one empty file: the NULL partition). Every other table
+(small aggregates, touched all over by any batch) is one file, ``parquet/<table>.parquet``. The
+partition column is not stored in the files: readers get it from the folder names.
 """
 
 from __future__ import annotations
@@ -55,22 +45,16 @@ class Layout:
 
     @property
     def folder(self) -> str:
-        """A partitioned table's folder, relative to the release."""
+        """A partitioned table's folder, relative to the release (``.parquet`` added: a one-file table's file)."""
         return f"{PARQUET_DIR}/{self.target.table}"
 
     @property
     def parquet(self) -> str:
         """What a reader opens, relative to the release: the file, or a glob over the partitions."""
-        if self.partitioned:
-            return f"{self.folder}/*/*.parquet"
-        return f"{PARQUET_DIR}/{self.target.table}.parquet"
+        return f"{self.folder}/*/*.parquet" if self.partitioned else f"{self.folder}.parquet"
 
     def partition_dir(self, key: str) -> str:
         return f"{self.folder}/{PARTITION_COLUMN}={key}"
-
-    def partition_key_of_empty(self) -> str | None:
-        """The one part of an empty table: the NULL partition (one empty file), or the one file."""
-        return NULL_PARTITION if self.partitioned else None
 
     def describe(self) -> dict[str, str] | None:
         """The partitioning as the manifest and catalog record it."""
@@ -81,8 +65,7 @@ class Layout:
 
     def source_sql(self, database: str) -> str:
         """A FROM clause over the table in ``database`` (alias ``_t``), joined with its papers table
-        (alias ``_p``) when its month comes from there. (A paper listed twice there would repeat its
-        rows: the fingerprint refuses that, :func:`fingerprints._fingerprint`.)"""
+        (alias ``_p``) when its month comes from there (a paper listed twice there: see ``_fingerprint``)."""
         sql = f"{self.target.relation(database)} AS _t"
         if self.via is not None:
             key = quote_ident(PAPER_KEY)
@@ -98,11 +81,8 @@ class Layout:
         return f"strftime({self._date_sql()}, '%Y-%m')"
 
     def key_sql(self) -> str:
-        """The partition key of a row of :meth:`source_sql`, as in its folder's name (``'2025-10'``,
-        :data:`NULL_PARTITION`); NULL for a one-file table."""
-        if not self.partitioned:
-            return "NULL"
-        return f"coalesce({self.month_sql()}, {quote_literal(NULL_PARTITION)})"
+        """A row's partition key as in its folder's name (``'2025-10'``, the NULL partition); NULL for one file."""
+        return f"coalesce({self.month_sql()}, {quote_literal(NULL_PARTITION)})" if self.partitioned else "NULL"
 
     def keys_filter_sql(self, keys: Iterable[str]) -> str:
         """A predicate on :meth:`source_sql` rows: the row is in one of the partitions ``keys``. Date
@@ -122,18 +102,15 @@ class Layout:
 def plan_layouts(targets: list[Target], columns: dict[str, Columns]) -> dict[str, Layout]:
     """Each table's layout, by the rule in the module docstring."""
     types = {q: dict(cols) for q, cols in columns.items()}
-    by_name = {(t.schema, t.table): t for t in targets}
     layouts = {}
     for t in targets:
-        own = types[t.qualified]
-        layout = Layout(t)
-        if PAPER_KEY in own:
-            date = next((c for c in LISTING_DATE_COLUMNS if own.get(c) == "DATE"), None)
-            papers = by_name.get((t.schema, PAPERS_TABLE))
-            if date is not None:
-                layout = Layout(t, date)
-            elif papers is not None and types[papers.qualified].get(PAPER_DATE) == "DATE" \
-                    and PAPER_KEY in types[papers.qualified]:
-                layout = Layout(t, PAPER_DATE, via=papers)
-        layouts[t.qualified] = layout
+        own, papers = types[t.qualified], Target(t.schema, PAPERS_TABLE)
+        date = next((c for c in LISTING_DATE_COLUMNS if own.get(c) == "DATE"), None)
+        dated_via = types.get(papers.qualified, {})
+        if PAPER_KEY in own and date is not None:
+            layouts[t.qualified] = Layout(t, date)
+        elif PAPER_KEY in own and PAPER_KEY in dated_via and dated_via.get(PAPER_DATE) == "DATE":
+            layouts[t.qualified] = Layout(t, PAPER_DATE, via=papers)
+        else:
+            layouts[t.qualified] = Layout(t)
     return layouts

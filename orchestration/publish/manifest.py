@@ -1,10 +1,6 @@
 """A release's ``manifest.json``: run id, UTC time, how the DuckDB file was made, and per table the row
-count, fingerprint and Parquet layout (its partitions' rows and fingerprints), with the rows, size and
-sha256 of every Parquet file and the size and sha256 of the DuckDB file.
-
-Written for the new release (:func:`write_manifest`), read back for the release ``published`` serves
-(:func:`current_release`, for ``papers status`` and the freshness check) and for the previous release
-whose files may be reused (:func:`previous_release`).
+count, fingerprint and Parquet layout, with the rows, size and sha256 of every file. Written for the new
+release, read back for ``papers status`` (:func:`current_release`) and for reuse (:func:`previous_release`).
 """
 
 from __future__ import annotations
@@ -27,22 +23,18 @@ log = logging.getLogger(__name__)
 
 
 def current_release(published_root: Path) -> dict[str, Any] | None:
-    """The manifest of what ``published_root`` serves now (plus ``release_dir``), or None when
-    nothing has been published yet. For ``papers status`` and the freshness check."""
+    """The manifest ``published_root`` serves (plus ``release_dir``); None before the first publish."""
     published_root = Path(published_root)
-    manifest_path = published_root / MANIFEST
     try:
-        text = manifest_path.read_text(encoding="utf-8")
+        manifest = json.loads((published_root / MANIFEST).read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError):
         return None
-    manifest = json.loads(text)
     manifest["release_dir"] = str(published_root.resolve())
     return manifest
 
 
 def previous_release(published_root: Path) -> Previous | None:
-    """The current release if it was written by this scheme (same fingerprints, same storage format
-    and its files as the manifest lists them); None means: build everything from scratch."""
+    """The current release if its files can be reused (same fingerprint scheme and storage format, files listed)."""
     if not published_root.is_symlink():
         return None
     try:
@@ -60,8 +52,7 @@ def previous_release(published_root: Path) -> Previous | None:
 
 
 def damaged_files(previous: Previous) -> list[str]:
-    """The files of the previous release whose bytes no longer match the sha256 its manifest
-    recorded (or that cannot be read): damaged in a way their sizes do not show."""
+    """The files of the previous release that cannot be read or no longer match their recorded sha256."""
     recorded = {DUCKDB_FILE: previous.manifest["duckdb"].get("sha256")}
     for entry in previous.manifest.get("tables", {}).values():
         recorded.update({path: f.get("sha256") for path, f in entry.get("files", {}).items()})
@@ -75,16 +66,10 @@ def damaged_files(previous: Previous) -> list[str]:
     return damaged
 
 
-def files_to_hash(built: dict[str, Built], db_info: dict[str, Any]) -> list[str]:
-    """The files written for this release (relative paths): the DuckDB file unless it is the
-    previous release's, and the Parquet files not linked from there (those keep the recorded hash)."""
-    return ([] if db_info.get("sha256") else [DUCKDB_FILE]) + [
+def hash_files(building: Path, built: dict[str, Built], db_info: dict[str, Any]) -> dict[str, str]:
+    """sha256 of the files written for this release (not linked from the previous one), by relative path."""
+    paths = ([] if db_info.get("sha256") else [DUCKDB_FILE]) + [
         f.path for b in built.values() for f in b.files if f.sha256 is None]
-
-
-def hash_files(building: Path, paths: list[str]) -> dict[str, str]:
-    """sha256 of each file (run in a background thread while the docs are written: hashlib releases
-    the GIL)."""
     return {path: file_sha256(building / path) for path in paths}
 
 
@@ -92,8 +77,7 @@ def build_manifest(
     building: Path, name: str, run_id: str, published_at: datetime, layouts: dict[str, Layout],
     built: dict[str, Built], db_info: dict[str, Any], digests: dict[str, str], loaded_through: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest of the release, with the hashes known so far (``digests``: by relative path) and
-    the newest load its marts were built from (``loaded_through``, when the caller knows it)."""
+    """The release's manifest with the hashes known so far (``digests``, by relative path)."""
     for b in built.values():
         for f in b.files:
             f.sha256 = f.sha256 or digests.get(f.path)
@@ -127,11 +111,9 @@ def write_manifest(building: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table_entry(layout: Layout, b: Built) -> dict[str, Any]:
-    """A table in the manifest: rows, fingerprint, what a reader opens (``parquet``: the file, or
-    the glob over the partitions), and every Parquet file with its rows, size and sha256 (and
-    partition; with each partition's rows and fingerprint)."""
+    """A table in the manifest: rows, fingerprint, what a reader opens, its partitions and files."""
     entry: dict[str, Any] = {"rows": b.rows, "fingerprint": b.fingerprint, "parquet": layout.parquet,
-                             "reused": b.reused_parquet, "described": b.described}
+                             "reused": all(p.reused for p in b.parts.values()), "described": b.described}
     if layout.partitioned:
         entry["partitioned_by"] = layout.describe()
         # (the row-hash sum, a decimal string, lets the next release read only the partitions it touched)

@@ -1,12 +1,6 @@
-"""The release's Parquet files, laid out per table as ``layout.py`` decides: ``parquet/<table>.parquet``
-or ``parquet/<table>/listing_month=YYYY-MM/data_0.parquet``.
-
-An unchanged part (a partition, or a one-file table) is hard-linked from the previous release with
-its rows and sha256 carried over (:func:`link_from_previous`); a partition that only gained rows
-keeps the previous files and gets one more with the new rows (:func:`append_to_previous`); the
-others are exported by DuckDB
-with dbt's descriptions as metadata (:func:`export_parquet`): one COPY per changed month when the
-months lie together in the table, else one ``COPY … PARTITION_BY`` of all of them.
+"""The release's Parquet files, laid out per table as ``layout.py`` decides. An unchanged part is
+hard-linked from the previous release (:func:`link_from_previous`); a partition that only gained rows
+gets one more file (:func:`append_to_previous`); the others are exported (:func:`export_parquet`).
 """
 
 from __future__ import annotations
@@ -22,7 +16,7 @@ from orchestration.publish.describe import parquet_copy_options
 from orchestration.publish.fingerprints import TOUCHED_ROWS, VECTOR_ROWS, Built, ParquetFile, Previous, row_hash_sql
 from orchestration.publish.layout import PARTITION_COLUMN, Layout
 from orchestration.publish.releases import PublishError, link_or_copy
-from orchestration.publish.tables import Columns
+from orchestration.publish.tables import Columns, parquet_columns
 from orchestration.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -39,24 +33,26 @@ SCATTER = 2
 
 
 def link_from_previous(previous: Previous | None, layout: Layout, building: Path, b: Built) -> list[str | None]:
-    """Hard-link (or copy) every unchanged part's files from the previous release, carrying their
-    rows and sha256 over; returns the keys of the parts still to export."""
+    """Link every unchanged part's files from the previous release; the keys of the parts still to export."""
     todo = []
     for key, part in b.parts.items():
         files = previous.reusable_part(layout, key, part) if previous else None
-        if files is None:
-            todo.append(key)
-            continue
-        for f in files:
-            (building / f.path).parent.mkdir(parents=True, exist_ok=True)
-            if not link_or_copy(previous.dir / f.path, building / f.path):
-                for done in files:  # export the whole part instead
-                    (building / done.path).unlink(missing_ok=True)
-                todo.append(key)
-                break
-        else:
+        if files is not None and _link_all(previous, files, building):
             part.files = files
+        else:
+            todo.append(key)
     return todo
+
+
+def _link_all(previous: Previous, files: list[ParquetFile], building: Path) -> bool:
+    """Hard-link (or copy) ``files`` from the previous release; False (none linked) when one failed."""
+    for f in files:
+        (building / f.path).parent.mkdir(parents=True, exist_ok=True)
+        if not link_or_copy(previous.dir / f.path, building / f.path):
+            for done in files:
+                (building / done.path).unlink(missing_ok=True)
+            return False
+    return True
 
 
 def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layout: Layout, building: Path,
@@ -66,51 +62,45 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
     as one more file. False (write the partition anew) when a row was removed or changed, rows repeat,
     the columns or descriptions differ, or the partition has :data:`MAX_FILES` files already."""
     t = layout.target
-    entry = previous.table(t.qualified)
+    entry = previous.laid_out(layout)
     recorded = entry.get("partitions", {}).get(key) if entry else None
-    if (not entry or entry.get("parquet") != layout.parquet or entry.get("partitioned_by") != layout.describe()
-            or entry.get("described") != b.described or not isinstance(recorded, dict)
+    if (not entry or entry.get("described") != b.described or not isinstance(recorded, dict)
             or b.parts[key].rows <= recorded.get("rows", 0)):  # only a month that grew can have only gained rows
         return False
-    old = [ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True)
-           for path, f in entry.get("files", {}).items() if f.get("partition") == key]
+    old = previous.files_of(entry, key)
+    if not old or len(old) >= MAX_FILES:
+        return False
     listing = "[" + ", ".join(quote_literal(previous.dir / f.path) for f in old) + "]"
     # the rows compared: with a narrowed fingerprint, those of the papers that can differ (the others
     # are the previous release's), else every row of the partition in its files and in the warehouse
-    touched = (f"FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND k = {quote_literal(key)} "
-               "AND side = ") if b.narrowed else None
+    if b.narrowed:
+        touched = f"FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND k = {quote_literal(key)} AND side"
+        old_sql, new_sql = f"SELECT h {touched} = 'old'", f"SELECT r, h {touched} = 'new'"
+    else:
+        old_sql = f"SELECT hash({row_hash_sql(columns)}) AS h FROM read_parquet({listing}, hive_partitioning = false)"
+        new_sql = (f"SELECT _t.rowid AS r, hash({row_hash_sql(columns, '_t')}) AS h FROM {layout.source_sql('src')} "
+                   f"WHERE {layout.keys_filter_sql([key])}")
     try:  # a previous file gone or unreadable: the partition is written anew (never a stuck publish)
-        if not old or len(old) >= MAX_FILES or any((previous.dir / f.path).stat().st_size != f.bytes for f in old):
+        if any((previous.dir / f.path).stat().st_size != f.bytes for f in old) or parquet_columns(
+                con, listing) != columns:
             return False
-        stored = con.execute(f"DESCRIBE SELECT * FROM read_parquet({listing}, hive_partitioning = false)").fetchall()
-        if [(name, type_) for name, type_, *_ in stored] != columns:
-            return False
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT h {touched}'old'" if touched else
-                    f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS SELECT hash({row_hash_sql(columns)}) AS h "
-                    f"FROM read_parquet({listing}, hive_partitioning = false)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS {old_sql}")
     except (OSError, duckdb.Error) as exc:
         log.warning("%s: the previous release's files of %s cannot be read (%s); writing it anew",
                     t.qualified, key, exc)
         return False
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT r, h {touched}'new'" if touched else
-                f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS SELECT _t.rowid AS r, "
-                f"hash({row_hash_sql(columns, '_t')}) AS h FROM {layout.source_sql('src')} "
-                f"WHERE {layout.keys_filter_sql([key])}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS {new_sql}")
     try:
         (old_rows, old_distinct, new_rows, new_distinct, lost), = con.execute(
             "SELECT (SELECT count(*) FROM _pub_part_old), (SELECT count(DISTINCT h) FROM _pub_part_old), "
             "(SELECT count(*) FROM _pub_part_new), (SELECT count(DISTINCT h) FROM _pub_part_new), "
             "(SELECT count(*) FROM _pub_part_old ANTI JOIN _pub_part_new USING (h))").fetchall()
         # (narrowed: the rows of the other papers are in the old files and the warehouse alike)
-        if lost or old_rows != old_distinct or new_rows != new_distinct or not touched and (
+        if lost or old_rows != old_distinct or new_rows != new_distinct or not b.narrowed and (
                 old_rows != sum(f.rows for f in old) or new_rows != b.parts[key].rows):
             return False
-        for f in old:
-            (building / f.path).parent.mkdir(parents=True, exist_ok=True)
-            if not link_or_copy(previous.dir / f.path, building / f.path):
-                for done in old:
-                    (building / done.path).unlink(missing_ok=True)
-                return False
+        if not _link_all(previous, old, building):
+            return False
         index = 1 + max(int(m[1]) if (m := _DATA_FILE.fullmatch(Path(f.path).name)) else 0 for f in old)
         b.parts[key].files = list(old)
         _copy(con, f"SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])} "
@@ -125,8 +115,7 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
 
 def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Path, b: Built,
                    keys: list[str | None]) -> None:
-    """Write the parts ``keys`` of the warehouse's table (``src``) as the release's Parquet files and
-    record them (rows and bytes as DuckDB reports them) in ``b``."""
+    """Write the parts ``keys`` of the warehouse's table as Parquet files and record them in ``b``."""
     if not keys:
         return
     t = layout.target
@@ -136,9 +125,8 @@ def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Pat
         return
     empty = [k for k in keys if b.parts[k].rows == 0]  # only an empty table has one
     for key in empty:
-        path = f"{layout.partition_dir(key)}/data_0.parquet"
-        (building / path).parent.mkdir(parents=True, exist_ok=True)
-        _copy(con, f"SELECT * FROM {t.relation('src')} LIMIT 0", building, path, options, b, key)
+        _copy(con, f"SELECT * FROM {t.relation('src')} LIMIT 0", building,
+              f"{layout.partition_dir(key)}/data_0.parquet", options, b, key)
     keys = [k for k in keys if k not in empty]
     if not keys:
         return
@@ -146,10 +134,8 @@ def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Pat
         # the months lie together in the table: one COPY per month reads only that month's vectors
         # (DuckDB skips the others by their min/max: 1M papers, every month: the cost of one file)
         for key in keys:
-            path = f"{layout.partition_dir(key)}/data_0.parquet"
-            (building / path).parent.mkdir(parents=True, exist_ok=True)
             _copy(con, f"SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])}",
-                  building, path, options, b, key)
+                  building, f"{layout.partition_dir(key)}/data_0.parquet", options, b, key)
         return
     # scattered months, or dated through a join: one COPY … PARTITION_BY (1.7× the CPU of one file at
     # 1M papers, but one pass over the table)
@@ -165,10 +151,9 @@ def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Pat
         for sub in sorted(staging.iterdir()):
             sub.rename(folder / sub.name)
         staging.rmdir()
-    prefix = f"{PARTITION_COLUMN}="
     for filename, rows, size, *_ in written:
         path = Path(filename).relative_to(staging)
-        key = path.parts[0].removeprefix(prefix)
+        key = path.parts[0].removeprefix(f"{PARTITION_COLUMN}=")
         if key not in b.parts:
             raise PublishError(f"{t.qualified}: wrote {path}, a partition it does not have")
         b.parts[key].files.append(ParquetFile(str(Path(layout.folder) / path), rows, size))
@@ -176,6 +161,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Pat
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, building: Path, path: str, options: str, b: Built,
           key: str | None) -> None:
+    (building / path).parent.mkdir(parents=True, exist_ok=True)
     (_, rows, size, *_), = con.execute(
         f"COPY ({query}) TO {quote_literal(building / path)} (FORMAT parquet, RETURN_STATS{options})").fetchall()
     b.parts[key].files.append(ParquetFile(path, rows, size))

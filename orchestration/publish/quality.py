@@ -1,10 +1,7 @@
 """The release's ``quality`` schema: the pipeline's quality record, read-only, next to the marts.
 
-dbt defines the quality views over the ``ops`` tables (``dbt_project/models/quality/``: every file
-seen, the quarantined ones with their reason, every validation and one row per validating run).
-They are views, so at publish time they include this run's mart validations; publishing copies them
-as tables into the release's DuckDB file, plus ``quality.release``: this release, its run and when it
-was published (the last publish time of whatever ``published/`` serves).
+Publishing copies dbt's quality views (``dbt_project/models/quality/``, so they include this run's
+mart validations) as tables into the release's DuckDB file, plus ``quality.release``.
 """
 
 from __future__ import annotations
@@ -39,23 +36,14 @@ RELEASE_DOC = TableDoc(
 
 def quality_docs() -> dict[str, TableDoc]:
     """The quality tables a release holds, with their descriptions (dbt's, and quality.release's)."""
-    docs = {q: d for q, d in load_docs().items() if q.startswith(f"{SCHEMA}.")}
-    docs[RELEASE_TABLE] = RELEASE_DOC
-    return docs
+    return {q: d for q, d in load_docs().items() if q.startswith(f"{SCHEMA}.")} | {RELEASE_TABLE: RELEASE_DOC}
 
 
-def quality_views_in(warehouse: Path) -> list[str]:
-    """The quality views dbt built in ``warehouse`` (none in a warehouse dbt never built)."""
-    views = [q for q in quality_docs() if q != RELEASE_TABLE]
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
-        present = {f"{s}.{t}" for s, t in con.execute(
-            "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal"
-        ).fetchall()}
-    finally:
-        con.close()
-    return [q for q in views if q in present]
+def quality_views_in(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The quality views dbt built in the warehouse (``src``; none in a warehouse dbt never built)."""
+    present = {f"{s}.{t}" for s, t in con.execute(
+        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal").fetchall()}
+    return [q for q in quality_docs() if q != RELEASE_TABLE and q in present]
 
 
 def write_quality_schema(
@@ -67,26 +55,19 @@ def write_quality_schema(
     Returns the tables written; none without quality views (a warehouse dbt never built)."""
     if not copied:
         return []
-    con = duckdb.connect(":memory:")
-    try:
+    with duckdb.connect(":memory:") as con:
         con.execute(f"ATTACH {quote_literal(warehouse)} AS src (READ_ONLY)")
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub")
         con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS pub.{SCHEMA}")
         for qualified in copied:
             con.execute(f"CREATE OR REPLACE TABLE pub.{qualified} AS SELECT * FROM src.{qualified}")
-        mart_rows = sum(
-            con.execute(f"SELECT count(*) FROM pub.{m}").fetchall()[0][0] for m in marts
-        )
-        con.execute(
-            f"CREATE OR REPLACE TABLE pub.{RELEASE_TABLE} (release VARCHAR, run_id VARCHAR, "
-            "published_at TIMESTAMPTZ, marts VARCHAR[], mart_rows BIGINT)"
-        )
+        mart_rows = sum(con.execute(f"SELECT count(*) FROM pub.{m}").fetchone()[0] for m in marts)
+        con.execute(f"CREATE OR REPLACE TABLE pub.{RELEASE_TABLE} (release VARCHAR, run_id VARCHAR, "
+                    "published_at TIMESTAMPTZ, marts VARCHAR[], mart_rows BIGINT)")
         con.execute(f"INSERT INTO pub.{RELEASE_TABLE} VALUES (?, ?, ?, ?, ?)",
                     [release, run_id, published_at, sorted(marts), mart_rows])
         con.execute("COMMIT")
         con.execute("CHECKPOINT pub")
         con.execute("DETACH pub")
-    finally:
-        con.close()
     return [*copied, RELEASE_TABLE]

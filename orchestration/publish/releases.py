@@ -1,11 +1,9 @@
 """The release lifecycle on disk: ``PAPERS_HOME/releases/<name>/`` folders and the ``published`` link.
 
 A release is built in ``releases/.building-<name>/`` under an exclusive lock (:func:`locked`), sealed
-read-only (:func:`seal`), renamed to ``releases/<name>/`` and swapped in by replacing the
-``published`` symlink with a freshly made one (:meth:`NewRelease.swap_in`: an atomic rename). If
-anything fails before the swap, :meth:`NewRelease.or_nothing` removes what was built and
-``published`` still points at the previous release. Old releases are pruned (:func:`prune`); files
-of a release are never modified, so a new release may share them (:func:`link_or_copy`).
+read-only (:func:`seal`), renamed and swapped in by an atomic rename of a fresh ``published`` symlink
+(:class:`NewRelease`). Files of a release are never modified, so a new release may share them
+(:func:`link_or_copy`).
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-#: What a release folder holds (besides the data dictionary, digests and feeds).
 MANIFEST = "manifest.json"
 DUCKDB_FILE = "warehouse.duckdb"
 PARQUET_DIR = "parquet"
@@ -54,17 +51,14 @@ def check_published_root(published_root: Path) -> None:
     if published_root.is_symlink() or not published_root.exists():
         return
     kind = "directory" if published_root.is_dir() else "file"
-    raise PublishError(
-        f"{published_root} is a real {kind}, not the symlink publish maintains: move it away "
-        f"(it is never overwritten); releases go to {releases_root(published_root)}"
-    )
+    raise PublishError(f"{published_root} is a real {kind}, not the symlink publish maintains: move it away "
+                       f"(it is never overwritten); releases go to {releases_root(published_root)}")
 
 
 @contextlib.contextmanager
 def locked(published_root: Path) -> Iterator[None]:
-    """One publisher at a time (the Dagster pool already serializes runs; this guards the CLI too),
-    waiting at most :data:`LOCK_WAIT_SECONDS` for another one (then :class:`PublishError`).
-    Holding the lock, checks ``published_root`` again and removes what a killed publisher left."""
+    """One publisher at a time (waiting at most :data:`LOCK_WAIT_SECONDS`); holding the lock, checks
+    ``published_root`` again and removes what a killed publisher left."""
     releases = releases_root(published_root)
     releases.mkdir(parents=True, exist_ok=True)
     with open(releases / _LOCK_FILE, "a+") as fh:
@@ -87,8 +81,7 @@ def locked(published_root: Path) -> Iterator[None]:
 
 
 def _remove_leftovers(published_root: Path) -> None:
-    """Half-built releases and temporary links of a publisher that was killed, and prepared copies
-    (:func:`prepare_copy`) of a release no longer published or left unfinished (we hold the lock)."""
+    """Half-built releases, temporary links and prepared copies of another release than the published one."""
     releases, home = releases_root(published_root), published_root.parent
     for path in releases.glob(f"{_BUILDING_PREFIX}*"):
         log.warning("removing the leftover of an interrupted publish: %s", path)
@@ -104,8 +97,7 @@ def _remove_leftovers(published_root: Path) -> None:
 
 @dataclass
 class NewRelease:
-    """The release this publish builds: ``releases/.building-<name>/`` until it is swapped in as
-    ``releases/<name>/``, named ``<UTC time>-<run id prefix>``."""
+    """The release this publish builds, named ``<UTC time>-<run id prefix>``."""
 
     published_root: Path
     name: str
@@ -133,15 +125,13 @@ class NewRelease:
 
     @contextlib.contextmanager
     def or_nothing(self) -> Iterator[None]:
-        """Whatever fails before the swap: remove what was built and raise :class:`PublishError`
-        (``published_root`` unchanged); a ``BaseException`` is cleaned up the same way and re-raised."""
+        """Whatever fails before the swap: remove what was built, raise :class:`PublishError` (BaseException as is)."""
         try:
             yield
         except BaseException as exc:
             if not self.swapped:
                 rmtree(self.final if self.renamed else self.building)
-                with contextlib.suppress(FileNotFoundError):
-                    self._link_tmp.unlink()
+                self._link_tmp.unlink(missing_ok=True)
                 if isinstance(exc, Exception):
                     why = str(exc) if isinstance(exc, PublishError) else f"{type(exc).__name__}: {exc}"
                     if "already attached" in why or "Conflicting lock" in why:
@@ -168,10 +158,8 @@ class NewRelease:
 
 
 def seal(building: Path) -> None:
-    """fsync every file written for this release and make it read-only, then every folder in it
-    (deepest first). A file hard-linked from the previous release (more than one link) was synced
-    and sealed with it: only its new folder entry is synced (each fsync of a new file costs a
-    journal commit, ~5 ms here)."""
+    """fsync every file written for this release and make it read-only, then every folder in it (deepest
+    first); a file linked from the previous release was sealed with it (an fsync costs ~5 ms here)."""
     folders = []
     for path in sorted(building.rglob("*")):
         if path.is_file():
@@ -189,8 +177,7 @@ def seal(building: Path) -> None:
 
 
 def prune(published_root: Path, *, keep: int, spare: str | None) -> list[Path]:
-    """Remove all but the newest ``keep`` releases, never ``spare`` (the one ``published_root``
-    serves). A release that cannot be removed is reported, not raised."""
+    """Remove all but the newest ``keep`` releases, never ``spare``; one that cannot be removed is logged."""
     releases = releases_root(published_root)
     names = sorted(p.name for p in releases.iterdir() if p.is_dir() and not p.name.startswith("."))
     doomed = [releases / n for n in names[:max(len(names) - keep, 0)] if n != spare]
@@ -230,12 +217,10 @@ def prepared_copy(published_root: Path, name: str) -> Path:
 
 
 def prepare_copy(published_root: Path) -> Path | None:
-    """Copy the published release's DuckDB file, written out to disk, to where the next publish takes
-    the copy it patches from (:func:`prepared_copy`). The publish calls it as it starts; the pipeline
-    calls it while the marts are built, so that a publish of a small batch onto a large release does
-    not wait for the copy and for the kernel writing it out. Returns the copy; None when nothing is
-    published or the copy failed (logged: the DuckDB file is then copied when it is built). A copy
-    already prepared for that release is kept."""
+    """Copy the published release's DuckDB file, written out to disk, to :func:`prepared_copy` (kept
+    when there already), for the next publish to patch. The pipeline calls it while the marts are
+    built, so that a publish of a small batch onto a large release does not wait for the copy.
+    Returns the copy; None when nothing is published or the copy failed (logged)."""
     name = published_name(published_root)
     if name is None:
         return None
@@ -257,19 +242,8 @@ def prepare_copy(published_root: Path) -> Path | None:
         part.unlink(missing_ok=True)
 
 
-def take_prepared_copy(published_root: Path, name: str, dest: Path) -> bool:
-    """Move the copy :func:`prepare_copy` made of release ``name``'s DuckDB file to ``dest``; False when
-    there is none."""
-    try:
-        os.replace(prepared_copy(published_root, name), dest)
-        return True
-    except FileNotFoundError:
-        return False
-
-
 def link_or_copy(source: Path, dest: Path) -> bool:
-    """Hard-link a file of the previous release (its files are read-only and never modified: sharing
-    the inode is safe), else copy it; False when neither worked."""
+    """Hard-link a file of the previous release (never modified: sharing is safe), else copy; False if neither."""
     try:
         os.link(source, dest)
     except OSError as exc:  # another filesystem, or links not allowed: a copy holds the same bytes
@@ -277,8 +251,7 @@ def link_or_copy(source: Path, dest: Path) -> bool:
         try:
             copy_file(source, dest)
         except OSError:
-            with contextlib.suppress(FileNotFoundError):
-                dest.unlink()
+            dest.unlink(missing_ok=True)
             return False
     return True
 
@@ -287,14 +260,12 @@ def copy_file(source: Path, dest: Path) -> None:
     """Copy in the kernel (``copy_file_range``: a reflink on filesystems that share extents)."""
     with open(source, "rb") as src, open(dest, "xb") as dst:
         remaining = os.fstat(src.fileno()).st_size
-        try:
+        with contextlib.suppress(OSError):  # not supported here: a plain copy of what is left
             while remaining > 0:
                 n = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
                 if n == 0:
                     break
                 remaining -= n
-        except OSError:  # not supported here: a plain copy of what is left
-            pass
         shutil.copyfileobj(src, dst, 1 << 20)  # nothing, normally
     if dest.stat().st_size != source.stat().st_size:
         raise PublishError(f"copy of {source} is incomplete")

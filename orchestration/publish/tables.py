@@ -1,9 +1,6 @@
-"""The tables a release publishes, and the one connection that reads them from the warehouse.
-
-The warehouse is read through ONE in-memory DuckDB connection that attaches it ``READ_ONLY`` as
-``src`` (:func:`read_warehouse`), in one transaction, so fingerprints and copies see the same
-snapshot: the caller guarantees that no writer holds the file at that moment (the Dagster pool of
-limit 1). The release's DuckDB file is attached to the same connection as ``pub``.
+"""The tables a release publishes, and the one connection that reads them from the warehouse: it
+attaches the warehouse ``READ_ONLY`` as ``src`` in one transaction, so fingerprints and copies see the
+same snapshot, and the release's DuckDB file as ``pub``.
 """
 
 from __future__ import annotations
@@ -25,13 +22,16 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 Columns = list[tuple[str, str]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Target:
     """One published table, e.g. ``marts.papers``."""
 
-    qualified: str
     schema: str
     table: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.table}"
 
     def relation(self, database: str) -> str:
         """The table in an attached database (``src``: the warehouse, ``pub``: the release's file)."""
@@ -44,34 +44,30 @@ def parse_tables(tables: Sequence[str]) -> list[Target]:
     if not tables:
         raise ValueError("no tables to publish")
     targets: list[Target] = []
-    seen: set[str] = set()
     for qualified in tables:
         parts = qualified.split(".")
         if len(parts) != 2 or not all(_IDENT.match(p) for p in parts):
             raise ValueError(f"table {qualified!r} is not a qualified name like 'marts.papers'")
-        schema, table = parts
-        if table in seen:
-            raise ValueError(f"table name {table!r} listed twice (Parquet files and folders are named by table)")
-        seen.add(table)
-        targets.append(Target(qualified, schema, table))
+        if parts[1] in {t.table for t in targets}:
+            raise ValueError(f"table name {parts[1]!r} listed twice (Parquet files and folders are named by table)")
+        targets.append(Target(*parts))
     return targets
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, database: str, t: Target) -> Columns:
-    rows = con.execute(
+    columns = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
         "AND table_name = ? ORDER BY column_index", [database, t.schema, t.table],
     ).fetchall()
-    if not rows:
+    if not columns:
         raise PublishError(f"{t.qualified}: no such table in the "
                            f"{'warehouse' if database == 'src' else 'published file'}")
-    return [(name, type_) for name, type_ in rows]
+    return columns
 
 
 @contextmanager
 def read_warehouse(warehouse: Path, building: Path, memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection with ``warehouse`` attached read-only as ``src`` and a transaction begun; DuckDB
-    spills next to the ``building`` folder. Detaches the warehouse when the block ends."""
+    """A connection with ``warehouse`` attached read-only as ``src`` in a transaction, spilling near ``building``."""
     spill = building.parent / f"{building.name}.spill"
     con = duckdb.connect(":memory:")
     try:
@@ -89,3 +85,14 @@ def read_warehouse(warehouse: Path, building: Path, memory_limit: str) -> Iterat
     finally:
         con.close()
         rmtree(spill)
+
+
+def parquet_columns(con: duckdb.DuckDBPyConnection, listing: str) -> Columns:
+    """The columns of the Parquet files ``listing`` (a DuckDB list of paths), without Hive partitions."""
+    read = con.execute(f"DESCRIBE SELECT * FROM read_parquet({listing}, hive_partitioning = false)").fetchall()
+    return [(name, type_) for name, type_, *_ in read]
+
+
+def tables_in(con: duckdb.DuckDBPyConnection, database: str) -> set[Target]:
+    return {Target(*row) for row in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [database]).fetchall()}
