@@ -552,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: the commands that run the pipeline: they create the home's folders first
 RUNS = ("run", "ingest", "backfill", "rebuild")
+COMMANDS = {"init": cmd_init, "run": cmd_run, "ingest": cmd_ingest, "backfill": cmd_backfill, "rebuild": cmd_rebuild,
+            "status": cmd_status, "digest": cmd_digest, "backup": cmd_backup, "restore": cmd_restore,
+            "config": cmd_config}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -576,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
             raise _UsageError(f"papers: the home {home.root} is not a directory")
         if args.command in RUNS:
             _ensure(home, "papers")
-        return globals()[f"cmd_{args.command}"](settings, args)  # each COMMAND is run by cmd_COMMAND
+        return COMMANDS[args.command](settings, args)
     except _UsageError as error:
         _write(str(error))
         return EXIT_USAGE
