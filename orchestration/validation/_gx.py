@@ -68,7 +68,7 @@ def frame_from_duckdb(con, query: str):
 @dataclass
 class ExpectationOutcome:
     """One expectation's outcome: GX's figures for the frame(s) it saw; the keys of its unexpected
-    rows only when it failed without an error."""
+    rows (read by callers only when it failed without an error)."""
 
     name: str
     success: bool
@@ -213,7 +213,8 @@ def _outcome(r, key_column: str | None) -> ExpectationOutcome:
         out.element_count = res.get("element_count")
         out.missing_count = res.get("missing_count")
         out.partial = list(res.get("partial_unexpected_list") or [])[:EXAMPLES]
-    if key_column and not out.success and not out.errors:
+    # kept also when it passed (``mostly``): merged with other chunks' counts it may fail
+    if key_column and not out.errors and out.unexpected_count:
         out.failing_keys = {str(item[key_column]) for item in res.get("unexpected_index_list") or []
                             if isinstance(item, dict) and not pd.isna(item.get(key_column))}
     return out
@@ -240,6 +241,5 @@ def merge_outcomes(parts: list[ExpectationOutcome], kwargs: dict[str, Any] | Non
             out.unexpected_count == 0 or considered <= 0
             or (considered - out.unexpected_count) / considered >= mostly)
         out.partial = [x for p in parts for x in p.partial][:EXAMPLES]
-        if not out.success:
-            out.failing_keys = set().union(*(p.failing_keys for p in parts))
+        out.failing_keys = set().union(*(p.failing_keys for p in parts))
     return out

@@ -241,7 +241,7 @@ def test_merged_chunk_outcomes_equal_gx_on_the_whole_frame():
     suite = build_suite(doc)
     with _gx.Validator() as validator:
         whole = validator.run(suite, df, key_column="k")
-        for size in (1, 2, 5):
+        for size in (1, 2, 5, 6):  # 6: a chunk passes `mostly` with an unexpected row
             parts = [validator.run(suite, df.iloc[i:i + size].reset_index(drop=True), key_column="k")
                      for i in range(0, len(df), size)]
             for n, exp in enumerate(SUITE["expectations"]):
