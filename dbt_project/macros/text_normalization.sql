@@ -3,7 +3,8 @@
     (NUL, ESC, DEL...: they never reach the marts) collapsed to one space, '' as NULL.
     Same as regexp_replace(expr, '[\s\p{Z}\x{0}-\x{1F}\x{7F}]+', ' ', 'g'), but a lone ' ' (every word
     break) is no match, so RE2 rewrites only actual runs and odd characters (~3x faster on abstracts): a run
-    of 2+, or one character other than ' ' (the second class lists [\s\p{Z}] as RE2 defines them, but U+0020).
+    of 2+, or one character other than ' ' (the second class: every code point of [\s\p{Z}] as RE2 defines
+    them, and the control characters, but U+0020).
 #}
 {% macro collapse_whitespace(expr) -%}
     nullif(trim(regexp_replace({{ expr }},
