@@ -1,13 +1,8 @@
 {#
-    latest_api_abstracts(attributes): a relation (paper_id, summary) holding, for each row of
-    `attributes` (a relation with int_paper_attributes' paper_id, summary_source_format,
-    summary_snapshot_id, summary_rank), the abstract that key points at, as loaded (not yet
-    whitespace-collapsed). Papers whose key is NULL (no API abstract) are absent.
-
-    Abstracts are not copied into staging: they are read from raw through the view
-    stg_api_paper_abstracts. A key matches several raw rows only when a snapshot was loaded twice
-    into one raw table; the first pass picks one of them by rowid (keys only, no text), the second
-    fetches that row's text, so a paper gets exactly one abstract.
+    latest_api_abstracts(attributes): (paper_id, summary), for each row of `attributes` (int_paper_attributes'
+    paper_id and summary_* key), the API abstract that key points at, as loaded; papers without one are absent.
+    A key matches several raw rows only when a snapshot was loaded twice into one raw table: the first pass
+    picks one of them by rowid (keys only, no text), the second fetches that row's text.
 #}
 {% macro latest_api_abstracts(attributes) -%}
     (
@@ -15,9 +10,7 @@
         from (
             select keyed.paper_id, keyed.summary_source_format, min(rows.raw_rowid) as raw_rowid
             from {{ attributes }} as keyed
-            inner join (
-                select source_format, snapshot_id, rank, raw_rowid from {{ ref('stg_api_paper_abstracts') }}
-            ) as rows
+            inner join {{ ref('stg_api_paper_abstracts') }} as rows
                 on keyed.summary_source_format = rows.source_format
                 and keyed.summary_snapshot_id = rows.snapshot_id
                 and keyed.summary_rank = rows.rank

@@ -1,9 +1,8 @@
 {#
-    topic_counts(listed, period): per (period, topic) of `listed` (a relation of one row per period x
-    listed paper: `period`, paper_id, primary_topic, upvotes): `papers`, the listed papers whose
-    primary topic it is, `upvotes`, their upvotes summed, and `mentions`, the listed papers having it
-    among any of their topics (paper_topics, primary or secondary). Only the pairs with papers or
-    mentions; topics_daily and topics_weekly count with it.
+    topic_counts(listed, period): per (period, topic) of `listed` (one row per period x listed paper: `period`,
+    paper_id, primary_topic, upvotes): `papers` and their `upvotes` summed, of the papers whose primary topic it
+    is, and `mentions`, of the papers having it among any of their topics (paper_topics). Only the pairs with
+    papers or mentions.
 #}
 {% macro topic_counts(listed, period) -%}
     select

@@ -1,6 +1,5 @@
--- Descriptive attributes of each paper: the latest non-null value over its API observations (macro
--- latest_non_null),
--- falling back to its page-text cards for papers (or fields) the API never gave.
+-- Descriptive attributes of each paper: the latest non-null value over its API observations (arg_max
+-- skips NULL values), falling back to its page-text cards for papers (or fields) the API never gave.
 -- "Latest" = greatest (captured_at, snapshot_id), so ties between captures resolve deterministically.
 --
 -- The abstract is not copied here: only the key of the API observation holding the latest one
@@ -91,7 +90,8 @@ api_latest as (
         arg_max(source_format, _recency) filter (where has_summary) as summary_source_format,
         arg_max(rank, _recency) filter (where has_summary) as summary_rank,
         arg_max(snapshot_id, _recency) as latest_snapshot_id,
-        {{ latest_non_null(['title', 'published_on', 'author_count', 'github_repo', 'github_stars', 'organization', 'ai_keywords']) }}
+        arg_max(columns(['title', 'published_on', 'author_count', 'github_repo', 'github_stars', 'organization',
+                         'ai_keywords']), _recency)
 
     from api_observations
     group by arxiv_id
@@ -102,7 +102,7 @@ card_latest as (
 
     select
         paper_id,
-        {{ latest_non_null(['title', 'summary', 'published_on', 'author_count']) }}
+        arg_max(columns(['title', 'summary', 'published_on', 'author_count']), _recency)
 
     from card_observations
     group by paper_id

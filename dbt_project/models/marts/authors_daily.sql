@@ -1,6 +1,6 @@
 -- Per listing date: team sizes of the papers listed that date (union over its captures).
 -- Incremental per listing date (delete+insert on listing_date): a run recomputes only the listing
--- dates of papers observed in the change window (macro affected_listing_dates; the dbt log
+-- dates of papers observed in the change window (macro listed_papers; the dbt log
 -- names them). `dbt build --full-refresh` recomputes everything.
 
 -- depends_on: {{ ref('int_paper_observations') }}  (the change window, macro touched_papers_sql)

@@ -28,8 +28,9 @@
 }}
 
 {%- set paper_filter = touched_paper_filter('paper_id') if is_incremental() else 'true' %}
-{#- the longest taxonomy term, in tokens: multi-word terms are verified element by element #}
-{%- set max_tokens = max_term_tokens(ref('topic_taxonomy')) %}
+{#- the longest taxonomy term, in tokens (at least 1): multi-word terms are verified element by element #}
+{%- set max_tokens = [run_query("select max(len(" ~ matching_tokens('term') ~ ")) from " ~ ref('topic_taxonomy'))
+                      .rows[0][0] | int, 1] | max if execute else 1 %}
 {%- set scoring = var('topic_scoring') %}
 
 with

@@ -16,7 +16,7 @@ select
     snapshot_id,
     rank,
     arxiv_id,
-    {{ raw_rowid(table_name) }} as raw_rowid,
+    rowid as raw_rowid,
     summary
 from {{ source_or_empty('raw', table_name) }}
 {% endfor %}
