@@ -57,8 +57,6 @@ def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_FROM_INVOCATION = (PARTIAL_PARSE_FILE, "run_results.json", "dbt.log")
-
-
 #: The folders of failed (or killed) builds kept under the target folder for diagnosis: the newest.
 KEEP_FAILED_INVOCATIONS = 5
 
@@ -85,8 +83,8 @@ def keep_invocation_state(invocation_target: Path, target: Path) -> None:
     Every invocation runs in a fresh sub-folder of the target folder (:func:`seed_invocation_state`).
     dbt discards a partial-parse state written with other connection details or vars — and the
     warehouse path differs per PAPERS_HOME — so the state is kept per home: without it every build
-    re-parses the whole project (~2 s). Files are replaced
-    atomically (a concurrent build reads either the old or the new state; dbt checks it anyway).
+    re-parses the whole project. Files are replaced atomically (a concurrent build reads either the
+    old or the new state; dbt checks it anyway).
     """
     for name in KEPT_FROM_INVOCATION:
         source = invocation_target / name
