@@ -96,7 +96,6 @@ class PapersHome:
         return self
 
 
-
 @dataclass(frozen=True)
 class Settings:
     """Every setting of a deployment. Build with :meth:`load`; never read the environment elsewhere."""
@@ -139,9 +138,8 @@ class Settings:
              **options: Any) -> Settings:
         """Settings from ``options`` (command line; ``None`` = not given), the environment and the config file."""
         environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        origins: dict[str, str] = {}
         known = {f.name: f for f in fields(cls) if f.name != "origins"}
+        given: dict[str, tuple[Any, str]] = {}  # name -> (value, origin); a later source overrides
         path = config_file or environ.get("PAPERS_CONFIG") or (CONFIG_FILE if Path(CONFIG_FILE).is_file() else None)
         if path is not None:
             path = Path(path).expanduser().resolve()
@@ -155,19 +153,19 @@ class Settings:
                                       f"(known: {', '.join(sorted(known))})")
                 if name == "home":
                     value = path.parent / Path(str(value)).expanduser()
-                values[name], origins[name] = value, f"file {path}"
+                given[name] = value, f"file {path}"
         for name in known:
             variable = env_name(name)
             if environ.get(variable, "").strip():
-                values[name], origins[name] = environ[variable].strip(), f"env {variable}"
+                given[name] = environ[variable].strip(), f"env {variable}"
         for name, value in options.items():
             if name not in known:
                 raise TypeError(f"unknown setting {name!r}")
             if value is not None:
-                values[name], origins[name] = value, "option"
-        typed = {name: _typed(known[name], value, origins[name]) for name, value in values.items()}
+                given[name] = value, "option"
+        typed = {name: _typed(known[name], value, origin) for name, (value, origin) in given.items()}
         typed["home"] = Path(typed.get("home", known["home"].default)).expanduser().resolve()
-        return cls(**typed, origins={name: origins.get(name, "default") for name in known})
+        return cls(**typed, origins={name: given[name][1] if name in given else "default" for name in known})
 
     @property
     def layout(self) -> PapersHome:
@@ -190,18 +188,18 @@ def env_name(setting: str) -> str:
     return f"PAPERS_{setting.upper()}"
 
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def _typed(spec, value: Any, origin: str) -> Any:
     kind = {"float": float, "int": int, "bool": bool, "str": str, "Path": Path}[str(spec.type)]
     try:
         if kind is bool and isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                raise ValueError(value)
-            return lowered in ("1", "true", "yes", "on")
+            return _BOOLEANS[value.strip().lower()]
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
         converted = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         raise ConfigError(f"{spec.name} = {value!r} ({origin}): not a valid {kind.__name__}") from None
     if kind in (int, float) and converted < 0:
         raise ConfigError(f"{spec.name} = {value!r} ({origin}): must not be negative")

@@ -9,69 +9,54 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from orchestration.project import DBT_PROJECT_DIR
 
+#: what a parse reads (the manifest is rebuilt when one of them is newer)
 PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "seeds", "macros", "tests")
+#: what the warehouse's contents depend on (not profiles.yml: where and how dbt connects; not tests/)
+DATA_INPUTS = ("dbt_project.yml", "models", "seeds", "macros")
 
 
 def manifest_path(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     return project_dir / "target" / "manifest.json"
 
 
-def _newest_input(project_dir: Path) -> float:
-    newest = 0.0
-    for name in PROJECT_INPUTS:
+def _files(project_dir: Path, inputs: tuple[str, ...]) -> Iterator[Path]:
+    """The files of ``inputs`` (files or folders of the project), in a stable order."""
+    for name in inputs:
         path = project_dir / name
-        if path.is_file():
-            newest = max(newest, path.stat().st_mtime)
-        elif path.is_dir():
-            for file in path.rglob("*"):
-                if file.is_file():
-                    newest = max(newest, file.stat().st_mtime)
-    return newest
-
-
-#: what the warehouse's contents depend on (not profiles.yml: where and how dbt connects; not tests/)
-DATA_INPUTS = ("dbt_project.yml", "models", "seeds", "macros")
+        yield from [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
 
 
 def project_md5(project_dir: Path = DBT_PROJECT_DIR) -> str:
     """md5 over the path and bytes of every file the built tables depend on: a changed model, seed
     (the topic taxonomy), macro or project var makes the next build a full rebuild."""
     digest = hashlib.md5()
-    for name in DATA_INPUTS:
-        path = project_dir / name
-        files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
-        for file in files:
-            digest.update(str(file.relative_to(project_dir)).encode() + b"\0" + file.read_bytes() + b"\0")
+    for file in _files(project_dir, DATA_INPUTS):
+        digest.update(str(file.relative_to(project_dir)).encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
-    target = manifest_path(project_dir)
-    return not target.exists() or target.stat().st_mtime < _newest_input(project_dir)
-
-
 def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
-    """Run ``dbt parse`` if the manifest is missing or stale; return its path."""
-    if manifest_is_stale(project_dir):
+    """Run ``dbt parse`` if the manifest is missing or older than a project file; return its path."""
+    target = manifest_path(project_dir)
+    newest = max((f.stat().st_mtime for f in _files(project_dir, PROJECT_INPUTS)), default=0.0)
+    if not target.exists() or target.stat().st_mtime < newest:
         from dbt.cli.main import dbtRunner  # imported only when a parse is needed
 
-        result = dbtRunner().invoke(
-            ["parse", "--quiet", "--no-send-anonymous-usage-stats", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-             "--target-path", str(manifest_path(project_dir).parent)]
-        )
+        result = dbtRunner().invoke(["parse", "--quiet", "--no-send-anonymous-usage-stats",
+                                     "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+                                     "--target-path", str(target.parent)])
         if not result.success:
             raise RuntimeError(f"dbt parse failed for {project_dir}: {result.exception}")
-    return manifest_path(project_dir)
+    return target
 
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_FROM_INVOCATION = (PARTIAL_PARSE_FILE, "run_results.json", "dbt.log")
-
-
 #: The folders of failed (or killed) builds kept under the target folder for diagnosis: the newest.
 KEEP_FAILED_INVOCATIONS = 5
 
@@ -98,8 +83,8 @@ def keep_invocation_state(invocation_target: Path, target: Path) -> None:
     Every invocation runs in a fresh sub-folder of the target folder (:func:`seed_invocation_state`).
     dbt discards a partial-parse state written with other connection details or vars — and the
     warehouse path differs per PAPERS_HOME — so the state is kept per home: without it every build
-    re-parses the whole project (~2 s). Files are replaced
-    atomically (a concurrent build reads either the old or the new state; dbt checks it anyway).
+    re-parses the whole project. Files are replaced atomically (a concurrent build reads either the
+    old or the new state; dbt checks it anyway).
     """
     for name in KEPT_FROM_INVOCATION:
         source = invocation_target / name

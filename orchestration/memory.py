@@ -6,13 +6,10 @@ memory is not necessarily returned: glibc keeps freed chunks in its heaps (the m
 per-thread arenas DuckDB's and Arrow's worker threads use) until told to trim them, and Arrow's pool
 keeps freed pages for reuse. The dbt step then runs dbt's own DuckDB (up to
 ``PAPERS_DUCKDB_MEMORY_LIMIT``) in the same process, which would otherwise still hold the raw
-load's peak; and once dbt's DuckDB is closed, what it used goes back before the checks.
+load's peak.
 
-:func:`release_memory` asks Arrow's pool (mimalloc) to release the memory it keeps for reuse and
-glibc to trim every arena (``malloc_trim(0)``): a few ms. It is called after the raw load and the
-checks, at the start and end of the dbt build and at the start of the publish step. It runs no
-garbage collection: what the steps leave is freed by reference counting once GX lets go of its
-frames (``_gx.Validator.close``).
+No garbage collection runs here: what the steps leave is freed by reference counting once GX lets
+go of its frames (``_gx.Validator.close``).
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 _MIB = 1024 * 1024
 
 

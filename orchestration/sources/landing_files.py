@@ -8,6 +8,7 @@ loader and records how each file ends: loaded, duplicate or rejected. Nothing is
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import stat
 import tempfile
@@ -51,9 +52,8 @@ def not_a_regular_file(path: Path) -> str | None:
     return f"{kind}, not a regular file: landing only reads files dropped into it (nothing is followed)"
 
 
-def exists(path: Path) -> bool:
-    """``path`` is there (a dangling symlink included)."""
-    return path.is_symlink() or path.exists()
+#: ``path`` is there (a dangling symlink included)
+exists = os.path.lexists
 
 
 def list_landing(landing: Path, names: Iterable[str] | None = None) -> list[Path]:
@@ -108,15 +108,12 @@ class RejectedFile:
     format: str | None = None
 
 
-DuplicateFile = RejectedFile
-
-
 @dataclass
 class Intake:
     """What one run found in landing (how each file it read ends)."""
 
     to_load: list[LandedFile] = field(default_factory=list)
-    duplicates: list[DuplicateFile] = field(default_factory=list)
+    duplicates: list[RejectedFile] = field(default_factory=list)
     rejected: list[RejectedFile] = field(default_factory=list)
 
     @property
@@ -221,16 +218,16 @@ class LandingStream:
             problem = not_a_regular_file(path)
             if problem is None:
                 try:
-                    if large:
+                    if large:  # (the batch's one file)
                         self._read_large_file(path)
-                        break
-                    bodies.append(path.read_bytes())
-                    readable.append(path)
+                    else:
+                        bodies.append(path.read_bytes())
+                        readable.append(path)
                     continue
                 except OSError as error:
                     problem = f"could not be read ({error.strerror or type(error).__name__})"
             self.intake.rejected.append(RejectedFile(path, unread_id(path), problem))
-        else:  # (no large file taken)
+        if not large:
             self._parse_batch(readable, bodies, [hashlib.sha256(body).hexdigest() for body in bodies])
         if self._on_batch is not None:
             self._on_batch(self.batches_read, len(batch), self.intake)
@@ -303,10 +300,10 @@ class LandingStream:
         for n, (path, sha) in enumerate(zip(batch, digests)):
             if sha in seen_before:
                 self.intake.duplicates.append(
-                    DuplicateFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
+                    RejectedFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
             elif sha in self._first_seen:
                 self.intake.duplicates.append(
-                    DuplicateFile(path, sha, f"same bytes as {self._first_seen[sha]}, read earlier in this run"))
+                    RejectedFile(path, sha, f"same bytes as {self._first_seen[sha]}, read earlier in this run"))
             else:
                 self._first_seen[sha] = path.name
                 fresh.append(n)
@@ -434,7 +431,8 @@ def _batched_by_size(paths: Sequence[Path], batch_bytes: int,
     size = 0
     for path in paths:
         try:
-            file_size = path.lstat().st_size if not_a_regular_file(path) is None else 0
+            info = path.lstat()
+            file_size = info.st_size if stat.S_ISREG(info.st_mode) else 0
         except OSError:
             file_size = 0
         if file_size >= large_file_bytes:
