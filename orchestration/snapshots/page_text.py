@@ -19,20 +19,12 @@ from .errors import SnapshotRejected, preview
 from .metadata import as_utc
 from .schemas import PAGE_CARDS_SCHEMA
 
-__all__ = [
-    "PAGE_CARDS_SCHEMA",
-    "PageCard",
-    "PageCards",
-    "cards_to_table",
-    "read_page_cards",
-]
-
 _AUTHORS = re.compile(r"^\s*•\s*(\d[\d,]*)\s+authors?\s*$", re.IGNORECASE)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(
-    r"^(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+(?P<day>\d{1,2})"
+    rf"^(?P<month>{'|'.join(_MONTHS)})[a-z]*\.?\s+(?P<day>\d{{1,2}})"
     r"(?:,\s*(?P<year>\d{4}))?(?:\s+(?P<comments>\d[\d,]*))?$"
 )
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _SEPARATORS = frozenset({"·", "•", "-"})
 
 
@@ -58,11 +50,11 @@ class PageCards:
 def read_page_cards(text: str, *, capture_year: int) -> PageCards:
     """Find the cards of a page text; raise :class:`SnapshotRejected` if there are none."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    anchors = [index for index, line in enumerate(lines) if _AUTHORS.match(line)]
+    anchors = [(index, authors) for index, line in enumerate(lines) if (authors := _AUTHORS.match(line))]
     cards: list[PageCard] = []
     warnings: list[str] = []
     region_start = 0
-    for anchor in anchors:
+    for anchor, authors in anchors:
         content, orphan_meta = _region_lines(lines[region_start:anchor], first=region_start == 0)
         published_on, num_comments, region_start = _read_meta(lines, anchor + 1, capture_year)
         position = len(cards) + 1
@@ -82,7 +74,7 @@ def read_page_cards(text: str, *, capture_year: int) -> PageCards:
             PageCard(
                 title=title,
                 summary=summary,
-                author_count=_author_count(lines[anchor]),
+                author_count=int(authors[1].replace(",", "")),
                 published_on=published_on,
                 num_comments=num_comments,
             )
@@ -152,12 +144,6 @@ def _split_region(content: list[str]) -> tuple[str | None, str | None, list[str]
         title, summary, extra = content[-1], None, content[:-1]
     skipped = [line for line in extra if not _looks_like_abstract(line)] or extra
     return title, summary, skipped
-
-
-def _author_count(line: str) -> int:
-    match = _AUTHORS.match(line)
-    assert match is not None  # only called on anchor lines
-    return int(match[1].replace(",", ""))
 
 
 def _looks_like_abstract(line: str) -> bool:
