@@ -58,27 +58,15 @@ def read_page_cards(text: str, *, capture_year: int) -> PageCards:
         content, orphan_meta = _region_lines(lines[region_start:anchor], first=region_start == 0)
         published_on, num_comments, region_start = _read_meta(lines, anchor + 1, capture_year)
         position = len(cards) + 1
-        warnings.extend(
-            f"unattached date line {line!r} before card {position} ignored" for line in orphan_meta
-        )
+        warnings.extend(f"unattached date line {line!r} before card {position} ignored" for line in orphan_meta)
         title, summary, extra = _split_region(content)
-        warnings.extend(
-            f"block without an authors/date line before card {position} skipped: "
-            f"{preview(line, 80)!r}"
-            for line in extra
-        )
+        warnings.extend(f"block without an authors/date line before card {position} skipped: {preview(line, 80)!r}"
+                        for line in extra)
         if title is None:
             warnings.append(f"authors line {anchor + 1} has no title above it; skipped")
             continue
-        cards.append(
-            PageCard(
-                title=title,
-                summary=summary,
-                author_count=int(authors[1].replace(",", "")),
-                published_on=published_on,
-                num_comments=num_comments,
-            )
-        )
+        cards.append(PageCard(title=title, summary=summary, author_count=int(authors[1].replace(",", "")),
+                              published_on=published_on, num_comments=num_comments))
     if not cards:
         raise SnapshotRejected(
             "no listing cards found (no '• N authors' lines with a title above them): "
@@ -87,9 +75,8 @@ def read_page_cards(text: str, *, capture_year: int) -> PageCards:
     return PageCards(cards=tuple(cards), warnings=tuple(warnings))
 
 
-def cards_to_table(
-    cards: Sequence[PageCard], *, snapshot_id: str, source_uri: str, captured_at: datetime
-) -> pa.Table:
+def cards_to_table(cards: Sequence[PageCard], *, snapshot_id: str, source_uri: str, captured_at: datetime
+                   ) -> pa.Table:
     """Build the raw page-cards table; rank is the 1-based card position."""
     captured = as_utc(captured_at)
     return pa.Table.from_pydict(
@@ -150,9 +137,7 @@ def _looks_like_abstract(line: str) -> bool:
     return len(line) >= 160 or ". " in line or line.endswith(".")
 
 
-def _read_meta(
-    lines: Sequence[str], start: int, capture_year: int
-) -> tuple[date | None, int, int]:
+def _read_meta(lines: Sequence[str], start: int, capture_year: int) -> tuple[date | None, int, int]:
     """Read the ``·`` and date lines after an authors line: (date, comments, next line index)."""
     index = start
     while index < len(lines) and lines[index].strip() in _SEPARATORS | {""}:
