@@ -6,20 +6,17 @@ No dagster or dlt imports here: stdlib and pyarrow only.
 from __future__ import annotations
 
 from .api import ApiBody, parse_api_bodies
-from .detect import ParsedSnapshot, SnapshotFormat, parse_snapshots
+from .detect import ParsedSnapshot, parse_snapshots
 from .errors import SnapshotRejected
 from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sha256_hex
-from .page_text import PageCard, PageCards, cards_to_table, read_page_cards
+from .page_text import cards_to_table, read_page_cards
 from .schemas import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
 
 __all__ = [
     "API_PAPERS_SCHEMA",
     "ApiBody",
     "PAGE_CARDS_SCHEMA",
-    "PageCard",
-    "PageCards",
     "ParsedSnapshot",
-    "SnapshotFormat",
     "SnapshotRejected",
     "as_utc",
     "capture_time_from_name",

@@ -35,11 +35,9 @@ import pyarrow.json as pj
 
 from .api_reasons import api_problem
 from .decoding import decode_text
-from .errors import SnapshotRejected, preview, unparsable
+from .errors import SnapshotRejected, first_line, unparsable
 from .metadata import as_utc
 from .schemas import API_PAPERS_SCHEMA, TIMESTAMP_UTC
-
-__all__ = ["BATCH_BYTES", "MAX_DEPTH", "ApiBody", "parse_api_bodies"]
 
 #: Bodies whose brackets nest deeper than this (brackets inside strings counted too) are decoded
 #: by the strict reading first, which rejects documents too deep for it.
@@ -145,8 +143,8 @@ def _rejection(item: ApiBody, error: Exception | None = None) -> SnapshotRejecte
         return None
     if not isinstance(error, (_Fallback, pa.ArrowException, ValueError, OverflowError)):
         return unparsable(error)
-    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return SnapshotRejected("not the API's shape" + (f" ({preview(detail, 120)})" if detail else ""))
+    detail = first_line(error)
+    return SnapshotRejected("not the API's shape" + (f" ({detail})" if detail else ""))
 
 
 def _batches(indices: list[int], bodies: dict[int, bytes]) -> list[list[int]]:
@@ -259,23 +257,16 @@ def _table(lists: pa.ListArray, items: Sequence[ApiBody], bodies: Sequence[bytes
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _field(struct: pa.StructArray, name: str) -> pa.Array:
-    """A child of a struct array with the parent's nulls applied (a null parent = a null child)."""
-    return pc.struct_field(struct, name)
+_field = pc.struct_field  # a child of a struct array with the parent's nulls applied (StructArray.field: without)
 
 
 def _any(mask: pa.Array) -> bool:
-    return bool(pc.any(mask).as_py()) if len(mask) else False
-
-
-def _truthy(values: pa.Array) -> pa.Array:
-    """Python truthiness of optional strings: not null and not empty."""
-    return pc.fill_null(pc.not_equal(values, ""), False)
+    return bool(pc.any(mask).as_py())  # an empty or all-null mask: None
 
 
 def _first_truthy(first: pa.Array, second: pa.Array) -> pa.Array:
     """``first or second`` as Python evaluates it on optional strings."""
-    return pc.if_else(_truthy(first), first, second)
+    return pc.if_else(pc.fill_null(pc.not_equal(first, ""), False), first, second)
 
 
 def _organization(organizations: pa.StructArray) -> pa.Array:
@@ -344,8 +335,6 @@ def _keywords_json(keywords: pa.ListArray) -> pa.Array:
 
 def _sliced(lists: pa.ListArray) -> pa.ListArray:
     """The list array with offsets starting at 0 and values cut to what the lists use."""
-    if isinstance(lists, pa.ChunkedArray):
-        lists = lists.combine_chunks()
     start = lists.offsets[0].as_py()
     end = lists.offsets[len(lists)].as_py()
     if start == 0 and end == len(lists.values):

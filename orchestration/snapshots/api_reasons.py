@@ -3,7 +3,7 @@
 The columnar parser (:mod:`.api`) builds the rows; it asks :func:`api_problem` when it cannot take a
 body (the reason then says which element and field, e.g. ``element 3: paper.upvotes is the JSON
 string "12", expected an integer``) and before reading the few bodies its reader would take too
-leniently (non-standard constants like ``NaN``, very deep nesting, ``"hidden": null``).
+leniently (non-standard constants like ``NaN``, very deep nesting).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from .errors import SnapshotRejected, preview
 from .metadata import as_utc
 
 _PYTHON_TOKENS = ("'", "True", "False", "None")
+_JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string", list: "array",
+               dict: "object"}
 
 
 def api_problem(text: str, *, listing_date_known: bool = True) -> str | None:
@@ -58,14 +60,8 @@ def load_json(text: str) -> Any:
 
 
 def json_type_name(value: Any) -> str:
-    """The JSON name of a decoded value's type (object, array, string, number, boolean, null)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    """The JSON name of a decoded value's type."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def json_preview(value: Any, limit: int = 40) -> str:
@@ -147,11 +143,11 @@ def _check_fields(index: int, element: dict[str, Any], listing_date_known: bool)
     _text(paper.get("githubRepo"), f"{at}: paper.githubRepo")
     _int(paper.get("githubStars"), f"{at}: paper.githubStars")
     _text(paper.get("projectPage"), f"{at}: paper.projectPage")
-    _organization(element.get("organization"), f"{at}: organization")
-    _organization(paper.get("organization"), f"{at}: paper.organization")
+    _object(element.get("organization"), f"{at}: organization", "an organization object", ("fullname", "name"))
+    _object(paper.get("organization"), f"{at}: paper.organization", "an organization object", ("fullname", "name"))
     _text(paper.get("ai_summary"), f"{at}: paper.ai_summary")
-    _user(element.get("submittedBy"), "name", f"{at}: submittedBy")
-    _user(paper.get("submittedOnDailyBy"), "user", f"{at}: paper.submittedOnDailyBy")
+    _object(element.get("submittedBy"), f"{at}: submittedBy", "a user object", ("name",))
+    _object(paper.get("submittedOnDailyBy"), f"{at}: paper.submittedOnDailyBy", "a user object", ("user",))
 
 
 def _fail(where: str, value: Any, expected: str) -> NoReturn:
@@ -218,18 +214,10 @@ def _keywords(value: Any, where: str) -> None:
         _text(keyword, f"{where}[{position}]")
 
 
-def _organization(value: Any, where: str) -> None:
+def _object(value: Any, where: str, expected: str, keys: tuple[str, ...]) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
-        _fail(where, value, "an organization object")
-    _text(value.get("fullname"), f"{where}.fullname")
-    _text(value.get("name"), f"{where}.name")
-
-
-def _user(value: Any, key: str, where: str) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        _fail(where, value, "a user object")
-    _text(value.get(key), f"{where}.{key}")
+        _fail(where, value, expected)
+    for key in keys:
+        _text(value.get(key), f"{where}.{key}")

@@ -66,15 +66,15 @@ def parse_snapshots(
 def _detect(body: bytes, *, name: str, mtime: datetime | None,
             snapshot_id: str | None = None) -> ParsedSnapshot | ApiBody:
     snapshot_id = snapshot_id or sha256_hex(body)
-    captured_at = _capture_time(name, mtime)
+    captured_at = capture_time_from_name(name) or (as_utc(mtime) if mtime is not None else None)
+    if captured_at is None:
+        raise SnapshotRejected("no capture time: name has no captured-YYYYMMDD[THHMMSSZ] and no file mtime was given")
     text = decode_text(body)
     head = text.lstrip()
     if head.startswith("<"):
-        raise SnapshotRejected(
-            f"HTML page (starts with {preview(head, 40)}), not a snapshot"
-            if _looks_like_html(head)
-            else f"markup (starts with {preview(head, 40)}), not a snapshot"
-        )
+        lowered = head[:200].lower()
+        html = lowered.startswith(("<!doctype html", "<head", "<body")) or "<html" in lowered
+        raise SnapshotRejected(f"{'HTML page' if html else 'markup'} (starts with {preview(head, 40)}), not a snapshot")
     if head.startswith(("[", "{")):
         listing_date = listing_date_from_name(name)
         if listing_date is None and (bad_date := leading_date_text(name)):
@@ -84,46 +84,18 @@ def _detect(body: bytes, *, name: str, mtime: datetime | None,
     if _is_json_scalar(head):  # a lone scalar is never the API's shape
         raise SnapshotRejected(api_problem(text) or "a lone JSON value, not a snapshot")
     cards = read_page_cards(text, capture_year=captured_at.year)
-    table = cards_to_table(
-        cards.cards, snapshot_id=snapshot_id, source_uri=name, captured_at=captured_at
-    )
-    return ParsedSnapshot(
-        format="page_text",
-        snapshot_id=snapshot_id,
-        source_uri=name,
-        captured_at=captured_at,
-        listing_date=None,
-        table=table,
-        rows=table.num_rows,
-        warnings=cards.warnings,
-    )
+    table = cards_to_table(cards.cards, snapshot_id=snapshot_id, source_uri=name, captured_at=captured_at)
+    return ParsedSnapshot(format="page_text", snapshot_id=snapshot_id, source_uri=name, captured_at=captured_at,
+                          listing_date=None, table=table, rows=table.num_rows, warnings=cards.warnings)
 
 
 def _api_snapshot(meta: ApiBody, table: pa.Table) -> ParsedSnapshot:
     listing_date = meta.listing_date
-    if listing_date is None:
-        listing_dates = set(pc.unique(table.column("listing_date")).to_pylist())
-        listing_date = listing_dates.pop() if len(listing_dates) == 1 else None
-    return ParsedSnapshot(
-        format="api_json",
-        snapshot_id=meta.snapshot_id,
-        source_uri=meta.source_uri,
-        captured_at=meta.captured_at,
-        listing_date=listing_date,
-        table=table,
-        rows=table.num_rows,
-    )
-
-
-def _capture_time(name: str, mtime: datetime | None) -> datetime:
-    captured = capture_time_from_name(name)
-    if captured is not None:
-        return captured
-    if mtime is not None:
-        return as_utc(mtime)
-    raise SnapshotRejected(
-        "no capture time: name has no captured-YYYYMMDD[THHMMSSZ] and no file mtime was given"
-    )
+    if listing_date is None:  # the rows' own date when they all have one
+        dates = pc.unique(table.column("listing_date")).to_pylist()
+        listing_date = dates[0] if len(dates) == 1 else None
+    return ParsedSnapshot(format="api_json", snapshot_id=meta.snapshot_id, source_uri=meta.source_uri,
+                          captured_at=meta.captured_at, listing_date=listing_date, table=table, rows=table.num_rows)
 
 
 def _is_json_scalar(head: str) -> bool:
@@ -135,8 +107,3 @@ def _is_json_scalar(head: str) -> bool:
     except SnapshotRejected:
         return False  # e.g. a page text whose first title starts with a digit
     return True
-
-
-def _looks_like_html(head: str) -> bool:
-    lowered = head[:200].lower()
-    return lowered.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in lowered

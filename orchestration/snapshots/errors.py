@@ -23,8 +23,13 @@ def preview(text: str, limit: int = 40) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message, shortened for a reason ("" when it has none)."""
+    text = str(error).strip()
+    return preview(text.splitlines()[0], 120) if text else ""
+
+
 def unparsable(error: BaseException) -> SnapshotRejected:
     """The rejection of a file whose parsing raised something other than a rejection."""
-    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return SnapshotRejected(f"could not be parsed ({type(error).__name__}"
-                            + (f": {preview(detail, 120)})" if detail else ")"))
+    detail = first_line(error)
+    return SnapshotRejected(f"could not be parsed ({type(error).__name__}" + (f": {detail})" if detail else ")"))

@@ -25,17 +25,8 @@ def capture_time_from_name(name: str) -> datetime | None:
     match = _CAPTURED.search(name)
     if match is None:
         return None
-    year, month, day, hour, minute, second = match.groups()
     try:
-        return datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            tzinfo=UTC,
-        )
+        return datetime(*(int(part or 0) for part in match.groups()), tzinfo=UTC)
     except ValueError:
         return None
 

@@ -19,20 +19,12 @@ from .errors import SnapshotRejected, preview
 from .metadata import as_utc
 from .schemas import PAGE_CARDS_SCHEMA
 
-__all__ = [
-    "PAGE_CARDS_SCHEMA",
-    "PageCard",
-    "PageCards",
-    "cards_to_table",
-    "read_page_cards",
-]
-
 _AUTHORS = re.compile(r"^\s*•\s*(\d[\d,]*)\s+authors?\s*$", re.IGNORECASE)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(
-    r"^(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+(?P<day>\d{1,2})"
+    rf"^(?P<month>{'|'.join(_MONTHS)})[a-z]*\.?\s+(?P<day>\d{{1,2}})"
     r"(?:,\s*(?P<year>\d{4}))?(?:\s+(?P<comments>\d[\d,]*))?$"
 )
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _SEPARATORS = frozenset({"·", "•", "-"})
 
 
@@ -58,35 +50,23 @@ class PageCards:
 def read_page_cards(text: str, *, capture_year: int) -> PageCards:
     """Find the cards of a page text; raise :class:`SnapshotRejected` if there are none."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    anchors = [index for index, line in enumerate(lines) if _AUTHORS.match(line)]
+    anchors = [(index, authors) for index, line in enumerate(lines) if (authors := _AUTHORS.match(line))]
     cards: list[PageCard] = []
     warnings: list[str] = []
     region_start = 0
-    for anchor in anchors:
+    for anchor, authors in anchors:
         content, orphan_meta = _region_lines(lines[region_start:anchor], first=region_start == 0)
         published_on, num_comments, region_start = _read_meta(lines, anchor + 1, capture_year)
         position = len(cards) + 1
-        warnings.extend(
-            f"unattached date line {line!r} before card {position} ignored" for line in orphan_meta
-        )
+        warnings.extend(f"unattached date line {line!r} before card {position} ignored" for line in orphan_meta)
         title, summary, extra = _split_region(content)
-        warnings.extend(
-            f"block without an authors/date line before card {position} skipped: "
-            f"{preview(line, 80)!r}"
-            for line in extra
-        )
+        warnings.extend(f"block without an authors/date line before card {position} skipped: {preview(line, 80)!r}"
+                        for line in extra)
         if title is None:
             warnings.append(f"authors line {anchor + 1} has no title above it; skipped")
             continue
-        cards.append(
-            PageCard(
-                title=title,
-                summary=summary,
-                author_count=_author_count(lines[anchor]),
-                published_on=published_on,
-                num_comments=num_comments,
-            )
-        )
+        cards.append(PageCard(title=title, summary=summary, author_count=int(authors[1].replace(",", "")),
+                              published_on=published_on, num_comments=num_comments))
     if not cards:
         raise SnapshotRejected(
             "no listing cards found (no '• N authors' lines with a title above them): "
@@ -95,9 +75,8 @@ def read_page_cards(text: str, *, capture_year: int) -> PageCards:
     return PageCards(cards=tuple(cards), warnings=tuple(warnings))
 
 
-def cards_to_table(
-    cards: Sequence[PageCard], *, snapshot_id: str, source_uri: str, captured_at: datetime
-) -> pa.Table:
+def cards_to_table(cards: Sequence[PageCard], *, snapshot_id: str, source_uri: str, captured_at: datetime
+                   ) -> pa.Table:
     """Build the raw page-cards table; rank is the 1-based card position."""
     captured = as_utc(captured_at)
     return pa.Table.from_pydict(
@@ -154,19 +133,11 @@ def _split_region(content: list[str]) -> tuple[str | None, str | None, list[str]
     return title, summary, skipped
 
 
-def _author_count(line: str) -> int:
-    match = _AUTHORS.match(line)
-    assert match is not None  # only called on anchor lines
-    return int(match[1].replace(",", ""))
-
-
 def _looks_like_abstract(line: str) -> bool:
     return len(line) >= 160 or ". " in line or line.endswith(".")
 
 
-def _read_meta(
-    lines: Sequence[str], start: int, capture_year: int
-) -> tuple[date | None, int, int]:
+def _read_meta(lines: Sequence[str], start: int, capture_year: int) -> tuple[date | None, int, int]:
     """Read the ``·`` and date lines after an authors line: (date, comments, next line index)."""
     index = start
     while index < len(lines) and lines[index].strip() in _SEPARATORS | {""}:
