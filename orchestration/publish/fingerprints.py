@@ -3,24 +3,28 @@ every Parquet partition (row count and sum of 64-bit row hashes, with the column
 and a digest of dbt's descriptions), compared with what the previous release's manifest recorded.
 
 After an incremental build, a table partitioned by month is fingerprinted from the previous
-manifest corrected by the rows of the papers observed since (:func:`_narrowed`).
+manifest corrected by the rows of the papers observed since (:func:`_narrowed`). The rows that can
+differ from the previous release's are kept in :data:`TOUCHED_ROWS` for the Parquet append and the
+DuckDB delta.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
 from orchestration.publish.describe import TableDoc, load_docs
 from orchestration.publish.layout import NULL_PARTITION, PAPER_KEY, Layout
 from orchestration.publish.releases import DUCKDB_FILE, PublishError
-from orchestration.publish.tables import Columns, Target
+from orchestration.publish.tables import Columns, Target, table_columns, tables_in
 from orchestration.sql import quote_ident, quote_literal
 
 #: How table contents are fingerprinted (recorded in the manifest; a release with another scheme is
@@ -28,8 +32,9 @@ from orchestration.sql import quote_ident, quote_literal
 FINGERPRINT_SCHEME = f"rowhash-sum-3/duckdb-{duckdb.__version__}"
 
 _NESTED = re.compile(r"\[|\b(STRUCT|MAP|UNION)\b")
-#: The rows of the papers whose rows can differ from the previous release's, per narrowed table:
-#: ``old`` (rowid in the previous release's DuckDB file, and so in its copy) and ``new`` (in the warehouse).
+#: Per changed table, its rows that can differ from the previous release's (:attr:`Built.touched`): ``old``
+#: (rowid in the previous release's DuckDB file, and so in its copy) and ``new`` (in the warehouse), with
+#: their partition key and row hash.
 TOUCHED_ROWS = "temp._pub_touched"
 #: DuckDB's vector size: a scan decompresses the columns of a vector only if a row of it passes the filter.
 VECTOR_ROWS = 2048
@@ -70,6 +75,10 @@ class Built:
     parts: dict[str | None, Part]
     described: str = ""  # digest of its dbt descriptions (in every Parquet file's metadata)
     narrowed: bool = False  # from the previous release's and the rows of TOUCHED_ROWS (_narrowed)
+    #: When TOUCHED_ROWS holds every row of it that can differ from the previous release's (those of the
+    #: papers observed since, narrowed, else of its changed partitions): a filter on ``Layout.source_sql``
+    #: rows that keeps all of those.
+    touched: str | None = None
 
     @property
     def files(self) -> list[ParquetFile]:
@@ -140,29 +149,97 @@ def fingerprint_tables(
     con: duckdb.DuckDBPyConnection, layouts: dict[str, Layout], columns: dict[str, Columns],
     previous: Previous | None = None, papers_sql: str | None = None,
 ) -> dict[str, Built]:
-    """Each table's fingerprint and its partitions' in the warehouse (``src``). With ``papers_sql``
-    (a query over ``src`` of the only papers whose rows can differ from the ``previous`` release's),
-    the tables partitioned by month are narrowed to the rows of those papers (:func:`_narrowed`)."""
-    docs, narrowed = load_docs(), {}
-    if previous is not None and papers_sql is not None:
-        con.execute(f"ATTACH {quote_literal(previous.dir / DUCKDB_FILE)} AS _prev (READ_ONLY)")
-        try:
-            narrowed = {q: _narrowed(con, layout, columns[q], docs, previous, papers_sql)
-                        for q, layout in layouts.items()}
-        finally:
-            con.execute("DETACH _prev")
-    return {q: narrowed.get(q) or _fingerprint(con, layout, columns[q], docs) for q, layout in layouts.items()}
+    """Each table's fingerprint and its partitions' in the warehouse (``src``), and, with a ``previous``
+    release, its rows that can differ from that one's in :data:`TOUCHED_ROWS`. With ``papers_sql`` (a
+    query over ``src`` of the only papers whose rows can differ from the ``previous`` release's), the
+    tables partitioned by month are narrowed to the rows of those papers (:func:`_narrowed`)."""
+    docs = load_docs()
+    if previous is None:
+        return {q: _fingerprint(con, layout, columns[q], docs) for q, layout in layouts.items()}
+    con.execute(f"ATTACH {quote_literal(previous.dir / DUCKDB_FILE)} AS _prev (READ_ONLY)")
+    try:
+        built = {}
+        for q, layout in layouts.items():
+            if (b := _narrowed(con, layout, columns[q], docs, previous, papers_sql)) is None:
+                b = _fingerprint(con, layout, columns[q], docs)
+                _touch(con, layout, columns[q], previous, b)
+            built[q] = b
+        return built
+    finally:
+        con.execute("DETACH _prev")
+
+
+def _touch(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, previous: Previous, b: Built) -> None:
+    """Put the rows of a changed table's changed partitions (of the table: one file, or laid out anew),
+    in the previous release's DuckDB file and in the warehouse, in :data:`TOUCHED_ROWS`; none when the
+    previous file lacks the table (or the one dating it) or has other columns."""
+    t = layout.target
+    if (_same(previous.table(t.qualified), b) or not {t, layout.via or t} <= tables_in(con, "_prev")
+            or table_columns(con, "_prev", t) != columns):
+        return
+    entry = previous.laid_out(layout)
+    recorded = entry.get("partitions") if layout.partitioned and entry else None
+    b.touched = "true"
+    if isinstance(recorded, dict):  # the partitions whose fingerprint or row count changed, or gone
+        b.touched = layout.keys_filter_sql({k for k, p in b.parts.items() if not _same(recorded.get(k), p)}
+                                           | (set(recorded) - set(b.parts)))
+    _insert_touched(con, layout, columns, b.touched)
+
+
+def _insert_touched(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, where: str) -> None:
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED_ROWS} "
+                "(side VARCHAR, tbl VARCHAR, k VARCHAR, r BIGINT, h UBIGINT)")
+    for side, database in (("old", "_prev"), ("new", "src")):
+        con.execute(f"INSERT INTO {TOUCHED_ROWS} SELECT ?, ?, {layout.key_sql()}, _t.rowid, "
+                    f"hash({row_hash_sql(columns, '_t')}) FROM {layout.source_sql(database)} WHERE {where}",
+                    [side, layout.target.qualified])
+
+
+class RowDelta(NamedTuple):
+    """Rows before and now, and how many of them are gone and added."""
+
+    old: int
+    new: int
+    gone: int
+    added: int
+
+
+@contextlib.contextmanager
+def touched_delta(con: duckdb.DuckDBPyConnection, qualified: str, key: str | None = None) -> Iterator[RowDelta | None]:
+    """How the rows of a table (of its partition ``key``) in :data:`TOUCHED_ROWS` changed, by row hash:
+    the rowids of the rows gone (in the previous release) are in ``temp._pub_gone`` and of those added
+    (in the warehouse) in ``temp._pub_add`` while the context lasts. None when a hash occurs twice on
+    either side (a set difference would lose duplicate rows)."""
+    where = f"tbl = {quote_literal(qualified)}" + ("" if key is None else f" AND k = {quote_literal(key)}")
+    try:
+        for side in ("old", "new"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_{side} AS SELECT r, h FROM {TOUCHED_ROWS} "
+                        f"WHERE {where} AND side = '{side}'")
+        (old_rows, old_distinct, new_rows, new_distinct), = con.execute(
+            "SELECT (SELECT count(*) FROM _pub_old), (SELECT count(DISTINCT h) FROM _pub_old), "
+            "(SELECT count(*) FROM _pub_new), (SELECT count(DISTINCT h) FROM _pub_new)").fetchall()
+        if old_rows != old_distinct or new_rows != new_distinct:
+            yield None
+            return
+        con.execute("CREATE OR REPLACE TEMP TABLE _pub_gone AS SELECT r FROM _pub_old ANTI JOIN _pub_new USING (h)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _pub_add AS SELECT r FROM _pub_new ANTI JOIN _pub_old USING (h)")
+        (gone, add), = con.execute(
+            "SELECT (SELECT count(*) FROM _pub_gone), (SELECT count(*) FROM _pub_add)").fetchall()
+        yield RowDelta(old_rows, new_rows, gone, add)
+    finally:
+        for name in ("_pub_old", "_pub_new", "_pub_gone", "_pub_add"):
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
-              previous: Previous, papers_sql: str) -> Built | None:
+              previous: Previous, papers_sql: str | None) -> Built | None:
     """A partitioned table's fingerprint from the previous release's: each partition's row count and
     row-hash sum (in the manifest) minus the rows of the papers ``papers_sql`` in the previous release's
     DuckDB file (``_prev``), plus theirs in the warehouse, kept in :data:`TOUCHED_ROWS`. None (read
     every row instead) when the manifest lacks the sums or was made with other columns or descriptions,
     or when the rows do not add up to the table's (a paper gone from a partition without an observation)."""
     qualified = layout.target.qualified
-    if not layout.partitioned or not (entry := previous.laid_out(layout)):
+    if papers_sql is None or not layout.partitioned or not (entry := previous.laid_out(layout)):
         return None
     parts: dict[str, Part] = {}
     for key, part in (entry.get("partitions") or {}).items():
@@ -173,12 +250,7 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
         if part.get("fingerprint") != _digest(columns, rows, hash_sum, qualified, docs):
             return None  # other columns or descriptions: every part differs
         parts[key] = Part(rows, "", hash_sum=hash_sum)
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED_ROWS} "
-                "(side VARCHAR, tbl VARCHAR, k VARCHAR, r BIGINT, h UBIGINT)")
-    for side, database in (("old", "_prev"), ("new", "src")):
-        con.execute(f"INSERT INTO {TOUCHED_ROWS} SELECT ?, ?, {layout.key_sql()}, _t.rowid, "
-                    f"hash({row_hash_sql(columns, '_t')}) FROM {layout.source_sql(database)} "
-                    f"WHERE _t.{quote_ident(PAPER_KEY)} IN ({papers_sql})", [side, qualified])
+    _insert_touched(con, layout, columns, f"_t.{quote_ident(PAPER_KEY)} IN ({papers_sql})")
     changes = con.execute(
         f"SELECT k, sum(CASE side WHEN 'new' THEN 1 ELSE -1 END), "
         f"sum(CASE side WHEN 'new' THEN h::HUGEINT ELSE -(h::HUGEINT) END) FROM {TOUCHED_ROWS} "
@@ -189,7 +261,9 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
     if any(p.rows < 0 for p in parts.values()) or sum(p.rows for p in parts.values()) != _count(con, layout):
         con.execute(f"DELETE FROM {TOUCHED_ROWS} WHERE tbl = ?", [qualified])
         return None
-    return _built(layout, columns, docs, parts, narrowed=True)
+    b = _built(layout, columns, docs, parts)
+    b.narrowed, b.touched = True, "true"
+    return b
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns,
@@ -215,8 +289,7 @@ def _count(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
     return con.execute(f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]
 
 
-def _built(layout: Layout, columns: Columns, docs: dict[str, TableDoc], parts: dict[str | None, Part], *,
-           narrowed: bool = False) -> Built:
+def _built(layout: Layout, columns: Columns, docs: dict[str, TableDoc], parts: dict[str | None, Part]) -> Built:
     """The table's and its non-empty parts' fingerprints (an empty table: one empty part, one empty file)."""
     qualified = layout.target.qualified
     parts = {k: p for k, p in parts.items() if p.rows} or {NULL_PARTITION if layout.partitioned else None: Part(0, "")}
@@ -224,7 +297,7 @@ def _built(layout: Layout, columns: Columns, docs: dict[str, TableDoc], parts: d
         p.fingerprint = _digest(columns, p.rows, p.hash_sum, qualified, docs)
     rows, total = sum(p.rows for p in parts.values()), sum(p.hash_sum for p in parts.values())
     doc = docs.get(qualified)
-    return Built(rows, _digest(columns, rows, total, qualified, docs), parts, doc.digest() if doc else "", narrowed)
+    return Built(rows, _digest(columns, rows, total, qualified, docs), parts, doc.digest() if doc else "")
 
 
 def _digest(columns: Columns, rows: int, total: int, qualified: str, docs: dict[str, TableDoc]) -> str:
@@ -238,11 +311,3 @@ def changed_tables(previous: Previous | None, targets: list[Target], built: dict
     """The tables whose fingerprint or row count differs from the previous release's (all without one)."""
     return [t for t in targets if not (previous and _same(previous.table(t.qualified), built[t.qualified]))]
 
-
-def changed_partitions(previous: Previous, layout: Layout, b: Built) -> set[str] | None:
-    """The partitions whose fingerprint or row count changed, or gone; None when none of this layout are recorded."""
-    entry = previous.laid_out(layout)
-    recorded = entry.get("partitions") if layout.partitioned and entry else None
-    if not isinstance(recorded, dict):
-        return None
-    return {k for k, p in b.parts.items() if not _same(recorded.get(k), p)} | (set(recorded) - set(b.parts))
