@@ -20,7 +20,7 @@ import duckdb
 from orchestration.publish.describe import comment_duckdb_file, load_docs
 from orchestration.publish.fingerprints import Built, Previous, changed_tables, touched_delta
 from orchestration.publish.layout import Layout
-from orchestration.publish.quality import quality_docs, write_quality_schema
+from orchestration.publish.quality import RELEASE_DOC, RELEASE_TABLE, write_quality_schema
 from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
 from orchestration.publish.tables import Columns, Target, tables_in
 from orchestration.sql import quote_ident, quote_literal
@@ -195,8 +195,7 @@ def finish_duckdb_file(
         db_info = {k: v for k, v in db_info.items() if k != "sha256"} | {"made": "copied"}
     quality = write_quality_schema(db_path, warehouse, views, release=release, run_id=run_id,
                                    published_at=published_at, marts=tables)
-    docs = {**load_docs(), **quality_docs()}
-    db_info["comments"] = comment_duckdb_file(db_path, [*tables, *quality], docs)
+    db_info["comments"] = comment_duckdb_file(db_path, [*tables, *quality], load_docs() | {RELEASE_TABLE: RELEASE_DOC})
     if quality:
         db_info["quality"] = quality
     return db_info

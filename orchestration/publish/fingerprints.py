@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import duckdb
 
-from orchestration.publish.describe import TableDoc, load_docs
+from orchestration.publish.describe import load_docs
 from orchestration.publish.layout import NULL_PARTITION, PAPER_KEY, Layout
 from orchestration.publish.releases import DUCKDB_FILE, PublishError
 from orchestration.publish.tables import Columns, Target, table_columns, tables_in
@@ -153,15 +153,15 @@ def fingerprint_tables(
     release, its rows that can differ from that one's in :data:`TOUCHED_ROWS`. With ``papers_sql`` (a
     query over ``src`` of the only papers whose rows can differ from the ``previous`` release's), the
     tables partitioned by month are narrowed to the rows of those papers (:func:`_narrowed`)."""
-    docs = load_docs()
+    docs = {q: doc.digest() for q, doc in load_docs().items()}
     if previous is None:
-        return {q: _fingerprint(con, layout, columns[q], docs) for q, layout in layouts.items()}
+        return {q: _fingerprint(con, layout, columns[q], docs.get(q, "")) for q, layout in layouts.items()}
     con.execute(f"ATTACH {quote_literal(previous.dir / DUCKDB_FILE)} AS _prev (READ_ONLY)")
     try:
         built = {}
         for q, layout in layouts.items():
-            if (b := _narrowed(con, layout, columns[q], docs, previous, papers_sql)) is None:
-                b = _fingerprint(con, layout, columns[q], docs)
+            if (b := _narrowed(con, layout, columns[q], docs.get(q, ""), previous, papers_sql)) is None:
+                b = _fingerprint(con, layout, columns[q], docs.get(q, ""))
                 _touch(con, layout, columns[q], previous, b)
             built[q] = b
         return built
@@ -231,7 +231,7 @@ def touched_delta(con: duckdb.DuckDBPyConnection, qualified: str, key: str | Non
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
-def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, docs: dict[str, TableDoc],
+def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, described: str,
               previous: Previous, papers_sql: str | None) -> Built | None:
     """A partitioned table's fingerprint from the previous release's: each partition's row count and
     row-hash sum (in the manifest) minus the rows of the papers ``papers_sql`` in the previous release's
@@ -247,7 +247,7 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
             rows, hash_sum = int(part["rows"]), int(part["hash_sum"])
         except (KeyError, TypeError, ValueError):  # a manifest without row-hash sums
             return None
-        if part.get("fingerprint") != _digest(columns, rows, hash_sum, qualified, docs):
+        if part.get("fingerprint") != _digest(columns, rows, hash_sum, described):
             return None  # other columns or descriptions: every part differs
         parts[key] = Part(rows, "", hash_sum=hash_sum)
     _insert_touched(con, layout, columns, f"_t.{quote_ident(PAPER_KEY)} IN ({papers_sql})")
@@ -261,13 +261,13 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
     if any(p.rows < 0 for p in parts.values()) or sum(p.rows for p in parts.values()) != _count(con, layout):
         con.execute(f"DELETE FROM {TOUCHED_ROWS} WHERE tbl = ?", [qualified])
         return None
-    b = _built(layout, columns, docs, parts)
+    b = _built(layout, columns, described, parts)
     b.narrowed, b.touched = True, "true"
     return b
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns,
-                 docs: dict[str, TableDoc]) -> Built:
+                 described: str) -> Built:
     """Row count and order-independent content fingerprint of the table and of each of its partitions
     (DuckDB does the work in one grouped query: the sum of the row hashes per partition, as a 128-bit
     integer so the sum never wraps). A row hash is ``hash(other columns) XOR hash(last column)``, so
@@ -281,7 +281,7 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
     if layout.via is not None and sum(g[1] for g in groups) != _count(con, layout):
         raise PublishError(f"{layout.target.qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
                            "so its rows cannot be dated by their paper")
-    return _built(layout, columns, docs, {k: Part(n, "", vectors, hash_sum=int(total))
+    return _built(layout, columns, described, {k: Part(n, "", vectors, hash_sum=int(total))
                                           for k, n, total, vectors in groups})
 
 
@@ -289,22 +289,20 @@ def _count(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
     return con.execute(f"SELECT count(*) FROM {layout.target.relation('src')}").fetchall()[0][0]
 
 
-def _built(layout: Layout, columns: Columns, docs: dict[str, TableDoc], parts: dict[str | None, Part]) -> Built:
+def _built(layout: Layout, columns: Columns, described: str, parts: dict[str | None, Part]) -> Built:
     """The table's and its non-empty parts' fingerprints (an empty table: one empty part, one empty file)."""
-    qualified = layout.target.qualified
     parts = {k: p for k, p in parts.items() if p.rows} or {NULL_PARTITION if layout.partitioned else None: Part(0, "")}
     for p in parts.values():
-        p.fingerprint = _digest(columns, p.rows, p.hash_sum, qualified, docs)
+        p.fingerprint = _digest(columns, p.rows, p.hash_sum, described)
     rows, total = sum(p.rows for p in parts.values()), sum(p.hash_sum for p in parts.values())
-    doc = docs.get(qualified)
-    return Built(rows, _digest(columns, rows, total, qualified, docs), parts, doc.digest() if doc else "")
+    return Built(rows, _digest(columns, rows, total, described), parts, described)
 
 
-def _digest(columns: Columns, rows: int, total: int, qualified: str, docs: dict[str, TableDoc]) -> str:
-    """The fingerprint of a table's or partition's rows, with the digest of its descriptions."""
+def _digest(columns: Columns, rows: int, total: int, described: str) -> str:
+    """The fingerprint of a table's or partition's rows, with the digest of its descriptions (if any)."""
     text = json.dumps([FINGERPRINT_SCHEME, columns, rows, str(total)], separators=(",", ":"))
-    digest, doc = hashlib.sha256(text.encode()).hexdigest()[:32], docs.get(qualified)
-    return digest if doc is None else hashlib.sha256(f"{digest}:{doc.digest()}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{digest}:{described}".encode()).hexdigest()[:32] if described else digest
 
 
 def changed_tables(previous: Previous | None, targets: list[Target], built: dict[str, Built]) -> list[Target]:
