@@ -170,20 +170,22 @@ def fingerprint_tables(
 
 
 def _touch(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, previous: Previous, b: Built) -> None:
-    """Put the rows of a changed table's changed partitions (of the table: one file, or laid out anew),
-    in the previous release's DuckDB file and in the warehouse, in :data:`TOUCHED_ROWS`; none when the
-    previous file lacks the table (or the one dating it) or has other columns."""
+    """Put the rows of the partitions that changed (of a changed table that is one file or laid out anew:
+    every row), in the previous release's DuckDB file and in the warehouse, in :data:`TOUCHED_ROWS`; none
+    when the previous file lacks the table (or the one dating it) or has other columns."""
     t = layout.target
-    if (_same(previous.table(t.qualified), b) or not {t, layout.via or t} <= tables_in(con, "_prev")
-            or table_columns(con, "_prev", t) != columns):
-        return
     entry = previous.laid_out(layout)
     recorded = entry.get("partitions") if layout.partitioned and entry else None
-    b.touched = "true"
     if isinstance(recorded, dict):  # the partitions whose fingerprint or row count changed, or gone
-        b.touched = layout.keys_filter_sql({k for k, p in b.parts.items() if not _same(recorded.get(k), p)}
-                                           | (set(recorded) - set(b.parts)))
-    _insert_touched(con, layout, columns, b.touched)
+        keys = {k for k, p in b.parts.items() if not _same(recorded.get(k), p)} | (set(recorded) - set(b.parts))
+        where = layout.keys_filter_sql(keys) if keys else None
+    else:
+        where = None if _same(previous.table(t.qualified), b) else "true"
+    if (where is None or not {t, layout.via or t} <= tables_in(con, "_prev")
+            or table_columns(con, "_prev", t) != columns):
+        return
+    b.touched = where
+    _insert_touched(con, layout, columns, where)
 
 
 def _insert_touched(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, where: str) -> None:
