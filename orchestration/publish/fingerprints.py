@@ -4,8 +4,7 @@ and a digest of dbt's descriptions), compared with what the previous release's m
 
 After an incremental build, a table partitioned by month is fingerprinted from the previous
 manifest corrected by the rows of the papers observed since (:func:`_narrowed`). The rows that can
-differ from the previous release's are kept in :data:`TOUCHED_ROWS` for the Parquet append and the
-DuckDB delta.
+differ from the previous release's are kept for the Parquet append and the DuckDB delta (:func:`touched_delta`).
 """
 
 from __future__ import annotations
@@ -33,8 +32,7 @@ FINGERPRINT_SCHEME = f"rowhash-sum-3/duckdb-{duckdb.__version__}"
 
 _NESTED = re.compile(r"\[|\b(STRUCT|MAP|UNION)\b")
 #: Per changed table, its rows that can differ from the previous release's (:attr:`Built.touched`): ``old``
-#: (rowid in the previous release's DuckDB file, and so in its copy) and ``new`` (in the warehouse), with
-#: their partition key and row hash.
+#: (rowid in the previous release's DuckDB file, and so in its copy) and ``new`` (in the warehouse).
 TOUCHED_ROWS = "temp._pub_touched"
 #: DuckDB's vector size: a scan decompresses the columns of a vector only if a row of it passes the filter.
 VECTOR_ROWS = 2048
@@ -75,9 +73,8 @@ class Built:
     parts: dict[str | None, Part]
     described: str = ""  # digest of its dbt descriptions (in every Parquet file's metadata)
     narrowed: bool = False  # from the previous release's and the rows of TOUCHED_ROWS (_narrowed)
-    #: When TOUCHED_ROWS holds every row of it that can differ from the previous release's (those of the
-    #: papers observed since, narrowed, else of its changed partitions): a filter on ``Layout.source_sql``
-    #: rows that keeps all of those.
+    #: Set when TOUCHED_ROWS holds all its rows that can differ from the previous release's (narrowed: of the
+    #: papers observed since, else of its changed partitions): a filter on ``Layout.source_sql`` keeping them.
     touched: str | None = None
 
     @property
@@ -198,8 +195,6 @@ def _insert_touched(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Col
 
 
 class RowDelta(NamedTuple):
-    """Rows before and now, and how many of them are gone and added."""
-
     old: int
     new: int
     gone: int
@@ -208,29 +203,26 @@ class RowDelta(NamedTuple):
 
 @contextlib.contextmanager
 def touched_delta(con: duckdb.DuckDBPyConnection, qualified: str, key: str | None = None) -> Iterator[RowDelta | None]:
-    """How the rows of a table (of its partition ``key``) in :data:`TOUCHED_ROWS` changed, by row hash:
-    the rowids of the rows gone (in the previous release) are in ``temp._pub_gone`` and of those added
+    """How the rows of a table (of its partition ``key``) in :data:`TOUCHED_ROWS` changed, by row hash,
+    with the rowids of the rows gone (in the previous release) in ``temp._pub_gone`` and of those added
     (in the warehouse) in ``temp._pub_add`` while the context lasts. None when a hash occurs twice on
     either side (a set difference would lose duplicate rows)."""
     where = f"tbl = {quote_literal(qualified)}" + ("" if key is None else f" AND k = {quote_literal(key)}")
+    (old_rows, old_distinct, new_rows, new_distinct), = con.execute(
+        "SELECT count(*) FILTER (side = 'old'), count(DISTINCT h) FILTER (side = 'old'), count(*) FILTER "
+        f"(side = 'new'), count(DISTINCT h) FILTER (side = 'new') FROM {TOUCHED_ROWS} WHERE {where}").fetchall()
+    if old_rows != old_distinct or new_rows != new_distinct:
+        yield None
+        return
+    rows = f"(SELECT r, h FROM {TOUCHED_ROWS} WHERE {where} AND side = '{{}}')"
     try:
-        for side in ("old", "new"):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_{side} AS SELECT r, h FROM {TOUCHED_ROWS} "
-                        f"WHERE {where} AND side = '{side}'")
-        (old_rows, old_distinct, new_rows, new_distinct), = con.execute(
-            "SELECT (SELECT count(*) FROM _pub_old), (SELECT count(DISTINCT h) FROM _pub_old), "
-            "(SELECT count(*) FROM _pub_new), (SELECT count(DISTINCT h) FROM _pub_new)").fetchall()
-        if old_rows != old_distinct or new_rows != new_distinct:
-            yield None
-            return
-        con.execute("CREATE OR REPLACE TEMP TABLE _pub_gone AS SELECT r FROM _pub_old ANTI JOIN _pub_new USING (h)")
-        con.execute("CREATE OR REPLACE TEMP TABLE _pub_add AS SELECT r FROM _pub_new ANTI JOIN _pub_old USING (h)")
-        (gone, add), = con.execute(
-            "SELECT (SELECT count(*) FROM _pub_gone), (SELECT count(*) FROM _pub_add)").fetchall()
-        yield RowDelta(old_rows, new_rows, gone, add)
+        gone, added = (con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT r FROM {rows.format(side)} "
+                                   f"ANTI JOIN {rows.format(other)} USING (h)").fetchall()[0][0]
+                       for name, side, other in (("_pub_gone", "old", "new"), ("_pub_add", "new", "old")))
+        yield RowDelta(old_rows, new_rows, gone, added)
     finally:
-        for name in ("_pub_old", "_pub_new", "_pub_gone", "_pub_add"):
-            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        con.execute("DROP TABLE IF EXISTS temp._pub_gone")
+        con.execute("DROP TABLE IF EXISTS temp._pub_add")
 
 
 def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, described: str,
