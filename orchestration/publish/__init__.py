@@ -40,7 +40,7 @@ from orchestration.publish.digest import write_digests
 from orchestration.publish.duckdb_file import (STORAGE_VERSION, STORAGE_VERSION_NUMBER, build_duckdb_file,
                                                finish_duckdb_file, read_storage_version_number,
                                                refuse_types_unreadable_by_1x)
-from orchestration.publish.fingerprints import changed_tables, fingerprint_tables
+from orchestration.publish.fingerprints import fingerprint_tables
 from orchestration.publish.layout import plan_layouts
 from orchestration.publish.manifest import (build_manifest, current_release, damaged_files, hash_files,
                                            previous_release, write_manifest)
@@ -106,7 +106,6 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                              previous.dir.name)
                 built = fingerprint_tables(con, layouts, columns, previous,
                                            touched_papers_sql(since, "src") if narrow else None)
-            changed = changed_tables(previous, targets, built)
             (building / PARQUET_DIR).mkdir()
             for q, layout in layouts.items():  # the Parquet files: unchanged parts linked, the others exported
                 with steps("link"):
@@ -118,8 +117,8 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                     export_parquet(con, layout, building, built[q], todo)
             with steps("duckdb"):
                 views = quality_views_in(con)  # (copied into the file after the audit)
-                db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, changed, previous,
-                                            columns, copied=copying.result() if copying else None)
+                db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, previous,
+                                            copied=copying.result() if copying else None)
         with steps("audit"):
             audit_release(building, layouts, built, columns)
         with steps("describe"):  # quality schema + dbt's descriptions as comments

@@ -170,12 +170,12 @@ def render_feed(topic: str, weekly: list[tuple[date, list[Entry]]]) -> bytes:
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def write_digests(release_dir: Path, previous_dir: Path | None = None) -> dict[str, int]:
-    """Write every week's digest and topic's feed (linked when the previous release has the bytes); counts."""
+def write_digests(release_dir: Path, previous_dir: Path | None = None) -> None:
+    """Write every week's digest and topic's feed (linked when the previous release has the bytes)."""
     with duckdb.connect(str(release_dir / DUCKDB_FILE), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         if not set(NEEDED_COLUMNS) <= schema_columns(con, "marts").get("papers", set()):  # no papers mart: no digest
-            return {"digests": 0, "feeds": 0}
+            return
         all_weeks = [d for (d,) in con.execute(
             "select distinct date_trunc('week', first_listed_on)::date from marts.papers "
             "where first_listed_on is not null and arxiv_id is not null order by 1").fetchall()]
@@ -201,4 +201,3 @@ def write_digests(release_dir: Path, previous_dir: Path | None = None) -> dict[s
                 os.link(previous, release_dir / name)
                 continue
         (release_dir / name).write_bytes(data)
-    return {"digests": len(all_weeks), "feeds": len(topics) + 1}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import struct
 from datetime import datetime
 from pathlib import Path
@@ -19,11 +18,11 @@ from typing import Any
 import duckdb
 
 from orchestration.publish.describe import comment_duckdb_file, load_docs
-from orchestration.publish.fingerprints import TOUCHED_ROWS, Built, Previous, changed_partitions, row_hash_sql
+from orchestration.publish.fingerprints import Built, Previous, changed_tables, touched_delta
 from orchestration.publish.layout import Layout
-from orchestration.publish.quality import quality_docs, write_quality_schema
+from orchestration.publish.quality import RELEASE_DOC, RELEASE_TABLE, write_quality_schema
 from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
-from orchestration.publish.tables import Columns, Target, table_columns, tables_in
+from orchestration.publish.tables import Columns, Target, tables_in
 from orchestration.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -68,14 +67,14 @@ def refuse_types_unreadable_by_1x(columns: dict[str, Columns]) -> None:
 
 def build_duckdb_file(
     con: duckdb.DuckDBPyConnection, db_path: Path, layouts: dict[str, Layout], built: dict[str, Built],
-    changed: list[Target], previous: Previous | None, columns: dict[str, Columns], *,
-    copied: Path | None = None,
+    previous: Previous | None, *, copied: Path | None = None,
 ) -> dict[str, Any]:
     """The release's DuckDB file: a link to the previous one when nothing changed; else a copy of it
     (``copied``: the one :func:`prepare_copy` made, else copied now) patched by :func:`_apply_delta` or
     with changed tables replaced; or a new file when there is no usable previous one or the copy would
     carry too much free space. Commits the caller's transaction. Returns how the file was made."""
     targets = [layout.target for layout in layouts.values()]
+    changed = changed_tables(previous, targets, built)
     if previous is not None and not changed and set(previous.manifest.get("tables", {})) == set(layouts):
         # Nothing changed at all: the previous file is exactly this release's file.
         if link_or_copy(previous.dir / DUCKDB_FILE, db_path):
@@ -96,17 +95,11 @@ def build_duckdb_file(
         for t in sorted(present - set(targets)):
             con.execute(f"DROP TABLE {t.relation('pub')}")
         stale = [t for t in targets if t in changed or t not in present]
-        # a table dated through another (paper_topics by papers) is patched before that one is
+        # (the manifest lists the deltas of the tables dating others, papers, last)
         dating = {layout.via for layout in layouts.values() if layout.via is not None}
         deltas = {}
         for t in sorted(stale, key=lambda t: t in dating):
-            layout = layouts[t.qualified]
-            if t not in present or (layout.via is not None and layout.via not in present):
-                continue  # created (or replaced) whole below
-            b = built[t.qualified]
-            delta = _apply_delta(con, layout, columns[t.qualified],
-                                 None if b.narrowed else changed_partitions(previous, layout, b), narrowed=b.narrowed)
-            if delta is not None:
+            if (delta := _apply_delta(con, layouts[t.qualified], built[t.qualified])) is not None:
                 deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
         _create_tables(con, replace, drop_first=present)
@@ -131,38 +124,23 @@ def build_duckdb_file(
             "total_blocks": total}
 
 
-def _apply_delta(
-    con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, keys: set[str] | None, *,
-    narrowed: bool = False,
-) -> dict[str, int] | None:
+def _apply_delta(con: duckdb.DuckDBPyConnection, layout: Layout, b: Built) -> dict[str, int] | None:
     """Turn the previous release's copy of the table (``pub``) into the warehouse's (``src``) by
     deleting the rows whose hash the warehouse no longer has and inserting the rows whose hash the
-    copy lacks, among the rows of the partitions ``keys`` (all rows when None) or, ``narrowed``, of
-    :data:`TOUCHED_ROWS` (the copy is the previous release's file byte for byte: same rowids). None
-    (replace the table instead) when the columns differ, a hash occurs twice on either side (a set
-    difference would lose duplicate rows) or more than :data:`MAX_DELTA_FRACTION` of the rows differ."""
+    copy lacks, among the rows of :data:`TOUCHED_ROWS` (the copy is the previous release's file byte
+    for byte: same rowids). None (replace the table instead) when it has none there (a table new to
+    the copy, or with other columns), a hash repeats (:func:`touched_delta`) or more than
+    :data:`MAX_DELTA_FRACTION` of the rows differ."""
+    if b.touched is None:
+        return None
     t = layout.target
     pub_rel = t.relation("pub")
-    if table_columns(con, "pub", t) != columns:
-        return None
-    in_keys = "true" if keys is None else layout.keys_filter_sql(keys)
-    # (rowid, hash) of the rows looked at
-    for name, database, side in (("_pub_new", "src", "new"), ("_pub_old", "pub", "old")):
-        rows = (f"SELECT r, h FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND side = '{side}'"
-                if narrowed else f"SELECT _t.rowid AS r, {row_hash_sql(columns, '_t')} AS h "
-                                 f"FROM {layout.source_sql(database)} WHERE {in_keys}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {rows}")
-    try:
-        (new_rows, new_distinct, old_rows, old_distinct, table_new, table_old), = con.execute(
-            "SELECT (SELECT count(*) FROM _pub_new), (SELECT count(DISTINCT h) FROM _pub_new), "
-            "(SELECT count(*) FROM _pub_old), (SELECT count(DISTINCT h) FROM _pub_old), "
-            f"(SELECT count(*) FROM {t.relation('src')}), (SELECT count(*) FROM {pub_rel})").fetchall()
-        if new_rows != new_distinct or old_rows != old_distinct:
+    with touched_delta(con, t.qualified) as delta:
+        if delta is None:
             return None
-        con.execute("CREATE OR REPLACE TEMP TABLE _pub_gone AS SELECT r FROM _pub_old ANTI JOIN _pub_new USING (h)")
-        con.execute("CREATE OR REPLACE TEMP TABLE _pub_add AS SELECT r FROM _pub_new ANTI JOIN _pub_old USING (h)")
-        (gone, add), = con.execute(
-            "SELECT (SELECT count(*) FROM _pub_gone), (SELECT count(*) FROM _pub_add)").fetchall()
+        gone, add = delta.gone, delta.added
+        (table_new, table_old), = con.execute(
+            f"SELECT (SELECT count(*) FROM {t.relation('src')}), (SELECT count(*) FROM {pub_rel})").fetchall()
         if gone + add > MAX_DELTA_FRACTION * max(table_new, table_old, 1):
             return None
         # Hashes are unique on both sides: deleting exactly the rows of ``gone`` and inserting exactly
@@ -173,14 +151,11 @@ def _apply_delta(
         if add:
             inserted = con.execute(
                 f"INSERT INTO {pub_rel} SELECT _t.* FROM {layout.source_sql('src')} "
-                f"WHERE {in_keys} AND _t.rowid IN (SELECT r FROM _pub_add)"
+                f"WHERE {b.touched} AND _t.rowid IN (SELECT r FROM _pub_add)"
             ).fetchall()[0][0]
         if (deleted, inserted) != (gone, add):
             raise PublishError(f"{t.qualified}: delta deleted {deleted} of {gone} rows, inserted {inserted} of {add}")
         return {"deleted": gone, "inserted": add}
-    finally:
-        for name in ("_pub_new", "_pub_old", "_pub_gone", "_pub_add"):
-            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -214,14 +189,13 @@ def finish_duckdb_file(
         if not views:
             return db_info
         tmp = db_path.with_name(db_path.name + ".unshare")
-        shutil.copyfile(db_path, tmp)
-        os.chmod(tmp, 0o644)
+        copy_file(db_path, tmp)
+        tmp.chmod(0o644)
         os.replace(tmp, db_path)
         db_info = {k: v for k, v in db_info.items() if k != "sha256"} | {"made": "copied"}
     quality = write_quality_schema(db_path, warehouse, views, release=release, run_id=run_id,
                                    published_at=published_at, marts=tables)
-    docs = {**load_docs(), **quality_docs()}
-    db_info["comments"] = comment_duckdb_file(db_path, [*tables, *quality], docs)
+    db_info["comments"] = comment_duckdb_file(db_path, [*tables, *quality], load_docs() | {RELEASE_TABLE: RELEASE_DOC})
     if quality:
         db_info["quality"] = quality
     return db_info

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.publish.describe import parquet_copy_options
-from orchestration.publish.fingerprints import TOUCHED_ROWS, VECTOR_ROWS, Built, ParquetFile, Previous, row_hash_sql
+from orchestration.publish.fingerprints import VECTOR_ROWS, Built, ParquetFile, Previous, touched_delta
 from orchestration.publish.layout import PARTITION_COLUMN, Layout
 from orchestration.publish.releases import PublishError, link_or_copy
 from orchestration.publish.tables import Columns, parquet_columns
@@ -64,53 +64,36 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
     t = layout.target
     entry = previous.laid_out(layout)
     recorded = entry.get("partitions", {}).get(key) if entry else None
-    if (not entry or entry.get("described") != b.described or not isinstance(recorded, dict)
+    if (b.touched is None or not isinstance(recorded, dict) or entry.get("described") != b.described
             or b.parts[key].rows <= recorded.get("rows", 0)):  # only a month that grew can have only gained rows
         return False
     old = previous.files_of(entry, key)
     if not old or len(old) >= MAX_FILES:
         return False
     listing = "[" + ", ".join(quote_literal(previous.dir / f.path) for f in old) + "]"
-    # the rows compared: with a narrowed fingerprint, those of the papers that can differ (the others
-    # are the previous release's), else every row of the partition in its files and in the warehouse
-    if b.narrowed:
-        touched = f"FROM {TOUCHED_ROWS} WHERE tbl = {quote_literal(t.qualified)} AND k = {quote_literal(key)} AND side"
-        old_sql, new_sql = f"SELECT h {touched} = 'old'", f"SELECT r, h {touched} = 'new'"
-    else:
-        old_sql = f"SELECT hash({row_hash_sql(columns)}) AS h FROM read_parquet({listing}, hive_partitioning = false)"
-        new_sql = (f"SELECT _t.rowid AS r, hash({row_hash_sql(columns, '_t')}) AS h FROM {layout.source_sql('src')} "
-                   f"WHERE {layout.keys_filter_sql([key])}")
     try:  # a previous file gone or unreadable: the partition is written anew (never a stuck publish)
         if any((previous.dir / f.path).stat().st_size != f.bytes for f in old) or parquet_columns(
                 con, listing) != columns:
             return False
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_old AS {old_sql}")
     except (OSError, duckdb.Error) as exc:
         log.warning("%s: the previous release's files of %s cannot be read (%s); writing it anew",
                     t.qualified, key, exc)
         return False
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _pub_part_new AS {new_sql}")
-    try:
-        (old_rows, old_distinct, new_rows, new_distinct, lost), = con.execute(
-            "SELECT (SELECT count(*) FROM _pub_part_old), (SELECT count(DISTINCT h) FROM _pub_part_old), "
-            "(SELECT count(*) FROM _pub_part_new), (SELECT count(DISTINCT h) FROM _pub_part_new), "
-            "(SELECT count(*) FROM _pub_part_old ANTI JOIN _pub_part_new USING (h))").fetchall()
-        # (narrowed: the rows of the other papers are in the old files and the warehouse alike)
-        if lost or old_rows != old_distinct or new_rows != new_distinct or not b.narrowed and (
-                old_rows != sum(f.rows for f in old) or new_rows != b.parts[key].rows):
+    # the rows compared (TOUCHED_ROWS): with a narrowed fingerprint, those of the papers that can differ
+    # (the others are the previous release's), else every row of the partition
+    with touched_delta(con, t.qualified, key) as delta:
+        if delta is None or delta.gone or not b.narrowed and (
+                delta.old != sum(f.rows for f in old) or delta.new != b.parts[key].rows):
             return False
         if not _link_all(previous, old, building):
             return False
         index = 1 + max(int(m[1]) if (m := _DATA_FILE.fullmatch(Path(f.path).name)) else 0 for f in old)
         b.parts[key].files = list(old)
         _copy(con, f"SELECT _t.* FROM {layout.source_sql('src')} WHERE {layout.keys_filter_sql([key])} "
-                   "AND _t.rowid IN (SELECT r FROM _pub_part_new ANTI JOIN _pub_part_old USING (h))",
+                   "AND _t.rowid IN (SELECT r FROM _pub_add)",
               building, f"{layout.partition_dir(key)}/data_{index}.parquet",
               parquet_copy_options(con, t.relation("src"), t.qualified), b, key)
         return True
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp._pub_part_old")
-        con.execute("DROP TABLE IF EXISTS temp._pub_part_new")
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Path, b: Built,

@@ -34,16 +34,11 @@ RELEASE_DOC = TableDoc(
 )
 
 
-def quality_docs() -> dict[str, TableDoc]:
-    """The quality tables a release holds, with their descriptions (dbt's, and quality.release's)."""
-    return {q: d for q, d in load_docs().items() if q.startswith(f"{SCHEMA}.")} | {RELEASE_TABLE: RELEASE_DOC}
-
-
 def quality_views_in(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The quality views dbt built in the warehouse (``src``; none in a warehouse dbt never built)."""
     present = {f"{s}.{t}" for s, t in con.execute(
         "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal").fetchall()}
-    return [q for q in quality_docs() if q != RELEASE_TABLE and q in present]
+    return [q for q in load_docs() if q.startswith(f"{SCHEMA}.") and q != RELEASE_TABLE and q in present]
 
 
 def write_quality_schema(

@@ -210,6 +210,22 @@ def test_a_batch_touching_one_month_rewrites_only_that_partition(home: Path):
     _assert_release_is_the_warehouse(home, new)
 
 
+def test_rows_moving_month_with_their_paper_are_appended_to_the_month_that_gains_them(home: Path):
+    """paper_topics keeps its fingerprint when a paper moves month: the month gaining its topics gets
+    one more file (the previous one linked), the month losing them is written anew."""
+    first = _publish(home, "run-1")
+    _sql(home, "update marts.papers set first_listed_on = date '2025-10-03' where paper_id = 'p0040'")  # from Sept
+    second = _publish(home, "run-2")
+    topics = "marts.paper_topics"
+    assert second.manifest["tables"][topics]["fingerprint"] == first.manifest["tables"][topics]["fingerprint"]
+    (kept,), (then, added) = _partition_files(first, topics)["2025-10"], _partition_files(second, topics)["2025-10"]
+    assert then == kept and (second.release_dir / then).stat().st_ino == (first.release_dir / kept).stat().st_ino
+    assert _files(second, topics)[added]["rows"] == 2
+    (september,) = _partition_files(second, topics)["2025-09"]
+    assert not _files(second, topics)[september]["reused"]
+    _assert_release_is_the_warehouse(home, second.release_dir)
+
+
 def test_a_partition_that_only_gains_rows_is_compacted_after_max_files(home: Path):
     _publish(home, "run-0")
     for i in range(1, parquet_module.MAX_FILES + 1):
