@@ -72,22 +72,17 @@ def _fetch(warehouse: Warehouse, dates: list[date], context):
     return fetch_dates(dates, settings.api_base_url, limits, progress=_FetchProgress(warehouse, context))
 
 
-def _raw_row_counts(con) -> dict[str, int]:
-    return {table: con.execute(f'select count(*) from {RAW_DATASET}."{table}"').fetchone()[0]
-            for table in schema_columns(con, RAW_DATASET) if not table.startswith("_dlt")}
-
-
-def _with_metadata(results, extra: dict, row_counts: dict[str, int]) -> list[dg.MaterializeResult]:
+def _with_metadata(con, results, extra: dict) -> list[dg.MaterializeResult]:
     """dlt's results with the table's real name (``raw.<table>``, dlt would say ``duckdb.<source>.<table>``),
     its row count and ``extra``."""
+    tables = schema_columns(con, RAW_DATASET)
     described = []
     for r in results:
         table = r.asset_key.path[-1]
-        table_metadata = {"dagster/table_name": f"{RAW_DATASET}.{table}"}
-        if table in row_counts:
-            table_metadata["dagster/row_count"] = row_counts[table]
-        described.append(dg.MaterializeResult(asset_key=r.asset_key,
-                                              metadata={**(r.metadata or {}), **table_metadata, **extra}))
+        metadata = {**(r.metadata or {}), "dagster/table_name": f"{RAW_DATASET}.{table}"}
+        if table in tables:
+            metadata["dagster/row_count"] = con.execute(f'select count(*) from {RAW_DATASET}."{table}"').fetchone()[0]
+        described.append(dg.MaterializeResult(asset_key=r.asset_key, metadata={**metadata, **extra}))
     return described
 
 
@@ -107,13 +102,12 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
             context=context, dlt_source=source, dlt_pipeline=pipeline)), context.log, config.files or None,
             report=lambda line: warehouse.report(context.log, line))
         counts = status_counts(con, run_id)
-        row_counts = _raw_row_counts(con)
+        results = _with_metadata(con, run.loaded, {f"files_{status}": n for status, n in counts.items()})
     drop_working_folder(home, run_id)
-    results = run.loaded
     del run  # the intake's batches: give their memory back before the next steps
     log_release(context.log, "after the raw load")
     _tag_quarantines(context, counts["quarantined"])
-    yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()}, row_counts)
+    yield from results
 
 
 def _fetched_path(home: PapersHome, run_id: str):
@@ -146,7 +140,8 @@ class _FetchProgress:
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"python"},
 )
-def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse]) -> dg.MaterializeResult:
+def api_listing_fetches(context: dg.AssetExecutionContext,
+                        warehouse: dg.ResourceParam[Warehouse]) -> dg.MaterializeResult:
     """Daily Papers listings fetched from the HF API, one partition per listing date, kept in
     PAPERS_HOME/fetched/<run>.jsonl for raw/api_fetched_papers to load in the same run.
 
@@ -190,12 +185,12 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         ).fetchall()) if table_exists(con, "ops.snapshot_files") else frozenset()
         audit = RawAudit(con)
         source = hf_api_source(dates, already_loaded=already, outcomes=outcomes, audit=audit, fetched=fetched)
-        results = list(dlt.run(context=context, dlt_source=source,
-                               dlt_pipeline=raw_pipeline("hf_api", con, home.dlt_runs / run_id)))
+        loaded = list(dlt.run(context=context, dlt_source=source,
+                              dlt_pipeline=raw_pipeline("hf_api", con, home.dlt_runs / run_id)))
         audit.finish(run_id=run_id, report_dir=home.reports)
         settle_fetches(con, outcomes, home, run_id)
         counts = status_counts(con, run_id)
-        row_counts = _raw_row_counts(con)
+        results = _with_metadata(con, loaded, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
     drop_working_folder(home, run_id)
     path.unlink(missing_ok=True)
     for fetch in outcomes:
@@ -203,8 +198,8 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
                          + (f" ({fetch.reason})" if fetch.reason else ""))
     failed = [fetch for fetch in outcomes if fetch.failed]
     warehouse.report(context.log, f"api: {len(outcomes)} listing date(s): {counts['loaded']} loaded, "
-                                  f"{counts['duplicate']} duplicate, {counts['quarantined'] - len(failed)} quarantined, "
-                                  f"{len(failed)} not fetched")
+                                  f"{counts['duplicate']} duplicate, "
+                                  f"{counts['quarantined'] - len(failed)} quarantined, {len(failed)} not fetched")
     _tag_quarantines(context, counts["quarantined"] - len(failed), len(failed))
     if outcomes and len(failed) == len(outcomes):
         # nothing came: building the marts again would only validate what they already hold
@@ -212,8 +207,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
                                      + failed[0].reason.removeprefix("fetch failed: "),
                          metadata={"dates_not_fetched": len(failed)})
     log_release(context.log, "after the raw load")
-    yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}},
-                              row_counts)
+    yield from results
 
 
 def _tag_quarantines(context, quarantined: int, not_fetched: int = 0) -> None:
