@@ -24,7 +24,6 @@ from orchestration.defs.dlt.ingest import ingest_landing, repair
 from orchestration.validation.audit import RawAudit
 from orchestration.ops.bookkeeping import settle_fetches
 from orchestration.ops.registry import status_counts
-from orchestration.config import PapersHome
 from orchestration.project import FIRST_LISTING_DATE
 from orchestration.sql import schema_columns, table_exists
 
@@ -47,11 +46,6 @@ class RawTableTranslator(DagsterDltTranslator):
             kinds={"dlt", "duckdb"},
             metadata={**spec.metadata, "dagster/table_name": f"{RAW_DATASET}.{table}"},
         )
-
-
-def drop_working_folder(home: PapersHome, run_id: str) -> None:
-    """The run's dlt folder is only scratch once its load is committed to the warehouse."""
-    shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)
 
 
 def _raw_assets(source, pipeline_name: str, name: str, **options):
@@ -103,15 +97,11 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
             report=lambda line: warehouse.report(context.log, line))
         counts = status_counts(con, run_id)
         results = _with_metadata(con, run.loaded, {f"files_{status}": n for status, n in counts.items()})
-    drop_working_folder(home, run_id)
+    shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)  # the run's dlt folder: scratch once committed
     del run  # the intake's batches: give their memory back before the next steps
     log_release(context.log, "after the raw load")
     _tag_quarantines(context, counts["quarantined"])
     yield from results
-
-
-def _fetched_path(home: PapersHome, run_id: str):
-    return home.fetched / f"{run_id}.jsonl"
 
 
 class _FetchProgress:
@@ -150,7 +140,7 @@ def api_listing_fetches(context: dg.AssetExecutionContext,
     """
     home, run_id = warehouse.home, context.run.run_id
     dates = [date.fromisoformat(key) for key in context.partition_keys]
-    path = _fetched_path(home, run_id)
+    path = home.fetched / f"{run_id}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
     with path.open("w", encoding="utf-8") as out:
@@ -173,7 +163,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     home, run_id = warehouse.home, context.run.run_id
     dates = [date.fromisoformat(key) for key in context.partition_keys]
     outcomes: list[FetchOutcome] = []
-    path = _fetched_path(home, run_id)
+    path = home.fetched / f"{run_id}.jsonl"
     fetched = ([Fetched.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
                if path.exists() else
                list(_fetch(warehouse, dates, context)))
@@ -191,7 +181,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         settle_fetches(con, outcomes, home, run_id)
         counts = status_counts(con, run_id)
         results = _with_metadata(con, loaded, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
-    drop_working_folder(home, run_id)
+    shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)
     path.unlink(missing_ok=True)
     for fetch in outcomes:
         context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
