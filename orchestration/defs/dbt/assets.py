@@ -208,7 +208,7 @@ def _first_dbt_error(target, error: BaseException | None = None) -> str:
         return " ".join(f"{type(error).__name__}: {error}".split())[:300]
     log = target / "dbt.log"
     errors = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
-              if "[error]" in line.lower() or "error" in line.lower()] if log.is_file() else []
+              if "error" in line.lower()] if log.is_file() else []
     return " ".join(errors[-1].split())[:300] if errors else "see the log"
 
 
