@@ -43,6 +43,7 @@ FOLLOW_RAW = (
     & ~_any_raw(dg.AutomationCondition.in_progress())
 ).with_label("follow raw updates that did not rebuild the models")
 
+
 def automation_sensor(settings: Settings) -> dg.AutomationConditionSensorDefinition:
     """The sensor evaluating every asset's automation condition, every ``automation_interval_seconds``."""
     return dg.AutomationConditionSensorDefinition(

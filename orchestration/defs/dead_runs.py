@@ -1,16 +1,14 @@
 """Runs whose process died (kill -9, the OOM killer, a reboot) still hold the warehouse's writer slot
 in the Dagster instance: fail them and free their slots.
 
-A run's slot in the ``duckdb_warehouse`` pool is freed by the run itself when it ends, and by the
-daemon (``free_slots_after_run_end_seconds``) once a run has ended some other way. A run whose
-process is killed does not end: it stays STARTED and keeps its slot, and every later run waits for
-that slot. So every run records which process executes it — the tag ``papers/process``: host, boot,
-pid and the process's start time in clock ticks, which identify one process exactly (a pid reused by
-a later process has another start time; a reboot changes the boot id) — and
-:func:`gone_process` tells whether that process still exists. The ``papers`` command tags its runs
-and calls :func:`free_dead_runs` before each run; under `make ui` the launcher tags its workers and
-the daemon's run monitoring asks it (:mod:`orchestration.defs.launcher`). A run of another machine
-sharing the instance, or one without the tag, is never judged dead here.
+A run frees its slot in the ``duckdb_warehouse`` pool as it ends (the daemon does, after
+``free_slots_after_run_end_seconds``, for a run that ended some other way); a killed run stays STARTED
+and keeps its slot, and every later run waits for it. So every run is tagged ``papers/process``: host,
+boot id, pid and the process's start time in clock ticks, which name one process exactly (a reused pid
+has another start time; a reboot changes the boot id). The ``papers`` command tags its runs and calls
+:func:`free_dead_runs` before each run; under `make ui` the launcher tags its workers and the daemon's
+run monitoring asks it (:mod:`orchestration.defs.launcher`). A run of another machine sharing the
+instance, or one without the tag, is never judged dead here.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from orchestration.defs.publish.assets import PUBLISHED_MARTS
 from orchestration.defs.dlt.assets import api_listing_fetches, hf_api_raw, landing_raw
 
 # dbt models, then the publish step that runs only once their blocking checks passed.
-dbt_models = dg.AssetSelection.assets(warehouse_dbt_models) | dg.AssetSelection.assets(PUBLISHED_MARTS)
+dbt_models = dg.AssetSelection.assets(warehouse_dbt_models, PUBLISHED_MARTS)
 
 ingest_landing_job = dg.define_asset_job(
     "ingest_landing",

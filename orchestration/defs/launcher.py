@@ -1,24 +1,21 @@
 """The run launcher of `make ui` (``dagster.yaml``: ``run_launcher``): each run's worker is forked from a
 process that has already imported Dagster, dlt, dbt, Great Expectations and DuckDB.
 
-Dagster's default launcher starts every run in a fresh interpreter (the code server's ``spawn``),
-which imports all of them again before the run's first step — seconds of every sensor run that
-moves one file. Here a fork server (Python's ``multiprocessing`` ``forkserver``, started as the
-daemon starts: :class:`PreloadingRunCoordinator`) imports them once; a run's worker is a fork of it
-that executes ``dagster api execute_run`` — the command the default launcher's workers and Dagster's
-container launchers run. The worker has the daemon's interpreter, working directory and environment
-as they were when the fork server started (restart `make ui` after changing them or upgrading a
-package). The server also runs dbt once (:mod:`orchestration.defs.dbt.warm`), so a worker's dbt
-build skips dbt's first-invocation costs; the project's own modules are not kept loaded, so a code
-location reloaded in the UI runs its new code. A code location with another interpreter
-(``executable_path``) gets a plain subprocess.
+Dagster's default launcher starts every run in a fresh interpreter, which imports all of them again
+before the run's first step: seconds of every sensor run that moves one file. Here a fork server
+(``multiprocessing``'s ``forkserver``, started as the daemon starts: :class:`PreloadingRunCoordinator`)
+imports them once and runs dbt once (:mod:`orchestration.defs.dbt.warm`); a run's worker is a fork of it
+that executes ``dagster api execute_run``, the command of the default launcher's workers. The worker has
+the daemon's interpreter, working directory and environment as they were when the fork server started
+(restart `make ui` after changing them or upgrading a package); the project's own modules are not kept
+loaded, so a code location reloaded in the UI runs its new code. A code location with another
+interpreter (``executable_path``) gets a plain subprocess.
 
-Each worker's process identity is tagged on its run (``papers/process``, see
-:mod:`orchestration.defs.dead_runs`): the daemon's run monitoring asks
-:meth:`check_run_worker_health` about every started run — a `papers` command's too — and fails
-one whose process is gone (kill -9, OOM); within ``free_slots_after_run_end_seconds`` its warehouse
-slot is freed. Terminate (run page) sends a started run's process SIGINT, which Dagster turns into a
-canceled run (dbt stops with it); a run not started yet is stopped and marked canceled at once.
+Each worker's process identity is tagged on its run (:mod:`orchestration.defs.dead_runs`): the daemon's
+run monitoring asks :meth:`check_run_worker_health` about every started run (a `papers` command's too)
+and fails one whose process is gone (kill -9, OOM); within ``free_slots_after_run_end_seconds`` its
+warehouse slot is freed. Terminate (run page) sends a started run's process SIGINT, which Dagster turns
+into a canceled run (dbt stops with it); a run not started yet is killed and marked canceled at once.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import Array, DagsterRunStatus, Field
+from dagster import DagsterRunStatus
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._grpc.types import ExecuteRunArgs
@@ -49,25 +46,28 @@ PRELOAD = ["dagster", "dagster._cli", "dagster_dlt", "dagster_dbt", "dlt", "dbt.
 
 
 def _in_daemon() -> bool:
-    """Whether this process is the Dagster daemon (``dagster-daemon run``, or ``python -m
-    dagster._daemon`` as ``dagster dev`` starts it): the process that launches the queued runs."""
+    """``dagster-daemon run``, or ``python -m dagster._daemon`` as ``dagster dev`` starts it."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     return os.path.basename(sys.argv[0]) == "dagster-daemon" or (
         spec is not None and spec.name.startswith("dagster._daemon"))
 
 
 def _execute(command: Sequence[str]) -> None:
-    """In the forked worker: ``dagster api execute_run <args>``, as the command line would run it."""
+    """In the forked worker: ``dagster api execute_run <args>``."""
     from dagster._cli import cli
 
     cli.main(args=list(command[command.index("api"):]), prog_name="dagster", auto_envvar_prefix="DAGSTER_CLI")
 
 
+def _fork_context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)  # read when the server starts (the first run, or start_fork_server)
+    return context
+
+
 class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
-    def __init__(self, inst_data: ConfigurableClassData | None = None, preload_modules: Sequence[str] | None = None):
+    def __init__(self, inst_data: ConfigurableClassData | None = None):
         self._inst_data = inst_data
-        self._preload = list(preload_modules if preload_modules is not None else PRELOAD)
-        self._context = None
         self._lock = threading.Lock()
         self._workers: dict[str, multiprocessing.process.BaseProcess] = {}
         super().__init__()
@@ -78,28 +78,17 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
 
     @classmethod
     def config_type(cls) -> dict:
-        return {"preload_modules": Field(Array(str), is_required=False,
-                                         description="modules the fork server imports once (default: PRELOAD)")}
+        return {}
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
-        return cls(inst_data=inst_data, preload_modules=config_value.get("preload_modules"))
+        return cls(inst_data=inst_data)
 
     def start_fork_server(self) -> None:
         """Start the fork server now, in the background: it imports while no run waits for it."""
-        threading.Thread(target=self._ensure_fork_server, name="papers-fork-server", daemon=True).start()
-
-    def _ensure_fork_server(self) -> None:
-        with self._lock:
-            self._fork_context()
-        multiprocessing.forkserver.ensure_running()
-
-    def _fork_context(self):
-        if self._context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(self._preload)  # read when the server starts (the first run)
-            self._context = context
-        return self._context
+        _fork_context()
+        threading.Thread(target=multiprocessing.forkserver.ensure_running, name="papers-fork-server",
+                         daemon=True).start()
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
@@ -112,7 +101,7 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
             with self._lock:
                 for run_id in [r for r, p in self._workers.items() if p.exitcode is not None]:
                     self._workers.pop(run_id).close()  # finished workers: release their handles
-                worker = self._fork_context().Process(target=_execute, args=(command,),
+                worker = _fork_context().Process(target=_execute, args=(command,),
                                                       name=f"run-{run.run_id[:8]}")
                 worker.start()
                 # the daemon exiting neither waits for its runs nor ends them (as with the default launcher)
@@ -152,7 +141,6 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def check_run_worker_health(self, run) -> CheckRunHealthResult:
-        """Any started run of the instance (a `papers` command's too): failed when its process is gone."""
         pid = gone_process(run)
         if pid is None:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
@@ -167,9 +155,8 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
 
 
 class PreloadingRunCoordinator(QueuedRunCoordinator):
-    """Dagster's queued run coordinator (``dagster.yaml``: ``run_coordinator``). The daemon creates it as
-    it starts; there it also has the run launcher start its fork server, so the first run after a
-    start does not wait for the imports."""
+    """Dagster's queued run coordinator (``dagster.yaml``: ``run_coordinator``) that, in the daemon, has
+    the run launcher start its fork server as the daemon starts: the first run does not wait for the imports."""
 
     def register_instance(self, instance) -> None:
         super().register_instance(instance)

@@ -12,12 +12,9 @@ WAREHOUSE_WRITER_POOL = "duckdb_warehouse"
 
 
 class Warehouse:
-    """PAPERS_HOME and the warehouse file in it (one writer at a time: see WAREHOUSE_WRITER_POOL).
-
-    Assets take it as ``warehouse: dg.ResourceParam[Warehouse]``; it carries the :class:`Settings`
-    the definitions were built with, and ``progress``: where the one-line progress of each phase
-    and batch goes besides the run's log (the ``papers`` command prints it; ``None`` under Dagster's
-    daemon and UI, where the run's log is the place).
+    """The :class:`Settings` the definitions were built with, PAPERS_HOME and its warehouse file (one writer
+    at a time: see WAREHOUSE_WRITER_POOL), and ``progress``: where the one-line progress of each phase and
+    batch goes besides the run's log (the ``papers`` command prints it; ``None`` under Dagster's daemon and UI).
     """
 
     def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:

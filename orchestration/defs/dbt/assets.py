@@ -11,7 +11,8 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
+from dagster_dbt import (DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets,
+                         get_asset_key_for_model)
 
 from orchestration.defs.automation import FOLLOW_RAW
 from orchestration.defs.dbt.build import run_dbt
@@ -48,10 +49,7 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest, unique_id, project):  # type: ignore[override]
         spec = super().get_asset_spec(manifest, unique_id, project)
-        # raw updated by a run that did not build the models (a raw-only backfill from the asset
-        # graph) requests one whole build (orchestration/defs/automation.py)
-        return spec.merge_attributes(kinds={"duckdb"}).replace_attributes(
-            automation_condition=FOLLOW_RAW)
+        return spec.merge_attributes(kinds={"duckdb"}).replace_attributes(automation_condition=FOLLOW_RAW)
 
 
 class DbtBuildConfig(dg.Config):
@@ -110,7 +108,7 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
         if whole and touched else None
     warehouse.report(context.log, f"dbt: building {'every model' if window.full else 'the models'} ({window.reason}"
                                   + (f"; downstream of raw.{', raw.'.join(touched)}" if narrow else "") + ")")
-    build = run_dbt(context, args, target, dbt_project, narrow=narrow)
+    build = run_dbt(context, args, target, narrow=narrow)
     preparing.join(PREPARE_WAIT_SECONDS)  # (the publish copies by itself what is not ready by then)
     # and what dbt's DuckDB used (its connection is closed once the build ends) goes back too
     log_release(context.log, "after dbt")
@@ -182,7 +180,8 @@ def _with_table_metadata(con, manifest: Mapping[str, Any], event):
         columns = [dg.TableColumn(column, data_type, description=described.get(column))
                    for column, data_type in con.execute(
                        "select column_name, data_type from information_schema.columns "
-                       "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall()]
+                       "where table_schema = ? and table_name = ? order by ordinal_position",
+                       [schema, name]).fetchall()]
         # the metadata keys Dagster's UI shows as the table's name, row count (tables only: counting
         # a view would run its query) and columns
         metadata = {"dagster/table_name": f"{schema}.{name}", "dagster/column_schema": dg.TableSchema(columns=columns)}
@@ -209,12 +208,10 @@ def _first_dbt_error(target, error: BaseException | None = None) -> str:
         return " ".join(f"{type(error).__name__}: {error}".split())[:300]
     log = target / "dbt.log"
     errors = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
-              if "[error]" in line.lower() or "error" in line.lower()] if log.is_file() else []
+              if "error" in line.lower()] if log.is_file() else []
     return " ".join(errors[-1].split())[:300] if errors else "see the log"
 
 
 def model_key(model_name: str) -> dg.AssetKey:
     """The asset key of a dbt model (custom schemas are part of the key: use this, not a literal)."""
-    from dagster_dbt import get_asset_key_for_model
-
     return get_asset_key_for_model([warehouse_dbt_models], model_name)

@@ -28,7 +28,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._utils.interrupts import raise_interrupts_as
-from dagster_dbt import DagsterDbtTranslator, DbtProject
+from dagster_dbt import DagsterDbtTranslator
 from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
@@ -40,8 +40,7 @@ STOP_SECONDS = 25.0
 
 @dataclass
 class DbtBuild:
-    """One dbt invocation: whether it succeeded, its Dagster events, the exception dbt ended with, and
-    the manifest (a dict) the events refer to."""
+    """One dbt invocation: its Dagster events, the exception dbt ended with, the manifest the events refer to."""
 
     success: bool
     events: list = field(repr=False)
@@ -49,7 +48,15 @@ class DbtBuild:
     manifest: dict[str, Any] = field(repr=False)
 
 
-def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, project: DbtProject,
+def dbt_flags(project_dir: Path, profiles_dir: Path, target: Path) -> list[str]:
+    """Where dbt finds its project and profile and writes its target and log. ``--no-write-json``: dbt's
+    manifest.json (written twice), semantic manifest and graph file are not written (nothing reads
+    them: the folder is dropped after the build)."""
+    return ["--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir), "--target-path", str(target),
+            "--log-path", str(target), "--no-send-anonymous-usage-stats", "--no-write-json"]
+
+
+def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path,
             narrow: list[str] | None = None) -> DbtBuild:
     """``dbt ARGS`` in this process for the assets ``context`` selected (``narrow``: these dbt
     selectors instead, for a step that selected every asset), with ``target`` as its target and log
@@ -58,14 +65,12 @@ def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, pr
     from dbt_common.events.functions import msg_to_dict
 
     # the dbt selection for the selected assets and checks, as dagster-dbt computes it for its CLI
+    # (its project is a temporary copy holding a selector when the selection is long)
     params = get_updated_cli_invocation_params_for_context(context, {}, DagsterDbtTranslator())
-    project_dir = Path(params.dbt_project.project_dir if params.dbt_project else project.project_dir)
-    # --no-write-json: dbt's manifest.json (written twice), semantic manifest and graph file are not
-    # written (nothing reads them: the folder is dropped after the build); run_results.json is
-    # written below from the result dbt returns
-    args = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project.profiles_dir),
-            "--target-path", str(target), "--log-path", str(target), "--no-send-anonymous-usage-stats",
-            "--no-write-json", *(["--select", " ".join(narrow)] if narrow else params.selection_args)]
+    project = params.dbt_project
+    # run_results.json is written below from the result dbt returns
+    args = [*args, *dbt_flags(Path(project.project_dir), Path(project.profiles_dir), target),
+            *(["--select", " ".join(narrow)] if narrow else params.selection_args)]
     if params.indirect_selection:
         args += ["--indirect-selection", params.indirect_selection]
     results: list[dict] = []
@@ -98,7 +103,7 @@ def run_dbt(context: dg.AssetExecutionContext, args: list[str], target: Path, pr
     events = [event for raw in results
               for event in DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}).to_default_asset_events(
                   manifest=params.manifest, dagster_dbt_translator=params.dagster_dbt_translator,
-                  context=context, target_path=target, project=params.dbt_project)]
+                  context=context, target_path=target, project=project)]
     return DbtBuild(outcome.success, events, outcome.exception, dict(params.manifest))
 
 

@@ -1,16 +1,14 @@
 """dbt's first invocation in a process, paid ahead: the run launcher's fork server imports this module
-(``launcher.PRELOAD``), so every run worker forked from the server starts with dbt warm.
+(``launcher.PRELOAD``), so every run worker forked from it starts with dbt warm (a process's first
+invocation spends seconds that later ones do not: loading the adapter, building the JSON schemas dbt
+validates its project and profile with, setting up its parser and task).
 
-A process's first dbt invocation spends seconds that later ones do not (loading the adapter, building
-the JSON schemas dbt validates its project and profile with, setting up its parser and task): a
-run worker's build takes that much less when a process it is forked from has run dbt once.
-
-Importing the module runs ``dbt build`` with nothing selected on the project, in a temporary folder
-seeded with the partial-parse state ``dbt_state.ensure_manifest`` keeps in ``dbt_project/target``
-(when dbt finds that state stale it parses the project in full: slower, same result): dbt selects
-nothing, connects to no database and writes only to that folder. A failure only costs the workers
-their warm start (one line on stderr). Then the project's modules this import loaded are forgotten,
-so a worker imports them from disk (a code location reloaded in the UI runs its new code).
+Importing the module runs ``dbt build`` selecting nothing, in a temporary folder seeded with the
+partial-parse state ``dbt_state.ensure_manifest`` keeps in ``dbt_project/target`` (a stale state makes
+dbt parse in full: slower, same result): dbt connects to no database and writes only to that folder.
+A failure only costs the workers their warm start (one line on stderr). Then the project's modules this
+import loaded are forgotten, so a worker imports them from disk (a code location reloaded in the UI
+runs its new code).
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ def warm_dbt() -> None:
     from dbt.cli.main import dbtRunner
 
     from orchestration.dbt_state import PARTIAL_PARSE_FILE, manifest_path
-    from orchestration.defs.dbt.build import close_dbt_duckdb, close_dbt_logs
+    from orchestration.defs.dbt.build import close_dbt_duckdb, close_dbt_logs, dbt_flags
     from orchestration.project import DBT_PROJECT_DIR
 
     folder = Path(tempfile.mkdtemp(prefix="papers-dbt-warm-"))
@@ -38,10 +36,8 @@ def warm_dbt() -> None:
         state = manifest_path().parent / PARTIAL_PARSE_FILE
         if state.is_file():
             shutil.copyfile(state, folder / PARTIAL_PARSE_FILE)
-        outcome = dbtRunner().invoke([
-            "build", "--select", NOTHING, "--quiet", "--no-write-json", "--no-send-anonymous-usage-stats",
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(folder), "--log-path", str(folder)])
+        outcome = dbtRunner().invoke(["build", "--select", NOTHING, "--quiet",
+                                      *dbt_flags(DBT_PROJECT_DIR, DBT_PROJECT_DIR, folder)])
         if not outcome.success:
             print(f"papers: warming dbt up failed ({outcome.exception}); run workers start it cold",
                   file=sys.stderr)

@@ -24,7 +24,6 @@ from orchestration.defs.dlt.ingest import ingest_landing, repair
 from orchestration.validation.audit import RawAudit
 from orchestration.ops.bookkeeping import settle_fetches
 from orchestration.ops.registry import status_counts
-from orchestration.config import PapersHome
 from orchestration.project import FIRST_LISTING_DATE
 from orchestration.sql import schema_columns, table_exists
 
@@ -49,11 +48,6 @@ class RawTableTranslator(DagsterDltTranslator):
         )
 
 
-def drop_working_folder(home: PapersHome, run_id: str) -> None:
-    """The run's dlt folder is only scratch once its load is committed to the warehouse."""
-    shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)
-
-
 def _raw_assets(source, pipeline_name: str, name: str, **options):
     """The dlt assets of ``source``: its tables in group ``raw`` keyed ``raw/<table>``, run holding
     the warehouse writer slot. Their pipeline only describes the assets at import time; every run
@@ -72,22 +66,17 @@ def _fetch(warehouse: Warehouse, dates: list[date], context):
     return fetch_dates(dates, settings.api_base_url, limits, progress=_FetchProgress(warehouse, context))
 
 
-def _raw_row_counts(con) -> dict[str, int]:
-    return {table: con.execute(f'select count(*) from {RAW_DATASET}."{table}"').fetchone()[0]
-            for table in schema_columns(con, RAW_DATASET) if not table.startswith("_dlt")}
-
-
-def _with_metadata(results, extra: dict, row_counts: dict[str, int]) -> list[dg.MaterializeResult]:
+def _with_metadata(con, results, extra: dict) -> list[dg.MaterializeResult]:
     """dlt's results with the table's real name (``raw.<table>``, dlt would say ``duckdb.<source>.<table>``),
     its row count and ``extra``."""
+    tables = schema_columns(con, RAW_DATASET)
     described = []
     for r in results:
         table = r.asset_key.path[-1]
-        table_metadata = {"dagster/table_name": f"{RAW_DATASET}.{table}"}
-        if table in row_counts:
-            table_metadata["dagster/row_count"] = row_counts[table]
-        described.append(dg.MaterializeResult(asset_key=r.asset_key,
-                                              metadata={**(r.metadata or {}), **table_metadata, **extra}))
+        metadata = {**(r.metadata or {}), "dagster/table_name": f"{RAW_DATASET}.{table}"}
+        if table in tables:
+            metadata["dagster/row_count"] = con.execute(f'select count(*) from {RAW_DATASET}."{table}"').fetchone()[0]
+        described.append(dg.MaterializeResult(asset_key=r.asset_key, metadata={**metadata, **extra}))
     return described
 
 
@@ -107,17 +96,12 @@ def landing_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
             context=context, dlt_source=source, dlt_pipeline=pipeline)), context.log, config.files or None,
             report=lambda line: warehouse.report(context.log, line))
         counts = status_counts(con, run_id)
-        row_counts = _raw_row_counts(con)
-    drop_working_folder(home, run_id)
-    results = run.loaded
+        results = _with_metadata(con, run.loaded, {f"files_{status}": n for status, n in counts.items()})
+    shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)  # the run's dlt folder: scratch once committed
     del run  # the intake's batches: give their memory back before the next steps
     log_release(context.log, "after the raw load")
     _tag_quarantines(context, counts["quarantined"])
-    yield from _with_metadata(results, {f"files_{status}": n for status, n in counts.items()}, row_counts)
-
-
-def _fetched_path(home: PapersHome, run_id: str):
-    return home.fetched / f"{run_id}.jsonl"
+    yield from results
 
 
 class _FetchProgress:
@@ -146,7 +130,8 @@ class _FetchProgress:
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"python"},
 )
-def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse]) -> dg.MaterializeResult:
+def api_listing_fetches(context: dg.AssetExecutionContext,
+                        warehouse: dg.ResourceParam[Warehouse]) -> dg.MaterializeResult:
     """Daily Papers listings fetched from the HF API, one partition per listing date, kept in
     PAPERS_HOME/fetched/<run>.jsonl for raw/api_fetched_papers to load in the same run.
 
@@ -155,7 +140,7 @@ def api_listing_fetches(context: dg.AssetExecutionContext, warehouse: dg.Resourc
     """
     home, run_id = warehouse.home, context.run.run_id
     dates = [date.fromisoformat(key) for key in context.partition_keys]
-    path = _fetched_path(home, run_id)
+    path = home.fetched / f"{run_id}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
     with path.open("w", encoding="utf-8") as out:
@@ -178,7 +163,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
     home, run_id = warehouse.home, context.run.run_id
     dates = [date.fromisoformat(key) for key in context.partition_keys]
     outcomes: list[FetchOutcome] = []
-    path = _fetched_path(home, run_id)
+    path = home.fetched / f"{run_id}.jsonl"
     fetched = ([Fetched.from_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
                if path.exists() else
                list(_fetch(warehouse, dates, context)))
@@ -190,21 +175,21 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
         ).fetchall()) if table_exists(con, "ops.snapshot_files") else frozenset()
         audit = RawAudit(con)
         source = hf_api_source(dates, already_loaded=already, outcomes=outcomes, audit=audit, fetched=fetched)
-        results = list(dlt.run(context=context, dlt_source=source,
-                               dlt_pipeline=raw_pipeline("hf_api", con, home.dlt_runs / run_id)))
+        loaded = list(dlt.run(context=context, dlt_source=source,
+                              dlt_pipeline=raw_pipeline("hf_api", con, home.dlt_runs / run_id)))
         audit.finish(run_id=run_id, report_dir=home.reports)
         settle_fetches(con, outcomes, home, run_id)
         counts = status_counts(con, run_id)
-        row_counts = _raw_row_counts(con)
-    drop_working_folder(home, run_id)
+        results = _with_metadata(con, loaded, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}})
+    shutil.rmtree(home.dlt_runs / run_id, ignore_errors=True)
     path.unlink(missing_ok=True)
     for fetch in outcomes:
         context.log.info(f"{fetch.listing_date}: {fetch.status}, {fetch.rows} rows over {fetch.pages} page(s)"
                          + (f" ({fetch.reason})" if fetch.reason else ""))
     failed = [fetch for fetch in outcomes if fetch.failed]
     warehouse.report(context.log, f"api: {len(outcomes)} listing date(s): {counts['loaded']} loaded, "
-                                  f"{counts['duplicate']} duplicate, {counts['quarantined'] - len(failed)} quarantined, "
-                                  f"{len(failed)} not fetched")
+                                  f"{counts['duplicate']} duplicate, "
+                                  f"{counts['quarantined'] - len(failed)} quarantined, {len(failed)} not fetched")
     _tag_quarantines(context, counts["quarantined"] - len(failed), len(failed))
     if outcomes and len(failed) == len(outcomes):
         # nothing came: building the marts again would only validate what they already hold
@@ -212,8 +197,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
                                      + failed[0].reason.removeprefix("fetch failed: "),
                          metadata={"dates_not_fetched": len(failed)})
     log_release(context.log, "after the raw load")
-    yield from _with_metadata(results, {"dates": len(dates), **{f"fetches_{s}": n for s, n in counts.items()}},
-                              row_counts)
+    yield from results
 
 
 def _tag_quarantines(context, quarantined: int, not_fetched: int = 0) -> None:

@@ -37,7 +37,8 @@ def published_marts_asset(settings: Settings) -> dg.AssetsDefinition:
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours),
                                                         warn_window=timedelta(hours=hours / 2)),
     )
-    def published_marts(context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Warehouse]) -> dg.MaterializeResult:
+    def published_marts(context: dg.AssetExecutionContext,
+                         warehouse: dg.ResourceParam[Warehouse]) -> dg.MaterializeResult:
         """The public marts as a read-only DuckDB file (readable by DuckDB 1.4+) and Parquet files,
         swapped in as a whole at PAPERS_HOME/published. Point SQL clients and BI tools here."""
         home = warehouse.home
