@@ -101,8 +101,7 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
             with self._lock:
                 for run_id in [r for r, p in self._workers.items() if p.exitcode is not None]:
                     self._workers.pop(run_id).close()  # finished workers: release their handles
-                worker = _fork_context().Process(target=_execute, args=(command,),
-                                                      name=f"run-{run.run_id[:8]}")
+                worker = _fork_context().Process(target=_execute, args=(command,), name=f"run-{run.run_id[:8]}")
                 worker.start()
                 # the daemon exiting neither waits for its runs nor ends them (as with the default launcher)
                 multiprocessing.process._children.discard(worker)
