@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -132,13 +133,16 @@ class LandingStream:
     Each batch (about ``batch_bytes`` of files) is read, hashed once, checked for duplicates (same
     bytes as a snapshot seen before — one ``lookup_seen`` query per batch — or earlier in this run),
     parsed together and turned into one table per format. :meth:`tables` reads batches on demand, so
-    a loader consuming both formats holds about one batch at a time. :attr:`intake` records how every
-    file read so far ends; :meth:`finish` reads what is left, so every file gets an outcome.
+    a loader consuming both formats holds about one batch at a time (and the next, being parsed).
+    :attr:`intake` records how every file read so far ends; :meth:`finish` reads what is left, so every
+    file gets an outcome.
 
     A file of ``large_file_bytes`` or more is a batch of its own: hashed as a stream, parsed in pieces
     of about ``piece_bytes`` whose rows are spilled to an Arrow file (in ``spill_dir``, else the
     system's temporary folder) and handed out once the whole file has parsed (loaded whole or not at all).
-    Parsing stays in this process: pyarrow's JSON reader already uses every core.
+    While a batch is audited and handed to the loader, the next one (unless a large file) is read,
+    hashed and checked for duplicates here and parsed on a second thread: the parser uses one core,
+    the audit and the loader mostly the other.
     """
 
     def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
@@ -160,6 +164,8 @@ class LandingStream:
         self._taking: set[str] = set()  # formats whose iterator is running
         self.batches_read = 0
         self.files_in_pieces = 0
+        self._ahead: _Batch | None = None  # the next batch, read while the last one is audited and loaded
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-parse")
 
     def tables(self, fmt: str, idle: pa.Table | None = None) -> Iterator[pa.Table]:
         """Tables of format ``fmt`` (``api_json`` / ``page_text``), one per batch that has such files.
@@ -206,38 +212,55 @@ class LandingStream:
         if self._spill is not None:
             self._spill.cleanup()
             self._spill = None
+        self._parser.shutdown()
         return self.intake
 
     def _read_next_batch(self) -> bool:
-        batch, large = next(self._batches, (None, False))
+        """Settle the next batch: its tables pending, each of its files with an outcome. While it is
+        audited and loaded, the batch after it (unless a large file) is read and parses in the background."""
+        batch, self._ahead = self._ahead or self._read(next(self._batches, None)), None
         if batch is None:
             return False
         self.batches_read += 1
-        readable, bodies = [], []
-        for path in batch:  # each file read once: hashed, then parsed; a file that cannot be read is rejected
-            problem = not_a_regular_file(path)
-            if problem is None:
-                try:
-                    if large:  # (the batch's one file)
-                        self._read_large_file(path)
-                    else:
-                        bodies.append(path.read_bytes())
-                        readable.append(path)
-                    continue
-                except OSError as error:
-                    problem = f"could not be read ({error.strerror or type(error).__name__})"
-            self.intake.rejected.append(RejectedFile(path, unread_id(path), problem))
-        if not large:
-            self._parse_batch(readable, bodies, [hashlib.sha256(body).hexdigest() for body in bodies])
+        if batch.large:  # (the batch's one file)
+            path = batch.paths[0]
+            if problem := _read_problem(path, self._read_large_file):
+                self.intake.rejected.append(RejectedFile(path, unread_id(path), problem))
+        else:
+            self._ahead = self._read(next(self._batches, None))
+            self.intake.rejected += batch.unread
+            self.intake.duplicates += batch.duplicates
+            self._settle(batch.fresh, batch.parsing.result())
         if self._on_batch is not None:
-            self._on_batch(self.batches_read, len(batch), self.intake)
+            self._on_batch(self.batches_read, len(batch.paths), self.intake)
         return True
+
+    def _read(self, item: tuple[list[Path], bool] | None) -> _Batch | None:
+        """Read a batch of small files, each once: hashed, checked for duplicates, and the fresh ones'
+        parse started in the background. A large file is read when its turn comes."""
+        if item is None:
+            return None
+        batch = _Batch(*item)
+        if batch.large:
+            return batch
+        read: list[tuple[Path, bytes]] = []
+        for path in batch.paths:  # a file that cannot be read is rejected
+            if problem := _read_problem(path, lambda p: read.append((p, p.read_bytes()))):
+                batch.unread.append(RejectedFile(path, unread_id(path), problem))
+        digests = [hashlib.sha256(body).hexdigest() for _, body in read]
+        fresh, batch.duplicates = self._sort_out_duplicates([p for p, _ in read], digests)
+        batch.fresh = [(read[n][0], digests[n]) for n in fresh]
+        batch.parsing = self._parser.submit(parse_snapshots, [(read[n][1], read[n][0].name, _mtime(read[n][0]))
+                                                              for n in fresh], snapshot_ids=[d for _, d in batch.fresh])
+        return batch
 
     def _read_large_file(self, path: Path) -> None:
         """A file too large to hold whole: hashed as a stream, parsed in pieces (spilled). What the pieces
         cannot vouch for (not split at paper boundaries, a piece rejected) is parsed whole."""
         sha = file_sha256(path)
-        if not self._sort_out_duplicates([path], [sha]):
+        fresh, duplicates = self._sort_out_duplicates([path], [sha])
+        self.intake.duplicates += duplicates
+        if not fresh:
             return
         if self._spill is None:
             self._spill = tempfile.TemporaryDirectory(prefix="papers-intake-", dir=self._spill_dir)
@@ -248,7 +271,8 @@ class LandingStream:
             self.intake.rejected.append(RejectedFile(path, sha, rejected.reason, "api_json"))
             return
         if spilled is None:
-            self._parse_batch([path], [path.read_bytes()], [sha], fresh=[0])
+            self._settle([(path, sha)], parse_snapshots([(path.read_bytes(), path.name, _mtime(path))],
+                                                        snapshot_ids=[sha]))
             return
         self.files_in_pieces += 1
         problem = _listing_date_problem(spilled.listing_date, spilled.listing_dates)
@@ -260,13 +284,8 @@ class LandingStream:
                                               spilled.captured_at))
         self._pending["api_json"].append(spilled)
 
-    def _parse_batch(self, batch: list[Path], bodies: list[bytes], digests: list[str],
-                     fresh: list[int] | None = None) -> None:
-        if fresh is None:
-            fresh = self._sort_out_duplicates(batch, digests)
-        snapshots = parse_snapshots([(bodies[n], batch[n].name, _mtime(batch[n])) for n in fresh],
-                                    snapshot_ids=[digests[n] for n in fresh])
-        bodies.clear()  # the caller's list: the bodies go before the outcomes are recorded
+    def _settle(self, files: list[tuple[Path, str]], snapshots: list[ParsedSnapshot | SnapshotRejected]) -> None:
+        """Audit the parsed ``snapshots`` of ``files`` (path, sha256), queue their tables and record each file's outcome."""
         problems = [s.reason if isinstance(s, SnapshotRejected) else _snapshot_listing_date_problem(s)
                     for s in snapshots]
         parts: dict[str, list[pa.Table]] = {}
@@ -283,8 +302,7 @@ class LandingStream:
                                                         pa.array(sorted(rejected), pa.string()))))
             if table.num_rows:
                 self._pending[fmt].append(table)
-        for n, snapshot, problem in zip(fresh, snapshots, problems):
-            path, sha = batch[n], digests[n]
+        for (path, sha), snapshot, problem in zip(files, snapshots, problems):
             if problem:
                 self.intake.rejected.append(RejectedFile(path, sha, problem))
             elif sha in failed:
@@ -293,21 +311,44 @@ class LandingStream:
                 self.intake.to_load.append(LandedFile(path, sha, snapshot.format, snapshot.rows, snapshot.listing_date,
                                                       snapshot.captured_at, snapshot.warnings))
 
-    def _sort_out_duplicates(self, batch: list[Path], digests: list[str]) -> list[int]:
-        """Record the batch's duplicates; return the positions of the fresh files."""
+    def _sort_out_duplicates(self, batch: list[Path], digests: list[str]) -> tuple[list[int], list[RejectedFile]]:
+        """The positions of the fresh files, and the duplicates."""
         seen_before = self._lookup_seen(set(digests))
         fresh: list[int] = []
+        duplicates: list[RejectedFile] = []
         for n, (path, sha) in enumerate(zip(batch, digests)):
             if sha in seen_before:
-                self.intake.duplicates.append(
-                    RejectedFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
+                duplicates.append(RejectedFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
             elif sha in self._first_seen:
-                self.intake.duplicates.append(
-                    RejectedFile(path, sha, f"same bytes as {self._first_seen[sha]}, read earlier in this run"))
+                duplicates.append(RejectedFile(path, sha, f"same bytes as {self._first_seen[sha]}, read earlier in this run"))
             else:
                 self._first_seen[sha] = path.name
                 fresh.append(n)
-        return fresh
+        return fresh, duplicates
+
+
+@dataclass
+class _Batch:
+    """Files read together: those that could not be read, the duplicates, and the fresh ones (path,
+    sha256) whose parse runs in the background (a large file: read when its turn comes)."""
+
+    paths: list[Path]
+    large: bool
+    unread: list[RejectedFile] = field(default_factory=list)
+    duplicates: list[RejectedFile] = field(default_factory=list)
+    fresh: list[tuple[Path, str]] = field(default_factory=list)
+    parsing: Future | None = None
+
+
+def _read_problem(path: Path, read: Callable[[Path], object]) -> str | None:
+    """Why ``path`` was not read: not a regular file, or ``read(path)`` raised an OSError; None once read."""
+    problem = not_a_regular_file(path)
+    if problem is None:
+        try:
+            read(path)
+        except OSError as error:
+            problem = f"could not be read ({error.strerror or type(error).__name__})"
+    return problem
 
 
 #: Where one paper of the API array ends and the next begins (compact or pretty-printed JSON). A match

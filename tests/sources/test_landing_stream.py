@@ -202,3 +202,30 @@ def test_taking_turns_reads_no_batch_while_the_pieces_of_a_large_file_wait():
     assert stream.files_in_pieces == 1 and pieces > 2
     assert batches_while_pieces_wait == {1}  # the large file's batch: nothing read after it meanwhile
     assert stream.batches_read == len(paths) and len(found.to_load) + len(found.rejected) == len(paths)
+
+
+def test_the_next_batch_is_read_and_parsing_while_a_batch_is_audited():
+    events: list[tuple[str, object]] = []
+    paths = list(API_FIXTURES[:4])
+
+    def seen(digests: set[str]) -> dict[str, str]:  # called once per batch, when it is read
+        events.append(("read", len(events)))
+        return {}
+
+    def audit(fmt: str, table: pa.Table) -> dict[str, str]:
+        events.append(("audit", sorted(set(table.column("snapshot_id").to_pylist()))))
+        return {}
+
+    stream = LandingStream(paths, seen, audit=audit, batch_bytes=1)  # every file its own batch
+    _drain(stream)
+    found = stream.finish()
+
+    kinds = [kind for kind, _ in events]
+    audited = [kind for kind in kinds if kind == "audit"]
+    # every batch but the last is read before the one ahead of it is audited (and so parsed meanwhile)
+    assert kinds[:3] == ["read", "read", "audit"]
+    assert kinds.count("read") == len(paths) and len(audited) >= 2
+    assert stream.batches_read == len(paths)
+    # the outcomes keep the files' order
+    loaded = [f.path for f in found.to_load]
+    assert loaded and loaded == [p for p in paths if p in loaded]
