@@ -25,7 +25,8 @@
     select distinct paper_id from {{ ref('int_paper_observations') }} where {{ in_window() }}
 {%- endmacro %}
 
-{# `column` (paper_id, snapshot_id) is one of int_paper_observations' rows in the window #}
+{# `column` (paper_id, snapshot_id) is one of int_paper_observations' rows in the window (named, not
+   ref()'d: the tests' `where` configs use it, and dbt cannot infer a ref there) #}
 {% macro observed_in_window(column) -%}
     {{ column }} in (select {{ column }} from intermediate.int_paper_observations where {{ in_window() }})
 {%- endmacro %}
