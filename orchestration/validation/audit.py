@@ -10,7 +10,6 @@ into one per raw table, recorded in ``ops.validation_results`` and the run's rep
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,17 +23,6 @@ from orchestration.snapshots.schemas import RAW_TABLES
 _VIEW = "papers_audit_batch"
 
 
-@dataclass
-class _Tally:
-    suite: str
-    rows: int = 0
-    snapshots: set[str] = field(default_factory=set)
-    rejected: dict[str, str] = field(default_factory=dict)
-    evaluated: int = 0
-    failed_expectations: dict[str, None] = field(default_factory=dict)  # an ordered set
-    seconds: float = 0.0
-
-
 class RawAudit:
     """Call it with ``(raw_table, table)`` for each parsed batch: returns ``{snapshot_id: reason}``
     of the snapshots to reject (their rows must not be loaded). :meth:`finish` records the merged
@@ -43,11 +31,13 @@ class RawAudit:
     def __init__(self, con) -> None:
         self._con = con
         self._validator = Validator()
-        self._tallies: dict[str, _Tally] = {}
+        # per raw table: the outcome merged over its batches (failing_keys: the snapshots rejected), their snapshots
+        self._merged: dict[str, tuple[ValidationOutcome, set[str]]] = {}
 
     def __call__(self, raw_table: str, table: pa.Table) -> dict[str, str]:
         suite = RAW_TABLES[raw_table].suite
-        tally = self._tallies.setdefault(raw_table, _Tally(suite))
+        merged, seen = self._merged.setdefault(raw_table, (ValidationOutcome(
+            suite, f"raw.{raw_table}", 0, 0, True, [], 0, key_column="snapshot_id"), set()))
         if table.num_rows == 0:
             return {}
         snapshots = set(pc.unique(table.column("snapshot_id")).to_pylist())
@@ -57,37 +47,30 @@ class RawAudit:
                                  validator=self._validator)
         finally:
             self._con.unregister(_VIEW)
-        tally.rows += table.num_rows
-        tally.snapshots |= snapshots
-        tally.evaluated = outcome.evaluated
-        tally.seconds += outcome.seconds
+        merged.rows += table.num_rows
+        seen |= snapshots
+        merged.evaluated = outcome.evaluated
+        merged.seconds += outcome.seconds
         if outcome.success:
             return {}
         broken: dict[str, list[str]] = defaultdict(list)
         for name, keys in outcome.keys_by_expectation:
             for key in (keys or snapshots):  # a rule failed without naming rows: the whole batch
                 broken[key].append(name)
-        tally.failed_expectations.update(dict.fromkeys(outcome.failed_expectations))
+        merged.failed_expectations = list(dict.fromkeys(merged.failed_expectations + outcome.failed_expectations))
         reasons = {key: f"failed validation (suite {suite}): " + "; ".join(names)
                    for key, names in broken.items() if key in snapshots}
-        tally.rejected.update(reasons)
+        merged.failing_keys.update(reasons)
         return reasons
 
     def finish(self, *, run_id: str, report_dir: Path) -> list[ValidationOutcome]:
         self._validator.close()
-        outcomes = []
-        for raw_table, t in self._tallies.items():
-            if not t.snapshots:
-                continue
-            outcomes.append(ValidationOutcome(
-                suite=t.suite, table=f"raw.{raw_table}", evaluated=t.evaluated,
-                failed=len(t.failed_expectations), success=not t.rejected,
-                failed_expectations=list(t.failed_expectations), rows=t.rows,
-                failing_keys=set(t.rejected), key_column="snapshot_id", seconds=t.seconds,
-                scope=(f"audit before load: {len(t.snapshots)} snapshot(s), "
-                       f"{len(t.rejected)} rejected (quarantined, not loaded)"),
-            ))
+        outcomes = [merged for merged, seen in self._merged.values() if seen]
+        for merged, seen in self._merged.values():
+            merged.failed, merged.success = len(merged.failed_expectations), not merged.failing_keys
+            merged.scope = (f"audit before load: {len(seen)} snapshot(s), "
+                            f"{len(merged.failing_keys)} rejected (quarantined, not loaded)")
         if outcomes:
             record_outcomes(self._con, outcomes, run_id=run_id, report_dir=report_dir)
-        self._tallies.clear()
+        self._merged.clear()
         return outcomes

@@ -26,13 +26,7 @@ from orchestration.ops.results import append_results
 from orchestration.project import REPO_ROOT
 from orchestration.sql import quote_ident
 
-from .suites import (
-    SUITES_DIR,
-    build_suite,
-    load_suite,
-    needs_one_frame,
-    referenced_columns,
-)
+from .suites import SUITES_DIR, build_suite, load_suite, needs_one_frame, referenced_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -41,15 +35,9 @@ if TYPE_CHECKING:
 
 
 # public mart -> key column reported in failing_keys
-MART_KEYS = {
-    "papers": "paper_id",
-    "paper_observations": "snapshot_id",
-    "authors_count": "author_count",
-    "authors_daily": "listing_date",
-    "authors": "author_name",
-    "paper_topics": "paper_id",
-    "topics_daily": "listing_date",
-}
+MART_KEYS = {"papers": "paper_id", "paper_observations": "snapshot_id", "authors_count": "author_count",
+             "authors_daily": "listing_date", "authors": "author_name", "paper_topics": "paper_id",
+             "topics_daily": "listing_date"}
 MAX_KEYS_IN_REPORT = 20
 CHUNK_ROWS = Settings.__dataclass_fields__["validation_chunk_rows"].default
 
@@ -106,14 +94,8 @@ class ValidationOutcome:
     keys_by_expectation: list[tuple[str, set[str]]] = field(default_factory=list)
 
 
-def validate(
-    con: "duckdb.DuckDBPyConnection",
-    targets: list[SuiteTarget],
-    *,
-    run_id: str,
-    report_dir: Path,
-    chunk_rows: int | None = None,
-) -> list[ValidationOutcome]:
+def validate(con: "duckdb.DuckDBPyConnection", targets: list[SuiteTarget], *, run_id: str, report_dir: Path,
+             chunk_rows: int | None = None) -> list[ValidationOutcome]:
     """Validate each target (at most ``chunk_rows`` rows a frame, default :data:`CHUNK_ROWS`) and
     record the outcomes (:func:`record_outcomes`). Raises nothing for failed suites: callers decide."""
     validated_at = datetime.now(timezone.utc)
@@ -122,13 +104,8 @@ def validate(
     return outcomes
 
 
-def evaluate(
-    con: "duckdb.DuckDBPyConnection",
-    targets: list[SuiteTarget],
-    *,
-    chunk_rows: int | None = None,
-    validator: "_gx.Validator | None" = None,
-) -> list[ValidationOutcome]:
+def evaluate(con: "duckdb.DuckDBPyConnection", targets: list[SuiteTarget], *, chunk_rows: int | None = None,
+             validator: "_gx.Validator | None" = None) -> list[ValidationOutcome]:
     """The outcome of each target, recorded nowhere. ``validator``: a GX validator to reuse across calls
     (its context costs seconds to make; the caller closes it), else one is made and closed here."""
     from . import _gx
