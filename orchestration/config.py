@@ -155,9 +155,8 @@ class Settings:
                     value = path.parent / Path(str(value)).expanduser()
                 given[name] = value, f"file {path}"
         for name in known:
-            variable = env_name(name)
-            if environ.get(variable, "").strip():
-                given[name] = environ[variable].strip(), f"env {variable}"
+            if value := environ.get(env_name(name), "").strip():
+                given[name] = value, f"env {env_name(name)}"
         for name, value in options.items():
             if name not in known:
                 raise TypeError(f"unknown setting {name!r}")
@@ -169,7 +168,6 @@ class Settings:
 
     @property
     def layout(self) -> PapersHome:
-        """The folder layout under ``home``."""
         return PapersHome(self.home)
 
     def describe(self) -> list[tuple[str, str, str]]:

@@ -6,12 +6,10 @@ import os
 
 
 def quote_ident(identifier: str) -> str:
-    """A double-quoted SQL identifier."""
     return '"' + identifier.replace('"', '""') + '"'
 
 
 def quote_literal(value: str | os.PathLike[str]) -> str:
-    """A single-quoted SQL string literal."""
     return "'" + str(value).replace("'", "''") + "'"
 
 
