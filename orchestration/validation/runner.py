@@ -95,16 +95,16 @@ class ValidationOutcome:
 
 
 def validate(con: "duckdb.DuckDBPyConnection", targets: list[SuiteTarget], *, run_id: str, report_dir: Path,
-             chunk_rows: int | None = None) -> list[ValidationOutcome]:
-    """Validate each target (at most ``chunk_rows`` rows a frame, default :data:`CHUNK_ROWS`) and
-    record the outcomes (:func:`record_outcomes`). Raises nothing for failed suites: callers decide."""
+             chunk_rows: int = CHUNK_ROWS) -> list[ValidationOutcome]:
+    """Validate each target (at most ``chunk_rows`` rows a frame) and record the outcomes
+    (:func:`record_outcomes`). Raises nothing for failed suites: callers decide."""
     validated_at = datetime.now(timezone.utc)
     outcomes = evaluate(con, targets, chunk_rows=chunk_rows)
     record_outcomes(con, outcomes, run_id=run_id, report_dir=report_dir, validated_at=validated_at)
     return outcomes
 
 
-def evaluate(con: "duckdb.DuckDBPyConnection", targets: list[SuiteTarget], *, chunk_rows: int | None = None,
+def evaluate(con: "duckdb.DuckDBPyConnection", targets: list[SuiteTarget], *, chunk_rows: int = CHUNK_ROWS,
              validator: "_gx.Validator | None" = None) -> list[ValidationOutcome]:
     """The outcome of each target, recorded nowhere. ``validator``: a GX validator to reuse across calls
     (its context costs seconds to make; the caller closes it), else one is made and closed here."""
@@ -112,8 +112,7 @@ def evaluate(con: "duckdb.DuckDBPyConnection", targets: list[SuiteTarget], *, ch
 
     plans = {name: _SuitePlan(name) for name in dict.fromkeys(t.suite for t in targets)}
     with _gx.Validator() if validator is None else contextlib.nullcontext(validator) as gx_validator:
-        return [_validate_one(con, target, plans[target.suite], gx_validator,
-                              CHUNK_ROWS if chunk_rows is None else chunk_rows) for target in targets]
+        return [_validate_one(con, target, plans[target.suite], gx_validator, chunk_rows) for target in targets]
 
 
 def record_outcomes(con, outcomes: list[ValidationOutcome], *, run_id: str, report_dir: Path,
