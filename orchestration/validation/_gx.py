@@ -132,18 +132,13 @@ class Validator:
         """The outcome of each expectation of ``suite`` on the frame ``df``, in the suite's order;
         with ``key_column``, each failed one names the keys of its unexpected rows."""
         if self.context is None:
-            from great_expectations.data_context.types.base import (
-                DataContextConfig,
-                InMemoryStoreBackendDefaults,
-                ProgressBarsConfig,
-            )
+            from great_expectations.data_context.types.base import (DataContextConfig, InMemoryStoreBackendDefaults,
+                                                                     ProgressBarsConfig)
 
             # ephemeral and in memory: no gx/ folder, no progress bars (TQDM_DISABLE is ignored), no analytics
             self.context = import_gx().get_context(mode="ephemeral", project_config=DataContextConfig(
-                analytics_enabled=False,
-                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-                store_backend_defaults=InMemoryStoreBackendDefaults(),
-            ))
+                analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+                store_backend_defaults=InMemoryStoreBackendDefaults()))
             self._datasource = self.context.data_sources.add_pandas(name="duckdb_frames")
             self._batch_def = self._datasource.add_dataframe_asset(name="frame") \
                 .add_batch_definition_whole_dataframe("whole")
@@ -156,11 +151,8 @@ class Validator:
         if key_column and key_column in df.columns and any(
                 not r.success or (r.result or {}).get("unexpected_count") for r in results):
             results = self._validate(suite, df, {
-                "result_format": "COMPLETE",
-                "unexpected_index_column_names": [key_column],
-                "return_unexpected_index_query": False,
-                "partial_unexpected_count": EXAMPLES,
-            })
+                "result_format": "COMPLETE", "unexpected_index_column_names": [key_column],
+                "return_unexpected_index_query": False, "partial_unexpected_count": EXAMPLES})
         else:
             key_column = None
         # GX does not keep the suite's order (e.g. expectations that raised come first)

@@ -225,32 +225,23 @@ def _unreadable(target: SuiteTarget, exc: Exception, *, missing: bool, t0: float
 # --------------------------------------------------------------------------- text output
 
 
-def render_report(outcomes: list[ValidationOutcome], *, run_id: str,
-                  validated_at: datetime, header: bool = True) -> str:
+def render_report(outcomes: list[ValidationOutcome], *, run_id: str, validated_at: datetime,
+                  header: bool = True) -> str:
     """Markdown for one ``validate`` call; ``header`` adds the file's title (first call of a run)."""
     ok = all(o.success for o in outcomes)
     out = []
     if header:
         out += [f"# Validation report — run `{run_id}`", "",
-                f"Suites: `{SUITES_DIR.relative_to(REPO_ROOT)}/`. One section per validation step "
-                "of the run.", ""]
-    out += [
-        f"## {validated_at.isoformat(timespec='seconds')} — {'PASS' if ok else 'FAIL'} "
-        f"({sum(not o.success for o in outcomes)} of {len(outcomes)} suite runs failed)",
-        "",
-        "| status | suite | table | rows | expectations | failed | seconds | rows validated |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
-    ]
+                f"Suites: `{SUITES_DIR.relative_to(REPO_ROOT)}/`. One section per validation step of the run.", ""]
+    out += [f"## {validated_at.isoformat(timespec='seconds')} — {'PASS' if ok else 'FAIL'} "
+            f"({sum(not o.success for o in outcomes)} of {len(outcomes)} suite runs failed)", "",
+            "| status | suite | table | rows | expectations | failed | seconds | rows validated |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
     for o in outcomes:
-        status = "PASS" if o.success else "**FAIL**"
         scope = o.scope.replace("|", "\\|")
-        out.append(
-            f"| {status} | {o.suite} | `{o.table}` | {o.rows} | {o.evaluated} | {o.failed} "
-            f"| {o.seconds:.2f} | {scope} |"
-        )
-    for o in outcomes:
-        if o.success:
-            continue
+        out.append(f"| {'PASS' if o.success else '**FAIL**'} | {o.suite} | `{o.table}` | {o.rows} | {o.evaluated} "
+                   f"| {o.failed} | {o.seconds:.2f} | {scope} |")
+    for o in [o for o in outcomes if not o.success]:
         out += ["", f"### FAIL: {o.suite} on `{o.table}`", ""]
         out += [f"- `{f.split(': ', 1)[0]}`" + (f" — {f.split(': ', 1)[1]}" if ": " in f else "")
                 for f in o.failed_expectations]

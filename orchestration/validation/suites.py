@@ -45,13 +45,10 @@ def build_suite(name_or_doc: str | dict[str, Any]):
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        suite = gx.ExpectationSuite(
-            name=doc["name"],
-            # each expectation's position in its meta: GX reorders results, _gx.Validator puts them back
-            expectations=[{**exp, "meta": {**(exp.get("meta") or {}), _gx.POSITION_META: i}}
-                          for i, exp in enumerate(doc["expectations"])],
-            meta=doc.get("meta") or None,
-        )
+        # each expectation's position in its meta: GX reorders results, _gx.Validator puts them back
+        suite = gx.ExpectationSuite(name=doc["name"], meta=doc.get("meta") or None, expectations=[
+            {**exp, "meta": {**(exp.get("meta") or {}), _gx.POSITION_META: i}}
+            for i, exp in enumerate(doc["expectations"])])
     except Exception as exc:  # e.g. pydantic rejecting unknown kwargs
         raise ValueError(f"suite {doc['name']!r}: invalid expectation: {exc}") from exc
     finally:
@@ -59,10 +56,8 @@ def build_suite(name_or_doc: str | dict[str, Any]):
         logger.propagate = propagate
     dropped = [record.getMessage() for record in handler.buffer]
     if dropped or len(suite.expectations) != len(doc["expectations"]):
-        raise ValueError(
-            f"suite {doc['name']!r}: {len(doc['expectations']) - len(suite.expectations)} invalid "
-            f"expectation(s): {'; '.join(dropped) or 'unknown reason'}"
-        )
+        raise ValueError(f"suite {doc['name']!r}: {len(doc['expectations']) - len(suite.expectations)} invalid "
+                         f"expectation(s): {'; '.join(dropped) or 'unknown reason'}")
     return suite
 
 
