@@ -75,8 +75,7 @@ def settle_fetches(con: duckdb.DuckDBPyConnection, outcomes: Sequence[FetchOutco
         records.append(SnapshotFileRecord(
             snapshot_id=fetch.snapshot_id, source="api", source_uri=fetch.url, status=fetch.status,
             rows=fetch.rows, stored_path=stored, format="api_json", listing_date=fetch.listing_date,
-            captured_at=fetch.captured_at, reason=fetch.reason, run_id=run_id,
-        ))
+            captured_at=fetch.captured_at, reason=fetch.reason, run_id=run_id))
     record(con, records)
 
 

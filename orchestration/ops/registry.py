@@ -70,12 +70,10 @@ def seen_snapshots(con: duckdb.DuckDBPyConnection, candidates: Iterable[str]) ->
     if not wanted:
         return {}
     ensure_registry(con)
-    rows = con.execute(
+    return dict(con.execute(
         "select snapshot_id, min(status) from ops.snapshot_files "
         "where status in ('loaded', 'quarantined') and snapshot_id in (select unnest(?)) group by 1",
-        [wanted],
-    ).fetchall()
-    return dict(rows)
+        [wanted]).fetchall())
 
 
 def record(con: duckdb.DuckDBPyConnection, records: Sequence[SnapshotFileRecord]) -> None:
