@@ -192,7 +192,6 @@ def _exception_messages(info: Any) -> list[str]:
 
 
 def _outcome(r, key_column: str | None) -> ExpectationOutcome:
-    """One expectation's result on one frame."""
     import pandas as pd
 
     res = r.result or {}
