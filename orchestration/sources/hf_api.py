@@ -261,9 +261,9 @@ def hf_api_source(
     fetched: Iterable[Fetched] = (),
 ) -> dlt.sources.DltResource:
     """Daily Papers listings (append-only observations) from ``fetched``, what :func:`fetch_dates` got
-    for ``listing_dates``. ``audit``: checks a date's rows (``(table name, rows)`` -> snapshot ids to
-    reject, with reasons) before they are yielded; a rejected listing is quarantined like a body that
-    did not parse."""
+    (``listing_dates``, the dates asked for, is not read). ``audit``: checks a date's rows (``(table
+    name, rows)`` -> snapshot ids to reject, with reasons) before they are yielded; a rejected listing
+    is quarantined like a body that did not parse."""
     log = outcomes if outcomes is not None else []
 
     @dlt.resource(name=API_FETCHED_TABLE, write_disposition="append")
