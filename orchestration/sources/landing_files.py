@@ -269,7 +269,7 @@ class LandingStream:
         self._pending["api_json"].append(spilled)
 
     def _settle(self, files: list[tuple[Path, str]], snapshots: list[ParsedSnapshot | SnapshotRejected]) -> None:
-        """Audit the parsed ``snapshots`` of ``files`` (path, sha256), queue their tables and record each file's outcome."""
+        """Audit the parsed ``snapshots`` of ``files`` (path, sha256), queue their tables, record each outcome."""
         problems = [s.reason if isinstance(s, SnapshotRejected) else _snapshot_listing_date_problem(s)
                     for s in snapshots]
         parts: dict[str, list[pa.Table]] = {}
@@ -304,7 +304,8 @@ class LandingStream:
             if sha in seen_before:
                 duplicates.append(RejectedFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
             elif sha in self._first_seen:
-                duplicates.append(RejectedFile(path, sha, f"same bytes as {self._first_seen[sha]}, read earlier in this run"))
+                earlier = self._first_seen[sha]
+                duplicates.append(RejectedFile(path, sha, f"same bytes as {earlier}, read earlier in this run"))
             else:
                 self._first_seen[sha] = path.name
                 fresh.append(n)
