@@ -12,18 +12,6 @@ from .metadata import as_utc, capture_time_from_name, listing_date_from_name, sh
 from .page_text import cards_to_table, read_page_cards
 from .schemas import API_PAPERS_SCHEMA, PAGE_CARDS_SCHEMA
 
-__all__ = [
-    "API_PAPERS_SCHEMA",
-    "ApiBody",
-    "PAGE_CARDS_SCHEMA",
-    "ParsedSnapshot",
-    "SnapshotRejected",
-    "as_utc",
-    "capture_time_from_name",
-    "cards_to_table",
-    "listing_date_from_name",
-    "parse_api_bodies",
-    "parse_snapshots",
-    "read_page_cards",
-    "sha256_hex",
-]
+__all__ = ["API_PAPERS_SCHEMA", "ApiBody", "PAGE_CARDS_SCHEMA", "ParsedSnapshot", "SnapshotRejected", "as_utc",
+           "capture_time_from_name", "cards_to_table", "listing_date_from_name", "parse_api_bodies", "parse_snapshots",
+           "read_page_cards", "sha256_hex"]

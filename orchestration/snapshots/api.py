@@ -1,11 +1,10 @@
-"""The parser of API JSON bodies: pyarrow's JSON reader + Arrow compute, no per-row Python.
+"""The parser of API JSON bodies (bare arrays of paper objects, as ``/api/daily_papers`` returns them):
+pyarrow's JSON reader + Arrow compute, no per-row Python.
 
-:func:`parse_api_bodies` turns bodies (bare arrays of paper objects, as ``/api/daily_papers``
-returns them) into tables of :data:`API_PAPERS_SCHEMA`, or a :class:`SnapshotRejected` per body it
-cannot take. The reason of a rejection comes from :func:`.api_reasons.api_problem`, a strict reading
-of the decoded JSON that names the element and field at fault; it also checks, before they are read,
-the bodies the reader would take too leniently (``NaN``/``Infinity`` outside strings, which the
-reader skips in ignored fields; brackets nested deeper than :data:`MAX_DEPTH`).
+The reason of a rejection comes from :func:`.api_reasons.api_problem`, a strict reading of the decoded
+JSON that names the element and field at fault; it also checks, before they are read, the bodies the
+reader would take too leniently (``NaN``/``Infinity`` outside strings, which the reader skips in
+ignored fields; brackets nested deeper than :data:`MAX_DEPTH`).
 
 Per value, as the API's JSON means it: an integer field takes a JSON number with an integral value
 in 32 bits (``2.0`` is 2); a timestamp is ISO-8601 (the common ``…T…Z`` / ``±HH:MM`` forms are cast
@@ -129,8 +128,7 @@ def parse_api_bodies(items: Sequence[ApiBody]) -> list[pa.Table | SnapshotReject
 
 
 def _rejection(item: ApiBody, error: Exception | None = None) -> SnapshotRejected | None:
-    """Why ``item`` is rejected: the strict reading's reason, else what the reader said (None:
-    no error and the strict reading takes the body)."""
+    """The strict reading's reason, else what the reader said (None: no error, the strict reading takes it)."""
     try:
         reason = api_problem(decode_text(item.body), listing_date_known=item.listing_date is not None)
     except SnapshotRejected as rejected:
@@ -290,11 +288,8 @@ def _timestamps(values: pa.Array) -> pa.Array:
 
 
 def _quoted(strings: pa.Array) -> pa.Array:
-    """``json.dumps(s, ensure_ascii=False)`` of each string (null stays null).
-
-    Strings that need no escaping are quoted in Arrow; the rare others (a quote, a backslash, a
-    control character) are rendered by ``json.dumps`` itself.
-    """
+    """``json.dumps(s, ensure_ascii=False)`` of each string (null stays null): quoted in Arrow, the rare
+    ones that need escaping rendered by ``json.dumps`` itself."""
     quoted = pc.binary_join_element_wise('"', strings, '"', "")
     escape = pc.fill_null(pc.match_substring_regex(strings, _NEEDS_ESCAPE), False)
     if _any(escape):

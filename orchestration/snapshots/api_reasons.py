@@ -1,9 +1,6 @@
-"""Why an API body is rejected: a strict reading of the decoded JSON that names where it is wrong.
-
-The columnar parser (:mod:`.api`) builds the rows; it asks :func:`api_problem` when it cannot take a
-body (the reason then says which element and field, e.g. ``element 3: paper.upvotes is the JSON
-string "12", expected an integer``) and before reading the few bodies its reader would take too
-leniently (non-standard constants like ``NaN``, very deep nesting).
+"""Why an API body is rejected: a strict reading of the decoded JSON that names where it is wrong
+(e.g. ``element 3: paper.upvotes is the JSON string "12", expected an integer``). The columnar parser
+(:mod:`.api`) asks it about each body it cannot take, or would take too leniently.
 """
 
 from __future__ import annotations
@@ -21,12 +18,10 @@ _JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "numbe
 
 
 def api_problem(text: str, *, listing_date_known: bool = True) -> str | None:
-    """Why ``text`` (a decoded API body) is not the API's shape, or None when it is.
-
-    The API returns a bare array whose elements are objects holding a ``paper`` object with a
-    string ``id``; ``[]`` (weekend) is valid. Every field the raw table reads must have the API's
-    JSON type. ``listing_date_known`` False: every element needs ``paper.submittedOnDailyAt``.
-    """
+    """Why ``text`` (a decoded API body) is not the API's shape, or None when it is: a bare array
+    (``[]`` on a weekend) of objects holding a ``paper`` object with a string ``id``, every field the
+    raw table reads of the API's JSON type. ``listing_date_known`` False: every element needs
+    ``paper.submittedOnDailyAt``."""
     try:
         document = load_json(text)
         if isinstance(document, dict):
@@ -44,11 +39,8 @@ def api_problem(text: str, *, listing_date_known: bool = True) -> str | None:
 
 
 def load_json(text: str) -> Any:
-    """Decode ``text`` with :func:`json.loads` (never ``eval``); reject anything invalid.
-
-    The reason tells a truncated document from an invalid one, gives line/column, and flags
-    text that looks like a Python repr (single quotes, ``True``/``None``) rather than JSON.
-    """
+    """``text`` decoded with :func:`json.loads` (never ``eval``); the rejection of an invalid one tells
+    truncated from invalid, gives line/column and flags a Python repr (single quotes, ``True``/``None``)."""
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -60,7 +52,6 @@ def load_json(text: str) -> Any:
 
 
 def json_type_name(value: Any) -> str:
-    """The JSON name of a decoded value's type."""
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 

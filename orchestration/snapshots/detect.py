@@ -41,12 +41,10 @@ def parse_snapshots(
     files: Sequence[tuple[bytes, str, datetime | None]],
     snapshot_ids: Sequence[str] | None = None,
 ) -> list[ParsedSnapshot | SnapshotRejected]:
-    """Detect the format of each ``(body, name, mtime)`` and parse it, in order: each a parsed
-    snapshot or the :class:`SnapshotRejected` saying why not. The capture time comes from
-    ``captured-…`` in ``name``, else ``mtime`` (as UTC); an API file's listing date is the leading
-    ``YYYY-MM-DD`` of ``name``, else per row ``paper.submittedOnDailyAt``.
+    """Each ``(body, name, mtime)`` parsed in its format, or the :class:`SnapshotRejected` saying why
+    not. The capture time comes from ``captured-…`` in ``name``, else ``mtime`` (as UTC); an API file's
+    listing date is the leading ``YYYY-MM-DD`` of ``name``, else per row ``paper.submittedOnDailyAt``.
     ``snapshot_ids``: the bodies' sha256 when the caller already computed them (not hashed again).
-    The API bodies are parsed together (:func:`.api.parse_api_bodies`).
     """
     outcomes: list[ParsedSnapshot | SnapshotRejected | ApiBody] = []
     for n, (body, name, mtime) in enumerate(files):

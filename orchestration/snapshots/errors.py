@@ -4,11 +4,8 @@ from __future__ import annotations
 
 
 class SnapshotRejected(Exception):
-    """A snapshot whose content is not an accepted format.
-
-    ``reason`` is a specific, human-readable sentence naming the problem; it is what the
-    pipeline records next to the quarantined file.
-    """
+    """A snapshot not accepted; ``reason``, a sentence naming the problem, is recorded next to the
+    quarantined file."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -18,10 +18,8 @@ def leading_date_text(name: str) -> str | None:
 
 
 def capture_time_from_name(name: str) -> datetime | None:
-    """UTC capture time from ``captured-YYYYMMDD`` or ``captured-YYYYMMDDTHHMMSSZ`` in ``name``.
-
-    A date-only stamp means midnight UTC. Returns None when absent or not a real date/time.
-    """
+    """UTC capture time from ``captured-YYYYMMDD`` (midnight) or ``captured-YYYYMMDDTHHMMSSZ`` in
+    ``name``; None when absent or not a real date/time."""
     match = _CAPTURED.search(name)
     if match is None:
         return None

@@ -79,27 +79,14 @@ def cards_to_table(cards: Sequence[PageCard], *, snapshot_id: str, source_uri: s
                    ) -> pa.Table:
     """Build the raw page-cards table; rank is the 1-based card position."""
     captured = as_utc(captured_at)
-    return pa.Table.from_pydict(
-        {
-            "snapshot_id": [snapshot_id] * len(cards),
-            "source_uri": [source_uri] * len(cards),
-            "captured_at": [captured] * len(cards),
-            "rank": list(range(1, len(cards) + 1)),
-            "title": [card.title for card in cards],
-            "summary": [card.summary for card in cards],
-            "author_count": [card.author_count for card in cards],
-            "published_on": [card.published_on for card in cards],
-            "num_comments": [card.num_comments for card in cards],
-        },
-        schema=PAGE_CARDS_SCHEMA,
-    )
+    return pa.Table.from_pylist([{"snapshot_id": snapshot_id, "source_uri": source_uri, "captured_at": captured,
+                                  "rank": rank, **vars(card)} for rank, card in enumerate(cards, 1)],
+                                schema=PAGE_CARDS_SCHEMA)
 
 
 def _region_lines(region: Sequence[str], *, first: bool) -> tuple[list[str], list[str]]:
-    """Split the lines between two cards into content (title/abstract) and stray date lines.
-
-    In the first region everything up to the page date (``Nov 4``) is the page header.
-    """
+    """Split the lines between two cards into content (title/abstract) and stray date lines. In the
+    first region everything up to the page date (``Nov 4``) is the page header."""
     content: list[str] = []
     orphan_meta: list[str] = []
     header_ended = False

@@ -1,14 +1,11 @@
-"""dlt source for the Hugging Face Daily Papers API: ``GET /api/daily_papers?date=D``, paged with
-``limit=100&p=N`` until an empty page.
+"""The Hugging Face Daily Papers API (``GET /api/daily_papers?date=D``, paged with ``limit=100&p=N``
+until an empty page) and the dlt source that loads what it returned.
 
 Every wait is bounded (:class:`FetchLimits`): a total deadline per date (a socket timeout alone does
 not cut off a server that drips one byte at a time), retries with backoff, a capped ``Retry-After``,
 no redirect to another host. A date that cannot be fetched is recorded as such (the next fetch tries
-again) and the other dates go on.
-
-Every fetched date is one snapshot, its id the sha256 of the date and the listing as returned: a fetch
-equal to a loaded snapshot adds no rows (duplicate); a body that is not UTF-8 JSON of the API's shape
-is quarantined with the body kept. What happened to each date is appended to ``outcomes``.
+again) and the other dates go on. Every fetched date is one snapshot, its id the sha256 of the date
+and the listing as returned.
 """
 
 from __future__ import annotations
@@ -49,9 +46,8 @@ class FetchLimits:
 
 
 class FetchFailed(Exception):
-    """One date could not be fetched (the reason is a sentence); ``unreachable``: no connection to
-    the API could be made at any attempt (the host name did not resolve, the connection was refused
-    or its set-up timed out) — not a server that answered, reset or failed TLS."""
+    """One date could not be fetched; ``unreachable``: no attempt could connect to the API (not a
+    server that answered, reset or failed TLS)."""
 
     def __init__(self, reason: str, unreachable: bool = False) -> None:
         super().__init__(reason)
@@ -162,9 +158,8 @@ def _network_problem(error: Exception) -> str:
 
 def fetch_listing(session: requests.Session, base_url: str, listing_date: date,
                   limits: FetchLimits = FetchLimits()) -> list:
-    """The decoded pages of one listing date, paging until an empty page (not included). Raises
-    :class:`FetchFailed` when the date cannot be fetched within its limits, :class:`_BadBody` when a page
-    is not UTF-8 JSON."""
+    """The decoded pages of one listing date, up to an empty page (not included). Raises
+    :class:`FetchFailed` or, for a page that is not UTF-8 JSON, :class:`_BadBody`."""
     deadline = time.monotonic() + limits.deadline_seconds
     pages: list = []
     for number in range(MAX_PAGES):
@@ -190,8 +185,8 @@ class _BadBody(SnapshotRejected):
 
 
 def listing_table(pages: list, snapshot_id: str, url: str, captured_at: datetime, listing_date: date) -> pa.Table:
-    """The rows of all pages, ranks continued across pages; a page that is not the API's shape
-    rejects the fetch (:class:`SnapshotRejected` naming the page)."""
+    """The rows of all pages, ranks continued across pages (:class:`SnapshotRejected` naming the
+    page that is not the API's shape)."""
     items, rank = [], 1
     for page in pages:
         items.append(ApiBody(json.dumps(page).encode(), snapshot_id, url, captured_at, listing_date, rank))
@@ -206,9 +201,7 @@ def listing_table(pages: list, snapshot_id: str, url: str, captured_at: datetime
 @dataclass(frozen=True)
 class Fetched:
     """What the network gave for one date: its pages, a body that is not JSON, or why nothing came.
-
-    Kept as a line of JSON (:meth:`to_json`) between the fetch step, which never touches the
-    warehouse, and the load step, which holds the writer pool only while it loads."""
+    Kept as a line of JSON between the fetch step (no warehouse) and the load step (the writer pool)."""
 
     listing_date: date
     url: str
@@ -233,9 +226,9 @@ class Fetched:
 
 def fetch_dates(listing_dates: Sequence[date], base_url: str, limits: FetchLimits = FetchLimits(),
                 progress: Callable[[Fetched], None] | None = None) -> Iterator[Fetched]:
-    """Fetch each date in turn (each within its own deadline); a date that fails does not stop the
-    others — unless no connection to the API could be made at all: the dates after it are then not
-    tried (offline, each would wait out its own retries), and say so."""
+    """Fetch each date in turn; a date that fails does not stop the others — unless no connection to
+    the API could be made: the dates after it are then not tried (offline, each would wait out its
+    retries), and say so."""
     unreachable: str | None = None  # why a date could not connect, once one could not
     with requests.Session() as session:
         session.headers["Accept"] = "application/json"
@@ -262,24 +255,22 @@ def fetch_dates(listing_dates: Sequence[date], base_url: str, limits: FetchLimit
 @dlt.source(name="hf_api", max_table_nesting=0)
 def hf_api_source(
     listing_dates: Sequence[date] = (),
-    base_url: str = "https://hf.barry1.top",
     already_loaded: frozenset[str] = frozenset(),
     outcomes: list[FetchOutcome] | None = None,
     audit: Callable[[str, pa.Table], dict[str, str]] | None = None,
-    limits: FetchLimits = FetchLimits(),
-    fetched: Iterable[Fetched] | None = None,
+    fetched: Iterable[Fetched] = (),
 ) -> dlt.sources.DltResource:
-    """Daily Papers listings of ``listing_dates`` (append-only observations): fetched from the API
-    while dlt extracts, or taken from ``fetched`` (what an earlier fetch step got). ``audit``: checks a
-    date's rows (``(table name, rows)`` -> snapshot ids to reject, with reasons) before they are yielded;
-    a rejected listing is quarantined like a body that did not parse."""
+    """Daily Papers listings (append-only observations) from ``fetched``, what :func:`fetch_dates` got
+    (``listing_dates``, the dates asked for, is not read). ``audit``: checks a date's rows (``(table
+    name, rows)`` -> snapshot ids to reject, with reasons) before they are yielded; a rejected listing
+    is quarantined like a body that did not parse."""
     log = outcomes if outcomes is not None else []
 
     @dlt.resource(name=API_FETCHED_TABLE, write_disposition="append")
     def api_fetched_papers() -> Iterator[pa.Table]:
         """Papers fetched from /api/daily_papers, one row per paper per fetch."""
         yielded = False
-        for got in (fetched if fetched is not None else fetch_dates(listing_dates, base_url, limits)):
+        for got in fetched:
             outcome, table = _outcome(got, already_loaded, audit)
             log.append(outcome)
             if table is not None:
@@ -292,7 +283,7 @@ def hf_api_source(
 
 
 def _outcome(got: Fetched, already_loaded: frozenset[str], audit) -> tuple[FetchOutcome, pa.Table | None]:
-    """How one fetched date ends, and its rows when they are to be loaded."""
+    """How one fetched date ends (a fetch equal to a loaded snapshot is a duplicate), and its rows to load."""
     day = got.listing_date.isoformat().encode()
     common = dict(listing_date=got.listing_date, url=got.url, captured_at=got.captured_at)
     if got.failed:

@@ -1,8 +1,5 @@
-"""Landing-folder intake (no Dagster or dlt): read and parse new files, decide how each ends.
-
-:class:`LandingStream` reads the files of one run in bounded batches, hands their Arrow tables to the
-loader and records how each file ends: loaded, duplicate or rejected. Nothing is moved here
-(``ops.bookkeeping.settle_landing`` records the outcomes, ``ops.filing`` moves the files).
+"""Landing-folder intake (no Dagster or dlt): read and parse new files, decide how each ends (loaded,
+duplicate or rejected). Nothing is moved here (``ops.bookkeeping.settle_landing`` and ``ops.filing`` do).
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ import pyarrow.compute as pc
 from orchestration.snapshots import (API_PAPERS_SCHEMA, ApiBody, ParsedSnapshot, SnapshotRejected, as_utc,
                                      capture_time_from_name, listing_date_from_name, parse_api_bodies,
                                      parse_snapshots)
+from orchestration.snapshots.decoding import decode_text
 from orchestration.snapshots.metadata import file_sha256
 from orchestration.project import FIRST_LISTING_DATE
 
@@ -34,14 +32,13 @@ IGNORED_SUFFIXES = (*TEMP_SUFFIXES, ".reason.txt")
 
 
 def is_candidate(path: Path) -> bool:
-    """A landing entry to settle: not hidden, not still being written. Anything else than a regular
-    file (a symlink, a FIFO, a directory…) is a candidate too: it is quarantined unread."""
+    """A landing entry to settle: not hidden, not still being written (a symlink, FIFO, directory…
+    too: it is quarantined unread)."""
     return not path.name.startswith(".") and not path.name.endswith(IGNORED_SUFFIXES)
 
 
 def not_a_regular_file(path: Path) -> str | None:
-    """Why ``path`` is never read (a symlink, FIFO, socket, device or directory), or None. Nothing is
-    followed: landing is the only door, and a link could point anywhere on the machine."""
+    """Why ``path`` is never read, or None. Nothing is followed: a link could point anywhere on the machine."""
     try:
         mode = path.lstat().st_mode
     except OSError as error:
@@ -53,8 +50,7 @@ def not_a_regular_file(path: Path) -> str | None:
     return f"{kind}, not a regular file: landing only reads files dropped into it (nothing is followed)"
 
 
-#: ``path`` is there (a dangling symlink included)
-exists = os.path.lexists
+exists = os.path.lexists  # a dangling symlink is there too
 
 
 def list_landing(landing: Path, names: Iterable[str] | None = None) -> list[Path]:
@@ -68,8 +64,8 @@ def list_landing(landing: Path, names: Iterable[str] | None = None) -> list[Path
 
 
 def unread_id(path: Path) -> str:
-    """A stand-in snapshot id for an arrival whose bytes are not read (not a regular file, or
-    unreadable): unique per arrival, so it never counts as a duplicate of anything."""
+    """A stand-in snapshot id for an arrival whose bytes are not read: unique per arrival, so it never
+    counts as a duplicate of anything."""
     try:
         info = path.lstat()
         detail = f"{info.st_size}\n{info.st_mtime_ns}\n{info.st_ino}"
@@ -78,17 +74,9 @@ def unread_id(path: Path) -> str:
     return hashlib.sha256(f"unread\n{path.name}\n{detail}\n{time.time_ns()}".encode()).hexdigest()
 
 
-#: Bytes of landing files read, hashed and parsed together: what a run holds in memory at once.
-DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
-#: Files from this size on are never held whole (at the parse peak a file costs several times its
-#: size): hashed as a stream, then parsed in pieces of about :data:`DEFAULT_PIECE_BYTES`.
-DEFAULT_LARGE_FILE_BYTES = 64 * 1024 * 1024
-DEFAULT_PIECE_BYTES = 32 * 1024 * 1024
-
-
 @dataclass(frozen=True)
 class LandedFile:
-    """A file whose rows go to raw (its table has been handed to the loader)."""
+    """A file whose rows go to raw."""
 
     path: Path
     sha256: str
@@ -130,25 +118,24 @@ Audit = Callable[[str, pa.Table], dict[str, str]]
 class LandingStream:
     """The files of one run, read in bounded batches, as Arrow tables per format.
 
-    Each batch (about ``batch_bytes`` of files) is read, hashed once, checked for duplicates (same
-    bytes as a snapshot seen before — one ``lookup_seen`` query per batch — or earlier in this run),
-    parsed together and turned into one table per format. :meth:`tables` reads batches on demand, so
-    a loader consuming both formats holds about one batch at a time (and the next, being parsed).
-    :attr:`intake` records how every file read so far ends; :meth:`finish` reads what is left, so every
-    file gets an outcome.
+    Each batch (about ``batch_bytes`` of files: what a run holds in memory at once) is read, hashed
+    once, checked for duplicates (same bytes as a snapshot seen before — one ``lookup_seen`` query per
+    batch — or earlier in this run), parsed together and turned into one table per format. :meth:`tables`
+    reads batches on demand, so a loader consuming both formats holds about one batch at a time (and
+    the next, being parsed). :meth:`finish` reads what is left, so every file gets an outcome.
 
-    A file of ``large_file_bytes`` or more is a batch of its own: hashed as a stream, parsed in pieces
-    of about ``piece_bytes`` whose rows are spilled to an Arrow file (in ``spill_dir``, else the
-    system's temporary folder) and handed out once the whole file has parsed (loaded whole or not at all).
-    While a batch is audited and handed to the loader, the next one (unless a large file) is read,
-    hashed and checked for duplicates here and parsed on a second thread: the parser uses one core,
-    the audit and the loader mostly the other.
+    A file of ``large_file_bytes`` or more is never held whole (at the parse peak a file costs several
+    times its size): it is a batch of its own, hashed as a stream, parsed in pieces of about
+    ``piece_bytes`` whose rows are spilled to an Arrow file (in ``spill_dir``, else the system's
+    temporary folder) and handed out once the whole file has parsed (loaded whole or not at all).
+    While a batch is audited and loaded, the next one (unless a large file) is read, hashed and checked
+    for duplicates here and parsed on a second thread: the parser uses one core, the audit and the
+    loader mostly the other.
     """
 
     def __init__(self, paths: Sequence[Path], lookup_seen: Callable[[set[str]], dict[str, str]],
-                 *, audit: Audit | None = None,
-                 batch_bytes: int = DEFAULT_BATCH_BYTES, large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
-                 piece_bytes: int = DEFAULT_PIECE_BYTES, spill_dir: Path | None = None,
+                 *, audit: Audit | None = None, batch_bytes: int = 64 << 20, large_file_bytes: int = 64 << 20,
+                 piece_bytes: int = 32 << 20, spill_dir: Path | None = None,
                  on_batch: Callable[[int, int, Intake], None] | None = None) -> None:
         self.intake = Intake()
         self._on_batch = on_batch  # called after each batch: (batch number, its files, the intake so far)
@@ -235,14 +222,11 @@ class LandingStream:
             self._on_batch(self.batches_read, len(batch.paths), self.intake)
         return True
 
-    def _read(self, item: tuple[list[Path], bool] | None) -> _Batch | None:
+    def _read(self, batch: _Batch | None) -> _Batch | None:
         """Read a batch of small files, each once: hashed, checked for duplicates, and the fresh ones'
-        parse started in the background. A large file is read when its turn comes."""
-        if item is None:
-            return None
-        batch = _Batch(*item)
-        if batch.large:
-            return batch
+        parse started in the background."""
+        if batch is None or batch.large:
+            return batch  # a large file is read when its turn comes
         read: list[tuple[Path, bytes]] = []
         for path in batch.paths:  # a file that cannot be read is rejected
             if problem := _read_problem(path, lambda p: read.append((p, p.read_bytes()))):
@@ -285,7 +269,7 @@ class LandingStream:
         self._pending["api_json"].append(spilled)
 
     def _settle(self, files: list[tuple[Path, str]], snapshots: list[ParsedSnapshot | SnapshotRejected]) -> None:
-        """Audit the parsed ``snapshots`` of ``files`` (path, sha256), queue their tables and record each file's outcome."""
+        """Audit the parsed ``snapshots`` of ``files`` (path, sha256), queue their tables, record each outcome."""
         problems = [s.reason if isinstance(s, SnapshotRejected) else _snapshot_listing_date_problem(s)
                     for s in snapshots]
         parts: dict[str, list[pa.Table]] = {}
@@ -320,7 +304,8 @@ class LandingStream:
             if sha in seen_before:
                 duplicates.append(RejectedFile(path, sha, f"same bytes as a snapshot already {seen_before[sha]}"))
             elif sha in self._first_seen:
-                duplicates.append(RejectedFile(path, sha, f"same bytes as {self._first_seen[sha]}, read earlier in this run"))
+                earlier = self._first_seen[sha]
+                duplicates.append(RejectedFile(path, sha, f"same bytes as {earlier}, read earlier in this run"))
             else:
                 self._first_seen[sha] = path.name
                 fresh.append(n)
@@ -417,11 +402,9 @@ def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
 
 def _piece_table(piece: ApiBody) -> pa.Table | None:
     """The table of one piece (None: not UTF-8 text, or rejected: the whole file decides)."""
-    if b"\x00" in piece.body:
-        return None
     try:
-        piece.body.decode("utf-8")
-    except UnicodeDecodeError:
+        decode_text(piece.body)
+    except SnapshotRejected:
         return None
     table = parse_api_bodies([piece])[0]
     return None if isinstance(table, SnapshotRejected) else table
@@ -464,10 +447,8 @@ def _last_boundary(buf: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _batched_by_size(paths: Sequence[Path], batch_bytes: int,
-                     large_file_bytes: int) -> Iterator[tuple[list[Path], bool]]:
-    """(batch, large): batches of about ``batch_bytes``; a regular file of ``large_file_bytes`` or
-    more is a batch of its own (large)."""
+def _batched_by_size(paths: Sequence[Path], batch_bytes: int, large_file_bytes: int) -> Iterator[_Batch]:
+    """Batches of about ``batch_bytes``; a regular file of ``large_file_bytes`` or more is a batch of its own."""
     batch: list[Path] = []
     size = 0
     for path in paths:
@@ -478,17 +459,17 @@ def _batched_by_size(paths: Sequence[Path], batch_bytes: int,
             file_size = 0
         if file_size >= large_file_bytes:
             if batch:
-                yield batch, False
+                yield _Batch(batch, False)
                 batch, size = [], 0
-            yield [path], True
+            yield _Batch([path], True)
             continue
         batch.append(path)
         size += file_size
         if size >= batch_bytes:
-            yield batch, False
+            yield _Batch(batch, False)
             batch, size = [], 0
     if batch:
-        yield batch, False
+        yield _Batch(batch, False)
 
 
 def _mtime(path: Path) -> datetime:

@@ -55,7 +55,8 @@ def test_api_resource_pages_and_retries(api_server, tmp_path):
     outcomes = []
     pipeline = dlt.pipeline(pipeline_name="api_test", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
                             dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
-    pipeline.run(hf_api_source([TWO_PAGE_DATE, RETRIED_DATE], base_url=base_url, outcomes=outcomes))
+    days = [TWO_PAGE_DATE, RETRIED_DATE]
+    pipeline.run(hf_api_source(days, outcomes=outcomes, fetched=fetch_dates(days, base_url)))
 
     with pipeline.sql_client() as client:
         rows = client.execute_sql(
@@ -88,9 +89,9 @@ def test_unchanged_listing_is_a_duplicate(api_server, tmp_path):
     first: list = []
     pipeline = dlt.pipeline(pipeline_name="api_dup", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
                             dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
-    pipeline.run(hf_api_source([TWO_PAGE_DATE], base_url=base_url, outcomes=first))
+    pipeline.run(hf_api_source([TWO_PAGE_DATE], outcomes=first, fetched=fetch_dates([TWO_PAGE_DATE], base_url)))
     second: list = []
-    pipeline.run(hf_api_source([TWO_PAGE_DATE], base_url=base_url, outcomes=second,
+    pipeline.run(hf_api_source([TWO_PAGE_DATE], outcomes=second, fetched=fetch_dates([TWO_PAGE_DATE], base_url),
                                already_loaded=frozenset(o.snapshot_id for o in first)))
     assert [o.status for o in second] == ["duplicate"]
     with pipeline.sql_client() as client:
@@ -102,7 +103,8 @@ def test_a_date_answered_with_an_envelope_is_quarantined(httpserver, tmp_path):
     outcomes = []
     pipeline = dlt.pipeline(pipeline_name="api_bad", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
                             dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
-    pipeline.run(hf_api_source([date(2025, 1, 1)], base_url=httpserver.url_for("/").rstrip("/"), outcomes=outcomes))
+    days = [date(2025, 1, 1)]
+    pipeline.run(hf_api_source(days, outcomes=outcomes, fetched=fetch_dates(days, httpserver.url_for("/").rstrip("/"))))
     assert [(o.status, o.rows) for o in outcomes] == [("quarantined", 0)]
     assert "error" in outcomes[0].reason and outcomes[0].body
     with pipeline.sql_client() as client:
