@@ -107,32 +107,27 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                 built = fingerprint_tables(con, layouts, columns, previous,
                                            touched_papers_sql(since, "src") if narrow else None)
             (building / PARQUET_DIR).mkdir()
-            for q, layout in layouts.items():  # the Parquet files: unchanged parts linked, the others exported
+            for b in built.values():  # the Parquet files: unchanged parts linked, the others exported
                 with steps("link"):
-                    todo = link_from_previous(previous, layout, building, built[q])
+                    todo = link_from_previous(previous, building, b)
                 with steps("parquet"):
-                    if previous is not None and layout.partitioned:
-                        todo = [k for k in todo
-                                if not append_to_previous(con, previous, layout, building, built[q], k, columns[q])]
-                    export_parquet(con, layout, building, built[q], todo)
+                    if previous is not None and b.layout.partitioned:
+                        todo = [k for k in todo if not append_to_previous(con, previous, building, b, k)]
+                    export_parquet(con, building, b, todo)
             with steps("duckdb"):
                 views = quality_views_in(con)  # (copied into the file after the audit)
-                db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, previous,
+                db_info = build_duckdb_file(con, building / DUCKDB_FILE, built, previous,
                                             copied=copying.result() if copying else None)
         with steps("audit"):
-            audit_release(building, layouts, built, columns)
+            audit_release(building, built)
         with steps("describe"):  # quality schema + dbt's descriptions as comments
-            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets], views,
-                                         db_info, release=release.name, run_id=run_id,
-                                         published_at=release.published_at)
+            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, list(built), views, db_info, release)
         hashing = background.submit(hash_files, building, built, db_info)  # hashlib releases the GIL
         with steps("docs"):  # data dictionary, weekly digests, topic feeds (while the new files are hashed)
-            write_dictionary(building, build_manifest(building, release.name, run_id, release.published_at,
-                                                      layouts, built, db_info, {}, holds))
+            write_dictionary(building, manifest := build_manifest(release, built, db_info, holds))
             write_digests(building, previous.dir if previous else None)
         with steps("hash"):  # what is left of hashing when the docs are done
-            manifest = write_manifest(building, build_manifest(
-                building, release.name, run_id, release.published_at, layouts, built, db_info, hashing.result(), holds))
+            write_manifest(building, manifest, hashing.result())
         with steps("seal"):
             seal(building)
         release.swap_in()

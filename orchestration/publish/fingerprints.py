@@ -66,8 +66,11 @@ class Part:
 
 @dataclass
 class Built:
-    """What the publish made of one table: rows, fingerprint and parts by partition key (None: one file)."""
+    """What the publish made of one table: its layout and columns, rows, fingerprint and parts by
+    partition key (None: one file)."""
 
+    layout: Layout
+    columns: Columns
     rows: int
     fingerprint: str
     parts: dict[str | None, Part]
@@ -104,10 +107,10 @@ class Previous:
         return [ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True)
                 for path, f in entry.get("files", {}).items() if f.get("partition") == key]
 
-    def reusable_part(self, layout: Layout, key: str | None, part: Part) -> list[ParquetFile] | None:
+    def reusable_part(self, b: Built, key: str | None) -> list[ParquetFile] | None:
         """The previous release's files of this partition when they hold its rows and have their recorded size."""
-        entry = self.laid_out(layout)
-        if not entry or not _same(entry.get("partitions", {}).get(key) if layout.partitioned else entry, part):
+        entry, part = self.laid_out(b.layout), b.parts[key]
+        if not entry or not _same(entry.get("partitions", {}).get(key) if b.layout.partitioned else entry, part):
             return None
         try:
             files = self.files_of(entry, key)
@@ -159,18 +162,18 @@ def fingerprint_tables(
         for q, layout in layouts.items():
             if (b := _narrowed(con, layout, columns[q], docs.get(q, ""), previous, papers_sql)) is None:
                 b = _fingerprint(con, layout, columns[q], docs.get(q, ""))
-                _touch(con, layout, columns[q], previous, b)
+                _touch(con, previous, b)
             built[q] = b
         return built
     finally:
         con.execute("DETACH _prev")
 
 
-def _touch(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, previous: Previous, b: Built) -> None:
+def _touch(con: duckdb.DuckDBPyConnection, previous: Previous, b: Built) -> None:
     """Put the rows of the partitions that changed (of a changed table that is one file or laid out anew:
     every row), in the previous release's DuckDB file and in the warehouse, in :data:`TOUCHED_ROWS`; none
     when the previous file lacks the table (or the one dating it) or has other columns."""
-    t = layout.target
+    layout, t = b.layout, b.layout.target
     entry = previous.laid_out(layout)
     recorded = entry.get("partitions") if layout.partitioned and entry else None
     if isinstance(recorded, dict):  # the partitions whose fingerprint or row count changed, or gone
@@ -179,10 +182,10 @@ def _touch(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, pre
     else:
         where = None if _same(previous.table(t.qualified), b) else "true"
     if (where is None or not {t, layout.via or t} <= tables_in(con, "_prev")
-            or table_columns(con, "_prev", t) != columns):
+            or table_columns(con, "_prev", t) != b.columns):
         return
     b.touched = where
-    _insert_touched(con, layout, columns, where)
+    _insert_touched(con, layout, b.columns, where)
 
 
 def _insert_touched(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, where: str) -> None:
@@ -289,7 +292,7 @@ def _built(layout: Layout, columns: Columns, described: str, parts: dict[str | N
     for p in parts.values():
         p.fingerprint = _digest(columns, p.rows, p.hash_sum, described)
     rows, total = sum(p.rows for p in parts.values()), sum(p.hash_sum for p in parts.values())
-    return Built(rows, _digest(columns, rows, total, described), parts, described)
+    return Built(layout, columns, rows, _digest(columns, rows, total, described), parts, described)
 
 
 def _digest(columns: Columns, rows: int, total: int, described: str) -> str:
@@ -299,7 +302,7 @@ def _digest(columns: Columns, rows: int, total: int, described: str) -> str:
     return hashlib.sha256(f"{digest}:{described}".encode()).hexdigest()[:32] if described else digest
 
 
-def changed_tables(previous: Previous | None, targets: list[Target], built: dict[str, Built]) -> list[Target]:
+def changed_tables(previous: Previous | None, built: dict[str, Built]) -> list[Target]:
     """The tables whose fingerprint or row count differs from the previous release's (all without one)."""
-    return [t for t in targets if not (previous and _same(previous.table(t.qualified), built[t.qualified]))]
+    return [b.layout.target for q, b in built.items() if not (previous and _same(previous.table(q), b))]
 

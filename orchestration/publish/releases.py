@@ -101,6 +101,7 @@ class NewRelease:
 
     published_root: Path
     name: str
+    run_id: str
     published_at: datetime
     renamed: bool = False
     swapped: bool = False
@@ -109,7 +110,7 @@ class NewRelease:
     def now(cls, published_root: Path, run_id: str) -> NewRelease:
         published_at = datetime.now(UTC)
         short_id = re.sub(r"[^A-Za-z0-9_-]", "_", run_id[:8])
-        return cls(published_root, f"{published_at.strftime('%Y%m%dT%H%M%S%fZ')}-{short_id}", published_at)
+        return cls(published_root, f"{published_at.strftime('%Y%m%dT%H%M%S%fZ')}-{short_id}", run_id, published_at)
 
     @property
     def building(self) -> Path:
