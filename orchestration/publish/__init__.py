@@ -22,6 +22,7 @@ guarantees that no writer holds the file at that moment. No Dagster import here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -84,7 +85,7 @@ class _Steps(dict):
 
 
 def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, keep: int, memory_limit: str,
-                   previous, since: str | None, holds: str | None, steps: _Steps):
+                   holds: str | None, steps: _Steps, previous, since: str | None):
     """Build, seal and swap in one release; returns it, what was built, its manifest and the pruning."""
     release = NewRelease.now(published_root, run_id)
     building = release.building
@@ -165,11 +166,12 @@ def publish(
         raise PublishError(f"no warehouse at {warehouse}: nothing published")
 
     steps = _Steps()
+    build = functools.partial(_build_release, warehouse, published_root, targets, run_id, keep, memory_limit, holds,
+                              steps)
     with locked(published_root):
         previous = previous_release(published_root)
         try:
-            release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
-                                                               memory_limit, previous, since, holds, steps)
+            release, built, manifest, pruning = build(previous, since)
         except PublishError as error:
             # a release damaged in a way its file sizes do not show (a corrupt DuckDB block) must not stop
             # every later publish: when its files no longer match their sha256, build anew
@@ -179,8 +181,7 @@ def publish(
                 raise
             log.warning("the published release %s could not be reused (%s; damaged: %s): writing every file anew",
                         previous.dir.name, str(error.__cause__).splitlines()[0], ", ".join(damaged))
-            release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
-                                                               memory_limit, None, None, holds, steps)
+            release, built, manifest, pruning = build(None, None)
         with steps("prune"):
             pruned = [*pruning.result(), *prune(published_root, keep=keep, spare=release.name)]
 

@@ -46,13 +46,12 @@ def audit_release(building: Path, built: dict[str, Built]) -> None:
             in_db = con.execute(f"SELECT count(*) FROM {t.relation('pub')}").fetchall()[0][0]
             # the files written now, re-opened: row counts as recorded, columns (no partition column) the table's
             if new := {str(building / f.path): f for f in b.files if not f.reused}:
-                listing = "[" + ", ".join(quote_literal(p) for p in new) + "]"
-                counts = dict(con.execute(
-                    f"SELECT file_name, num_rows FROM parquet_file_metadata({listing})").fetchall())
+                counts = dict(con.execute("SELECT file_name, num_rows FROM parquet_file_metadata(?)",
+                                          [list(new)]).fetchall())
                 for path, f in new.items():
                     if counts.get(path) != f.rows:
                         raise PublishError(f"{t.qualified}: {f.path} holds {counts.get(path)} rows, {f.rows} written")
-                if parquet_columns(con, listing) != b.columns:
+                if parquet_columns(con, list(new)) != b.columns:
                     raise PublishError(f"{t.qualified}: columns in its Parquet files differ from the warehouse")
             for key, part in b.parts.items():
                 in_files = sum(f.rows for f in part.files)

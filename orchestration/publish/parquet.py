@@ -71,10 +71,9 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, build
     old = previous.files_of(entry, key)
     if not old or len(old) >= MAX_FILES:
         return False
-    listing = "[" + ", ".join(quote_literal(previous.dir / f.path) for f in old) + "]"
     try:  # a previous file gone or unreadable: the partition is written anew (never a stuck publish)
         if any((previous.dir / f.path).stat().st_size != f.bytes for f in old) or parquet_columns(
-                con, listing) != b.columns:
+                con, [str(previous.dir / f.path) for f in old]) != b.columns:
             return False
     except (OSError, duckdb.Error) as exc:
         log.warning("%s: the previous release's files of %s cannot be read (%s); writing it anew",
