@@ -54,10 +54,10 @@ class Part:
     """One partition (of a one-file table: the whole), its files, and the vectors (:data:`VECTOR_ROWS`) holding it."""
 
     rows: int
-    fingerprint: str
-    vectors: int = 0
-    files: list[ParquetFile] = field(default_factory=list)
     hash_sum: int = 0  # the sum of its row hashes (a table's is the sum of its parts')
+    vectors: int = 0
+    fingerprint: str = ""  # set by _built
+    files: list[ParquetFile] = field(default_factory=list)
 
     @property
     def reused(self) -> bool:
@@ -127,15 +127,14 @@ def _same(recorded: Any, part: Part | Built) -> bool:
         part.fingerprint, part.rows)
 
 
-def row_hash_sql(columns: Columns, alias: str | None = None) -> str:
-    """A 64-bit hash of a row, sensitive to column order. DuckDB's ``hash`` of lists ignores where
+def row_hash_sql(columns: Columns) -> str:
+    """A 64-bit hash of a row of ``_t``, sensitive to column order. DuckDB's ``hash`` of lists ignores where
     one list ends and the next begins (measured: ``(['a','b'], ['c'])`` and ``(['a'], ['b','c'])``
     hash alike), so a list of scalars is hashed with its length before it, and any other nested
     value through its JSON text (slower than the length, so only where no length applies)."""
-    prefix = f"{alias}." if alias else ""
     parts = []
     for c, ty in columns:
-        column = f"{prefix}{quote_ident(c)}"
+        column = f"_t.{quote_ident(c)}"
         if ty.endswith("[]") and not _NESTED.search(ty[:-2].upper()):
             parts += [f"len({column})", column]
         elif _NESTED.search(ty.upper()):
@@ -193,7 +192,7 @@ def _insert_touched(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Col
                 "(side VARCHAR, tbl VARCHAR, k VARCHAR, r BIGINT, h UBIGINT)")
     for side, database in (("old", "_prev"), ("new", "src")):
         con.execute(f"INSERT INTO {TOUCHED_ROWS} SELECT ?, ?, {layout.key_sql()}, _t.rowid, "
-                    f"hash({row_hash_sql(columns, '_t')}) FROM {layout.source_sql(database)} WHERE {where}",
+                    f"hash({row_hash_sql(columns)}) FROM {layout.source_sql(database)} WHERE {where}",
                     [side, layout.target.qualified])
 
 
@@ -246,15 +245,15 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
             return None
         if part.get("fingerprint") != _digest(columns, rows, hash_sum, described):
             return None  # other columns or descriptions: every part differs
-        parts[key] = Part(rows, "", hash_sum=hash_sum)
+        parts[key] = Part(rows, hash_sum)
     _insert_touched(con, layout, columns, f"_t.{quote_ident(PAPER_KEY)} IN ({papers_sql})")
     changes = con.execute(
         f"SELECT k, sum(CASE side WHEN 'new' THEN 1 ELSE -1 END), "
         f"sum(CASE side WHEN 'new' THEN h::HUGEINT ELSE -(h::HUGEINT) END) FROM {TOUCHED_ROWS} "
         "WHERE tbl = ? GROUP BY k", [qualified]).fetchall()
     for key, rows, hash_sum in changes:
-        before = parts.get(key, Part(0, ""))
-        parts[key] = Part(before.rows + rows, "", hash_sum=before.hash_sum + int(hash_sum))
+        before = parts.get(key, Part(0))
+        parts[key] = Part(before.rows + rows, before.hash_sum + int(hash_sum))
     if any(p.rows < 0 for p in parts.values()) or sum(p.rows for p in parts.values()) != _count(con, layout):
         con.execute(f"DELETE FROM {TOUCHED_ROWS} WHERE tbl = ?", [qualified])
         return None
@@ -272,14 +271,13 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
     cancel out (measured: two booleans flipped, sums equal); hashing each row hash again first makes
     the terms independent."""
     groups = con.execute(
-        f"SELECT {layout.key_sql()} AS k, count(*), sum(hash({row_hash_sql(columns, '_t')})::HUGEINT), "
+        f"SELECT {layout.key_sql()} AS k, count(*), sum(hash({row_hash_sql(columns)})::HUGEINT), "
         f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')} GROUP BY k"
     ).fetchall()
     if layout.via is not None and sum(g[1] for g in groups) != _count(con, layout):
         raise PublishError(f"{layout.target.qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
                            "so its rows cannot be dated by their paper")
-    return _built(layout, columns, described, {k: Part(n, "", vectors, hash_sum=int(total))
-                                          for k, n, total, vectors in groups})
+    return _built(layout, columns, described, {k: Part(n, int(total), vectors) for k, n, total, vectors in groups})
 
 
 def _count(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
@@ -288,7 +286,7 @@ def _count(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
 
 def _built(layout: Layout, columns: Columns, described: str, parts: dict[str | None, Part]) -> Built:
     """The table's and its non-empty parts' fingerprints (an empty table: one empty part, one empty file)."""
-    parts = {k: p for k, p in parts.items() if p.rows} or {NULL_PARTITION if layout.partitioned else None: Part(0, "")}
+    parts = {k: p for k, p in parts.items() if p.rows} or {NULL_PARTITION if layout.partitioned else None: Part(0)}
     for p in parts.values():
         p.fingerprint = _digest(columns, p.rows, p.hash_sum, described)
     rows, total = sum(p.rows for p in parts.values()), sum(p.hash_sum for p in parts.values())
