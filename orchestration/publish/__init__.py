@@ -22,6 +22,7 @@ guarantees that no writer holds the file at that moment. No Dagster import here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -84,7 +85,7 @@ class _Steps(dict):
 
 
 def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, keep: int, memory_limit: str,
-                   previous, since: str | None, holds: str | None, steps: _Steps):
+                   holds: str | None, steps: _Steps, previous, since: str | None):
     """Build, seal and swap in one release; returns it, what was built, its manifest and the pruning."""
     release = NewRelease.now(published_root, run_id)
     building = release.building
@@ -107,32 +108,27 @@ def _build_release(warehouse: Path, published_root: Path, targets, run_id: str, 
                 built = fingerprint_tables(con, layouts, columns, previous,
                                            touched_papers_sql(since, "src") if narrow else None)
             (building / PARQUET_DIR).mkdir()
-            for q, layout in layouts.items():  # the Parquet files: unchanged parts linked, the others exported
+            for b in built.values():  # the Parquet files: unchanged parts linked, the others exported
                 with steps("link"):
-                    todo = link_from_previous(previous, layout, building, built[q])
+                    todo = link_from_previous(previous, building, b)
                 with steps("parquet"):
-                    if previous is not None and layout.partitioned:
-                        todo = [k for k in todo
-                                if not append_to_previous(con, previous, layout, building, built[q], k, columns[q])]
-                    export_parquet(con, layout, building, built[q], todo)
+                    if previous is not None and b.layout.partitioned:
+                        todo = [k for k in todo if not append_to_previous(con, previous, building, b, k)]
+                    export_parquet(con, building, b, todo)
             with steps("duckdb"):
                 views = quality_views_in(con)  # (copied into the file after the audit)
-                db_info = build_duckdb_file(con, building / DUCKDB_FILE, layouts, built, previous,
+                db_info = build_duckdb_file(con, building / DUCKDB_FILE, built, previous,
                                             copied=copying.result() if copying else None)
         with steps("audit"):
-            audit_release(building, layouts, built, columns)
+            audit_release(building, built)
         with steps("describe"):  # quality schema + dbt's descriptions as comments
-            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, [t.qualified for t in targets], views,
-                                         db_info, release=release.name, run_id=run_id,
-                                         published_at=release.published_at)
+            db_info = finish_duckdb_file(building / DUCKDB_FILE, warehouse, list(built), views, db_info, release)
         hashing = background.submit(hash_files, building, built, db_info)  # hashlib releases the GIL
         with steps("docs"):  # data dictionary, weekly digests, topic feeds (while the new files are hashed)
-            write_dictionary(building, build_manifest(building, release.name, run_id, release.published_at,
-                                                      layouts, built, db_info, {}, holds))
+            write_dictionary(building, manifest := build_manifest(release, built, db_info, holds))
             write_digests(building, previous.dir if previous else None)
         with steps("hash"):  # what is left of hashing when the docs are done
-            manifest = write_manifest(building, build_manifest(
-                building, release.name, run_id, release.published_at, layouts, built, db_info, hashing.result(), holds))
+            write_manifest(building, manifest, hashing.result())
         with steps("seal"):
             seal(building)
         release.swap_in()
@@ -170,11 +166,12 @@ def publish(
         raise PublishError(f"no warehouse at {warehouse}: nothing published")
 
     steps = _Steps()
+    build = functools.partial(_build_release, warehouse, published_root, targets, run_id, keep, memory_limit, holds,
+                              steps)
     with locked(published_root):
         previous = previous_release(published_root)
         try:
-            release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
-                                                               memory_limit, previous, since, holds, steps)
+            release, built, manifest, pruning = build(previous, since)
         except PublishError as error:
             # a release damaged in a way its file sizes do not show (a corrupt DuckDB block) must not stop
             # every later publish: when its files no longer match their sha256, build anew
@@ -184,8 +181,7 @@ def publish(
                 raise
             log.warning("the published release %s could not be reused (%s; damaged: %s): writing every file anew",
                         previous.dir.name, str(error.__cause__).splitlines()[0], ", ".join(damaged))
-            release, built, manifest, pruning = _build_release(warehouse, published_root, targets, run_id, keep,
-                                                               memory_limit, None, None, holds, steps)
+            release, built, manifest, pruning = build(None, None)
         with steps("prune"):
             pruned = [*pruning.result(), *prune(published_root, keep=keep, spare=release.name)]
 

@@ -9,15 +9,13 @@ import duckdb
 
 from orchestration.publish.duckdb_file import STORAGE_VERSION, STORAGE_VERSION_NUMBER, read_storage_version_number
 from orchestration.publish.fingerprints import Built
-from orchestration.publish.layout import Layout
 from orchestration.publish.quality import SCHEMA as QUALITY_SCHEMA
 from orchestration.publish.releases import DUCKDB_FILE, PARQUET_DIR, PublishError
-from orchestration.publish.tables import Columns, parquet_columns, table_columns, tables_in
+from orchestration.publish.tables import parquet_columns, table_columns, tables_in
 from orchestration.sql import quote_literal
 
 
-def audit_release(building: Path, layouts: dict[str, Layout], built: dict[str, Built],
-                  columns: dict[str, Columns]) -> None:
+def audit_release(building: Path, built: dict[str, Built]) -> None:
     """No write-ahead log left behind; the storage format; in the DuckDB file no table but the published
     ones, each with the warehouse's columns and row count; no Parquet file but the listed ones, each
     part holding its rows (files written now re-opened; linked ones as the previous manifest recorded).
@@ -36,30 +34,29 @@ def audit_release(building: Path, layouts: dict[str, Layout], built: dict[str, B
     with duckdb.connect(":memory:") as con:
         con.execute(f"ATTACH {quote_literal(db_path)} AS pub (READ_ONLY)")
         # the quality schema of a file linked from the previous release is rewritten after the audit
-        targets = [layout.target for layout in layouts.values()]
+        targets = [b.layout.target for b in built.values()]
         extra = {t for t in tables_in(con, "pub") if t.schema != QUALITY_SCHEMA} - set(targets)
         if extra:
             raise PublishError(f"{DUCKDB_FILE} holds tables not published: "
                                f"{sorted((t.schema, t.table) for t in extra)}")
         for t in targets:
             b = built[t.qualified]
-            if table_columns(con, "pub", t) != columns[t.qualified]:
+            if table_columns(con, "pub", t) != b.columns:
                 raise PublishError(f"{t.qualified}: columns in {DUCKDB_FILE} differ from the warehouse")
             in_db = con.execute(f"SELECT count(*) FROM {t.relation('pub')}").fetchall()[0][0]
             # the files written now, re-opened: row counts as recorded, columns (no partition column) the table's
             if new := {str(building / f.path): f for f in b.files if not f.reused}:
-                listing = "[" + ", ".join(quote_literal(p) for p in new) + "]"
-                counts = dict(con.execute(
-                    f"SELECT file_name, num_rows FROM parquet_file_metadata({listing})").fetchall())
+                counts = dict(con.execute("SELECT file_name, num_rows FROM parquet_file_metadata(?)",
+                                          [list(new)]).fetchall())
                 for path, f in new.items():
                     if counts.get(path) != f.rows:
                         raise PublishError(f"{t.qualified}: {f.path} holds {counts.get(path)} rows, {f.rows} written")
-                if parquet_columns(con, listing) != columns[t.qualified]:
+                if parquet_columns(con, list(new)) != b.columns:
                     raise PublishError(f"{t.qualified}: columns in its Parquet files differ from the warehouse")
             for key, part in b.parts.items():
                 in_files = sum(f.rows for f in part.files)
                 if in_files != part.rows:
-                    where = layouts[t.qualified].partition_dir(key) if key is not None else "its Parquet file"
+                    where = b.layout.partition_dir(key) if key is not None else "its Parquet file"
                     raise PublishError(f"{t.qualified}: {part.rows} rows copied, {in_files} in {where}")
             if in_db != b.rows:
                 raise PublishError(f"{t.qualified}: {b.rows} rows copied, {in_db} in {DUCKDB_FILE}")

@@ -138,15 +138,13 @@ def _iso(moment: datetime | date) -> str:
 
 def render_feed(topic: str, weekly: list[tuple[date, list[Entry]]]) -> bytes:
     """An Atom 1.0 feed of the given weeks' top papers (newest week first)."""
-    ET.register_namespace("", ATOM_NS)
 
     def sub(parent, tag, text=None, **attrs):
-        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
-        if text is not None:
-            element.text = text
+        element = ET.SubElement(parent, tag, attrs)
+        element.text = text
         return element
 
-    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    feed = ET.Element("feed", xmlns=ATOM_NS)
     sub(feed, "id", f"urn:daily-papers-warehouse:feed:{topic}")
     sub(feed, "title", f"Daily Papers — weekly top papers ({'all topics' if topic == 'all' else topic})")
     entries = [(monday, e) for monday, es in weekly for e in es]

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import struct
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,8 @@ import duckdb
 
 from orchestration.publish.describe import comment_duckdb_file, load_docs
 from orchestration.publish.fingerprints import Built, Previous, changed_tables, touched_delta
-from orchestration.publish.layout import Layout
 from orchestration.publish.quality import RELEASE_DOC, RELEASE_TABLE, write_quality_schema
-from orchestration.publish.releases import DUCKDB_FILE, PublishError, copy_file, link_or_copy
+from orchestration.publish.releases import DUCKDB_FILE, NewRelease, PublishError, copy_file, link_or_copy
 from orchestration.publish.tables import Columns, Target, tables_in
 from orchestration.sql import quote_ident, quote_literal
 
@@ -66,16 +64,16 @@ def refuse_types_unreadable_by_1x(columns: dict[str, Columns]) -> None:
 
 
 def build_duckdb_file(
-    con: duckdb.DuckDBPyConnection, db_path: Path, layouts: dict[str, Layout], built: dict[str, Built],
-    previous: Previous | None, *, copied: Path | None = None,
+    con: duckdb.DuckDBPyConnection, db_path: Path, built: dict[str, Built], previous: Previous | None, *,
+    copied: Path | None = None,
 ) -> dict[str, Any]:
     """The release's DuckDB file: a link to the previous one when nothing changed; else a copy of it
     (``copied``: the one :func:`prepare_copy` made, else copied now) patched by :func:`_apply_delta` or
     with changed tables replaced; or a new file when there is no usable previous one or the copy would
     carry too much free space. Commits the caller's transaction. Returns how the file was made."""
-    targets = [layout.target for layout in layouts.values()]
-    changed = changed_tables(previous, targets, built)
-    if previous is not None and not changed and set(previous.manifest.get("tables", {})) == set(layouts):
+    targets = [b.layout.target for b in built.values()]
+    changed = changed_tables(previous, built)
+    if previous is not None and not changed and set(previous.manifest.get("tables", {})) == set(built):
         # Nothing changed at all: the previous file is exactly this release's file.
         if link_or_copy(previous.dir / DUCKDB_FILE, db_path):
             if copied is not None:
@@ -96,10 +94,10 @@ def build_duckdb_file(
             con.execute(f"DROP TABLE {t.relation('pub')}")
         stale = [t for t in targets if t in changed or t not in present]
         # (the manifest lists the deltas of the tables dating others, papers, last)
-        dating = {layout.via for layout in layouts.values() if layout.via is not None}
+        dating = {b.layout.via for b in built.values() if b.layout.via is not None}
         deltas = {}
         for t in sorted(stale, key=lambda t: t in dating):
-            if (delta := _apply_delta(con, layouts[t.qualified], built[t.qualified])) is not None:
+            if (delta := _apply_delta(con, built[t.qualified])) is not None:
                 deltas[t.qualified] = delta
         replace = [t for t in stale if t.qualified not in deltas]
         _create_tables(con, replace, drop_first=present)
@@ -124,7 +122,7 @@ def build_duckdb_file(
             "total_blocks": total}
 
 
-def _apply_delta(con: duckdb.DuckDBPyConnection, layout: Layout, b: Built) -> dict[str, int] | None:
+def _apply_delta(con: duckdb.DuckDBPyConnection, b: Built) -> dict[str, int] | None:
     """Turn the previous release's copy of the table (``pub``) into the warehouse's (``src``) by
     deleting the rows whose hash the warehouse no longer has and inserting the rows whose hash the
     copy lacks, among the rows of :data:`TOUCHED_ROWS` (the copy is the previous release's file byte
@@ -133,7 +131,7 @@ def _apply_delta(con: duckdb.DuckDBPyConnection, layout: Layout, b: Built) -> di
     :data:`MAX_DELTA_FRACTION` of the rows differ."""
     if b.touched is None:
         return None
-    t = layout.target
+    layout, t = b.layout, b.layout.target
     pub_rel = t.relation("pub")
     with touched_delta(con, t.qualified) as delta:
         if delta is None:
@@ -177,10 +175,8 @@ def _create_tables(con: duckdb.DuckDBPyConnection, targets: list[Target], *, dro
         con.execute(f"CREATE TABLE {t.relation('pub')} AS SELECT * FROM {t.relation('src')}")
 
 
-def finish_duckdb_file(
-    db_path: Path, warehouse: Path, tables: list[str], views: list[str], db_info: dict[str, Any], *,
-    release: str, run_id: str, published_at: datetime,
-) -> dict[str, Any]:
+def finish_duckdb_file(db_path: Path, warehouse: Path, tables: list[str], views: list[str], db_info: dict[str, Any],
+                       release: NewRelease) -> dict[str, Any]:
     """Write the quality schema (from the warehouse's quality ``views``) and dbt's descriptions (as
     comments) into the release's DuckDB file; return the updated ``db_info``. A file linked from the
     previous release (its comments are current) is replaced by a private copy first, if there are
@@ -193,8 +189,7 @@ def finish_duckdb_file(
         tmp.chmod(0o644)
         os.replace(tmp, db_path)
         db_info = {k: v for k, v in db_info.items() if k != "sha256"} | {"made": "copied"}
-    quality = write_quality_schema(db_path, warehouse, views, release=release, run_id=run_id,
-                                   published_at=published_at, marts=tables)
+    quality = write_quality_schema(db_path, warehouse, views, release, marts=tables)
     db_info["comments"] = comment_duckdb_file(db_path, [*tables, *quality], load_docs() | {RELEASE_TABLE: RELEASE_DOC})
     if quality:
         db_info["quality"] = quality

@@ -54,10 +54,10 @@ class Part:
     """One partition (of a one-file table: the whole), its files, and the vectors (:data:`VECTOR_ROWS`) holding it."""
 
     rows: int
-    fingerprint: str
-    vectors: int = 0
-    files: list[ParquetFile] = field(default_factory=list)
     hash_sum: int = 0  # the sum of its row hashes (a table's is the sum of its parts')
+    vectors: int = 0
+    fingerprint: str = ""  # set by _built
+    files: list[ParquetFile] = field(default_factory=list)
 
     @property
     def reused(self) -> bool:
@@ -66,8 +66,11 @@ class Part:
 
 @dataclass
 class Built:
-    """What the publish made of one table: rows, fingerprint and parts by partition key (None: one file)."""
+    """What the publish made of one table: its layout and columns, rows, fingerprint and parts by
+    partition key (None: one file)."""
 
+    layout: Layout
+    columns: Columns
     rows: int
     fingerprint: str
     parts: dict[str | None, Part]
@@ -104,10 +107,10 @@ class Previous:
         return [ParquetFile(path, f["rows"], f["bytes"], f["sha256"], reused=True)
                 for path, f in entry.get("files", {}).items() if f.get("partition") == key]
 
-    def reusable_part(self, layout: Layout, key: str | None, part: Part) -> list[ParquetFile] | None:
+    def reusable_part(self, b: Built, key: str | None) -> list[ParquetFile] | None:
         """The previous release's files of this partition when they hold its rows and have their recorded size."""
-        entry = self.laid_out(layout)
-        if not entry or not _same(entry.get("partitions", {}).get(key) if layout.partitioned else entry, part):
+        entry, part = self.laid_out(b.layout), b.parts[key]
+        if not entry or not _same(entry.get("partitions", {}).get(key) if b.layout.partitioned else entry, part):
             return None
         try:
             files = self.files_of(entry, key)
@@ -124,15 +127,14 @@ def _same(recorded: Any, part: Part | Built) -> bool:
         part.fingerprint, part.rows)
 
 
-def row_hash_sql(columns: Columns, alias: str | None = None) -> str:
-    """A 64-bit hash of a row, sensitive to column order. DuckDB's ``hash`` of lists ignores where
+def row_hash_sql(columns: Columns) -> str:
+    """A 64-bit hash of a row of ``_t``, sensitive to column order. DuckDB's ``hash`` of lists ignores where
     one list ends and the next begins (measured: ``(['a','b'], ['c'])`` and ``(['a'], ['b','c'])``
     hash alike), so a list of scalars is hashed with its length before it, and any other nested
     value through its JSON text (slower than the length, so only where no length applies)."""
-    prefix = f"{alias}." if alias else ""
     parts = []
     for c, ty in columns:
-        column = f"{prefix}{quote_ident(c)}"
+        column = f"_t.{quote_ident(c)}"
         if ty.endswith("[]") and not _NESTED.search(ty[:-2].upper()):
             parts += [f"len({column})", column]
         elif _NESTED.search(ty.upper()):
@@ -159,18 +161,18 @@ def fingerprint_tables(
         for q, layout in layouts.items():
             if (b := _narrowed(con, layout, columns[q], docs.get(q, ""), previous, papers_sql)) is None:
                 b = _fingerprint(con, layout, columns[q], docs.get(q, ""))
-                _touch(con, layout, columns[q], previous, b)
+                _touch(con, previous, b)
             built[q] = b
         return built
     finally:
         con.execute("DETACH _prev")
 
 
-def _touch(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, previous: Previous, b: Built) -> None:
+def _touch(con: duckdb.DuckDBPyConnection, previous: Previous, b: Built) -> None:
     """Put the rows of the partitions that changed (of a changed table that is one file or laid out anew:
     every row), in the previous release's DuckDB file and in the warehouse, in :data:`TOUCHED_ROWS`; none
     when the previous file lacks the table (or the one dating it) or has other columns."""
-    t = layout.target
+    layout, t = b.layout, b.layout.target
     entry = previous.laid_out(layout)
     recorded = entry.get("partitions") if layout.partitioned and entry else None
     if isinstance(recorded, dict):  # the partitions whose fingerprint or row count changed, or gone
@@ -179,10 +181,10 @@ def _touch(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, pre
     else:
         where = None if _same(previous.table(t.qualified), b) else "true"
     if (where is None or not {t, layout.via or t} <= tables_in(con, "_prev")
-            or table_columns(con, "_prev", t) != columns):
+            or table_columns(con, "_prev", t) != b.columns):
         return
     b.touched = where
-    _insert_touched(con, layout, columns, where)
+    _insert_touched(con, layout, b.columns, where)
 
 
 def _insert_touched(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, where: str) -> None:
@@ -190,7 +192,7 @@ def _insert_touched(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Col
                 "(side VARCHAR, tbl VARCHAR, k VARCHAR, r BIGINT, h UBIGINT)")
     for side, database in (("old", "_prev"), ("new", "src")):
         con.execute(f"INSERT INTO {TOUCHED_ROWS} SELECT ?, ?, {layout.key_sql()}, _t.rowid, "
-                    f"hash({row_hash_sql(columns, '_t')}) FROM {layout.source_sql(database)} WHERE {where}",
+                    f"hash({row_hash_sql(columns)}) FROM {layout.source_sql(database)} WHERE {where}",
                     [side, layout.target.qualified])
 
 
@@ -243,15 +245,15 @@ def _narrowed(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Columns, 
             return None
         if part.get("fingerprint") != _digest(columns, rows, hash_sum, described):
             return None  # other columns or descriptions: every part differs
-        parts[key] = Part(rows, "", hash_sum=hash_sum)
+        parts[key] = Part(rows, hash_sum)
     _insert_touched(con, layout, columns, f"_t.{quote_ident(PAPER_KEY)} IN ({papers_sql})")
     changes = con.execute(
         f"SELECT k, sum(CASE side WHEN 'new' THEN 1 ELSE -1 END), "
         f"sum(CASE side WHEN 'new' THEN h::HUGEINT ELSE -(h::HUGEINT) END) FROM {TOUCHED_ROWS} "
         "WHERE tbl = ? GROUP BY k", [qualified]).fetchall()
     for key, rows, hash_sum in changes:
-        before = parts.get(key, Part(0, ""))
-        parts[key] = Part(before.rows + rows, "", hash_sum=before.hash_sum + int(hash_sum))
+        before = parts.get(key, Part(0))
+        parts[key] = Part(before.rows + rows, before.hash_sum + int(hash_sum))
     if any(p.rows < 0 for p in parts.values()) or sum(p.rows for p in parts.values()) != _count(con, layout):
         con.execute(f"DELETE FROM {TOUCHED_ROWS} WHERE tbl = ?", [qualified])
         return None
@@ -269,14 +271,13 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, layout: Layout, columns: Column
     cancel out (measured: two booleans flipped, sums equal); hashing each row hash again first makes
     the terms independent."""
     groups = con.execute(
-        f"SELECT {layout.key_sql()} AS k, count(*), sum(hash({row_hash_sql(columns, '_t')})::HUGEINT), "
+        f"SELECT {layout.key_sql()} AS k, count(*), sum(hash({row_hash_sql(columns)})::HUGEINT), "
         f"count(DISTINCT _t.rowid // {VECTOR_ROWS}) FROM {layout.source_sql('src')} GROUP BY k"
     ).fetchall()
     if layout.via is not None and sum(g[1] for g in groups) != _count(con, layout):
         raise PublishError(f"{layout.target.qualified}: a {PAPER_KEY} occurs twice in {layout.via.qualified}, "
                            "so its rows cannot be dated by their paper")
-    return _built(layout, columns, described, {k: Part(n, "", vectors, hash_sum=int(total))
-                                          for k, n, total, vectors in groups})
+    return _built(layout, columns, described, {k: Part(n, int(total), vectors) for k, n, total, vectors in groups})
 
 
 def _count(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
@@ -285,11 +286,11 @@ def _count(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
 
 def _built(layout: Layout, columns: Columns, described: str, parts: dict[str | None, Part]) -> Built:
     """The table's and its non-empty parts' fingerprints (an empty table: one empty part, one empty file)."""
-    parts = {k: p for k, p in parts.items() if p.rows} or {NULL_PARTITION if layout.partitioned else None: Part(0, "")}
+    parts = {k: p for k, p in parts.items() if p.rows} or {NULL_PARTITION if layout.partitioned else None: Part(0)}
     for p in parts.values():
         p.fingerprint = _digest(columns, p.rows, p.hash_sum, described)
     rows, total = sum(p.rows for p in parts.values()), sum(p.hash_sum for p in parts.values())
-    return Built(rows, _digest(columns, rows, total, described), parts, described)
+    return Built(layout, columns, rows, _digest(columns, rows, total, described), parts, described)
 
 
 def _digest(columns: Columns, rows: int, total: int, described: str) -> str:
@@ -299,7 +300,7 @@ def _digest(columns: Columns, rows: int, total: int, described: str) -> str:
     return hashlib.sha256(f"{digest}:{described}".encode()).hexdigest()[:32] if described else digest
 
 
-def changed_tables(previous: Previous | None, targets: list[Target], built: dict[str, Built]) -> list[Target]:
+def changed_tables(previous: Previous | None, built: dict[str, Built]) -> list[Target]:
     """The tables whose fingerprint or row count differs from the previous release's (all without one)."""
-    return [t for t in targets if not (previous and _same(previous.table(t.qualified), built[t.qualified]))]
+    return [b.layout.target for q, b in built.items() if not (previous and _same(previous.table(q), b))]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ import duckdb
 from orchestration.snapshots.metadata import file_sha256
 from orchestration.publish.duckdb_file import STORAGE_VERSION, STORAGE_VERSION_NUMBER
 from orchestration.publish.fingerprints import FINGERPRINT_SCHEME, Built, Previous
-from orchestration.publish.layout import Layout
-from orchestration.publish.releases import DUCKDB_FILE, MANIFEST, PublishError
+from orchestration.publish.releases import DUCKDB_FILE, MANIFEST, NewRelease, PublishError
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +71,14 @@ def hash_files(building: Path, built: dict[str, Built], db_info: dict[str, Any])
     return {path: file_sha256(building / path) for path in paths}
 
 
-def build_manifest(
-    building: Path, name: str, run_id: str, published_at: datetime, layouts: dict[str, Layout],
-    built: dict[str, Built], db_info: dict[str, Any], digests: dict[str, str], loaded_through: str | None = None,
-) -> dict[str, Any]:
-    """The release's manifest with the hashes known so far (``digests``, by relative path)."""
-    for b in built.values():
-        for f in b.files:
-            f.sha256 = f.sha256 or digests.get(f.path)
+def build_manifest(release: NewRelease, built: dict[str, Built], db_info: dict[str, Any],
+                   loaded_through: str | None = None) -> dict[str, Any]:
+    """The release's manifest, without the hashes of the files written for it (:func:`write_manifest`)."""
     made = {k: v for k, v in db_info.items() if k != "sha256"}
     return {
-        "release": name,
-        "run_id": run_id,
-        "published_at": published_at.isoformat(),
+        "release": release.name,
+        "run_id": release.run_id,
+        "published_at": release.published_at.isoformat(),
         "fingerprint_scheme": FINGERPRINT_SCHEME,
         **({"loaded_through": loaded_through} if loaded_through is not None else {}),
         "duckdb": {
@@ -93,25 +86,29 @@ def build_manifest(
             "storage_version": STORAGE_VERSION,
             "storage_version_number": STORAGE_VERSION_NUMBER,
             "written_by": duckdb.__version__,
-            "sha256": db_info.get("sha256") or digests.get(DUCKDB_FILE),
-            "bytes": (building / DUCKDB_FILE).stat().st_size,
+            "sha256": db_info.get("sha256"),
+            "bytes": (release.building / DUCKDB_FILE).stat().st_size,
             **made,
         },
-        "tables": {q: _table_entry(layouts[q], built[q]) for q in layouts},
+        "tables": {q: _table_entry(b) for q, b in built.items()},
     }
 
 
-def write_manifest(building: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Write ``manifest.json``; every file in it must have its hash by now."""
-    missing = [path for e in manifest["tables"].values() for path, f in e["files"].items() if not f["sha256"]]
+def write_manifest(building: Path, manifest: dict[str, Any], digests: dict[str, str]) -> None:
+    """Add the hashes of the files written for this release (``digests``, by relative path) and write
+    ``manifest.json``; every file in it must have its hash by now."""
+    files = [(path, f) for e in manifest["tables"].values() for path, f in e["files"].items()]
+    for path, f in [(DUCKDB_FILE, manifest["duckdb"]), *files]:
+        f["sha256"] = f["sha256"] or digests.get(path)
+    missing = [path for path, f in files if not f["sha256"]]
     if not manifest["duckdb"]["sha256"] or missing:
         raise PublishError(f"{MANIFEST}: no sha256 for {missing or [DUCKDB_FILE]}")
     (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return manifest
 
 
-def _table_entry(layout: Layout, b: Built) -> dict[str, Any]:
+def _table_entry(b: Built) -> dict[str, Any]:
     """A table in the manifest: rows, fingerprint, what a reader opens, its partitions and files."""
+    layout = b.layout
     entry: dict[str, Any] = {"rows": b.rows, "fingerprint": b.fingerprint, "parquet": layout.parquet,
                              "reused": all(p.reused for p in b.parts.values()), "described": b.described}
     if layout.partitioned:

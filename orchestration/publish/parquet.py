@@ -16,9 +16,9 @@ import duckdb
 
 from orchestration.publish.describe import parquet_copy_options
 from orchestration.publish.fingerprints import VECTOR_ROWS, Built, ParquetFile, Previous, touched_delta
-from orchestration.publish.layout import PARTITION_COLUMN, Layout
+from orchestration.publish.layout import PARTITION_COLUMN
 from orchestration.publish.releases import PublishError, link_or_copy
-from orchestration.publish.tables import Columns, parquet_columns
+from orchestration.publish.tables import parquet_columns
 from orchestration.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,11 @@ _DATA_FILE = re.compile(r"data_(\d+)\.parquet")
 SCATTER = 2
 
 
-def link_from_previous(previous: Previous | None, layout: Layout, building: Path, b: Built) -> list[str | None]:
+def link_from_previous(previous: Previous | None, building: Path, b: Built) -> list[str | None]:
     """Link every unchanged part's files from the previous release; the keys of the parts still to export."""
     todo = []
     for key, part in b.parts.items():
-        files = previous.reusable_part(layout, key, part) if previous else None
+        files = previous.reusable_part(b, key) if previous else None
         if files is not None and _link_all(previous, files, building):
             part.files = files
         else:
@@ -57,13 +57,12 @@ def _link_all(previous: Previous, files: list[ParquetFile], building: Path) -> b
     return True
 
 
-def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layout: Layout, building: Path,
-                       b: Built, key: str, columns: Columns) -> bool:
+def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, building: Path, b: Built, key: str) -> bool:
     """When the warehouse's rows of partition ``key`` are the previous release's plus new ones (a
     batch of new papers): hard-link the previous files of the partition and write only the new rows,
     as one more file. False (write the partition anew) when a row was removed or changed, rows repeat,
     the columns or descriptions differ, or the partition has :data:`MAX_FILES` files already."""
-    t = layout.target
+    layout, t = b.layout, b.layout.target
     entry = previous.laid_out(layout)
     recorded = entry.get("partitions", {}).get(key) if entry else None
     if (b.touched is None or not isinstance(recorded, dict) or entry.get("described") != b.described
@@ -72,10 +71,9 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
     old = previous.files_of(entry, key)
     if not old or len(old) >= MAX_FILES:
         return False
-    listing = "[" + ", ".join(quote_literal(previous.dir / f.path) for f in old) + "]"
     try:  # a previous file gone or unreadable: the partition is written anew (never a stuck publish)
         if any((previous.dir / f.path).stat().st_size != f.bytes for f in old) or parquet_columns(
-                con, listing) != columns:
+                con, [str(previous.dir / f.path) for f in old]) != b.columns:
             return False
     except (OSError, duckdb.Error) as exc:
         log.warning("%s: the previous release's files of %s cannot be read (%s); writing it anew",
@@ -98,12 +96,11 @@ def append_to_previous(con: duckdb.DuckDBPyConnection, previous: Previous, layou
         return True
 
 
-def export_parquet(con: duckdb.DuckDBPyConnection, layout: Layout, building: Path, b: Built,
-                   keys: list[str | None]) -> None:
+def export_parquet(con: duckdb.DuckDBPyConnection, building: Path, b: Built, keys: list[str | None]) -> None:
     """Write the parts ``keys`` of the warehouse's table as Parquet files and record them in ``b``."""
     if not keys:
         return
-    t = layout.target
+    layout, t = b.layout, b.layout.target
     options = parquet_copy_options(con, t.relation("src"), t.qualified)
     if not layout.partitioned:
         _copy(con, f"SELECT * FROM {t.relation('src')}", building, layout.parquet, options, b, None)

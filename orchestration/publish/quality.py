@@ -6,12 +6,12 @@ mart validations) as tables into the release's DuckDB file, plus ``quality.relea
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from orchestration.publish.describe import TableDoc, load_docs
+from orchestration.publish.releases import NewRelease
 from orchestration.sql import quote_literal
 
 SCHEMA = "quality"
@@ -41,10 +41,8 @@ def quality_views_in(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [q for q in load_docs() if q.startswith(f"{SCHEMA}.") and q != RELEASE_TABLE and q in present]
 
 
-def write_quality_schema(
-    db_path: Path, warehouse: Path, copied: list[str], *, release: str, run_id: str, published_at: datetime,
-    marts: list[str],
-) -> list[str]:
+def write_quality_schema(db_path: Path, warehouse: Path, copied: list[str], release: NewRelease, *,
+                         marts: list[str]) -> list[str]:
     """(Re)create the ``quality`` tables in the release's DuckDB file ``db_path`` from the
     warehouse's quality views ``copied`` (:func:`quality_views_in`), and ``quality.release``.
     Returns the tables written; none without quality views (a warehouse dbt never built)."""
@@ -61,7 +59,7 @@ def write_quality_schema(
         con.execute(f"CREATE OR REPLACE TABLE pub.{RELEASE_TABLE} (release VARCHAR, run_id VARCHAR, "
                     "published_at TIMESTAMPTZ, marts VARCHAR[], mart_rows BIGINT)")
         con.execute(f"INSERT INTO pub.{RELEASE_TABLE} VALUES (?, ?, ?, ?, ?)",
-                    [release, run_id, published_at, sorted(marts), mart_rows])
+                    [release.name, release.run_id, release.published_at, sorted(marts), mart_rows])
         con.execute("COMMIT")
         con.execute("CHECKPOINT pub")
         con.execute("DETACH pub")

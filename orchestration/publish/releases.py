@@ -101,6 +101,7 @@ class NewRelease:
 
     published_root: Path
     name: str
+    run_id: str
     published_at: datetime
     renamed: bool = False
     swapped: bool = False
@@ -109,7 +110,7 @@ class NewRelease:
     def now(cls, published_root: Path, run_id: str) -> NewRelease:
         published_at = datetime.now(UTC)
         short_id = re.sub(r"[^A-Za-z0-9_-]", "_", run_id[:8])
-        return cls(published_root, f"{published_at.strftime('%Y%m%dT%H%M%S%fZ')}-{short_id}", published_at)
+        return cls(published_root, f"{published_at.strftime('%Y%m%dT%H%M%S%fZ')}-{short_id}", run_id, published_at)
 
     @property
     def building(self) -> Path:
@@ -147,14 +148,14 @@ class NewRelease:
             raise PublishError(f"release {final} already exists")
         os.rename(self.building, final)
         self.renamed = True
-        _fsync_dir(final.parent)
+        _fsync(final.parent)
         with contextlib.suppress(OSError):
             final.chmod(_DIR_MODE)
         os.symlink(os.path.relpath(final, home), self._link_tmp, target_is_directory=True)
         os.replace(self._link_tmp, self.published_root)  # the commit point: atomic on POSIX
         self.swapped = True
         with contextlib.suppress(OSError):
-            _fsync_dir(home)
+            _fsync(home)
 
 
 def seal(building: Path) -> None:
@@ -165,15 +166,14 @@ def seal(building: Path) -> None:
         if path.is_file():
             if path.stat().st_nlink > 1:
                 continue
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+            _fsync(path)
             path.chmod(_FILE_MODE)
         elif path.is_dir():
             folders.append(path)
     for folder in reversed(folders):
-        _fsync_dir(folder)
+        _fsync(folder)
         folder.chmod(_DIR_MODE)
-    _fsync_dir(building)
+    _fsync(building)
 
 
 def prune(published_root: Path, *, keep: int, spare: str | None) -> list[Path]:
@@ -231,8 +231,7 @@ def prepare_copy(published_root: Path) -> Path | None:
         if not dest.is_file():
             part.unlink(missing_ok=True)
             copy_file(releases_root(published_root) / name / DUCKDB_FILE, part)
-            with open(part, "rb") as fh:
-                os.fsync(fh.fileno())
+            _fsync(part)
             os.replace(part, dest)
         return dest
     except (OSError, PublishError) as exc:
@@ -271,8 +270,9 @@ def copy_file(source: Path, dest: Path) -> None:
         raise PublishError(f"copy of {source} is incomplete")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync(path: Path) -> None:
+    """fsync a file or a folder."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

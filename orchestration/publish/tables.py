@@ -87,9 +87,9 @@ def read_warehouse(warehouse: Path, building: Path, memory_limit: str) -> Iterat
         rmtree(spill)
 
 
-def parquet_columns(con: duckdb.DuckDBPyConnection, listing: str) -> Columns:
-    """The columns of the Parquet files ``listing`` (a DuckDB list of paths), without Hive partitions."""
-    read = con.execute(f"DESCRIBE SELECT * FROM read_parquet({listing}, hive_partitioning = false)").fetchall()
+def parquet_columns(con: duckdb.DuckDBPyConnection, paths: list[str]) -> Columns:
+    """The columns of the Parquet files ``paths``, without Hive partitions."""
+    read = con.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [paths]).fetchall()
     return [(name, type_) for name, type_, *_ in read]
 
 
