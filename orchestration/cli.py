@@ -105,8 +105,9 @@ def _free_dead_runs(instance) -> None:
         say(f"waiting:    run {run.run_id} ({run.job_name}) is ahead of this one for the warehouse")
 
 
-def _summary(home: PapersHome, run_id: str, failure: str | None) -> dict:
-    """What a run did, from the registry, the validation results and the release it left."""
+def _summary(home: PapersHome, run_id: str, failure: str | None, strict: bool) -> dict:
+    """What a run did, from the registry, the validation results and the release it left; its exit code
+    and one-line result last."""
     import duckdb
 
     from orchestration.dbt_state import project_md5
@@ -160,6 +161,7 @@ def _summary(home: PapersHome, run_id: str, failure: str | None) -> dict:
     summary["published"] = ({"now": release.get("run_id") == run_id, "release": Path(release["release_dir"]).name,
                              "run_id": release["run_id"], "published_at": release["published_at"]}
                             if release else None)
+    summary["exit_code"], summary["result"] = _outcome(summary, strict)
     return summary
 
 
@@ -181,7 +183,7 @@ def _outcome(summary: dict, strict: bool) -> tuple[int, str]:
 
 
 def _render(home: PapersHome, summary: dict) -> None:
-    """The summary as lines: counts, what went wrong and why, the release."""
+    """The summary as lines: counts, what went wrong and why, the release, the result."""
     for key in ("files", "fetches"):
         if key in summary:
             counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in summary[key].items())
@@ -219,6 +221,7 @@ def _render(home: PapersHome, summary: dict) -> None:
         say(f"published:  unchanged, still serves run {release['run_id']} of {release['published_at']}")
     else:
         say("published:  nothing published yet")
+    say(f"result:     {summary['result']}")
 
 
 def _one_line(text: str) -> str:
@@ -262,17 +265,14 @@ def _run_and_report(settings: Settings, args, job_name: str, *, run_config: dict
             tags={**(tags or {}), **({PROCESS_TAG: identity} if identity else {})},
             raise_on_error=False,
         )
-    summary = _summary(home, result.run_id, _failure(result))
-    code, outcome = _outcome(summary, args.strict)
+    summary = _summary(home, result.run_id, _failure(result), args.strict)
     seconds = round(time.monotonic() - started, 1)
     if args.json:
-        _write(json.dumps({"command": args.command, **summary, "exit_code": code, "result": outcome,
-                           "seconds": seconds, "log": str(log) if log else None}))
-        return code
-    _render(home, summary)
-    say(f"result:     {outcome}")
-    say(f"took:       {seconds} s (run {result.run_id}" + (f"; log: {log})" if log else ")"))
-    return code
+        _write(json.dumps({"command": args.command, **summary, "seconds": seconds, "log": str(log) if log else None}))
+    else:
+        _render(home, summary)
+        say(f"took:       {seconds} s (run {result.run_id}" + (f"; log: {log})" if log else ")"))
+    return summary["exit_code"]
 
 
 def _nothing_to_do(args, message: str) -> int:

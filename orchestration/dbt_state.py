@@ -80,12 +80,9 @@ def seed_invocation_state(target: Path, invocation_target: Path) -> Path:
 def keep_invocation_state(invocation_target: Path, target: Path) -> None:
     """After a dbt build, keep its partial-parse state, run results and log in ``target``; drop its folder.
 
-    Every invocation runs in a fresh sub-folder of the target folder (:func:`seed_invocation_state`).
-    dbt discards a partial-parse state written with other connection details or vars — and the
-    warehouse path differs per PAPERS_HOME — so the state is kept per home: without it every build
-    re-parses the whole project. Files are replaced atomically (a concurrent build reads either the
-    old or the new state; dbt checks it anyway).
-    """
+    dbt discards a partial-parse state written with other connection details or vars (the warehouse
+    path differs per PAPERS_HOME), so the state is kept per home: without it every build re-parses the
+    whole project. Files are replaced atomically (a concurrent build reads the old or the new state)."""
     for name in KEPT_FROM_INVOCATION:
         source = invocation_target / name
         if source.is_file():

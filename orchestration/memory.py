@@ -1,15 +1,11 @@
 """Give memory a step no longer uses back to the operating system, between the steps of a run.
 
-The steps of a run share one (in-process) Python process. The raw load and the validations allocate
-GBs (Arrow tables, pandas frames, DuckDB's buffer pool) that are freed when they finish, but freed
-memory is not necessarily returned: glibc keeps freed chunks in its heaps (the main heap and the
-per-thread arenas DuckDB's and Arrow's worker threads use) until told to trim them, and Arrow's pool
-keeps freed pages for reuse. The dbt step then runs dbt's own DuckDB (up to
-``PAPERS_DUCKDB_MEMORY_LIMIT``) in the same process, which would otherwise still hold the raw
-load's peak.
-
-No garbage collection runs here: what the steps leave is freed by reference counting once GX lets
-go of its frames (``_gx.Validator.close``).
+The steps of a run share one Python process. What the raw load and the validations allocate (Arrow
+tables, pandas frames, DuckDB's buffer pool) is freed when they finish but not necessarily returned:
+glibc keeps freed chunks in its heaps and per-thread arenas until told to trim them, and Arrow's pool
+keeps freed pages. The dbt step's own DuckDB (up to ``PAPERS_DUCKDB_MEMORY_LIMIT``) would otherwise run
+on top of the raw load's peak. No garbage collection runs here: reference counting frees what the
+steps leave once GX lets go of its frames (``_gx.Validator.close``).
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """Runs whose process died (kill -9, the OOM killer, a reboot) still hold the warehouse's writer slot
 in the Dagster instance: fail them and free their slots.
 
-A run frees its slot in the ``duckdb_warehouse`` pool as it ends (the daemon does, after
-``free_slots_after_run_end_seconds``, for a run that ended some other way); a killed run stays STARTED
-and keeps its slot, and every later run waits for it. So every run is tagged ``papers/process``: host,
-boot id, pid and the process's start time in clock ticks, which name one process exactly (a reused pid
-has another start time; a reboot changes the boot id). The ``papers`` command tags its runs and calls
-:func:`free_dead_runs` before each run; under `make ui` the launcher tags its workers and the daemon's
-run monitoring asks it (:mod:`orchestration.defs.launcher`). A run of another machine sharing the
-instance, or one without the tag, is never judged dead here.
+A killed run stays STARTED and keeps its slot in the ``duckdb_warehouse`` pool, and every later run waits
+for it. So every run is tagged ``papers/process``: host, boot id, pid and the process's start time in
+clock ticks, which name one process exactly (a reused pid has another start time; a reboot changes the
+boot id). The ``papers`` command tags its runs and calls :func:`free_dead_runs` before each run; under
+`make ui` the launcher tags its workers and the daemon's run monitoring asks it
+(:mod:`orchestration.defs.launcher`). A run of another machine, or one without the tag, is never judged dead.
 """
 
 from __future__ import annotations
@@ -71,19 +69,12 @@ def identity_alive(identity: str) -> bool | None:
     return stat is not None and stat[1] == start and stat[0] != "Z"
 
 
-def gone_process(run: dg.DagsterRun) -> int | None:
-    """The pid of ``run``'s process if that process no longer exists (None: it runs, or it cannot be
-    told: no tag, another host)."""
+def run_process(run: dg.DagsterRun) -> tuple[int | None, bool | None]:
+    """The pid of ``run``'s process and whether it still runs (None, None: it cannot be told: no tag,
+    another host)."""
     identity = run.tags.get(PROCESS_TAG)
-    if not identity or identity_alive(identity) is not False:
-        return None
-    return int(identity.rsplit(":", 3)[2])
-
-
-def live_pid(run: dg.DagsterRun) -> int | None:
-    """The pid of ``run``'s process if it certainly still runs on this machine."""
-    identity = run.tags.get(PROCESS_TAG)
-    return int(identity.rsplit(":", 3)[2]) if identity and identity_alive(identity) else None
+    alive = identity_alive(identity) if identity else None
+    return (None if alive is None else int(identity.rsplit(":", 3)[2])), alive
 
 
 def free_dead_runs(instance: dg.DagsterInstance) -> list[FreedRun]:
@@ -99,8 +90,8 @@ def free_dead_runs(instance: dg.DagsterInstance) -> list[FreedRun]:
             freed.append(FreedRun(run.run_id, run.job_name, None, failed=False))
     running = RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
     for run in instance.get_runs(filters=running):
-        pid = gone_process(run)
-        if pid is None:
+        pid, alive = run_process(run)
+        if alive is not False:
             continue
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status in FINISHED_STATUSES:

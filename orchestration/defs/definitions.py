@@ -1,6 +1,5 @@
 """Wire assets, checks, jobs, sensors and resources into one Definitions object for one Settings."""
 
-
 from collections.abc import Callable
 
 import dagster as dg
@@ -27,9 +26,6 @@ def build_definitions(settings: Settings, progress: Callable[[str], None] | None
         jobs=[ingest_landing_job, fetch_api_job, build_marts_job],
         sensors=[landing_sensor(settings), automation_sensor(settings)],
         schedules=[rolling_refetch_schedule(settings)],
-        resources={
-            "warehouse": Warehouse(settings, progress),
-            "dlt": DagsterDltResource(),
-        },
+        resources={"warehouse": Warehouse(settings, progress), "dlt": DagsterDltResource()},
         executor=dg.in_process_executor,
     )

@@ -1,21 +1,18 @@
 """The run launcher of `make ui` (``dagster.yaml``: ``run_launcher``): each run's worker is forked from a
-process that has already imported Dagster, dlt, dbt, Great Expectations and DuckDB.
+process that has already imported Dagster, dlt, dbt, Great Expectations and DuckDB and run dbt once
+(:mod:`orchestration.defs.dbt.warm`), instead of a fresh interpreter importing them all before every run.
 
-Dagster's default launcher starts every run in a fresh interpreter, which imports all of them again
-before the run's first step: seconds of every sensor run that moves one file. Here a fork server
-(``multiprocessing``'s ``forkserver``, started as the daemon starts: :class:`PreloadingRunCoordinator`)
-imports them once and runs dbt once (:mod:`orchestration.defs.dbt.warm`); a run's worker is a fork of it
-that executes ``dagster api execute_run``, the command of the default launcher's workers. The worker has
-the daemon's interpreter, working directory and environment as they were when the fork server started
-(restart `make ui` after changing them or upgrading a package); the project's own modules are not kept
-loaded, so a code location reloaded in the UI runs its new code. A code location with another
-interpreter (``executable_path``) gets a plain subprocess.
+The fork server (``multiprocessing``'s ``forkserver``) starts as the daemon starts
+(:class:`PreloadingRunCoordinator`); a worker forked from it executes ``dagster api execute_run``, as the
+default launcher's workers do, with the interpreter, working directory and environment the fork server
+started with (restart `make ui` after changing them). The project's own modules are not kept loaded, so a
+code location reloaded in the UI runs its new code; one with another interpreter (``executable_path``)
+gets a plain subprocess.
 
-Each worker's process identity is tagged on its run (:mod:`orchestration.defs.dead_runs`): the daemon's
-run monitoring asks :meth:`check_run_worker_health` about every started run (a `papers` command's too)
-and fails one whose process is gone (kill -9, OOM); within ``free_slots_after_run_end_seconds`` its
-warehouse slot is freed. Terminate (run page) sends a started run's process SIGINT, which Dagster turns
-into a canceled run (dbt stops with it); a run not started yet is killed and marked canceled at once.
+Each worker's process identity is tagged on its run (:mod:`orchestration.defs.dead_runs`), so the daemon's
+run monitoring (:meth:`check_run_worker_health`) fails a run whose process is gone (kill -9, OOM) and its
+warehouse slot is freed. Terminate sends a started run's process SIGINT, which Dagster turns into a
+canceled run; a run not started yet is killed and marked canceled at once.
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
-from orchestration.defs.dead_runs import PROCESS_TAG, gone_process, live_pid, process_identity
+from orchestration.defs.dead_runs import PROCESS_TAG, process_identity, run_process
 
 #: what the fork server imports before it forks any worker: third-party modules and the dbt warm-up
 #: (not polars: a fork of a process whose polars thread pool has started can hang in it; streamlit:
@@ -117,8 +114,8 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
         run = self._instance.get_run_by_id(run_id)
         if not run or run.is_finished:
             return False
-        pid = live_pid(run)
-        if pid is None:
+        pid, alive = run_process(run)
+        if not alive:
             self._instance.report_engine_event("terminate: no live process of this run on this machine", run,
                                                cls=self.__class__)
             return False
@@ -140,8 +137,8 @@ class PreloadedRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def check_run_worker_health(self, run) -> CheckRunHealthResult:
-        pid = gone_process(run)
-        if pid is None:
+        pid, alive = run_process(run)
+        if alive is not False:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
         return CheckRunHealthResult(WorkerStatus.FAILED, f"the run's process (pid {pid}) is gone: killed or crashed")
 

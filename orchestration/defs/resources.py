@@ -1,7 +1,6 @@
 """The warehouse resource: the deployment's settings, PAPERS_HOME and its DuckDB file."""
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import duckdb
 
@@ -31,11 +30,6 @@ class Warehouse:
         if self.progress is not None:
             self.progress(message)
 
-    @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection, closed on exit (dbt and dlt open the file themselves)."""
-        con = bound_duckdb(duckdb.connect(str(self.home.warehouse)), self.settings.duckdb_memory_limit)
-        try:
-            yield con
-        finally:
-            con.close()
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-write connection, closed when its ``with`` block ends (dbt and dlt open the file themselves)."""
+        return bound_duckdb(duckdb.connect(str(self.home.warehouse)), self.settings.duckdb_memory_limit)

@@ -13,17 +13,6 @@ from orchestration.defs.jobs import ingest_landing_job
 from orchestration.sources.landing_plan import WatchSettings, plan_batches
 
 
-def batch_run_request(batch) -> dg.RunRequest:
-    tags = {"papers/files": str(len(batch.files))}
-    if batch.listing_dates:
-        tags["papers/listing_dates"] = "..".join(batch.listing_dates)
-    return dg.RunRequest(
-        run_key=batch.run_key,
-        run_config={"ops": {"landing_raw": {"config": {"files": list(batch.files)}}}},
-        tags=tags,
-    )
-
-
 def landing_sensor(settings: Settings) -> dg.SensorDefinition:
     """The sensor watching ``settings.home``'s landing folder."""
     landing = settings.layout.landing
@@ -37,6 +26,11 @@ def landing_sensor(settings: Settings) -> dg.SensorDefinition:
         context.update_cursor(cursor)
         if not batches:
             return dg.SkipReason(f"no new stable files in {landing}")
-        return [batch_run_request(b) for b in batches]
+        return [dg.RunRequest(run_key=batch.run_key,
+                              run_config={"ops": {"landing_raw": {"config": {"files": list(batch.files)}}}},
+                              tags={"papers/files": str(len(batch.files)),
+                                    **({"papers/listing_dates": "..".join(batch.listing_dates)}
+                                       if batch.listing_dates else {})})
+                for batch in batches]
 
     return _sensor

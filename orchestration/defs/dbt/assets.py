@@ -1,6 +1,5 @@
 """dbt models as Dagster assets: raw sources -> staging -> intermediate -> marts."""
 
-
 import json
 import sys
 import threading
@@ -32,8 +31,7 @@ MANIFEST_PATH = ensure_manifest(DBT_PROJECT_DIR)
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """Groups by dbt layer (staging / intermediate / marts), kinds dbt + duckdb, and the
-    automation condition of every model (``FOLLOW_RAW``).
+    """Groups by dbt layer (staging / intermediate / marts); every model follows raw (``FOLLOW_RAW``).
 
     dbt's tests run in the build (a failed one fails the step and names itself) and their results
     are part of each model's materialization (``dbt tests``); they are not Dagster asset checks, each
@@ -44,12 +42,10 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=False))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        schema = dbt_resource_props.get("config", {}).get("schema")
-        return schema or "dbt"
+        return dbt_resource_props.get("config", {}).get("schema") or "dbt"
 
-    def get_asset_spec(self, manifest, unique_id, project):  # type: ignore[override]
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        return spec.merge_attributes(kinds={"duckdb"}).replace_attributes(automation_condition=FOLLOW_RAW)
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition:
+        return FOLLOW_RAW
 
 
 class DbtBuildConfig(dg.Config):
@@ -89,14 +85,10 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, warehouse: dg.Resour
     preparing.start()
     # dbt's DuckDB runs in this process: hand back what the raw load and checks left behind first
     log_release(context.log, "before dbt")
-    args = ["build", "--full-refresh"] if window.full else ["build"]
     # the deployment's settings reach dbt as --vars (profiles.yml reads them); the window dbt reads
-    # from the ledger itself (macros/incremental_state.sql)
-    args += ["--vars", json.dumps(warehouse.settings.dbt_vars())]
-    # dbt's log file (dbt.log next to run_results.json) is plain text; colours only for a terminal
-    args += ["--log-format-file", "text", "--no-use-colors-file"]
-    if not sys.stdout.isatty():
-        args.append("--no-use-colors")
+    # from the ledger itself (macros/incremental_state.sql). dbt.log is plain text; colours only for a terminal
+    args = ["build", *(["--full-refresh"] if window.full else []), "--vars", json.dumps(warehouse.settings.dbt_vars()),
+            "--log-format-file", "text", "--no-use-colors-file", *([] if sys.stdout.isatty() else ["--no-use-colors"])]
     kept = warehouse.home.dbt_target
     target = seed_invocation_state(kept, kept / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}")
     whole = context.selected_asset_keys == warehouse_dbt_models.keys  # (context.assets_def is the subset)

@@ -1,18 +1,14 @@
 """dbt in the Dagster step's own process (``dbtRunner``), its results as the events dagster-dbt makes.
 
-dbt's programmatic entry point runs the command in this process: no second Python starting and
-importing dbt (~2 s), no ``dbt --version`` and no adapter that dagster-dbt would set up here just in
-case. Each node's result event is handed to dagster-dbt's own translation
-(``DbtCoreCliEventMessage.to_default_asset_events``), as its subprocess runner does with dbt's
-JSON log lines, so materializations, test results and their metadata are the same.
+No second Python starting and importing dbt (~2 s), no ``dbt --version`` and no adapter that
+dagster-dbt would set up here just in case. Each node's result event goes through dagster-dbt's own
+translation (``DbtCoreCliEventMessage.to_default_asset_events``), as its subprocess runner does with
+dbt's JSON log lines, so materializations, test results and their metadata are the same. What dbt
+prints goes to ``sys.stdout`` (the ``papers`` command's log; Dagster's compute log).
 
-What dbt prints goes to ``sys.stdout`` as plain text lines (the ``papers`` command sends them to its
-log; Dagster to the step's compute log); dbt's own log file is ``<target>/dbt.log``.
-
-An interrupt (terminating the run from the UI sends the run worker SIGINT; Ctrl-C) reaches dbt as a
-``KeyboardInterrupt``, on which dbt cancels its running queries and stops its worker threads, then
-the step is interrupted as any other. dbt's worker threads get ``STOP_SECONDS`` to end; one still
-running then is named in a warning.
+An interrupt (Terminate in the UI sends the run worker SIGINT; Ctrl-C) reaches dbt as a
+``KeyboardInterrupt``, on which dbt cancels its queries and stops its worker threads; they get
+``STOP_SECONDS`` to end, and one still running then is named in a warning.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ The asset functions are thin: read landing / pick partition dates, run the dlt s
 dagster-dlt with a working folder per run, then settle the bookkeeping (registry, file moves).
 """
 
-
 import shutil
 import tempfile
 from pathlib import Path
@@ -203,11 +202,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
 def _tag_quarantines(context, quarantined: int, not_fetched: int = 0) -> None:
     """Mark the run itself (its tags show in the run list and on the run page) when it quarantined
     files or could not fetch dates: the run succeeds, but someone should look."""
-    tags = {}
-    if quarantined:
-        tags["papers/quarantined"] = str(quarantined)
-    if not_fetched:
-        tags["papers/not_fetched"] = str(not_fetched)
+    tags = {name: str(n) for name, n in (("papers/quarantined", quarantined), ("papers/not_fetched", not_fetched)) if n}
     if tags:
         context.instance.add_run_tags(context.run.run_id, tags)
 

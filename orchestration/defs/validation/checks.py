@@ -9,7 +9,6 @@ passing check advances the mart's watermark in the change ledger (ops.watermarks
 does not, so the next run validates those rows again.
 """
 
-
 import json
 
 import dagster as dg
@@ -53,22 +52,21 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, ta
     nothing = "nothing parsed for this table in this run"
     with warehouse.connect() as con:
         recorded = table_exists(con, "ops.validation_results")
-        rows = {table: con.execute(
+        audits = [(table, con.execute(
             "select suite, evaluated, failed, success, failed_expectations, rows, scope from ops.validation_results "
             "where run_id = ? and table_name = ? order by validated_at desc limit 1",
-            [run_id, f"raw.{table}"]).fetchone() if recorded else None for table in tables}
-        quarantined = {table: _quarantined(con, run_id, table) for table in tables}
-    for table in tables:
-        suite, evaluated, failed, success, expectations, n, scope = rows[table] or (
+            [run_id, f"raw.{table}"]).fetchone() if recorded else None, _quarantined(con, run_id, table))
+            for table in tables]
+    for table, row, held in audits:
+        suite, evaluated, failed, success, expectations, n, scope = row or (
             RAW_TABLES[table].suite, 0, 0, True, "[]", 0, nothing)
-        held = quarantined[table]
         problems = ([f"{len(held)} quarantined: " + "; ".join(f"{q['file']} ({q['reason']})" for q in held)]
                     if held else []) + ([f"suite: {'; '.join(json.loads(expectations))}"] if not success else [])
         yield dg.AssetCheckResult(
             asset_key=dg.AssetKey(["raw", table]), check_name=CHECK_NAME, passed=bool(success) and not held,
             severity=dg.AssetCheckSeverity.WARN,
             description=(" | ".join(problems)[:2000] if problems else
-                         "all expectations met" if rows[table] else nothing),
+                         "all expectations met" if row else nothing),
             metadata={"suite": suite, "rows_validated": n, "expectations_evaluated": evaluated,
                       "expectations_failed": failed, "rows_scope": scope,
                       "quarantined_files": dg.MetadataValue.json(held)},
@@ -82,8 +80,7 @@ def _report_raw(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, ta
 )
 def landing_raw_checks(context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Warehouse]):
     """The audit of the landed files this run parsed."""
-    tables = [key.asset_key.path[-1] for key in context.selected_asset_check_keys]
-    yield from _report_raw(context, warehouse, tables)
+    yield from _report_raw(context, warehouse, [key.asset_key.path[-1] for key in context.selected_asset_check_keys])
 
 
 @dg.multi_asset_check(specs=[_raw_spec("api_fetched_papers")], pool=WAREHOUSE_WRITER_POOL)
