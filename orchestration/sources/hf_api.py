@@ -254,14 +254,13 @@ def fetch_dates(listing_dates: Sequence[date], base_url: str, limits: FetchLimit
 
 @dlt.source(name="hf_api", max_table_nesting=0)
 def hf_api_source(
-    listing_dates: Sequence[date] = (),
+    fetched: Iterable[Fetched] = (),
     already_loaded: frozenset[str] = frozenset(),
     outcomes: list[FetchOutcome] | None = None,
     audit: Callable[[str, pa.Table], dict[str, str]] | None = None,
-    fetched: Iterable[Fetched] = (),
 ) -> dlt.sources.DltResource:
-    """Daily Papers listings (append-only observations) from ``fetched``, what :func:`fetch_dates` got
-    (``listing_dates``, the dates asked for, is not read). ``audit``: checks a date's rows (``(table
+    """Daily Papers listings (append-only observations) from ``fetched``, what :func:`fetch_dates` got.
+    ``audit``: checks a date's rows (``(table
     name, rows)`` -> snapshot ids to reject, with reasons) before they are yielded; a rejected listing
     is quarantined like a body that did not parse."""
     log = outcomes if outcomes is not None else []

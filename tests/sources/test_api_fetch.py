@@ -56,7 +56,7 @@ def test_api_resource_pages_and_retries(api_server, tmp_path):
     pipeline = dlt.pipeline(pipeline_name="api_test", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
                             dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
     days = [TWO_PAGE_DATE, RETRIED_DATE]
-    pipeline.run(hf_api_source(days, outcomes=outcomes, fetched=fetch_dates(days, base_url)))
+    pipeline.run(hf_api_source(outcomes=outcomes, fetched=fetch_dates(days, base_url)))
 
     with pipeline.sql_client() as client:
         rows = client.execute_sql(
@@ -89,9 +89,9 @@ def test_unchanged_listing_is_a_duplicate(api_server, tmp_path):
     first: list = []
     pipeline = dlt.pipeline(pipeline_name="api_dup", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
                             dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
-    pipeline.run(hf_api_source([TWO_PAGE_DATE], outcomes=first, fetched=fetch_dates([TWO_PAGE_DATE], base_url)))
+    pipeline.run(hf_api_source(outcomes=first, fetched=fetch_dates([TWO_PAGE_DATE], base_url)))
     second: list = []
-    pipeline.run(hf_api_source([TWO_PAGE_DATE], outcomes=second, fetched=fetch_dates([TWO_PAGE_DATE], base_url),
+    pipeline.run(hf_api_source(outcomes=second, fetched=fetch_dates([TWO_PAGE_DATE], base_url),
                                already_loaded=frozenset(o.snapshot_id for o in first)))
     assert [o.status for o in second] == ["duplicate"]
     with pipeline.sql_client() as client:
@@ -104,7 +104,7 @@ def test_a_date_answered_with_an_envelope_is_quarantined(httpserver, tmp_path):
     pipeline = dlt.pipeline(pipeline_name="api_bad", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
                             dataset_name="raw", pipelines_dir=str(tmp_path / "dlt"))
     days = [date(2025, 1, 1)]
-    pipeline.run(hf_api_source(days, outcomes=outcomes, fetched=fetch_dates(days, httpserver.url_for("/").rstrip("/"))))
+    pipeline.run(hf_api_source(outcomes=outcomes, fetched=fetch_dates(days, httpserver.url_for("/").rstrip("/"))))
     assert [(o.status, o.rows) for o in outcomes] == [("quarantined", 0)]
     assert "error" in outcomes[0].reason and outcomes[0].body
     with pipeline.sql_client() as client:
@@ -146,7 +146,7 @@ def test_every_wait_is_bounded_and_one_bad_date_does_not_stop_the_others(httpser
     started = time.monotonic()
     base = httpserver.url_for("/").rstrip("/").replace("http://", "http://user:s3cret@")
     fetched = fetch_dates(days, base, limits, progress=lambda f: seen.append((f.listing_date, time.monotonic())))
-    pipeline.run(hf_api_source(days, outcomes=outcomes, fetched=fetched))
+    pipeline.run(hf_api_source(outcomes=outcomes, fetched=fetched))
     took = {d: t - (seen[i - 1][1] if i else started) for i, (d, t) in enumerate(seen)}
     by_day = {o.listing_date.day: o for o in outcomes}
     assert {d: (o.status, o.failed) for d, o in by_day.items()} == {

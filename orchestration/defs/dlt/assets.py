@@ -173,7 +173,7 @@ def hf_api_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareh
             "and listing_date in (select unnest(?::date[]))", [dates],
         ).fetchall()) if table_exists(con, "ops.snapshot_files") else frozenset()
         audit = RawAudit(con)
-        source = hf_api_source(dates, already_loaded=already, outcomes=outcomes, audit=audit, fetched=fetched)
+        source = hf_api_source(fetched, already_loaded=already, outcomes=outcomes, audit=audit)
         loaded = list(dlt.run(context=context, dlt_source=source,
                               dlt_pipeline=raw_pipeline("hf_api", con, home.dlt_runs / run_id)))
         audit.finish(run_id=run_id, report_dir=home.reports)
