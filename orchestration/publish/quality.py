@@ -10,13 +10,13 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.publish.describe import TableDoc, load_docs
+from orchestration.publish.describe import TableDoc
 from orchestration.publish.releases import NewRelease
 from orchestration.sql import quote_literal
 
 SCHEMA = "quality"
-#: The dbt models (views, schema ``quality``) copied into every release.
-VIEWS = ("snapshot_files", "quarantined_files", "validation_results", "validation_runs")
+#: The dbt models (views, schema ``quality``) copied into every release, in name order.
+VIEWS = ("quarantined_files", "snapshot_files", "validation_results", "validation_runs")
 RELEASE_TABLE = f"{SCHEMA}.release"
 
 #: ``quality.release``: written by the publish step, described here (it is no dbt model).
@@ -38,7 +38,7 @@ def quality_views_in(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The quality views dbt built in the warehouse (``src``; none in a warehouse dbt never built)."""
     present = {f"{s}.{t}" for s, t in con.execute(
         "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = 'src' AND NOT internal").fetchall()}
-    return [q for q in load_docs() if q.startswith(f"{SCHEMA}.") and q != RELEASE_TABLE and q in present]
+    return [q for q in (f"{SCHEMA}.{view}" for view in VIEWS) if q in present]
 
 
 def write_quality_schema(db_path: Path, warehouse: Path, copied: list[str], release: NewRelease, *,

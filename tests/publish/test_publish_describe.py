@@ -16,6 +16,8 @@ import pytest
 
 from orchestration.project import PUBLIC_MARTS
 from orchestration.publish import publish
+from orchestration.publish.describe import load_docs
+from orchestration.publish.quality import VIEWS
 from tests.conftest import DEMO_BAD_FILE, copy_home
 from tests.pipeline_runs import REPO
 
@@ -93,6 +95,11 @@ def test_release_holds_a_data_dictionary_of_what_it_serves(demo_home):
     for name, table in catalog["tables"].items():
         assert f"## {name}" in readme
         assert all(f"| `{c['name']}` |" in readme for c in table["columns"])
+
+
+def test_the_quality_views_copied_are_dbts_quality_models():
+    # one list (publish.quality.VIEWS, also the publish asset's dependencies) of what dbt builds in `quality`
+    assert [q for q in load_docs() if q.startswith("quality.")] == [f"quality.{view}" for view in VIEWS]
 
 
 def test_quality_schema_copies_the_ops_record(demo_home):
