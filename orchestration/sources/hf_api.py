@@ -260,9 +260,8 @@ def hf_api_source(
     audit: Callable[[str, pa.Table], dict[str, str]] | None = None,
 ) -> dlt.sources.DltResource:
     """Daily Papers listings (append-only observations) from ``fetched``, what :func:`fetch_dates` got.
-    ``audit``: checks a date's rows (``(table
-    name, rows)`` -> snapshot ids to reject, with reasons) before they are yielded; a rejected listing
-    is quarantined like a body that did not parse."""
+    ``audit``: checks a date's rows (``(table name, rows)`` -> snapshot ids to reject, with reasons)
+    before they are yielded; a rejected listing is quarantined like a body that did not parse."""
     log = outcomes if outcomes is not None else []
 
     @dlt.resource(name=API_FETCHED_TABLE, write_disposition="append")
