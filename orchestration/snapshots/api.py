@@ -1,10 +1,11 @@
 """The parser of API JSON bodies (bare arrays of paper objects, as ``/api/daily_papers`` returns them):
 pyarrow's JSON reader + Arrow compute, no per-row Python.
 
-The reason of a rejection comes from :func:`.api_reasons.api_problem`, a strict reading of the decoded
-JSON that names the element and field at fault; it also checks, before they are read, the bodies the
-reader would take too leniently (``NaN``/``Infinity`` outside strings, which the reader skips in
-ignored fields; brackets nested deeper than :data:`MAX_DEPTH`).
+A body the reader cannot take, or would take too leniently (``NaN``/``Infinity`` outside strings,
+which the reader skips in ignored fields; brackets nested deeper than :data:`MAX_DEPTH`), is read
+strictly by :func:`.api_reasons.read_api`: its rejection names the element and field at fault, and a
+body it accepts (e.g. with a key twice, or ``"hidden": null`` in a field the raw table does not read)
+is re-encoded from its decoded document, with only the fields the raw table reads, and read again.
 
 Per value, as the API's JSON means it: an integer field takes a JSON number with an integral value
 in 32 bits (``2.0`` is 2); a timestamp is ISO-8601 (the common ``…T…Z`` / ``±HH:MM`` forms are cast
@@ -27,14 +28,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .api_reasons import api_problem
+from .api_reasons import read_api
 from .decoding import decode_text
-from .errors import SnapshotRejected, first_line, unparsable
+from .errors import SnapshotRejected, unparsable
 from .metadata import as_utc
 from .schemas import API_PAPERS_SCHEMA, TIMESTAMP_UTC
 
@@ -81,8 +83,8 @@ _CONSTANT = re.compile(rb"[:\[,][ \t\r\n]*-?(?:NaN|Infinity)")
 _NULL_HIDDEN = re.compile(rb'"hidden"[ \t\r\n]*:[ \t\r\n]*null')
 _BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but brackets: deleted
 _OPEN_TWO_CLOSE_ZERO = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
-_EARLIEST = pa.scalar(datetime(1, 1, 2), pa.timestamp("us")).value  # µs since the epoch
-_LATEST = pa.scalar(datetime(9999, 12, 30), pa.timestamp("us")).value
+_EARLIEST = pa.scalar(datetime.min, pa.timestamp("us")).value  # µs since the epoch
+_LATEST = pa.scalar(datetime.max, pa.timestamp("us")).value
 # The ISO-8601 form Arrow casts as datetime.fromisoformat reads it (others are read in Python).
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?(Z|[+-]\d{2}:\d{2})$"
 # Ids that are blank to Python's str.strip() (every character str.isspace() holds true for).
@@ -92,7 +94,7 @@ _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 
 class _Fallback(Exception):
-    """The body is not the API's shape in a way only the strict reading can name."""
+    """The body needs the strict reading: it rejects the body or reads it from the decoded document."""
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,8 @@ def parse_api_bodies(items: Sequence[ApiBody]) -> list[pa.Table | SnapshotReject
         body = item.body.removeprefix(_BOM)
         if _FIRST_TOKEN.match(body) is None or _max_depth(body) > MAX_DEPTH or (
                 (b"NaN" in body or b"Infinity" in body) and _CONSTANT.search(body)):
-            results[i] = _rejection(item)  # never an array, or the strict reading decides first
-            if results[i] is not None:
-                continue
+            results[i] = _strict(item)  # never an array, or the strict reading decides first
+            continue
         bodies[i] = body
     # a pretty-printed body spans lines: the reader needs its (slower) newlines-in-values mode
     multiline = {i for i, body in bodies.items() if b"\n" in body or b"\r" in body}
@@ -127,22 +128,26 @@ def parse_api_bodies(items: Sequence[ApiBody]) -> list[pa.Table | SnapshotReject
     return results  # type: ignore[return-value]
 
 
-def _rejection(item: ApiBody, error: Exception | None = None) -> SnapshotRejected | None:
-    """The strict reading's reason, else what the reader said (None: no error, the strict reading takes it)."""
+def _strict(item: ApiBody) -> pa.Table | SnapshotRejected:
+    """Why the strict reading rejects the body, else its rows read from the document it decoded (only
+    the fields the raw table reads, re-encoded)."""
     try:
-        reason = api_problem(decode_text(item.body), listing_date_known=item.listing_date is not None)
+        document = read_api(decode_text(item.body), listing_date_known=item.listing_date is not None)
+        body = json.dumps([_projected(element, _ELEMENT) for element in document], ensure_ascii=False)
+        return _batch_table([item], [body.encode()], newlines=False)[0]
     except SnapshotRejected as rejected:
         return rejected
     except Exception as bug:  # a value the strict reading does not expect: this body only
         return unparsable(bug)
-    if reason is not None:
-        return SnapshotRejected(reason)
-    if error is None:
-        return None
-    if not isinstance(error, (_Fallback, pa.ArrowException, ValueError, OverflowError)):
-        return unparsable(error)
-    detail = first_line(error)
-    return SnapshotRejected("not the API's shape" + (f" ({detail})" if detail else ""))
+
+
+def _projected(value: Any, type_: pa.DataType) -> Any:
+    """A decoded JSON value with only the fields ``type_`` reads (the strict reading checked their types)."""
+    if pa.types.is_struct(type_) and isinstance(value, dict):
+        return {field.name: _projected(value[field.name], field.type) for field in type_ if field.name in value}
+    if pa.types.is_list(type_) and isinstance(value, list):
+        return [_projected(item, type_.value_type) for item in value]
+    return value
 
 
 def _batches(indices: list[int], bodies: dict[int, bytes]) -> list[list[int]]:
@@ -161,13 +166,13 @@ def _solve(items: Sequence[ApiBody], bodies: dict[int, bytes], batch: list[int],
            results: list) -> None:
     try:
         table, counts = _batch_table([items[i] for i in batch], [bodies[i] for i in batch], newlines)
-    except Exception as error:
+    except Exception:
         if len(batch) > 1:  # find the body (or bodies) at fault
             middle = len(batch) // 2
             _solve(items, bodies, batch[:middle], newlines, results)
             _solve(items, bodies, batch[middle:], newlines, results)
         else:
-            results[batch[0]] = _rejection(items[batch[0]], error)
+            results[batch[0]] = _strict(items[batch[0]])
         return
     offset = 0
     for i, count in zip(batch, counts):

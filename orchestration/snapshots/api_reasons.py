@@ -1,6 +1,7 @@
 """Why an API body is rejected: a strict reading of the decoded JSON that names where it is wrong
 (e.g. ``element 3: paper.upvotes is the JSON string "12", expected an integer``). The columnar parser
-(:mod:`.api`) asks it about each body it cannot take, or would take too leniently.
+(:mod:`.api`) asks it about each body it cannot take, or would take too leniently, and reads the rows
+of a body it accepts from the document decoded here.
 """
 
 from __future__ import annotations
@@ -17,25 +18,22 @@ _JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "numbe
                dict: "object"}
 
 
-def api_problem(text: str, *, listing_date_known: bool = True) -> str | None:
-    """Why ``text`` (a decoded API body) is not the API's shape, or None when it is: a bare array
-    (``[]`` on a weekend) of objects holding a ``paper`` object with a string ``id``, every field the
-    raw table reads of the API's JSON type. ``listing_date_known`` False: every element needs
-    ``paper.submittedOnDailyAt``."""
-    try:
-        document = load_json(text)
-        if isinstance(document, dict):
-            raise SnapshotRejected(_object_reason(document))
-        if not isinstance(document, list):
-            raise SnapshotRejected(f"body is the JSON {json_type_name(document)} {json_preview(document)}, "
-                                   "expected an array of paper objects")
-        for index, element in enumerate(document):
-            _check_element(index, element)
-        for index, element in enumerate(document):
-            _check_fields(index, element, listing_date_known)
-    except SnapshotRejected as rejected:
-        return rejected.reason
-    return None
+def read_api(text: str, *, listing_date_known: bool = True) -> list[Any]:
+    """``text`` (a decoded API body) decoded, when it is the API's shape: a bare array (``[]`` on a
+    weekend) of objects holding a ``paper`` object with a string ``id``, every field the raw table
+    reads of the API's JSON type. ``listing_date_known`` False: every element needs
+    ``paper.submittedOnDailyAt``. Raises :class:`SnapshotRejected` naming what is wrong, and where."""
+    document = load_json(text)
+    if isinstance(document, dict):
+        raise SnapshotRejected(_object_reason(document))
+    if not isinstance(document, list):
+        raise SnapshotRejected(f"body is the JSON {json_type_name(document)} {json_preview(document)}, "
+                               "expected an array of paper objects")
+    for index, element in enumerate(document):
+        _check_element(index, element)
+    for index, element in enumerate(document):
+        _check_fields(index, element, listing_date_known)
+    return document
 
 
 def load_json(text: str) -> Any:
@@ -142,7 +140,8 @@ def _check_fields(index: int, element: dict[str, Any], listing_date_known: bool)
 
 
 def _fail(where: str, value: Any, expected: str) -> NoReturn:
-    raise SnapshotRejected(f"{where} is the JSON {json_type_name(value)} {json_preview(value)}, expected {expected}")
+    found = "null" if value is None else f"the JSON {json_type_name(value)} {json_preview(value)}"
+    raise SnapshotRejected(f"{where} is {found}, expected {expected}")
 
 
 def _text(value: Any, where: str) -> str | None:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .api import ApiBody, parse_api_bodies
-from .api_reasons import api_problem, load_json
+from .api_reasons import load_json, read_api
 from .decoding import decode_text
 from .errors import SnapshotRejected, preview, unparsable
 from .metadata import as_utc, capture_time_from_name, leading_date_text, listing_date_from_name, sha256_hex
@@ -79,8 +79,8 @@ def _detect(body: bytes, *, name: str, mtime: datetime | None,
             raise SnapshotRejected(f"the file name starts with {bad_date}, which is not a date: name API "
                                    "files after their listing date (YYYY-MM-DD)")
         return ApiBody(body, snapshot_id, name, captured_at, listing_date)
-    if _is_json_scalar(head):  # a lone scalar is never the API's shape
-        raise SnapshotRejected(api_problem(text) or "a lone JSON value, not a snapshot")
+    if _is_json_scalar(head):
+        read_api(text)  # raises: a lone scalar is never the API's shape
     cards = read_page_cards(text, capture_year=captured_at.year)
     table = cards_to_table(cards.cards, snapshot_id=snapshot_id, source_uri=name, captured_at=captured_at)
     return ParsedSnapshot(format="page_text", snapshot_id=snapshot_id, source_uri=name, captured_at=captured_at,
