@@ -1,11 +1,11 @@
 """The parser of API JSON bodies (bare arrays of paper objects, as ``/api/daily_papers`` returns them):
 pyarrow's JSON reader + Arrow compute, no per-row Python.
 
-A body the reader cannot take, or would take too leniently (``NaN``/``Infinity`` outside strings,
+A body the reader cannot take, or would take too leniently (``NaN``/``Inf``/``Infinity`` outside strings,
 which the reader skips in ignored fields; brackets nested deeper than :data:`MAX_DEPTH`), is read
 strictly by :func:`.api_reasons.read_api`: its rejection names the element and field at fault, and a
-body it accepts (e.g. with a key twice, or ``"hidden": null`` in a field the raw table does not read)
-is re-encoded from its decoded document, with only the fields the raw table reads, and read again.
+body it accepts (e.g. with a key twice, ``"hidden": null`` in a field the raw table does not read, an
+unused fallback field of another type) is re-encoded from the fields it returns, and read again.
 
 Per value, as the API's JSON means it: an integer field takes a JSON number with an integral value
 in 32 bits (``2.0`` is 2); a timestamp is ISO-8601 (the common ``…T…Z`` / ``±HH:MM`` forms are cast
@@ -28,7 +28,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -79,14 +78,15 @@ _PARSE = {newlines: pj.ParseOptions(explicit_schema=_DOCUMENT, unexpected_field_
 
 _BOM = "\ufeff".encode()
 _FIRST_TOKEN = re.compile(rb"[ \t\r\n]*\[")
-_CONSTANT = re.compile(rb"[:\[,][ \t\r\n]*-?(?:NaN|Infinity)")
 _NULL_HIDDEN = re.compile(rb'"hidden"[ \t\r\n]*:[ \t\r\n]*null')
 _BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but brackets: deleted
 _OPEN_TWO_CLOSE_ZERO = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 _EARLIEST = pa.scalar(datetime.min, pa.timestamp("us")).value  # µs since the epoch
 _LATEST = pa.scalar(datetime.max, pa.timestamp("us")).value
 # The ISO-8601 form Arrow casts as datetime.fromisoformat reads it (others are read in Python).
-_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?(Z|[+-]\d{2}:\d{2})$"
+# Arrow reads year 0000 and offsets of 60 minutes or more differently from Python: those go to Python.
+_TIMESTAMP = (r"^(000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6})?"
+              r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$")
 # Ids that are blank to Python's str.strip() (every character str.isspace() holds true for).
 _BLANK = "^[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
 # Characters json.dumps escapes (ensure_ascii=False): quote, backslash, control characters.
@@ -115,8 +115,7 @@ def parse_api_bodies(items: Sequence[ApiBody]) -> list[pa.Table | SnapshotReject
     bodies: dict[int, bytes] = {}
     for i, item in enumerate(items):
         body = item.body.removeprefix(_BOM)
-        if _FIRST_TOKEN.match(body) is None or _max_depth(body) > MAX_DEPTH or (
-                (b"NaN" in body or b"Infinity" in body) and _CONSTANT.search(body)):
+        if _FIRST_TOKEN.match(body) is None or _max_depth(body) > MAX_DEPTH or _bare_constant(body):
             results[i] = _strict(item)  # never an array, or the strict reading decides first
             continue
         bodies[i] = body
@@ -129,25 +128,16 @@ def parse_api_bodies(items: Sequence[ApiBody]) -> list[pa.Table | SnapshotReject
 
 
 def _strict(item: ApiBody) -> pa.Table | SnapshotRejected:
-    """Why the strict reading rejects the body, else its rows read from the document it decoded (only
-    the fields the raw table reads, re-encoded)."""
+    """Why the strict reading rejects the body, else its rows, read from the fields the strict reading
+    returns (re-encoded)."""
     try:
-        document = read_api(decode_text(item.body), listing_date_known=item.listing_date is not None)
-        body = json.dumps([_projected(element, _ELEMENT) for element in document], ensure_ascii=False)
-        return _batch_table([item], [body.encode()], newlines=False)[0]
+        elements = read_api(decode_text(item.body), listing_date_known=item.listing_date is not None)
+        body = json.dumps(elements, ensure_ascii=False).encode()
+        return _batch_table([item], [body], newlines=False)[0]
     except SnapshotRejected as rejected:
         return rejected
     except Exception as bug:  # a value the strict reading does not expect: this body only
         return unparsable(bug)
-
-
-def _projected(value: Any, type_: pa.DataType) -> Any:
-    """A decoded JSON value with only the fields ``type_`` reads (the strict reading checked their types)."""
-    if pa.types.is_struct(type_) and isinstance(value, dict):
-        return {field.name: _projected(value[field.name], field.type) for field in type_ if field.name in value}
-    if pa.types.is_list(type_) and isinstance(value, list):
-        return [_projected(item, type_.value_type) for item in value]
-    return value
 
 
 def _batches(indices: list[int], bodies: dict[int, bytes]) -> list[list[int]]:
@@ -191,6 +181,23 @@ def _batch_table(items: Sequence[ApiBody], bodies: Sequence[bytes], newlines: bo
         raise _Fallback
     counts = pc.list_value_length(lists).to_pylist()
     return _table(lists, items, bodies), counts
+
+
+def _bare_constant(body: bytes) -> bool:
+    """True when ``NaN``, ``Inf`` or ``Infinity`` stands as a value (after ``:``, ``[`` or ``,``, maybe
+    signed): JSON has no such constants, the reader takes them (even in ignored fields)."""
+    for word in (b"NaN", b"Inf", b"Infinity"):
+        at = body.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if end == len(body) or not (body[end:end + 1].isalnum() or body[end] == ord("_")):
+                before = at - 1
+                while before >= 0 and body[before] in b" \t\r\n-":
+                    before -= 1
+                if before >= 0 and body[before] in b":[,":
+                    return True
+            at = body.find(word, end)
+    return False
 
 
 def _max_depth(body: bytes) -> int:
@@ -317,8 +324,8 @@ def _authors_json(authors: pa.ListArray, bodies: Sequence[bytes]) -> pa.Array:
     if entries.null_count:
         raise _Fallback  # an author that is null
     names, hidden = entries.field("name"), entries.field("hidden")
-    if hidden.null_count and any(_NULL_HIDDEN.search(body) for body in bodies):
-        raise _Fallback  # "hidden": null (a missing flag is false)
+    if hidden.null_count and any(b"\\u" in body or _NULL_HIDDEN.search(body) for body in bodies):
+        raise _Fallback  # "hidden": null, its key maybe escaped (a missing flag is false)
     name_json = pc.fill_null(_quoted(names), "null")
     hidden_json = pc.if_else(pc.fill_null(hidden, False), "true", "false")
     items = pc.binary_join_element_wise('{"name": ', name_json, ', "hidden": ', hidden_json, "}", "")

@@ -1,7 +1,7 @@
 """Why an API body is rejected: a strict reading of the decoded JSON that names where it is wrong
 (e.g. ``element 3: paper.upvotes is the JSON string "12", expected an integer``). The columnar parser
-(:mod:`.api`) asks it about each body it cannot take, or would take too leniently, and reads the rows
-of a body it accepts from the document decoded here.
+(:mod:`.api`) asks it about each body it cannot take, or would take too leniently, and reads a body it
+accepts from the fields :func:`read_api` returns.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ _JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "numbe
                dict: "object"}
 
 
-def read_api(text: str, *, listing_date_known: bool = True) -> list[Any]:
-    """``text`` (a decoded API body) decoded, when it is the API's shape: a bare array (``[]`` on a
-    weekend) of objects holding a ``paper`` object with a string ``id``, every field the raw table
-    reads of the API's JSON type. ``listing_date_known`` False: every element needs
+def read_api(text: str, *, listing_date_known: bool = True) -> list[dict[str, Any]]:
+    """The elements of ``text`` (a decoded API body), each with only the fields the raw table reads,
+    when it is the API's shape: a bare array (``[]`` on a weekend) of objects holding a ``paper``
+    object with a string ``id``, every field the raw table reads of the API's JSON type (an
+    organization also a string). ``listing_date_known`` False: every element needs
     ``paper.submittedOnDailyAt``. Raises :class:`SnapshotRejected` naming what is wrong, and where."""
     document = load_json(text)
     if isinstance(document, dict):
@@ -31,9 +32,7 @@ def read_api(text: str, *, listing_date_known: bool = True) -> list[Any]:
                                "expected an array of paper objects")
     for index, element in enumerate(document):
         _check_element(index, element)
-    for index, element in enumerate(document):
-        _check_fields(index, element, listing_date_known)
-    return document
+    return [_read_fields(index, element, listing_date_known) for index, element in enumerate(document)]
 
 
 def load_json(text: str) -> Any:
@@ -112,31 +111,38 @@ def _check_element(index: int, element: Any) -> None:
 # --- fields: each one the raw table reads -------------------------------------------------
 
 
-def _check_fields(index: int, element: dict[str, Any], listing_date_known: bool) -> None:
+def _read_fields(index: int, element: dict[str, Any], listing_date_known: bool) -> dict[str, Any]:
+    """The element's fields the raw table reads, checked, in the API's shape: a pair read as ``a or b``
+    (the second checked only when the first is empty) holds its value in both places."""
     paper: dict[str, Any] = element["paper"]
     at = f"element {index}"
     submitted = _timestamp(paper.get("submittedOnDailyAt"), f"{at}: paper.submittedOnDailyAt")
-    _authors(paper.get("authors"), f"{at}: paper.authors")
-    _keywords(paper.get("ai_keywords"), f"{at}: paper.ai_keywords")
+    authors = _authors(paper.get("authors"), f"{at}: paper.authors")
+    keywords = _keywords(paper.get("ai_keywords"), f"{at}: paper.ai_keywords")
     if not listing_date_known and submitted is None:
         raise SnapshotRejected("API file has no listing date: none given (file name has no leading "
                                f"YYYY-MM-DD) and element {index} has no paper.submittedOnDailyAt")
     _text(paper["id"], f"{at}: paper.id")
-    _text(paper.get("title"), f"{at}: paper.title")
-    _text(element.get("title"), f"{at}: title")
-    _text(paper.get("summary"), f"{at}: paper.summary")
-    _text(element.get("summary"), f"{at}: summary")
+    title = _text(paper.get("title"), f"{at}: paper.title") or _text(element.get("title"), f"{at}: title")
+    summary = _text(paper.get("summary"), f"{at}: paper.summary") or _text(element.get("summary"), f"{at}: summary")
     _timestamp(paper.get("publishedAt"), f"{at}: paper.publishedAt")
-    _int(paper.get("upvotes"), f"{at}: paper.upvotes")
-    _int(element.get("numComments"), f"{at}: numComments")
-    _text(paper.get("githubRepo"), f"{at}: paper.githubRepo")
-    _int(paper.get("githubStars"), f"{at}: paper.githubStars")
-    _text(paper.get("projectPage"), f"{at}: paper.projectPage")
-    _object(element.get("organization"), f"{at}: organization", "an organization object", ("fullname", "name"))
-    _object(paper.get("organization"), f"{at}: paper.organization", "an organization object", ("fullname", "name"))
-    _text(paper.get("ai_summary"), f"{at}: paper.ai_summary")
-    _object(element.get("submittedBy"), f"{at}: submittedBy", "a user object", ("name",))
-    _object(paper.get("submittedOnDailyBy"), f"{at}: paper.submittedOnDailyBy", "a user object", ("user",))
+    upvotes = _int(paper.get("upvotes"), f"{at}: paper.upvotes")
+    comments = _int(element.get("numComments"), f"{at}: numComments")
+    repo = _text(paper.get("githubRepo"), f"{at}: paper.githubRepo")
+    stars = _int(paper.get("githubStars"), f"{at}: paper.githubStars")
+    page = _text(paper.get("projectPage"), f"{at}: paper.projectPage")
+    organization = (_organization(element.get("organization"), f"{at}: organization")
+                    or _organization(paper.get("organization"), f"{at}: paper.organization"))
+    ai_summary = _text(paper.get("ai_summary"), f"{at}: paper.ai_summary")
+    user = (_user(element.get("submittedBy"), "name", f"{at}: submittedBy")
+            or _user(paper.get("submittedOnDailyBy"), "user", f"{at}: paper.submittedOnDailyBy"))
+    read = {"id": paper["id"], "title": title, "summary": summary, "authors": authors,
+            "publishedAt": paper.get("publishedAt"), "upvotes": upvotes, "githubRepo": repo, "githubStars": stars,
+            "projectPage": page, "organization": {"name": organization}, "ai_keywords": keywords,
+            "ai_summary": ai_summary, "submittedOnDailyAt": paper.get("submittedOnDailyAt"),
+            "submittedOnDailyBy": {"user": user}}
+    return {"paper": read, "title": title, "summary": summary, "numComments": comments,
+            "organization": {"name": organization}, "submittedBy": {"name": user}}
 
 
 def _fail(where: str, value: Any, expected: str) -> NoReturn:
@@ -157,15 +163,16 @@ def _text(value: Any, where: str) -> str | None:
     return value
 
 
-def _int(value: Any, where: str) -> None:
+def _int(value: Any, where: str) -> int | None:
     if value is None:
-        return
+        return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         _fail(where, value, "an integer")
     if not -(2**31) <= value < 2**31:
         _fail(where, value, "a 32-bit integer")
+    return value
 
 
 def _timestamp(value: Any, where: str) -> datetime | None:
@@ -179,35 +186,46 @@ def _timestamp(value: Any, where: str) -> datetime | None:
         _fail(where, value, "an ISO-8601 timestamp string")
 
 
-def _authors(value: Any, where: str) -> None:
+def _authors(value: Any, where: str) -> list[dict[str, Any]] | None:
     if value is None:
-        return
+        return None
     if not isinstance(value, list):
         _fail(where, value, "an array of author objects")
+    authors = []
     for position, author in enumerate(value):
         if not isinstance(author, dict):
             _fail(f"{where}[{position}]", author, "an author object")
         hidden = author.get("hidden", False)
         if not isinstance(hidden, bool):
             _fail(f"{where}[{position}].hidden", hidden, "a boolean")
-        _text(author.get("name"), f"{where}[{position}].name")
+        authors.append({"name": _text(author.get("name"), f"{where}[{position}].name"), "hidden": hidden})
+    return authors
 
 
-def _keywords(value: Any, where: str) -> None:
+def _keywords(value: Any, where: str) -> list[str] | None:
     if value is None:
-        return
+        return None
     if not isinstance(value, list):
         _fail(where, value, "an array of strings")
     for position, keyword in enumerate(value):
         if not isinstance(keyword, str):
             _fail(f"{where}[{position}]", keyword, "a string")
         _text(keyword, f"{where}[{position}]")
+    return value
 
 
-def _object(value: Any, where: str, expected: str, keys: tuple[str, ...]) -> None:
-    if value is None:
-        return
+def _organization(value: Any, where: str) -> str | None:
+    """An organization's name: ``fullname or name`` of an object, or the string itself."""
+    if value is None or isinstance(value, str):
+        return _text(value, where) or None
     if not isinstance(value, dict):
-        _fail(where, value, expected)
-    for key in keys:
-        _text(value.get(key), f"{where}.{key}")
+        _fail(where, value, "an organization object")
+    return _text(value.get("fullname"), f"{where}.fullname") or _text(value.get("name"), f"{where}.name")
+
+
+def _user(value: Any, key: str, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        _fail(where, value, "a user object")
+    return _text(value.get(key), f"{where}.{key}")

@@ -133,6 +133,16 @@ def _edit(**changes: Any) -> bytes:
         (_edit(paper__upvotes="TWICE").replace(b'"upvotes": "TWICE"', b'"upvotes": 3, "upvotes": 7'), "upvotes", 7),
         (_edit(paper__authors=[{"name": "no hidden flag"}], extra={"hidden": None}), "authors_json",
          '[{"name": "no hidden flag", "hidden": false}]'),
+        # a fallback field is read (and checked) only when the field before it is empty, as `a or b` does
+        (_edit(paper__title="T", title=5), "title", "T"),
+        (_edit(paper__summary="S", summary=["x"]), "summary", "S"),
+        (_edit(organization={"fullname": "F", "name": 0}, paper__organization="SURR").replace(b'"SURR"', b'"\\ud800"'),
+         "organization", "F"),
+        (_edit(organization="ByteDance"), "organization", "ByteDance"),
+        (_edit(organization="", paper__organization="P"), "organization", "P"),
+        (_edit(submittedBy={"name": "n"}, paper__submittedOnDailyBy=5), "submitted_by", "n"),
+        # offsets of 60 minutes or more are read as datetime.fromisoformat reads them
+        (_edit(paper__publishedAt="2025-10-03T07:49:27+05:60"), "published_at", datetime(2025, 10, 3, 1, 49, 27, tzinfo=UTC)),
     ],
 )
 def test_values(body: bytes, column: str, value: Any) -> None:
@@ -156,12 +166,19 @@ def test_values(body: bytes, column: str, value: Any) -> None:
         (_edit(paper__publishedAt="2025-02-30T00:00:00Z"), "paper.publishedAt is the JSON string \"2025-02-30T00"),
         (_edit(paper__publishedAt="0001-01-01T00:00:00+01:00"), "expected an ISO-8601 timestamp string"),
         (_edit(paper__publishedAt="yesterday"), "expected an ISO-8601 timestamp string"),
+        (_edit(paper__publishedAt="0000-12-31T12:00:00-12:00"), "expected an ISO-8601 timestamp string"),
+        (_edit(paper__publishedAt="2025-10-03T07:49:27+24:00"), "expected an ISO-8601 timestamp string"),
+        (_edit(paper__publishedAt="2025-10-03T24:00:00Z"), "expected an ISO-8601 timestamp string"),
+        (_edit(paper__authors=[{"name": "a", "hidden": None}]).replace(b'"hidden"', b'"hidd\\u0065n"'),
+         "element 0: paper.authors[0].hidden is null, expected a boolean"),
+        (_edit(extra="INF").replace(b'"INF"', b"Inf"), "invalid JSON"),
+        (_edit(extra="INF").replace(b'"INF"', b"-Inf"), "invalid JSON"),
         (_edit(paper__id=" "), "element 0: paper.id is an empty string"),
         (_edit(paper__id=2503.0213), "paper.id is the JSON number 2503.0213, expected a string"),
         (_edit(paper=None), "element 0: 'paper' is a JSON null, expected an object"),
-        # the raw table takes an organization's name from an object only
-        (_edit(organization="ByteDance"), 'element 0: organization is the JSON string "ByteDance", expected an '
-                                          "organization object"),
+        (_edit(organization=5), "element 0: organization is the JSON number 5, expected an organization object"),
+        (_edit(organization=None, paper__organization={"name": 5}),
+         "element 0: paper.organization.name is the JSON number 5, expected a string"),
         (_edit(extra={"deep": "NAN_MARKER"}).replace(b'"NAN_MARKER"', b"NaN"), "non-standard constant NaN"),
         (_edit(extra="INF").replace(b'"INF"', b"-Infinity"), "non-standard constant -Infinity"),
         (b"[" + json.dumps(_elements())[1:-1].encode() + b", null]", "is a JSON null (null), expected a paper object"),
