@@ -14,7 +14,7 @@ from .api import ApiBody, parse_api_bodies
 from .api_reasons import load_json, read_api
 from .decoding import decode_text
 from .errors import SnapshotRejected, preview, unparsable
-from .metadata import as_utc, capture_time_from_name, leading_date_text, listing_date_from_name, sha256_hex
+from .metadata import api_listing_date, as_utc, capture_time_from_name, sha256_hex
 from .page_text import cards_to_table, read_page_cards
 
 SnapshotFormat = Literal["api_json", "page_text"]
@@ -74,11 +74,7 @@ def _detect(body: bytes, *, name: str, mtime: datetime | None,
         html = lowered.startswith(("<!doctype html", "<head", "<body")) or "<html" in lowered
         raise SnapshotRejected(f"{'HTML page' if html else 'markup'} (starts with {preview(head, 40)}), not a snapshot")
     if head.startswith(("[", "{")):
-        listing_date = listing_date_from_name(name)
-        if listing_date is None and (bad_date := leading_date_text(name)):
-            raise SnapshotRejected(f"the file name starts with {bad_date}, which is not a date: name API "
-                                   "files after their listing date (YYYY-MM-DD)")
-        return ApiBody(body, snapshot_id, name, captured_at, listing_date)
+        return ApiBody(body, snapshot_id, name, captured_at, api_listing_date(name))
     if _is_json_scalar(head):
         read_api(text)  # raises: a lone scalar is never the API's shape
     cards = read_page_cards(text, capture_year=captured_at.year)

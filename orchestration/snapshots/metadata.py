@@ -7,6 +7,8 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from .errors import SnapshotRejected
+
 _CAPTURED = re.compile(r"captured-(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z)?(?![0-9A-Za-z])")
 _LEADING_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
@@ -36,6 +38,16 @@ def listing_date_from_name(name: str) -> date | None:
         return date.fromisoformat(text) if (text := leading_date_text(name)) else None
     except ValueError:
         return None
+
+
+def api_listing_date(name: str) -> date | None:
+    """The listing date an API file's name gives (None: its name has no leading date); a leading
+    ``YYYY-MM-DD`` that is not a calendar date is rejected."""
+    listing_date = listing_date_from_name(name)
+    if listing_date is None and (bad_date := leading_date_text(name)):
+        raise SnapshotRejected(f"the file name starts with {bad_date}, which is not a date: name API "
+                               "files after their listing date (YYYY-MM-DD)")
+    return listing_date
 
 
 def sha256_hex(data: bytes) -> str:

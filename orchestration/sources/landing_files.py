@@ -21,10 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.snapshots import (API_PAPERS_SCHEMA, ApiBody, ParsedSnapshot, SnapshotRejected, as_utc,
-                                     capture_time_from_name, listing_date_from_name, parse_api_bodies,
-                                     parse_snapshots)
+                                     capture_time_from_name, parse_api_bodies, parse_snapshots)
 from orchestration.snapshots.decoding import decode_text
-from orchestration.snapshots.metadata import file_sha256
+from orchestration.snapshots.metadata import api_listing_date, file_sha256
 from orchestration.project import FIRST_LISTING_DATE
 
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload")  # a file still being written (renamed when complete)
@@ -251,7 +250,7 @@ class LandingStream:
         try:
             spilled = _parse_in_pieces(path, sha, self._piece_bytes, Path(self._spill.name) / f"{sha}.arrows",
                                        self._audit)
-        except SnapshotRejected as rejected:  # (raised by the audit of a piece only)
+        except SnapshotRejected as rejected:  # its name's date, or the audit of a piece
             self.intake.rejected.append(RejectedFile(path, sha, rejected.reason, "api_json"))
             return
         if spilled is None:
@@ -369,11 +368,13 @@ class _Spilled:
 def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
                      audit: Audit | None = None) -> _Spilled | None:
     """The rows of a large API file, parsed in pieces of about ``piece_bytes`` into ``spill_path``,
-    or None when only the whole-file path can vouch for the outcome. Each piece is a run of whole
+    or None when only the whole-file path can vouch for the outcome (also when a paper is listed in two
+    pieces: the raw suite's uniqueness rule must see the whole file). Each piece is a run of whole
     papers parsed alone (ranks continued): the parser reads each paper on its own, so the rows are
     those of the whole file."""
     name = path.name
-    listing_date = listing_date_from_name(name)
+    listing_date = api_listing_date(name)
+    papers: list[pa.ChunkedArray] = []
     spilled = _Spilled(spill_path, capture_time_from_name(name) or as_utc(_mtime(path)), listing_date)
     done = False
     try:
@@ -389,12 +390,17 @@ def _parse_in_pieces(path: Path, sha: str, piece_bytes: int, spill_path: Path,
                     raise SnapshotRejected(problems.get(sha) or next(iter(problems.values())))
                 spilled.rows += table.num_rows
                 spilled.listing_dates.update(pc.unique(table.column("listing_date")).to_pylist())
+                papers.append(table.column("arxiv_id"))
                 writer.write_table(table)
                 del table
         done = True
     finally:
         if not done:
             spilled.discard()
+    ids = pa.chunked_array([chunk for column in papers for chunk in column.chunks], pa.string())
+    if pc.count_distinct(ids).as_py() < len(ids):  # a paper listed twice: the whole file is audited at once
+        spilled.discard()
+        return None
     if listing_date is None and len(spilled.listing_dates) == 1:
         spilled.listing_date = next(iter(spilled.listing_dates))
     return spilled

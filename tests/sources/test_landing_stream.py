@@ -229,3 +229,39 @@ def test_the_next_batch_is_read_and_parsing_while_a_batch_is_audited():
     # the outcomes keep the files' order
     loaded = [f.path for f in found.to_load]
     assert loaded and loaded == [p for p in paths if p in loaded]
+
+
+def test_a_paper_listed_twice_in_a_large_file_is_audited_with_the_whole_file(tmp_path):
+    """The raw suite's uniqueness rule sees the whole file, not each piece: a large file listing a
+    paper twice is rejected as the same file read whole is."""
+    import duckdb
+
+    from orchestration.sources.landing import FORMAT_TABLES
+    from orchestration.validation.audit import RawAudit
+
+    papers = json.loads(API_FIXTURES[-1].read_text())
+    papers.append(papers[0])  # the first paper again, pieces apart
+    twice = tmp_path / API_FIXTURES[-1].name
+    twice.write_text(json.dumps(papers), encoding="utf-8")
+    reasons = []
+    for large_file_bytes in (1, 1 << 40):  # in pieces, then whole
+        with duckdb.connect() as con:
+            audit = RawAudit(con)
+            stream = LandingStream([twice], _never_seen, audit=lambda fmt, table: audit(FORMAT_TABLES[fmt], table),
+                                   batch_bytes=1, large_file_bytes=large_file_bytes, piece_bytes=16384)
+            tables = _drain(stream)
+            found = stream.finish()
+            audit.finish(run_id="t", report_dir=tmp_path)
+        assert not found.to_load and not any(t.num_rows for t in tables["api_json"])
+        assert stream.files_in_pieces == 0 and [f.path for f in found.rejected] == [twice]
+        reasons.append(found.rejected[0].reason)
+    assert reasons[0] == reasons[1] and "expect_compound_columns_to_be_unique" in reasons[0]
+
+
+def test_an_api_file_named_after_a_day_that_does_not_exist_is_rejected_in_pieces_too(tmp_path):
+    bad = tmp_path / API_FIXTURES[-1].name.replace(API_FIXTURES[-1].name[:10], "2025-02-30")
+    shutil.copyfile(API_FIXTURES[-1], bad)
+    stream, tables, found = _same_as_whole_files([bad], tmp_path, piece_bytes=16384)
+    assert [(f.path, f.reason) for f in found.rejected] == [
+        (bad, "the file name starts with 2025-02-30, which is not a date: name API files after their listing date "
+              "(YYYY-MM-DD)")]
