@@ -142,7 +142,8 @@ def _edit(**changes: Any) -> bytes:
         (_edit(organization="", paper__organization="P"), "organization", "P"),
         (_edit(submittedBy={"name": "n"}, paper__submittedOnDailyBy=5), "submitted_by", "n"),
         # offsets of 60 minutes or more are read as datetime.fromisoformat reads them
-        (_edit(paper__publishedAt="2025-10-03T07:49:27+05:60"), "published_at", datetime(2025, 10, 3, 1, 49, 27, tzinfo=UTC)),
+        (_edit(paper__publishedAt="2025-10-03T07:49:27+05:60"), "published_at",
+         datetime(2025, 10, 3, 1, 49, 27, tzinfo=UTC)),
     ],
 )
 def test_values(body: bytes, column: str, value: Any) -> None:
