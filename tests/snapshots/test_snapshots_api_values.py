@@ -187,6 +187,8 @@ def test_values(body: bytes, column: str, value: Any) -> None:
         (b'[{"paper": {"id": "1"}, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]", "nested too deeply"),
         (b'{"data": []}', "looks like an envelope wrapping the array in ['data']"),
         (b"[1, 2]", "element 0 is a JSON number (1), expected a paper object"),
+        (b'[], "b": 1', "invalid JSON at line 1 col 3: Extra data"),
+        (b"[], []", "invalid JSON at line 1 col 3: Extra data"),
     ],
 )
 def test_rejections(body: bytes, reason: str) -> None:
