@@ -79,7 +79,6 @@ _PARSE = {newlines: pj.ParseOptions(explicit_schema=_DOCUMENT, unexpected_field_
 
 _BOM = "\ufeff".encode()
 _FIRST_TOKEN = re.compile(rb"[ \t\r\n]*\[")
-_NULL_HIDDEN = re.compile(rb'"hidden"[ \t\r\n]*:[ \t\r\n]*null')
 _BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but brackets: deleted
 _OPEN_TWO_CLOSE_ZERO = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 _EARLIEST = pa.scalar(datetime.min, pa.timestamp("us")).value  # µs since the epoch
@@ -184,7 +183,7 @@ def _batch_table(items: Sequence[ApiBody], bodies: Sequence[bytes], newlines: bo
     if lists.null_count:
         raise _Fallback
     counts = pc.list_value_length(lists).to_pylist()
-    return _table(lists, items, bodies), counts
+    return _table(lists, items), counts
 
 
 def _bare_constant(body: bytes) -> bool:
@@ -211,7 +210,7 @@ def _max_depth(body: bytes) -> int:
     return max(map(operator.sub, itertools.accumulate(steps), itertools.count(1)), default=0)
 
 
-def _table(lists: pa.ListArray, items: Sequence[ApiBody], bodies: Sequence[bytes]) -> pa.Table:
+def _table(lists: pa.ListArray, items: Sequence[ApiBody]) -> pa.Table:
     """The rows of all bodies (list ``i`` of ``lists`` is the array of ``items[i]``)."""
     elements: pa.StructArray = _sliced(lists).values
     n = len(elements)
@@ -249,7 +248,7 @@ def _table(lists: pa.ListArray, items: Sequence[ApiBody], bodies: Sequence[bytes
         "arxiv_id": arxiv_id,
         "title": _first_truthy(_field(paper, "title"), _field(elements, "title")),
         "summary": _first_truthy(_field(paper, "summary"), _field(elements, "summary")),
-        "authors_json": _authors_json(authors, bodies),
+        "authors_json": _authors_json(authors),
         "author_count": pc.cast(pc.list_value_length(authors), pa.int32()),
         "published_at": _timestamps(_field(paper, "publishedAt")),
         "upvotes": pc.cast(_field(paper, "upvotes"), pa.int32()),
@@ -321,17 +320,17 @@ def _json_lists(lists: pa.ListArray, items: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("[", joined, "]", "")
 
 
-def _authors_json(authors: pa.ListArray, bodies: Sequence[bytes]) -> pa.Array:
+def _authors_json(authors: pa.ListArray) -> pa.Array:
     """``json.dumps([{"name": ..., "hidden": ...}, ...], ensure_ascii=False)`` per paper."""
     authors = _sliced(authors)
     entries: pa.StructArray = authors.values
     if entries.null_count:
         raise _Fallback  # an author that is null
     names, hidden = entries.field("name"), entries.field("hidden")
-    if hidden.null_count and any(b"\\u" in body or _NULL_HIDDEN.search(body) for body in bodies):
-        raise _Fallback  # "hidden": null, its key maybe escaped (a missing flag is false)
+    if hidden.null_count:
+        raise _Fallback  # a flag missing (false) or null (rejected): the strict reading tells them apart
     name_json = pc.fill_null(_quoted(names), "null")
-    hidden_json = pc.if_else(pc.fill_null(hidden, False), "true", "false")
+    hidden_json = pc.if_else(hidden, "true", "false")
     items = pc.binary_join_element_wise('{"name": ', name_json, ', "hidden": ', hidden_json, "}", "")
     return _json_lists(authors, items)
 
